@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# build.sh: installs what the build needs, builds everything, publishes the NativeAOT `sandbox` executable
+# to artifacts/dist/sandbox, and runs it on an example bundle made here (artifacts/bundles/hello).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash eng/install-deps.sh "$@"
+dotnet build Sandbox.sln -c Release -v quiet -nologo
+dotnet publish src/Sandbox.Cli/Sandbox.Cli.csproj -c Release -o artifacts/dist -v quiet -nologo
+bash eng/make-rootfs.sh artifacts/rootfs/busybox
+bundle=artifacts/bundles/hello
+rm -rf "$bundle"
+mkdir -p "$bundle"
+ln -s ../../rootfs/busybox "$bundle/rootfs"
+artifacts/dist/sandbox spec --bundle "$bundle"
+# The example runs a shell that shows what it sees: its pid, hostname, network and root.
+sed -i 's|"sh"$|"sh", "-c", "echo \\"hello from $(hostname): pid $$, interfaces: $(ls /sys/class/net | tr \\"\\\\n\\" \\" \\"), root: $(ls /)\\""|' "$bundle/config.json"
+echo "== sandbox run --bundle $bundle hello"
+artifacts/dist/sandbox --root "$root/artifacts/state" run --bundle "$bundle" hello

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing Sandbox needs on Debian/Ubuntu: the NativeAOT linker toolchain,
+# busybox-static for test root filesystems, and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
+set -euo pipefail
+need=()
+command -v gcc >/dev/null || need+=(gcc)
+command -v busybox >/dev/null && busybox --list >/dev/null 2>&1 && file -L "$(command -v busybox)" 2>/dev/null | grep -q static || need+=(busybox-static)
+[ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
+if [ "${1:-}" = "--bench" ]; then
+  for t in bwrap:bubblewrap crun:crun runc:runc hyperfine:hyperfine; do
+    command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
+  done
+fi
+command -v file >/dev/null || need+=(file)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install these packages first (as root): ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

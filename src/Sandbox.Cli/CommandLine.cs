@@ -1,0 +1,95 @@
+namespace Sandbox.Cli;
+
+/// <summary>A small parser for the OCI runtime command line: global options, a command, its flags and operands.</summary>
+internal sealed class CommandLine
+{
+    private readonly Dictionary<string, string?> _flags = new(StringComparer.Ordinal);
+    private readonly List<string> _operands = [];
+
+    public string Command { get; private set; } = "";
+
+    public IReadOnlyList<string> Operands => _operands;
+
+    /// <summary>Flags that take a value; every other flag is a switch.</summary>
+    private static readonly HashSet<string> Valued =
+    [
+        "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket",
+    ];
+
+    private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
+    {
+        ["-b"] = "--bundle", ["-f"] = "--force", ["-h"] = "--help",
+    };
+
+    public static CommandLine Parse(string[] args)
+    {
+        var cl = new CommandLine();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a == "--")
+            {
+                cl._operands.AddRange(args[(i + 1)..]);
+                break;
+            }
+            if (a.StartsWith('-') && a.Length > 1)
+            {
+                string name = a;
+                string? value = null;
+                var eq = a.IndexOf('=', StringComparison.Ordinal);
+                if (eq > 0)
+                {
+                    name = a[..eq];
+                    value = a[(eq + 1)..];
+                }
+                name = Aliases.GetValueOrDefault(name, name);
+                if (Valued.Contains(name) && value is null)
+                {
+                    if (i + 1 >= args.Length)
+                    {
+                        throw new SandboxException(ErrorCodes.Usage, $"{name} needs a value", "see `sandbox --help`");
+                    }
+                    value = args[++i];
+                }
+                cl._flags[name] = value ?? "";
+                continue;
+            }
+            if (cl.Command.Length == 0)
+            {
+                cl.Command = a;
+            }
+            else
+            {
+                cl._operands.Add(a);
+            }
+        }
+        return cl;
+    }
+
+    public bool Has(string flag) => _flags.ContainsKey(flag);
+
+    public string? Value(string flag) => _flags.TryGetValue(flag, out var v) ? v : null;
+
+    public IEnumerable<string> Flags => _flags.Keys;
+
+    /// <summary>Refuses flags the command does not know, so a typo is an error rather than ignored.</summary>
+    public void Allow(params string[] known)
+    {
+        foreach (var f in _flags.Keys)
+        {
+            if (!known.Contains(f) && f is not ("--root" or "--log" or "--log-format" or "--debug"))
+            {
+                throw new SandboxException(ErrorCodes.Usage, $"`sandbox {Command}` does not take {f}", "see `sandbox --help`");
+            }
+        }
+    }
+
+    public string Id()
+    {
+        if (_operands.Count != 1)
+        {
+            throw new SandboxException(ErrorCodes.Usage, $"`sandbox {Command}` takes one container id", "see `sandbox --help`");
+        }
+        return _operands[0];
+    }
+}

@@ -1,0 +1,144 @@
+using System.Text;
+using Sandbox.Oci;
+using Sandbox.Runtime;
+
+namespace Sandbox.Cli;
+
+internal static class Commands
+{
+    /// <summary>What `sandbox` exits with when it, not the container, failed (as podman and docker do).</summary>
+    public const int ErrorExit = 125;
+
+    private const string Usage = """
+        usage: sandbox [--root DIR] COMMAND [OPTIONS] [ID]
+
+        OCI runtime commands:
+          create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
+          start ID
+          state ID
+          kill ID [SIGNAL]              SIGNAL: a name (TERM, SIGKILL) or a number; default TERM
+          delete [--force] ID
+          run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
+          spec [--bundle DIR] [--rootless]
+
+        Other commands:
+          doctor                        what this host allows: user namespaces, overlay, pivot_root
+
+        --root DIR     where container state lives (default /run/sandbox, or $XDG_RUNTIME_DIR/sandbox)
+        --reaper       run a minimal init as PID 1 that forwards signals and reaps zombies
+        --no-pivot     chroot into the rootfs instead of pivot_root
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        var cl = CommandLine.Parse(args);
+        if (cl.Command is "" or "help" || cl.Has("--help"))
+        {
+            Write(Usage + "\n");
+            return cl.Command is "" && !cl.Has("--help") ? 1 : 0;
+        }
+        if (cl.Command is "version" || cl.Has("--version"))
+        {
+            Write($"sandbox version 0.1.0\nspec: {OciVersions.Current}\n");
+            return 0;
+        }
+        if (cl.Has("--systemd-cgroup"))
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, "--systemd-cgroup is not supported", "use cgroupfs paths");
+        }
+        var host = HostFacts.Read();
+        var store = new StateStore(cl.Value("--root") is { Length: > 0 } r ? Path.GetFullPath(r) : StateStore.DefaultRoot(host.Uid));
+        var life = new Lifecycle(store, host, stderr);
+        switch (cl.Command)
+        {
+            case "run":
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring");
+                RefuseUnsupported(cl);
+                return life.Run(Launch(cl), PidFile(cl));
+            case "create":
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--console-socket", "--no-new-keyring");
+                RefuseUnsupported(cl);
+                life.Create(Launch(cl), PidFile(cl));
+                return 0;
+            case "start":
+                cl.Allow();
+                life.Start(cl.Id());
+                return 0;
+            case "state":
+                cl.Allow();
+                Write(OciConfigLoader.Serialize(life.State(cl.Id())) + "\n");
+                return 0;
+            case "kill":
+                cl.Allow("--all", "-a");
+                if (cl.Operands.Count is < 1 or > 2)
+                {
+                    throw new SandboxException(ErrorCodes.Usage, "`sandbox kill` takes an id and an optional signal", "e.g. `sandbox kill ID TERM`");
+                }
+                life.Kill(cl.Operands[0], Signals.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"));
+                return 0;
+            case "delete":
+                cl.Allow("--force");
+                life.Delete(cl.Id(), cl.Has("--force"));
+                return 0;
+            case "spec":
+                cl.Allow("--bundle", "--rootless");
+                return Spec(cl, host);
+            case "doctor":
+                cl.Allow();
+                return Doctor.Run(host, Write);
+            default:
+                throw new SandboxException(ErrorCodes.Usage, $"unknown command \"{cl.Command}\"", "see `sandbox --help`");
+        }
+    }
+
+    private static void RefuseUnsupported(CommandLine cl)
+    {
+        if (cl.Has("--console-socket"))
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, "--console-socket (a terminal for the container) is not supported yet",
+                "run without a terminal: stdio is passed through");
+        }
+        if (cl.Has("--detach") || cl.Has("-d"))
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, "`run --detach` is not supported", "use `sandbox create` then `sandbox start`");
+        }
+    }
+
+    private static LaunchOptions Launch(CommandLine cl)
+    {
+        var preserve = 0;
+        if (cl.Value("--preserve-fds") is { } p && (!int.TryParse(p, out preserve) || preserve < 0))
+        {
+            throw new SandboxException(ErrorCodes.Usage, $"--preserve-fds {p}: not a count", "pass a number of descriptors after stdio");
+        }
+        return new LaunchOptions
+        {
+            Id = cl.Id(),
+            Bundle = Path.GetFullPath(cl.Value("--bundle") is { Length: > 0 } b ? b : "."),
+            NoPivot = cl.Has("--no-pivot"),
+            Reaper = cl.Has("--reaper"),
+            PreserveFds = preserve,
+        };
+    }
+
+    private static string? PidFile(CommandLine cl) => cl.Value("--pid-file") is { Length: > 0 } p ? Path.GetFullPath(p) : null;
+
+    private static int Spec(CommandLine cl, HostFacts host)
+    {
+        var bundle = cl.Value("--bundle") is { Length: > 0 } b ? b : ".";
+        var path = Path.Combine(bundle, OciConfigLoader.FileName);
+        if (File.Exists(path))
+        {
+            throw new SandboxException(ErrorCodes.ContainerExists, $"{path} exists", "remove it first; `spec` never overwrites a config");
+        }
+        var json = OciConfigLoader.Serialize(DefaultConfig.Create(cl.Has("--rootless") || !host.IsRoot, host.Uid, host.Gid));
+        File.WriteAllText(path, json + "\n");
+        return 0;
+    }
+
+    private static void Write(string text)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        stdout.Write(Encoding.UTF8.GetBytes(text));
+    }
+}

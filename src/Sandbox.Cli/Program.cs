@@ -1,0 +1,27 @@
+using System.Text;
+using Sandbox;
+using Sandbox.Cli;
+using Sandbox.Oci;
+using Sandbox.Runtime;
+
+var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
+try
+{
+    return Commands.Run(args, stderr);
+}
+catch (SandboxException e)
+{
+    stderr.WriteLine($"sandbox: {e.Code}: {e.Message}");
+    if (e.Hint is not null)
+    {
+        stderr.WriteLine($"  hint: {e.Hint}");
+    }
+    return e.Code == ErrorCodes.ExecFailed ? (e.Message.Contains("ENOENT", StringComparison.Ordinal) ? Lifecycle.ExecNotFoundExit : Lifecycle.ExecDeniedExit)
+        : Commands.ErrorExit;
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    stderr.WriteLine($"sandbox: {ErrorCodes.Io}: {e.Message}");
+    stderr.WriteLine("  hint: check the paths and permissions named above");
+    return Commands.ErrorExit;
+}

@@ -1,0 +1,35 @@
+namespace Sandbox;
+
+/// <summary>Every user-facing error code. docs/errors.md explains each; tests assert them.</summary>
+public static class ErrorCodes
+{
+    // config.json
+    public const string ConfigMissing = "SBX1001";
+    public const string ConfigMalformed = "SBX1002";
+    public const string ConfigVersion = "SBX1003";
+    public const string ConfigInvalid = "SBX1004";
+    public const string RootfsMissing = "SBX1005";
+    public const string NamespaceUnknown = "SBX1006";
+    public const string RlimitImpossible = "SBX1007";
+    public const string CapabilityUnknown = "SBX1008";
+    public const string MountEscapes = "SBX1009";
+    public const string IdMapping = "SBX1010";
+    public const string Unsupported = "SBX1011";
+
+    // starting a container
+    public const string SetupFailed = "SBX2001";
+    public const string ExecFailed = "SBX2002";
+    public const string CloneFailed = "SBX2003";
+    public const string HookFailed = "SBX2004";
+    public const string UserNamespaceDenied = "SBX2005";
+
+    // command line and state
+    public const string Usage = "SBX3001";
+    public const string ContainerExists = "SBX3002";
+    public const string ContainerNotFound = "SBX3003";
+    public const string WrongState = "SBX3004";
+    public const string StateCorrupt = "SBX3005";
+    public const string SignalUnknown = "SBX3006";
+    public const string IdInvalid = "SBX3007";
+    public const string Io = "SBX3008";
+}

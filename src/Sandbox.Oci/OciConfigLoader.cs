@@ -1,0 +1,72 @@
+using System.Text.Json;
+
+namespace Sandbox.Oci;
+
+/// <summary>Reads and checks config.json. Every problem names its JSON path; all problems are reported at once.</summary>
+public static class OciConfigLoader
+{
+    public const string FileName = "config.json";
+
+    public static OciConfig LoadBundle(string bundleDir)
+    {
+        var path = Path.Combine(bundleDir, FileName);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: no such file",
+                "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {e.Message}", "check the bundle's permissions");
+        }
+        return Parse(bytes, path);
+    }
+
+    public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath)
+    {
+        OciConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciConfig);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is null ? "" : $" at {e.Path}";
+            var line = e.LineNumber is long l ? $":{l + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
+            throw new SandboxException(ErrorCodes.ConfigMalformed,
+                $"{displayPath}{line}: invalid JSON{where}: {FirstSentence(e.Message)}",
+                "fix config.json; the runtime-spec's config schema lists each field's type");
+        }
+        if (config is null)
+        {
+            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null",
+                "config.json must hold a JSON object");
+        }
+        var problems = OciConfigValidator.Validate(config);
+        if (problems.Count > 0)
+        {
+            throw new SandboxException(problems[0].Code,
+                $"{displayPath}: " + string.Join("\n  ", problems.Select(p => $"{p.Path}: {p.Message}")),
+                problems.Count == 1 ? problems[0].Hint : "fix each field listed above");
+        }
+        return config;
+    }
+
+    public static string Serialize(OciConfig config) => JsonSerializer.Serialize(config, OciJsonContext.Default.OciConfig);
+
+    public static string Serialize(OciState state) => JsonSerializer.Serialize(state, OciJsonContext.Default.OciState);
+
+    public static OciState? ParseState(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize(json, OciJsonContext.Default.OciState);
+
+    private static string FirstSentence(string message)
+    {
+        // System.Text.Json appends "Path: $... | LineNumber: ..." which we already print in our own form.
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

@@ -1,0 +1,246 @@
+namespace Sandbox.Oci;
+
+public sealed record ConfigProblem(string Code, string Path, string Message, string? Hint = null);
+
+/// <summary>Checks of config.json that need no host: required fields, known names, consistent values.</summary>
+public static class OciConfigValidator
+{
+    public static IReadOnlyList<ConfigProblem> Validate(OciConfig c)
+    {
+        var p = new List<ConfigProblem>();
+        if (string.IsNullOrEmpty(c.OciVersion))
+        {
+            p.Add(new(ErrorCodes.ConfigVersion, "$.ociVersion", "missing", $"set \"ociVersion\": \"{OciVersions.Current}\""));
+        }
+        else if (!OciVersions.IsSupported(c.OciVersion))
+        {
+            p.Add(new(ErrorCodes.ConfigVersion, "$.ociVersion", $"version \"{c.OciVersion}\" is not supported (1.0.0 to 1.3.x are)",
+                $"set \"ociVersion\": \"{OciVersions.Current}\""));
+        }
+        if (string.IsNullOrEmpty(c.Root?.Path))
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.root.path", "missing: the bundle needs a root filesystem", "set root.path, e.g. \"rootfs\""));
+        }
+        ValidateProcess(c.Process, p);
+        ValidateMounts(c.Mounts, p);
+        ValidateHooks(c.Hooks, p);
+        ValidateLinux(c.Linux, p);
+        return p;
+    }
+
+    private static void ValidateProcess(OciProcess? proc, List<ConfigProblem> p)
+    {
+        if (proc is null)
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.process", "missing: there is nothing to run", "add a process with args and cwd"));
+            return;
+        }
+        if (proc.Args is null || proc.Args.Count == 0 || string.IsNullOrEmpty(proc.Args[0]))
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.process.args", "must hold at least the program to run"));
+        }
+        if (string.IsNullOrEmpty(proc.Cwd) || proc.Cwd[0] != '/')
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.process.cwd", $"must be an absolute path, not \"{proc.Cwd}\"", "set \"cwd\": \"/\""));
+        }
+        for (var i = 0; i < (proc.Env?.Count ?? 0); i++)
+        {
+            if (!proc.Env![i].Contains('=', StringComparison.Ordinal))
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.process.env[{i}]", $"\"{proc.Env[i]}\" is not NAME=VALUE"));
+            }
+        }
+        if (proc.Terminal)
+        {
+            p.Add(new(ErrorCodes.Unsupported, "$.process.terminal", "a terminal (console socket) is not supported yet",
+                "set \"terminal\": false; stdio is passed through untouched"));
+        }
+        if (!string.IsNullOrEmpty(proc.ApparmorProfile) || !string.IsNullOrEmpty(proc.SelinuxLabel))
+        {
+            p.Add(new(ErrorCodes.Unsupported, "$.process", "AppArmor profiles and SELinux labels are not supported",
+                "remove apparmorProfile and selinuxLabel"));
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (proc.Rlimits?.Count ?? 0); i++)
+        {
+            var r = proc.Rlimits![i];
+            var path = $"$.process.rlimits[{i}]";
+            if (r.Type is null || LinuxNames.RlimitNumber(r.Type) < 0)
+            {
+                p.Add(new(ErrorCodes.RlimitImpossible, path + ".type", $"unknown rlimit \"{r.Type}\"",
+                    "use one of " + string.Join(", ", LinuxNames.Rlimits)));
+            }
+            else if (!seen.Add(r.Type))
+            {
+                p.Add(new(ErrorCodes.RlimitImpossible, path + ".type", $"{r.Type} is set twice"));
+            }
+            if (r.Soft > r.Hard)
+            {
+                p.Add(new(ErrorCodes.RlimitImpossible, path, $"soft limit {r.Soft} is above the hard limit {r.Hard}",
+                    "make soft ≤ hard"));
+            }
+        }
+        var caps = proc.Capabilities;
+        if (caps is not null)
+        {
+            CheckCaps(caps.Bounding, "bounding", p);
+            CheckCaps(caps.Effective, "effective", p);
+            CheckCaps(caps.Permitted, "permitted", p);
+            CheckCaps(caps.Inheritable, "inheritable", p);
+            CheckCaps(caps.Ambient, "ambient", p);
+        }
+    }
+
+    private static void CheckCaps(List<string>? names, string set, List<ConfigProblem> p)
+    {
+        for (var i = 0; i < (names?.Count ?? 0); i++)
+        {
+            if (LinuxNames.CapabilityNumber(names![i]) < 0)
+            {
+                p.Add(new(ErrorCodes.CapabilityUnknown, $"$.process.capabilities.{set}[{i}]", $"unknown capability \"{names[i]}\"",
+                    "capability names are upper case with the CAP_ prefix, e.g. CAP_NET_BIND_SERVICE"));
+            }
+        }
+    }
+
+    private static void ValidateMounts(List<OciMount>? mounts, List<ConfigProblem> p)
+    {
+        for (var i = 0; i < (mounts?.Count ?? 0); i++)
+        {
+            var m = mounts![i];
+            if (string.IsNullOrEmpty(m.Destination))
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}].destination", "missing"));
+            }
+            var bind = m.Type == "bind" || (m.Options?.Contains("bind") ?? false) || (m.Options?.Contains("rbind") ?? false);
+            if (bind && string.IsNullOrEmpty(m.Source))
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}].source", "a bind mount needs a source"));
+            }
+            if (!bind && string.IsNullOrEmpty(m.Type))
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}].type", "missing: say which filesystem to mount (tmpfs, proc, ...) or use \"bind\""));
+            }
+            if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
+            {
+                p.Add(new(ErrorCodes.Unsupported, $"$.mounts[{i}]", "id-mapped mounts are not supported yet", "remove uidMappings/gidMappings from the mount"));
+            }
+        }
+    }
+
+    private static void ValidateHooks(OciHooks? hooks, List<ConfigProblem> p)
+    {
+        if (hooks is null)
+        {
+            return;
+        }
+        Check(hooks.Prestart, "prestart");
+        Check(hooks.CreateRuntime, "createRuntime");
+        Check(hooks.CreateContainer, "createContainer");
+        Check(hooks.StartContainer, "startContainer");
+        Check(hooks.Poststart, "poststart");
+        Check(hooks.Poststop, "poststop");
+
+        void Check(List<OciHook>? list, string name)
+        {
+            for (var i = 0; i < (list?.Count ?? 0); i++)
+            {
+                var h = list![i];
+                if (string.IsNullOrEmpty(h.Path) || h.Path[0] != '/')
+                {
+                    p.Add(new(ErrorCodes.ConfigInvalid, $"$.hooks.{name}[{i}].path", $"must be an absolute path, not \"{h.Path}\""));
+                }
+                if (h.Timeout is <= 0)
+                {
+                    p.Add(new(ErrorCodes.ConfigInvalid, $"$.hooks.{name}[{i}].timeout", "must be greater than zero"));
+                }
+            }
+        }
+    }
+
+    private static void ValidateLinux(OciLinux? linux, List<ConfigProblem> p)
+    {
+        if (linux is null)
+        {
+            return;
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (linux.Namespaces?.Count ?? 0); i++)
+        {
+            var ns = linux.Namespaces![i];
+            if (ns.Type is null || !LinuxNames.NamespaceTypes.Contains(ns.Type))
+            {
+                p.Add(new(ErrorCodes.NamespaceUnknown, $"$.linux.namespaces[{i}].type", $"unknown namespace type \"{ns.Type}\"",
+                    "use one of " + string.Join(", ", LinuxNames.NamespaceTypes)));
+            }
+            else if (!seen.Add(ns.Type))
+            {
+                p.Add(new(ErrorCodes.NamespaceUnknown, $"$.linux.namespaces[{i}].type", $"namespace \"{ns.Type}\" is listed twice"));
+            }
+            if (!string.IsNullOrEmpty(ns.Path) && ns.Path[0] != '/')
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.linux.namespaces[{i}].path", $"must be an absolute path, not \"{ns.Path}\""));
+            }
+        }
+        CheckMappings(linux.UidMappings, "uidMappings", p);
+        CheckMappings(linux.GidMappings, "gidMappings", p);
+        for (var i = 0; i < (linux.Devices?.Count ?? 0); i++)
+        {
+            var d = linux.Devices![i];
+            if (d.Type is not ("c" or "b" or "u" or "p"))
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.linux.devices[{i}].type", $"unknown device type \"{d.Type}\" (c, b, u or p)"));
+            }
+            if (string.IsNullOrEmpty(d.Path) || d.Path[0] != '/')
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.linux.devices[{i}].path", $"must be an absolute path, not \"{d.Path}\""));
+            }
+        }
+        if (linux.RootfsPropagation is { } prop && !LinuxNames.Propagations.Contains(prop))
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.linux.rootfsPropagation", $"unknown propagation \"{prop}\"",
+                "use one of " + string.Join(", ", LinuxNames.Propagations)));
+        }
+        if (linux.Resources is { ValueKind: System.Text.Json.JsonValueKind.Object } res && res.EnumerateObject().Any())
+        {
+            p.Add(new(ErrorCodes.Unsupported, "$.linux.resources", "cgroup limits are not enforced by this version of sandbox",
+                "remove linux.resources; a limit that cannot be enforced is refused rather than dropped"));
+        }
+        if (linux.Seccomp is { ValueKind: System.Text.Json.JsonValueKind.Object })
+        {
+            p.Add(new(ErrorCodes.Unsupported, "$.linux.seccomp", "seccomp filters are not supported by this version of sandbox",
+                "remove linux.seccomp; a filter that cannot be installed is refused rather than dropped"));
+        }
+        if (linux.TimeOffsets is { Count: > 0 })
+        {
+            p.Add(new(ErrorCodes.Unsupported, "$.linux.timeOffsets", "time namespace offsets are not supported yet", "remove linux.timeOffsets"));
+        }
+        for (var i = 0; i < (linux.MaskedPaths?.Count ?? 0); i++)
+        {
+            CheckAbsolute(linux.MaskedPaths![i], $"$.linux.maskedPaths[{i}]", p);
+        }
+        for (var i = 0; i < (linux.ReadonlyPaths?.Count ?? 0); i++)
+        {
+            CheckAbsolute(linux.ReadonlyPaths![i], $"$.linux.readonlyPaths[{i}]", p);
+        }
+    }
+
+    private static void CheckAbsolute(string path, string jsonPath, List<ConfigProblem> p)
+    {
+        if (string.IsNullOrEmpty(path) || path[0] != '/')
+        {
+            p.Add(new(ErrorCodes.ConfigInvalid, jsonPath, $"must be an absolute path, not \"{path}\""));
+        }
+    }
+
+    private static void CheckMappings(List<OciIdMapping>? maps, string name, List<ConfigProblem> p)
+    {
+        for (var i = 0; i < (maps?.Count ?? 0); i++)
+        {
+            if (maps![i].Size == 0)
+            {
+                p.Add(new(ErrorCodes.IdMapping, $"$.linux.{name}[{i}].size", "must be at least 1"));
+            }
+        }
+    }
+}

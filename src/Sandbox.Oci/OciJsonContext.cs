@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+
+namespace Sandbox.Oci;
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = true)]
+[JsonSerializable(typeof(OciConfig))]
+[JsonSerializable(typeof(OciState))]
+internal sealed partial class OciJsonContext : JsonSerializerContext;

@@ -1,0 +1,73 @@
+// The native data the post-clone path reads: steps prepared by the parent before clone, in unmanaged memory.
+using System.Runtime.InteropServices;
+using Sandbox.Runtime.Interop;
+
+namespace Sandbox.Runtime;
+
+internal enum ChildOp
+{
+    SetParentDeathSignal,
+    WaitForParent,
+    SetNs,
+    Unshare,
+    SetSid,
+    SetHostname,
+    SetDomainname,
+    LoopbackUp,
+    SetRootPropagation,
+    BindRootfs,
+    Mount,
+    MakeDevice,
+    BindDevice,
+    Symlink,
+    PivotRoot,
+    MoveRoot,
+    SetRootfsPropagationAfterPivot,
+    MaskPath,
+    ReadonlyPath,
+    WriteFile,
+    RemountRootReadonly,
+    SyncWithParent,
+    RunHook,
+    SetRlimit,
+    Chdir,
+    DropBoundingSet,
+    SetUser,
+    SetCapabilities,
+    NoNewPrivileges,
+    Umask,
+    ReportReady,
+    WaitForStart,
+    Exec,
+    Exit,
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ChildStep
+{
+    public ChildOp Op;
+    public int I1, I2, I3;
+    public ulong L1, L2, L3, L4;
+    public byte* S1, S2, S3, S4;
+    public byte** V1, V2, V3;
+    public byte* Description;
+}
+
+/// <summary>What the child writes to the report pipe: an error, a request to sync, or "ready" (create mode).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ChildReport
+{
+    public const int KindError = 0, KindSync = 1, KindReady = 2;
+    public int Kind, Step, Errno, Detail;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ChildContext
+{
+    public int SyncFd, ReportFd, RootFd, StartFd, PreserveFds;
+    public int StepCount;
+    public ChildStep* Steps;
+    public SyscallNumbers Sys;
+    public byte* StateBuffer;
+    public int StateCapacity, StateLength;
+}

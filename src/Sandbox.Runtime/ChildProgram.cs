@@ -1,0 +1,290 @@
+using Sandbox.Runtime.Interop;
+
+namespace Sandbox.Runtime;
+
+/// <summary>
+/// A SetupPlan laid out in unmanaged memory for the post-clone path, plus the descriptors it needs
+/// (namespace files to join) and the pipes between parent and child.
+/// </summary>
+internal sealed unsafe class ChildProgram : IDisposable
+{
+    public const int StateCapacity = 64 * 1024;
+
+    private readonly NativeArena _arena = new();
+    private readonly List<int> _parentOnlyFds = [];
+
+    public ChildContext* Context { get; }
+
+    public IReadOnlyList<SetupStep> Steps { get; }
+
+    private ChildProgram(IReadOnlyList<SetupStep> steps)
+    {
+        Steps = steps;
+        Context = _arena.Alloc<ChildContext>();
+        Context->Sys = SyscallNumbers.ForCurrentArchitecture();
+        Context->RootFd = -1;
+        Context->StartFd = -1;
+        Context->SyncFd = -1;
+        Context->ReportFd = -1;
+    }
+
+    public static ChildProgram Create(SetupPlan plan, int startFd = -1)
+    {
+        var program = new ChildProgram(plan.Steps);
+        try
+        {
+            program.Fill(plan, startFd);
+            return program;
+        }
+        catch
+        {
+            program.Dispose();
+            throw;
+        }
+    }
+
+    private void Fill(SetupPlan plan, int startFd)
+    {
+        var ctx = Context;
+        ctx->PreserveFds = plan.PreserveFds;
+        ctx->StartFd = startFd;
+        ctx->StepCount = plan.Steps.Count;
+        ctx->Steps = _arena.Alloc<ChildStep>(plan.Steps.Count);
+        if (plan.Steps.Any(s => s is SyncWithParentStep or RunHookStep))
+        {
+            ctx->StateBuffer = _arena.AllocBytes(StateCapacity);
+            ctx->StateCapacity = StateCapacity;
+        }
+        for (var i = 0; i < plan.Steps.Count; i++)
+        {
+            var n = ctx->Steps + i;
+            n->Description = _arena.Str(plan.Steps[i].Describe());
+            Encode(plan.Steps[i], n);
+        }
+    }
+
+    /// <summary>Fills one native step from its managed form. Host descriptors (namespace files) open here.</summary>
+    private void Encode(SetupStep step, ChildStep* n)
+    {
+        switch (step)
+        {
+            case SetParentDeathSignalStep s:
+                n->Op = ChildOp.SetParentDeathSignal;
+                n->I1 = s.Signal;
+                break;
+            case WaitForParentStep:
+                n->Op = ChildOp.WaitForParent;
+                break;
+            case JoinNamespaceStep s:
+                n->Op = ChildOp.SetNs;
+                n->I1 = OpenForParent(s.Path, $"{s.Type} namespace");
+                n->I2 = (int)s.Flag;
+                break;
+            case UnshareStep s:
+                n->Op = ChildOp.Unshare;
+                n->I1 = (int)s.Flags;
+                break;
+            case SetSidStep:
+                n->Op = ChildOp.SetSid;
+                break;
+            case HostnameStep s:
+                n->Op = ChildOp.SetHostname;
+                n->S1 = _arena.Str(s.Name);
+                n->I1 = System.Text.Encoding.UTF8.GetByteCount(s.Name);
+                break;
+            case DomainnameStep s:
+                n->Op = ChildOp.SetDomainname;
+                n->S1 = _arena.Str(s.Name);
+                n->I1 = System.Text.Encoding.UTF8.GetByteCount(s.Name);
+                break;
+            case LoopbackUpStep:
+                n->Op = ChildOp.LoopbackUp;
+                break;
+            case RootPropagationStep s:
+                n->Op = ChildOp.SetRootPropagation;
+                n->L1 = s.Flags;
+                break;
+            case BindRootfsStep s:
+                n->Op = ChildOp.BindRootfs;
+                n->S1 = _arena.Str(s.Rootfs);
+                break;
+            case MountStep s:
+                n->Op = ChildOp.Mount;
+                n->S1 = _arena.Str(s.Source);
+                n->S2 = _arena.Str(s.Target);
+                n->S3 = _arena.Str(s.FsType);
+                n->S4 = _arena.Str(s.Data);
+                n->L1 = s.Flags;
+                n->L2 = s.RemountFlags;
+                n->L3 = s.Propagation;
+                n->I1 = (int)s.Create;
+                break;
+            case MakeDeviceStep s:
+                n->Op = ChildOp.MakeDevice;
+                n->S1 = _arena.Str(s.ParentDir);
+                n->S2 = _arena.Str(s.Name);
+                n->I1 = (int)s.Mode;
+                n->I2 = (int)s.Uid;
+                n->I3 = (int)s.Gid;
+                n->L1 = s.Device;
+                break;
+            case BindDeviceStep s:
+                n->Op = ChildOp.BindDevice;
+                n->S1 = _arena.Str(s.HostPath);
+                n->S2 = _arena.Str(s.Target);
+                break;
+            case SymlinkStep s:
+                n->Op = ChildOp.Symlink;
+                n->S1 = _arena.Str(s.LinkTarget);
+                n->S2 = _arena.Str(s.ParentDir);
+                n->S3 = _arena.Str(s.Name);
+                break;
+            case PivotRootStep:
+                n->Op = ChildOp.PivotRoot;
+                break;
+            case MoveRootStep s:
+                n->Op = ChildOp.MoveRoot;
+                n->S1 = _arena.Str(s.Rootfs);
+                break;
+            case RootfsPropagationStep s:
+                n->Op = ChildOp.SetRootfsPropagationAfterPivot;
+                n->L1 = s.Flags;
+                break;
+            case MaskPathStep s:
+                n->Op = ChildOp.MaskPath;
+                n->S1 = _arena.Str(s.Path);
+                break;
+            case ReadonlyPathStep s:
+                n->Op = ChildOp.ReadonlyPath;
+                n->S1 = _arena.Str(s.Path);
+                break;
+            case WriteFileStep s:
+                n->Op = ChildOp.WriteFile;
+                n->S1 = _arena.Str(s.Path);
+                n->S2 = _arena.Str(s.Content);
+                n->I1 = System.Text.Encoding.UTF8.GetByteCount(s.Content);
+                break;
+            case RemountRootReadonlyStep:
+                n->Op = ChildOp.RemountRootReadonly;
+                break;
+            case SyncWithParentStep:
+                n->Op = ChildOp.SyncWithParent;
+                break;
+            case RunHookStep s:
+                n->Op = ChildOp.RunHook;
+                EncodeHook(s, n);
+                break;
+            case SetRlimitStep s:
+                n->Op = ChildOp.SetRlimit;
+                n->I1 = s.Resource;
+                n->L1 = s.Soft;
+                n->L2 = s.Hard;
+                break;
+            case ChdirStep s:
+                n->Op = ChildOp.Chdir;
+                n->S1 = _arena.Str(s.Path);
+                break;
+            case DropBoundingSetStep s:
+                n->Op = ChildOp.DropBoundingSet;
+                n->L1 = s.Keep;
+                n->I1 = s.LastCapability;
+                break;
+            case SetUserStep s:
+                n->Op = ChildOp.SetUser;
+                n->I1 = (int)s.Uid;
+                n->I2 = (int)s.Gid;
+                n->I3 = s.Groups?.Length ?? -1;
+                if (s.Groups is { Length: > 0 } groups)
+                {
+                    var g = _arena.Alloc<uint>(groups.Length);
+                    for (var i = 0; i < groups.Length; i++)
+                    {
+                        g[i] = groups[i];
+                    }
+                    n->V1 = (byte**)g;
+                }
+                break;
+            case SetCapabilitiesStep s:
+                n->Op = ChildOp.SetCapabilities;
+                n->L1 = s.Effective;
+                n->L2 = s.Permitted;
+                n->L3 = s.Inheritable;
+                n->L4 = s.Ambient;
+                break;
+            case NoNewPrivilegesStep:
+                n->Op = ChildOp.NoNewPrivileges;
+                break;
+            case UmaskStep s:
+                n->Op = ChildOp.Umask;
+                n->I1 = (int)s.Mask;
+                break;
+            case ReportReadyStep:
+                n->Op = ChildOp.ReportReady;
+                break;
+            case WaitForStartStep:
+                n->Op = ChildOp.WaitForStart;
+                break;
+            case ExecStep s:
+                n->Op = ChildOp.Exec;
+                n->V1 = _arena.StrArray(s.Candidates);
+                n->V2 = _arena.StrArray(s.Args);
+                n->V3 = _arena.StrArray(s.Env);
+                n->I1 = s.Reaper ? 1 : 0;
+                break;
+            case ExitStep s:
+                n->Op = ChildOp.Exit;
+                n->I1 = s.Code;
+                break;
+            default:
+                throw new InvalidOperationException($"no native form for {step.GetType().Name}");
+        }
+    }
+
+    /// <summary>A hook step on its own, for hooks the parent runs in the runtime namespace.</summary>
+    public static ChildStep* EncodeHook(NativeArena arena, RunHookStep s)
+    {
+        var n = arena.Alloc<ChildStep>();
+        n->Op = ChildOp.RunHook;
+        n->S1 = arena.Str(s.Path);
+        n->V1 = arena.StrArray(s.Args.Length > 0 ? s.Args : [s.Path]);
+        n->V2 = arena.StrArray(s.Env);
+        n->I1 = s.TimeoutSeconds is int t ? t * 1000 : -1;
+        n->Description = arena.Str(s.Describe());
+        return n;
+    }
+
+    private void EncodeHook(RunHookStep s, ChildStep* n)
+    {
+        var encoded = EncodeHook(_arena, s);
+        *n = *encoded;
+    }
+
+    private int OpenForParent(string path, string what)
+    {
+        var p = _arena.Str(path);
+        var fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(Libc.Errno)}",
+                "check linux.namespaces[].path: it must name a namespace file such as /proc/PID/ns/net");
+        }
+        _parentOnlyFds.Add(fd);
+        return fd;
+    }
+
+    /// <summary>Closes the descriptors only the child needed (namespace files), once it has been cloned.</summary>
+    public void CloseChildDescriptors()
+    {
+        foreach (var fd in _parentOnlyFds)
+        {
+            Libc.Close(fd);
+        }
+        _parentOnlyFds.Clear();
+    }
+
+    public void Dispose()
+    {
+        CloseChildDescriptors();
+        _arena.Dispose();
+    }
+}

@@ -1,0 +1,215 @@
+using Sandbox.Runtime.Interop;
+
+namespace Sandbox.Runtime;
+
+/// <summary>
+/// The parent's side of starting a container: clone, id maps, the go-ahead, and reading the child's report
+/// until it execs (run), reports ready (create) or fails. Only the `sandbox` executable calls this.
+/// </summary>
+internal static unsafe class ContainerLauncher
+{
+    /// <param name="onSync">Called when the child waits for the createRuntime hooks; returns the state JSON for its own hooks.</param>
+    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync)
+    {
+        var ctx = program.Context;
+        var sync = stackalloc int[2];
+        var report = stackalloc int[2];
+        if (Libc.Pipe2(sync, Libc.O_CLOEXEC) != 0 || Libc.Pipe2(report, Libc.O_CLOEXEC) != 0)
+        {
+            throw new SandboxException(ErrorCodes.CloneFailed, $"pipe: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+        }
+        ctx->SyncFd = sync[0];
+        ctx->ReportFd = report[1];
+        if (plan.JoinPidNamespace is { } pidNs)
+        {
+            JoinPidNamespace(pidNs);
+        }
+
+        // The fork rule: from here to the child's execve no managed code may allocate. Finalizers are drained so
+        // the finalizer thread is idle; this thread is the only one that allocates.
+        GC.WaitForPendingFinalizers();
+        var pid = (int)Libc.Syscall(ctx->Sys.Clone, (nint)(plan.CloneFlags | Libc.SIGCHLD), 0, 0, 0, 0);
+        if (pid == 0)
+        {
+            PostClone.Run(ctx);
+        }
+        var cloneErrno = Libc.Errno;
+        Libc.Close(sync[0]);
+        Libc.Close(report[1]);
+        program.CloseChildDescriptors();
+        if (pid < 0)
+        {
+            Libc.Close(sync[1]);
+            Libc.Close(report[0]);
+            throw CloneError(cloneErrno, plan);
+        }
+        try
+        {
+            WriteIdMaps(pid, plan);
+            if (plan.OomScoreAdj is int adj)
+            {
+                File.WriteAllText($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            byte go = 1;
+            if (Libc.Write(sync[1], &go, 1) != 1)
+            {
+                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(Libc.Errno)}",
+                    "the container's first process died during setup");
+            }
+            ReadReports(pid, report[0], sync[1], plan, onSync);
+            return pid;
+        }
+        catch
+        {
+            Libc.Kill(pid, Libc.SIGKILL);
+            int status;
+            Libc.Wait4Blocking(pid, &status, 0, null);
+            throw;
+        }
+        finally
+        {
+            Libc.Close(sync[1]);
+            Libc.Close(report[0]);
+        }
+    }
+
+    private static void ReadReports(int pid, int reportFd, int syncFd, SetupPlan plan, Func<int, byte[]> onSync)
+    {
+        while (true)
+        {
+            ChildReport r = default;
+            var got = 0;
+            while (got < sizeof(ChildReport))
+            {
+                var n = Libc.ReadBlocking(reportFd, (byte*)&r + got, sizeof(ChildReport) - got);
+                if (n < 0 && Libc.Errno == Libc.EINTR)
+                {
+                    continue;
+                }
+                if (n <= 0)
+                {
+                    break;
+                }
+                got += (int)n;
+            }
+            if (got == 0)
+            {
+                return; // EOF: the report pipe closed on execve
+            }
+            if (got != sizeof(ChildReport))
+            {
+                throw new SandboxException(ErrorCodes.SetupFailed, "the container's setup ended with a torn report", "report this as a bug");
+            }
+            switch (r.Kind)
+            {
+                case ChildReport.KindReady:
+                    return;
+                case ChildReport.KindSync:
+                    var state = onSync(pid);
+                    var len = state.Length;
+                    fixed (byte* s = state)
+                    {
+                        if (Libc.Write(syncFd, &len, sizeof(int)) != sizeof(int) || (len > 0 && Libc.Write(syncFd, s, len) != len))
+                        {
+                            throw new SandboxException(ErrorCodes.SetupFailed, "hand the state to the container: " + Libc.Describe(Libc.Errno),
+                                "the container's first process died during setup");
+                        }
+                    }
+                    break;
+                default:
+                    throw SetupError(plan, r);
+            }
+        }
+    }
+
+    private static SandboxException SetupError(SetupPlan plan, ChildReport r)
+    {
+        var step = r.Step >= 0 && r.Step < plan.Steps.Count ? plan.Steps[r.Step] : null;
+        if (step is RunHookStep hook)
+        {
+            return new SandboxException(ErrorCodes.HookFailed, HookRunner.Explain(hook, r.Errno, r.Detail) ?? hook.Describe(),
+                $"fix or remove hooks.{hook.Kind}[{hook.Index}]");
+        }
+        if (step is ExecStep exec)
+        {
+            var where = exec.Candidates.Length == 1 ? exec.Candidates[0] : "PATH (" + string.Join(", ", exec.Candidates) + ")";
+            return new SandboxException(ErrorCodes.ExecFailed, $"exec {exec.Program}: {Libc.Describe(r.Errno)}, looked for {where}",
+                r.Errno == Libc.ENOENT ? "check process.args[0] and the PATH in process.env against the rootfs"
+                : "check that the program is executable inside the rootfs");
+        }
+        var what = step?.Describe() ?? $"step {r.Step}";
+        return new SandboxException(ErrorCodes.SetupFailed, $"{what}: {Libc.Describe(r.Errno)}", Hint(step, r.Errno));
+    }
+
+    private static string Hint(SetupStep? step, int errno) => (step, errno) switch
+    {
+        (MountStep, Libc.EPERM) => "this mount needs privileges the container's user namespace lacks; run as root or drop the mount",
+        (MountStep, Libc.ENOENT) => "the mount source does not exist",
+        (MountStep or BindDeviceStep, Libc.ENODEV) => "the kernel does not know this filesystem type",
+        (SetRlimitStep, Libc.EPERM) => "the hard limit can't be raised without CAP_SYS_RESOURCE",
+        (SetCapabilitiesStep, Libc.EPERM) => "a capability asked for is not available to sandbox",
+        (JoinNamespaceStep, _) => "check linux.namespaces[].path",
+        _ => "see docs/errors.md for this step",
+    };
+
+    private static SandboxException CloneError(int errno, SetupPlan plan)
+    {
+        var hint = errno switch
+        {
+            Libc.EPERM or Libc.ENOSPC when (plan.CloneFlags & Libc.CLONE_NEWUSER) != 0 =>
+                "this host refuses new user namespaces to this user; `sandbox doctor` says why",
+            Libc.EPERM => "creating namespaces needs root, or a user namespace in the config",
+            Libc.EINVAL => "the kernel does not support a namespace asked for",
+            _ => "see `sandbox doctor`",
+        };
+        return new SandboxException(ErrorCodes.CloneFailed, $"clone: {Libc.Describe(errno)}", hint);
+    }
+
+    private static void WriteIdMaps(int pid, SetupPlan plan)
+    {
+        if (plan.UidMap is null || plan.GidMap is null)
+        {
+            return;
+        }
+        if (plan.DenySetgroups)
+        {
+            WriteProcFile(pid, "setgroups", "deny");
+        }
+        WriteProcFile(pid, "uid_map", string.Concat(plan.UidMap.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n")));
+        WriteProcFile(pid, "gid_map", string.Concat(plan.GidMap.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n")));
+    }
+
+    private static void WriteProcFile(int pid, string name, string content)
+    {
+        try
+        {
+            // One write(2): the kernel accepts an id map only whole.
+            File.WriteAllText($"/proc/{pid}/{name}", content);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(ErrorCodes.IdMapping, $"write /proc/{pid}/{name} ({content.Trim()}): {e.Message}",
+                "check linux.uidMappings and linux.gidMappings: each host id must be one this user may map");
+        }
+    }
+
+    private static void JoinPidNamespace(string path)
+    {
+        var p = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* b = p)
+        {
+            var fd = Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            var ok = fd >= 0 && Libc.Setns(fd, (int)Libc.CLONE_NEWPID) == 0;
+            var e = Libc.Errno;
+            if (fd >= 0)
+            {
+                Libc.Close(fd);
+            }
+            if (!ok)
+            {
+                throw new SandboxException(ErrorCodes.SetupFailed, $"join pid namespace {path}: {Libc.Describe(e)}",
+                    "check linux.namespaces[].path for the pid namespace");
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+using Sandbox.Oci;
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime;
+
+internal sealed record LaunchOptions
+{
+    public required string Id { get; init; }
+    public required string Bundle { get; init; }
+
+    /// <summary>`create`: stop before exec and wait for `start`; otherwise `run`.</summary>
+    public bool Detached { get; init; }
+    public bool NoPivot { get; init; }
+    public bool Reaper { get; init; }
+    public int PreserveFds { get; init; }
+}
+
+/// <summary>
+/// Turns a checked config.json into a SetupPlan for this host: validates what depends on the host (rootfs,
+/// rlimits, capabilities, id maps) and orders the child's steps as an OCI runtime must.
+/// </summary>
+internal static class ContainerPlanner
+{
+    private static readonly (string Name, uint Major, uint Minor)[] DefaultDevices =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+    private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    public static SetupPlan Build(OciConfig c, LaunchOptions o, HostFacts host)
+    {
+        var proc = c.Process!;
+        var linux = c.Linux ?? new OciLinux();
+        var rootfs = ResolveRootfs(c, o.Bundle);
+        var namespaces = (linux.Namespaces ?? []).ToDictionary(n => n.Type!, n => n.Path, StringComparer.Ordinal);
+        bool New(string type) => namespaces.TryGetValue(type, out var path) && string.IsNullOrEmpty(path);
+        bool Has(string type) => namespaces.ContainsKey(type);
+
+        if (!Has("mount"))
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.linux.namespaces: no mount namespace",
+                "add {\"type\": \"mount\"}: sandbox never changes the host's mounts");
+        }
+        var userNs = Has("user");
+        if (!host.IsRoot && !userNs)
+        {
+            throw new SandboxException(ErrorCodes.UserNamespaceDenied,
+                $"$.linux.namespaces: running as uid {host.Uid} needs a user namespace",
+                "add {\"type\": \"user\"} with uid/gid mappings, or generate a config with `sandbox spec --rootless`");
+        }
+        if (c.Hostname is { Length: > 0 } && !New("uts"))
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.hostname: needs a new uts namespace",
+                "add {\"type\": \"uts\"} to linux.namespaces, or remove hostname");
+        }
+        if (c.Domainname is { Length: > 0 } && !New("uts"))
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.domainname: needs a new uts namespace",
+                "add {\"type\": \"uts\"} to linux.namespaces, or remove domainname");
+        }
+
+        ulong cloneFlags = 0, unshareFlags = 0;
+        var steps = new List<SetupStep>();
+        if (!o.Detached)
+        {
+            steps.Add(new SetParentDeathSignalStep(SIGKILL));
+        }
+        var joinsUser = userNs && !New("user");
+        foreach (var (type, flag) in NamespaceFlags)
+        {
+            if (!namespaces.TryGetValue(type, out var path))
+            {
+                continue;
+            }
+            if (!string.IsNullOrEmpty(path))
+            {
+                if (type != "pid")
+                {
+                    // The user namespace is joined first, so the others are joined with its privileges.
+                    var join = new JoinNamespaceStep(type, path, flag);
+                    if (type == "user")
+                    {
+                        steps.Insert(o.Detached ? 0 : 1, join);
+                    }
+                    else
+                    {
+                        steps.Add(join);
+                    }
+                }
+            }
+            else if (joinsUser && type != "pid")
+            {
+                unshareFlags |= flag;
+            }
+            else
+            {
+                cloneFlags |= flag;
+            }
+        }
+        if (unshareFlags != 0)
+        {
+            steps.Add(new UnshareStep(unshareFlags));
+        }
+
+        IReadOnlyList<IdMap>? uidMap = null, gidMap = null;
+        if (New("user"))
+        {
+            uidMap = IdMaps(linux.UidMappings, host.Uid, host, "uidMappings");
+            gidMap = IdMaps(linux.GidMappings, host.Gid, host, "gidMappings");
+        }
+        // The child waits until the parent has written id maps and is ready to supervise it.
+        steps.Add(new WaitForParentStep());
+        CheckUserMapped(proc.User, uidMap, gidMap);
+        steps.Add(new SetSidStep());
+        steps.Add(new UmaskStep(0)); // device nodes and mount points get exactly the modes asked for
+        if (c.Hostname is { Length: > 0 } hn)
+        {
+            steps.Add(new HostnameStep(hn));
+        }
+        if (c.Domainname is { Length: > 0 } dn)
+        {
+            steps.Add(new DomainnameStep(dn));
+        }
+        if (New("network"))
+        {
+            steps.Add(new LoopbackUpStep());
+        }
+
+        var propagation = linux.RootfsPropagation;
+        steps.Add(new RootPropagationStep(MS_REC | (propagation is "slave" or "rslave" or "shared" or "rshared" ? MS_SLAVE : MS_PRIVATE)));
+        steps.Add(new BindRootfsStep(rootfs));
+        AddMounts(c, o, rootfs, userNs, steps);
+
+        var hooks = c.Hooks;
+        var needsState = (hooks?.Prestart?.Count ?? 0) + (hooks?.CreateRuntime?.Count ?? 0)
+            + (hooks?.CreateContainer?.Count ?? 0) + (hooks?.StartContainer?.Count ?? 0) > 0;
+        if (needsState)
+        {
+            steps.Add(new SyncWithParentStep());
+        }
+        AddHooks(steps, "createContainer", hooks?.CreateContainer);
+
+        steps.Add(o.NoPivot ? new MoveRootStep(rootfs) : new PivotRootStep());
+        if (propagation is not null)
+        {
+            steps.Add(new RootfsPropagationStep(MountOptions.PropagationFlags(propagation)));
+        }
+        foreach (var (key, value) in linux.Sysctl ?? [])
+        {
+            steps.Add(new WriteFileStep("/proc/sys/" + key.Replace('.', '/'), value));
+        }
+        foreach (var path in linux.MaskedPaths ?? [])
+        {
+            steps.Add(new MaskPathStep(path));
+        }
+        foreach (var path in linux.ReadonlyPaths ?? [])
+        {
+            steps.Add(new ReadonlyPathStep(path));
+        }
+        if (c.Root!.Readonly)
+        {
+            steps.Add(new RemountRootReadonlyStep());
+        }
+        AddRlimits(proc, host, steps);
+        AddCredentials(proc, host, userNs, !o.Detached, steps);
+        steps.Add(new ChdirStep(proc.Cwd!));
+        if (proc.NoNewPrivileges)
+        {
+            steps.Add(new NoNewPrivilegesStep());
+        }
+        if (o.Detached)
+        {
+            steps.Add(new ReportReadyStep());
+            steps.Add(new WaitForStartStep());
+        }
+        AddHooks(steps, "startContainer", hooks?.StartContainer);
+        steps.Add(Exec(proc, o.Reaper));
+
+        return new SetupPlan
+        {
+            CloneFlags = cloneFlags,
+            Steps = steps,
+            UidMap = uidMap,
+            GidMap = gidMap,
+            DenySetgroups = New("user") && !host.IsRoot,
+            JoinPidNamespace = namespaces.TryGetValue("pid", out var pidPath) && !string.IsNullOrEmpty(pidPath) ? pidPath : null,
+            OomScoreAdj = proc.OomScoreAdj,
+            PreserveFds = o.PreserveFds,
+        };
+    }
+
+    private static readonly (string Type, ulong Flag)[] NamespaceFlags =
+    [
+        ("user", CLONE_NEWUSER), ("pid", CLONE_NEWPID), ("network", CLONE_NEWNET), ("ipc", CLONE_NEWIPC),
+        ("uts", CLONE_NEWUTS), ("mount", CLONE_NEWNS), ("cgroup", CLONE_NEWCGROUP), ("time", CLONE_NEWTIME),
+    ];
+
+    private static string ResolveRootfs(OciConfig c, string bundle)
+    {
+        var path = Path.GetFullPath(c.Root!.Path!, bundle);
+        if (!Directory.Exists(path))
+        {
+            throw new SandboxException(ErrorCodes.RootfsMissing, $"$.root.path: {path} is not a directory",
+                "create the root filesystem there, or point root.path at it (relative paths are relative to the bundle)");
+        }
+        return path.TrimEnd('/');
+    }
+
+    private static IReadOnlyList<IdMap> IdMaps(List<OciIdMapping>? given, uint own, HostFacts host, string name)
+    {
+        if (given is null || given.Count == 0)
+        {
+            return [new IdMap(0, own, 1)];
+        }
+        var maps = given.Select(m => new IdMap(m.ContainerId, m.HostId, m.Size)).ToList();
+        if (!host.IsRoot && (maps.Count != 1 || maps[0].HostId != own || maps[0].Size != 1))
+        {
+            throw new SandboxException(ErrorCodes.IdMapping,
+                $"$.linux.{name}: without root only your own id ({own}) can be mapped, with size 1",
+                $"map exactly one id: {{\"containerID\": 0, \"hostID\": {own}, \"size\": 1}}");
+        }
+        return maps;
+    }
+
+    private static void CheckUserMapped(OciUser? user, IReadOnlyList<IdMap>? uidMap, IReadOnlyList<IdMap>? gidMap)
+    {
+        if (user is null || uidMap is null || gidMap is null)
+        {
+            return;
+        }
+        static bool Mapped(IReadOnlyList<IdMap> m, uint id) => m.Any(x => id >= x.ContainerId && id - x.ContainerId < x.Size);
+        if (!Mapped(uidMap, user.Uid))
+        {
+            throw new SandboxException(ErrorCodes.IdMapping, $"$.process.user.uid: {user.Uid} is not mapped in linux.uidMappings",
+                "map that uid, or run as a uid the mappings cover");
+        }
+        foreach (var gid in (user.AdditionalGids ?? []).Prepend(user.Gid))
+        {
+            if (!Mapped(gidMap, gid))
+            {
+                throw new SandboxException(ErrorCodes.IdMapping, $"$.process.user: gid {gid} is not mapped in linux.gidMappings",
+                    "map that gid, or use a gid the mappings cover");
+            }
+        }
+    }
+
+    private static void AddMounts(OciConfig c, LaunchOptions o, string rootfs, bool userNs, List<SetupStep> steps)
+    {
+        var mounts = c.Mounts ?? [];
+        var destinations = new HashSet<string>(StringComparer.Ordinal);
+        var devIsFresh = false;
+        var devIsBound = false;
+        for (var i = 0; i < mounts.Count; i++)
+        {
+            var m = mounts[i];
+            var path = $"$.mounts[{i}]";
+            var rel = RootfsPaths.Relative(m.Destination!);
+            RootfsPaths.CheckDestination(rootfs, m.Destination!, path + ".destination");
+            var opts = MountOptions.Parse(m.Options, m.Type ?? "", i);
+            destinations.Add(rel);
+            if (opts.Bind)
+            {
+                var source = Path.GetFullPath(m.Source!, o.Bundle);
+                var isDir = Directory.Exists(source);
+                if (!isDir && !File.Exists(source))
+                {
+                    throw new SandboxException(ErrorCodes.ConfigInvalid, $"{path}.source: {source} does not exist",
+                        "bind-mount an existing file or directory (relative sources are relative to the bundle)");
+                }
+                devIsBound |= rel == "dev";
+                steps.Add(new MountStep(m.Destination!, rel, source, null, MS_BIND | (opts.Recursive ? MS_REC : 0), null,
+                    isDir ? MountCreate.Directory : MountCreate.File, opts.Flags, opts.Propagation));
+            }
+            else
+            {
+                devIsFresh |= rel == "dev";
+                steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags, opts.Data,
+                    MountCreate.Directory, 0, opts.Propagation));
+            }
+        }
+        if (devIsFresh)
+        {
+            if (!destinations.Contains("dev/pts"))
+            {
+                var data = userNs ? "newinstance,ptmxmode=0666,mode=0620" : "newinstance,ptmxmode=0666,mode=0620,gid=5";
+                steps.Add(new MountStep("/dev/pts", "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC, data, MountCreate.Directory, 0, 0));
+            }
+            if (!destinations.Contains("dev/shm"))
+            {
+                steps.Add(new MountStep("/dev/shm", "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    "mode=1777,size=65536k", MountCreate.Directory, 0, 0));
+            }
+        }
+        if (!devIsBound)
+        {
+            AddDevices(c.Linux?.Devices, userNs, steps);
+        }
+    }
+
+    private static void AddDevices(List<OciDevice>? configured, bool userNs, List<SetupStep> steps)
+    {
+        var devices = DefaultDevices
+            .Select(d => new OciDevice { Type = "c", Path = "/dev/" + d.Name, Major = d.Major, Minor = d.Minor, FileMode = 438 })
+            .Where(d => configured?.All(x => x.Path != d.Path) ?? true)
+            .Concat(configured ?? []);
+        foreach (var d in devices)
+        {
+            var rel = RootfsPaths.Relative(d.Path!);
+            if (userNs)
+            {
+                // mknod is refused in a user namespace: bind the host's node instead.
+                steps.Add(new BindDeviceStep(d.Path!, d.Path!, rel));
+                continue;
+            }
+            var typeBits = d.Type switch { "b" => S_IFBLK, "p" => S_IFIFO, _ => S_IFCHR };
+            var slash = rel.LastIndexOf('/');
+            steps.Add(new MakeDeviceStep(d.Path!, slash < 0 ? "." : rel[..slash], rel[(slash + 1)..],
+                typeBits | ((d.FileMode ?? 438) & 0xfff), MakeDev((ulong)d.Major, (ulong)d.Minor), d.Uid ?? 0, d.Gid ?? 0));
+        }
+        foreach (var (name, target) in new[]
+                 {
+                     ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                     ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"),
+                 })
+        {
+            steps.Add(new SymlinkStep("/dev/" + name, target, "dev", name));
+        }
+    }
+
+    /// <summary>glibc's makedev: major and minor spread over a 64-bit dev_t.</summary>
+    public static ulong MakeDev(ulong major, ulong minor) =>
+        ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+
+    private static void AddHooks(List<SetupStep> steps, string kind, List<OciHook>? hooks)
+    {
+        for (var i = 0; i < (hooks?.Count ?? 0); i++)
+        {
+            steps.Add(ToStep(kind, i, hooks![i]));
+        }
+    }
+
+    public static RunHookStep ToStep(string kind, int index, OciHook h) =>
+        new(kind, index, h.Path!, [.. h.Args ?? []], [.. h.Env ?? []], h.Timeout);
+
+    private static void AddRlimits(OciProcess proc, HostFacts host, List<SetupStep> steps)
+    {
+        for (var i = 0; i < (proc.Rlimits?.Count ?? 0); i++)
+        {
+            var r = proc.Rlimits![i];
+            var resource = LinuxNames.RlimitNumber(r.Type!);
+            var hostHard = host.HardRlimit(resource);
+            if (r.Hard > hostHard && !host.Has(24))
+            {
+                throw new SandboxException(ErrorCodes.RlimitImpossible,
+                    $"$.process.rlimits[{i}]: {r.Type} hard limit {r.Hard} is above this host's hard limit {hostHard}, and raising it needs CAP_SYS_RESOURCE, which sandbox does not have",
+                    $"lower the hard limit to at most {hostHard}");
+            }
+            steps.Add(new SetRlimitStep(r.Type!, resource, r.Soft, r.Hard));
+        }
+    }
+
+    private static void AddCredentials(OciProcess proc, HostFacts host, bool userNs, bool killWithParent, List<SetupStep> steps)
+    {
+        var caps = proc.Capabilities ?? new OciCapabilities();
+        ulong Mask(List<string>? names, string set)
+        {
+            ulong mask = 0;
+            foreach (var n in names ?? [])
+            {
+                var bit = LinuxNames.CapabilityNumber(n);
+                if (bit > host.LastCap)
+                {
+                    throw new SandboxException(ErrorCodes.CapabilityUnknown,
+                        $"$.process.capabilities.{set}: {n} is not known to this kernel (last capability: {LinuxNames.Capabilities[host.LastCap]})",
+                        $"remove {n}");
+                }
+                if ((host.BoundingCaps & (1UL << bit)) == 0)
+                {
+                    throw new SandboxException(ErrorCodes.CapabilityUnknown,
+                        $"$.process.capabilities.{set}: {n} is not in this host's bounding set, so no process here can have it",
+                        $"remove {n}");
+                }
+                mask |= 1UL << bit;
+            }
+            return mask;
+        }
+        var bounding = Mask(caps.Bounding, "bounding");
+        var effective = Mask(caps.Effective, "effective");
+        var permitted = Mask(caps.Permitted, "permitted");
+        var inheritable = Mask(caps.Inheritable, "inheritable");
+        var ambient = Mask(caps.Ambient, "ambient");
+        if ((effective & ~permitted) != 0)
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.process.capabilities.effective: holds capabilities not in permitted",
+                "add them to permitted too");
+        }
+        if ((ambient & ~(permitted & inheritable)) != 0)
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.process.capabilities.ambient: holds capabilities not both permitted and inheritable",
+                "add them to permitted and inheritable too");
+        }
+        var user = proc.User ?? new OciUser();
+        uint[]? groups = [.. user.AdditionalGids ?? []];
+        if (userNs && !host.IsRoot)
+        {
+            if (groups.Length > 0)
+            {
+                throw new SandboxException(ErrorCodes.IdMapping, "$.process.user.additionalGids: supplementary groups need root",
+                    "remove additionalGids when running rootless");
+            }
+            groups = null; // setgroups is denied in a rootless user namespace; there is nothing to clear.
+        }
+        steps.Add(new DropBoundingSetStep(bounding, host.LastCap));
+        steps.Add(new SetUserStep(user.Uid, user.Gid, groups));
+        if (killWithParent)
+        {
+            steps.Add(new SetParentDeathSignalStep(SIGKILL)); // a change of credentials clears it
+        }
+        steps.Add(new SetCapabilitiesStep(effective, permitted, inheritable, ambient));
+        steps.Add(new UmaskStep(user.Umask ?? 0x12));
+    }
+
+    private static ExecStep Exec(OciProcess proc, bool reaper)
+    {
+        var env = proc.Env ?? [];
+        var program = proc.Args![0];
+        string[] candidates;
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            candidates = [program];
+        }
+        else
+        {
+            var path = env.LastOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? DefaultPath;
+            candidates = [.. path.Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => d.TrimEnd('/') + "/" + program)];
+        }
+        return new ExecStep(program, candidates, [.. proc.Args], [.. env], reaper);
+    }
+}

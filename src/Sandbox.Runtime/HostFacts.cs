@@ -1,0 +1,48 @@
+using Sandbox.Runtime.Interop;
+
+namespace Sandbox.Runtime;
+
+/// <summary>What this host and this process may do, read once per run; tests construct their own.</summary>
+internal sealed record HostFacts
+{
+    public required uint Uid { get; init; }
+    public required uint Gid { get; init; }
+    public required ulong EffectiveCaps { get; init; }
+    public required ulong BoundingCaps { get; init; }
+    public required int LastCap { get; init; }
+    public required Func<int, ulong> HardRlimit { get; init; }
+
+    public bool IsRoot => Uid == 0;
+
+    public bool Has(int cap) => (EffectiveCaps & (1UL << cap)) != 0;
+
+    public static unsafe HostFacts Read()
+    {
+        ulong eff = 0, bnd = 0;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+            {
+                eff = Convert.ToUInt64(line[7..].Trim(), 16);
+            }
+            else if (line.StartsWith("CapBnd:", StringComparison.Ordinal))
+            {
+                bnd = Convert.ToUInt64(line[7..].Trim(), 16);
+            }
+        }
+        var last = int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out var l) ? l : 40;
+        return new HostFacts
+        {
+            Uid = Libc.Getuid(),
+            Gid = Libc.Getgid(),
+            EffectiveCaps = eff,
+            BoundingCaps = bnd,
+            LastCap = last,
+            HardRlimit = resource =>
+            {
+                Rlimit old;
+                return Libc.Prlimit(0, resource, null, &old) == 0 ? old.Max : Libc.RLIM_INFINITY;
+            },
+        };
+    }
+}

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Runtime.Interop;
+
+internal static unsafe partial class Libc
+{
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
+        O_TRUNC = 0x200, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000,
+        O_PATH = 0x200000;
+
+    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
+
+    public const ulong RESOLVE_NO_XDEV = 1, RESOLVE_NO_MAGICLINKS = 2, RESOLVE_NO_SYMLINKS = 4, RESOLVE_BENEATH = 8,
+        RESOLVE_IN_ROOT = 16;
+
+    public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFREG = 0x8000,
+        S_IFIFO = 0x1000, S_IFLNK = 0xA000;
+
+    public const uint CLOSE_RANGE_CLOEXEC = 4;
+
+    [DllImport("libc", EntryPoint = "open", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Open(byte* path, int flags, uint mode);
+
+    [DllImport("libc", EntryPoint = "openat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Openat(int dirfd, byte* path, int flags, uint mode);
+
+    [DllImport("libc", EntryPoint = "close", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Close(int fd);
+
+    /// <summary>read(2) that may block: the child uses it to wait for its parent, with no GC transition.</summary>
+    [DllImport("libc", EntryPoint = "read", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern nint Read(int fd, void* buf, nint count);
+
+    [DllImport("libc", EntryPoint = "write", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern nint Write(int fd, void* buf, nint count);
+
+    /// <summary>read(2) for the parent: blocking with a GC transition, so other threads may collect meanwhile.</summary>
+    [DllImport("libc", EntryPoint = "read", ExactSpelling = true)]
+    public static extern nint ReadBlocking(int fd, void* buf, nint count);
+
+    [DllImport("libc", EntryPoint = "pipe2", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Pipe2(int* fds, int flags);
+
+    [DllImport("libc", EntryPoint = "dup3", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Dup3(int oldfd, int newfd, int flags);
+
+    [DllImport("libc", EntryPoint = "mkdirat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Mkdirat(int dirfd, byte* path, uint mode);
+
+    [DllImport("libc", EntryPoint = "mknodat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Mknodat(int dirfd, byte* path, uint mode, ulong dev);
+
+    [DllImport("libc", EntryPoint = "symlinkat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Symlinkat(byte* target, int dirfd, byte* linkpath);
+
+    [DllImport("libc", EntryPoint = "fchownat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Fchownat(int dirfd, byte* path, uint uid, uint gid, int flags);
+
+    [DllImport("libc", EntryPoint = "fchdir", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Fchdir(int fd);
+
+    [DllImport("libc", EntryPoint = "chdir", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Chdir(byte* path);
+
+    [DllImport("libc", EntryPoint = "mkfifo", ExactSpelling = true)]
+    public static extern int Mkfifo(byte* path, uint mode);
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct OpenHow
+{
+    public ulong Flags, Mode, Resolve;
+}

@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Runtime.Interop;
+
+internal static unsafe partial class Libc
+{
+    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16, MS_REMOUNT = 32,
+        MS_MANDLOCK = 64, MS_DIRSYNC = 128, MS_NOSYMFOLLOW = 256, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096,
+        MS_MOVE = 8192, MS_REC = 16384, MS_SILENT = 32768, MS_UNBINDABLE = 1 << 17, MS_PRIVATE = 1 << 18,
+        MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20, MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
+
+    public const ulong PropagationFlags = MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE;
+
+    public const int MNT_DETACH = 2;
+
+    // statfs f_flags (ST_*), which differ from MS_* for the atime family.
+    public const long ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8, ST_NOATIME = 1024,
+        ST_NODIRATIME = 2048, ST_RELATIME = 4096;
+
+    [DllImport("libc", EntryPoint = "mount", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Mount(byte* source, byte* target, byte* fstype, ulong flags, void* data);
+
+    [DllImport("libc", EntryPoint = "umount2", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Umount2(byte* target, int flags);
+
+    [DllImport("libc", EntryPoint = "chroot", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Chroot(byte* path);
+
+    [DllImport("libc", EntryPoint = "statfs", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Statfs(byte* path, StatFs* buf);
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct StatFs
+{
+    public long Type, Bsize;
+    public ulong Blocks, Bfree, Bavail, Files, Ffree;
+    public long Fsid;
+    public long Namelen, Frsize, Flags;
+    public fixed long Spare[4];
+}

@@ -1,0 +1,31 @@
+// Raw syscalls that glibc does not wrap (clone without a stack, pivot_root, openat2, close_range, capset, pidfd_open).
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Runtime.Interop;
+
+internal static unsafe partial class Libc
+{
+    [DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern nint Syscall(nint number, nint a1, nint a2, nint a3, nint a4, nint a5);
+}
+
+/// <summary>Syscall numbers for the running architecture, resolved in the parent and handed to the child as data.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct SyscallNumbers
+{
+    public int Clone, PivotRoot, Openat2, CloseRange, Capset, Capget, PidfdOpen;
+
+    public static SyscallNumbers ForCurrentArchitecture() => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => new SyscallNumbers
+        {
+            Clone = 56, PivotRoot = 155, Openat2 = 437, CloseRange = 436, Capset = 126, Capget = 125, PidfdOpen = 434,
+        },
+        Architecture.Arm64 => new SyscallNumbers
+        {
+            Clone = 220, PivotRoot = 41, Openat2 = 437, CloseRange = 436, Capset = 91, Capget = 90, PidfdOpen = 434,
+        },
+        var a => throw new SandboxException(ErrorCodes.Unsupported, $"architecture {a} is not supported", "run on x86_64 or aarch64"),
+    };
+}

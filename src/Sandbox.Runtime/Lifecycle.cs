@@ -1,0 +1,278 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Sandbox.Oci;
+using Sandbox.Runtime.Interop;
+
+namespace Sandbox.Runtime;
+
+/// <summary>The OCI lifecycle: create, start, state, kill, delete, and run (all of them in one, supervised).</summary>
+internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWriter warnings)
+{
+    public const int ExecNotFoundExit = 127, ExecDeniedExit = 126;
+
+    /// <summary>Runs the container in the foreground and returns its exit code, or 128+signal.</summary>
+    public int Run(LaunchOptions o, string? pidFile)
+    {
+        store.CollectStale();
+        var (config, bytes) = Load(o.Bundle);
+        var plan = ContainerPlanner.Build(config, o, host);
+        var record = Claim(o, config, bytes);
+        var launched = false;
+        try
+        {
+            int pid;
+            using (var program = ChildProgram.Create(plan))
+            {
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p));
+            }
+            launched = true;
+            record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0 };
+            store.Write(record);
+            WritePidFile(pidFile, pid);
+            using var forwarding = ForwardSignals(pid);
+            HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
+            return Wait(pid);
+        }
+        finally
+        {
+            if (launched)
+            {
+                HookRunner.Run("poststop", config.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
+            }
+            store.Remove(o.Id);
+        }
+    }
+
+    /// <summary>Sets the container up and leaves its process waiting for `start`.</summary>
+    public void Create(LaunchOptions o, string? pidFile)
+    {
+        store.CollectStale();
+        var (config, bytes) = Load(o.Bundle);
+        var plan = ContainerPlanner.Build(config, o with { Detached = true }, host);
+        var record = Claim(o, config, bytes);
+        var startFd = -1;
+        try
+        {
+            var fifo = Encoding.UTF8.GetBytes(store.FifoPath(o.Id) + "\0");
+            fixed (byte* f = fifo)
+            {
+                // Held open read-write, the fifo never blocks its opener; the child waits on a read of it.
+                if (Libc.Mkfifo(f, 0x180) != 0 || (startFd = Libc.Open(f, Libc.O_RDWR | Libc.O_CLOEXEC, 0)) < 0)
+                {
+                    throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(Libc.Errno)}", "check --root");
+                }
+            }
+            int pid;
+            using (var program = ChildProgram.Create(plan, startFd))
+            {
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p));
+            }
+            record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, SupervisorPid = 0, SupervisorStartTime = 0 };
+            store.Write(record);
+            WritePidFile(pidFile, pid);
+        }
+        catch
+        {
+            store.Remove(o.Id);
+            throw;
+        }
+        finally
+        {
+            if (startFd >= 0)
+            {
+                Libc.Close(startFd);
+            }
+        }
+    }
+
+    public void Start(string id)
+    {
+        var record = store.Read(id);
+        var status = store.Status(record);
+        if (status != OciStatus.Created)
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}, not created",
+                "only a created container can be started; create a new one");
+        }
+        var fifo = Encoding.UTF8.GetBytes(store.FifoPath(id) + "\0");
+        fixed (byte* f = fifo)
+        {
+            var fd = Libc.Open(f, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is not waiting to start: {Libc.Describe(Libc.Errno)}",
+                    $"delete it with `sandbox delete --force {id}` and create it again");
+            }
+            byte go = 1;
+            var ok = Libc.Write(fd, &go, 1) == 1;
+            Libc.Close(fd);
+            File.Delete(store.FifoPath(id));
+            if (!ok)
+            {
+                throw new SandboxException(ErrorCodes.WrongState, $"start container \"{id}\": {Libc.Describe(Libc.Errno)}", "create it again");
+            }
+        }
+        var config = store.ReadConfig(id);
+        HookRunner.Run("poststart", config?.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
+    }
+
+    public OciState State(string id) => store.State(store.Read(id));
+
+    public void Kill(string id, int signal)
+    {
+        var record = store.Read(id);
+        var status = store.Status(record);
+        if (status is not (OciStatus.Created or OciStatus.Running))
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}: there is no process to signal",
+                $"delete it with `sandbox delete {id}`");
+        }
+        if (Libc.Kill(record.Pid, signal) != 0)
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(Libc.Errno)}", "the container may have just stopped");
+        }
+    }
+
+    public void Delete(string id, bool force)
+    {
+        ContainerRecord record;
+        try
+        {
+            record = store.Read(id);
+        }
+        catch (SandboxException e) when (force && e.Code == ErrorCodes.ContainerNotFound)
+        {
+            return;
+        }
+        catch (SandboxException e) when (force && e.Code == ErrorCodes.StateCorrupt)
+        {
+            store.Remove(id);
+            return;
+        }
+        var status = store.Status(record);
+        if (status != OciStatus.Stopped)
+        {
+            if (!force)
+            {
+                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}",
+                    $"stop it first (`sandbox kill {id} KILL`), or use `sandbox delete --force {id}`");
+            }
+            KillAndWait(record);
+        }
+        var config = store.ReadConfig(id);
+        HookRunner.Run("poststop", config?.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
+        store.Remove(id);
+    }
+
+    private static void KillAndWait(ContainerRecord record)
+    {
+        if (record.Pid <= 0)
+        {
+            return;
+        }
+        Libc.Kill(record.Pid, Libc.SIGKILL);
+        // Not our child (create mode): wait until it is gone or a zombie its reaper will collect.
+        for (var i = 0; i < 1000 && ProcessInfo.IsAlive(record.Pid, record.PidStartTime); i++)
+        {
+            Thread.Sleep(5);
+        }
+    }
+
+    private (OciConfig Config, byte[] Bytes) Load(string bundle)
+    {
+        var path = Path.Combine(bundle, OciConfigLoader.FileName);
+        var config = OciConfigLoader.LoadBundle(bundle);
+        return (config, File.ReadAllBytes(path));
+    }
+
+    private ContainerRecord Claim(LaunchOptions o, OciConfig config, byte[] configBytes)
+    {
+        store.Claim(o.Id);
+        var me = Environment.ProcessId;
+        var record = new ContainerRecord
+        {
+            Id = o.Id,
+            Bundle = o.Bundle,
+            SupervisorPid = me,
+            SupervisorStartTime = ProcessInfo.StartTime(me) ?? 0,
+            Created = DateTime.UtcNow.ToString("o", System.Globalization.CultureInfo.InvariantCulture),
+            Annotations = config.Annotations,
+        };
+        try
+        {
+            store.Write(record, configBytes);
+        }
+        catch
+        {
+            store.Remove(o.Id);
+            throw;
+        }
+        return record;
+    }
+
+    private byte[] CreateRuntimeHooks(OciConfig config, ContainerRecord record, int pid)
+    {
+        var state = StateJson(record with { Pid = pid }, OciStatus.Creating);
+        HookRunner.Run("prestart", config.Hooks?.Prestart, state, true, warnings);
+        HookRunner.Run("createRuntime", config.Hooks?.CreateRuntime, state, true, warnings);
+        return state;
+    }
+
+    private static byte[] StateJson(ContainerRecord r, string status) => Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(new OciState
+    {
+        Id = r.Id,
+        Status = status,
+        Pid = r.Pid,
+        Bundle = r.Bundle,
+        Annotations = r.Annotations,
+    }));
+
+    private static void WritePidFile(string? path, int pid)
+    {
+        if (path is null)
+        {
+            return;
+        }
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static int Wait(int pid)
+    {
+        int status;
+        while (Libc.Wait4Blocking(pid, &status, 0, null) < 0)
+        {
+            if (Libc.Errno != Libc.EINTR)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"wait for {pid}: {Libc.Describe(Libc.Errno)}", "report this as a bug");
+            }
+        }
+        return Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
+    }
+
+    /// <summary>Passes the signals a terminal or a supervisor sends `sandbox run` on to the container.</summary>
+    private static IDisposable ForwardSignals(int pid)
+    {
+        var regs = new List<PosixSignalRegistration>();
+        foreach (var (signal, number) in new[]
+                 {
+                     (PosixSignal.SIGINT, Libc.SIGINT), (PosixSignal.SIGTERM, Libc.SIGTERM),
+                     (PosixSignal.SIGHUP, Libc.SIGHUP), (PosixSignal.SIGQUIT, Libc.SIGQUIT),
+                     ((PosixSignal)Libc.SIGUSR1, Libc.SIGUSR1), ((PosixSignal)12, 12),
+                 })
+        {
+            regs.Add(PosixSignalRegistration.Create(signal, c =>
+            {
+                c.Cancel = true;
+                Libc.Kill(pid, number);
+            }));
+        }
+        return new Registrations(regs);
+    }
+
+    private sealed class Registrations(List<PosixSignalRegistration> regs) : IDisposable
+    {
+        public void Dispose() => regs.ForEach(r => r.Dispose());
+    }
+}

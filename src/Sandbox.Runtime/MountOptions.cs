@@ -1,0 +1,75 @@
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime;
+
+/// <summary>mount(8)-style options split into what mount(2) takes: flags, propagation, and the data string.</summary>
+internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data, bool Bind, bool Recursive)
+{
+    private static readonly Dictionary<string, (bool Clear, ulong Flag)> FlagOptions = new(StringComparer.Ordinal)
+    {
+        ["defaults"] = (false, 0), ["ro"] = (false, MS_RDONLY), ["rw"] = (true, MS_RDONLY),
+        ["suid"] = (true, MS_NOSUID), ["nosuid"] = (false, MS_NOSUID), ["dev"] = (true, MS_NODEV),
+        ["nodev"] = (false, MS_NODEV), ["exec"] = (true, MS_NOEXEC), ["noexec"] = (false, MS_NOEXEC),
+        ["sync"] = (false, MS_SYNCHRONOUS), ["async"] = (true, MS_SYNCHRONOUS), ["dirsync"] = (false, MS_DIRSYNC),
+        ["mand"] = (false, MS_MANDLOCK), ["nomand"] = (true, MS_MANDLOCK), ["atime"] = (true, MS_NOATIME),
+        ["noatime"] = (false, MS_NOATIME), ["diratime"] = (true, MS_NODIRATIME), ["nodiratime"] = (false, MS_NODIRATIME),
+        ["relatime"] = (false, MS_RELATIME), ["norelatime"] = (true, MS_RELATIME),
+        ["strictatime"] = (false, MS_STRICTATIME), ["nostrictatime"] = (true, MS_STRICTATIME),
+        ["nosymfollow"] = (false, MS_NOSYMFOLLOW), ["symfollow"] = (true, MS_NOSYMFOLLOW),
+    };
+
+    public static ulong PropagationFlags(string name) => name switch
+    {
+        "private" => MS_PRIVATE,
+        "rprivate" => MS_PRIVATE | MS_REC,
+        "shared" => MS_SHARED,
+        "rshared" => MS_SHARED | MS_REC,
+        "slave" => MS_SLAVE,
+        "rslave" => MS_SLAVE | MS_REC,
+        "unbindable" => MS_UNBINDABLE,
+        "runbindable" => MS_UNBINDABLE | MS_REC,
+        _ => 0,
+    };
+
+    /// <summary>Parses the options of mounts[index]; unsupported options are refused, not dropped.</summary>
+    public static MountOptions Parse(IReadOnlyList<string>? options, string type, int index)
+    {
+        ulong flags = 0, propagation = 0;
+        var bind = type == "bind";
+        var recursive = false;
+        var data = new List<string>();
+        foreach (var o in options ?? [])
+        {
+            if (o is "bind" or "rbind")
+            {
+                bind = true;
+                recursive |= o == "rbind";
+            }
+            else if (FlagOptions.TryGetValue(o, out var f))
+            {
+                flags = f.Clear ? flags & ~f.Flag : flags | f.Flag;
+            }
+            else if (PropagationFlags(o) is var p && p != 0)
+            {
+                propagation = p;
+            }
+            else if (o is "remount" or "tmpcopyup" or "rro" or "rrw" or "rnosuid" or "rsuid" or "rnodev" or "rdev"
+                     or "rnoexec" or "rexec" or "idmap" or "ridmap" or "copy-symlink")
+            {
+                throw new SandboxException(ErrorCodes.Unsupported, $"$.mounts[{index}].options: \"{o}\" is not supported",
+                    "remove the option; sandbox refuses options it cannot honour");
+            }
+            else
+            {
+                data.Add(o);
+            }
+        }
+        if (bind && data.Count > 0)
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid,
+                $"$.mounts[{index}].options: unknown option(s) for a bind mount: {string.Join(", ", data)}",
+                "bind mounts take ro, rw, nosuid, nodev, noexec, the atime options and propagation options");
+        }
+        return new MountOptions(flags, propagation, data.Count > 0 ? string.Join(',', data) : null, bind, recursive);
+    }
+}

@@ -1,0 +1,902 @@
+// ============================================================================================================
+// THE POST-CLONE PATH. Everything in this file runs in a child of clone()/fork, in a copy of a .NET process
+// whose other threads did not survive the clone. C's rules apply here (shared/DESIGN.md, "the one rule"):
+//   - no allocation: no new objects, strings, arrays, boxing, lambdas, string interpolation, LINQ;
+//   - no exceptions: no checked arithmetic, no array indexing (raw pointers only), no casts that can throw;
+//   - no lazily bound code: only DllImports with [SuppressGCTransition] into libc, which the `sandbox`
+//     executable links directly (DirectPInvoke), and no static fields of types with static constructors;
+//   - only data prepared by the parent before the clone (ChildContext, ChildStep) and stack buffers.
+// tests/Sandbox.Runtime.Tests/PostCloneRulesTests.cs checks this file for the constructs above.
+// ============================================================================================================
+using System.Runtime.CompilerServices;
+using Sandbox.Runtime.Interop;
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime;
+
+internal static unsafe class PostClone
+{
+    public const int SetupFailedExit = 125;
+
+    /// <summary>Runs the steps and never returns: it ends in execve, _exit, or as a reaper's _exit.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Run(ChildContext* ctx)
+    {
+        for (var i = 0; i < ctx->StepCount; i++)
+        {
+            var step = ctx->Steps + i;
+            var err = RunStep(ctx, step);
+            if (err != 0)
+            {
+                Fail(ctx, i, err, 0);
+            }
+        }
+        Exit(0);
+    }
+
+    private static int RunStep(ChildContext* ctx, ChildStep* s)
+    {
+        switch (s->Op)
+        {
+            case ChildOp.SetParentDeathSignal:
+                return Prctl(PR_SET_PDEATHSIG, (nuint)s->I1, 0, 0, 0) == 0 ? 0 : Errno;
+            case ChildOp.WaitForParent:
+                return WaitForParent(ctx);
+            case ChildOp.SetNs:
+                return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
+            case ChildOp.Unshare:
+                return Unshare(s->I1) == 0 ? 0 : Errno;
+            case ChildOp.SetSid:
+                return Setsid() >= 0 ? 0 : Errno;
+            case ChildOp.SetHostname:
+                return Sethostname(s->S1, (nuint)s->I1) == 0 ? 0 : Errno;
+            case ChildOp.SetDomainname:
+                return Setdomainname(s->S1, (nuint)s->I1) == 0 ? 0 : Errno;
+            case ChildOp.LoopbackUp:
+                return LoopbackUp();
+            case ChildOp.SetRootPropagation:
+                return Mount(null, Lit("/\0"u8), null, s->L1, null) == 0 ? 0 : Errno;
+            case ChildOp.BindRootfs:
+                return BindRootfs(ctx, s);
+            case ChildOp.Mount:
+                return DoMount(ctx, s);
+            case ChildOp.MakeDevice:
+                return MakeDevice(ctx, s);
+            case ChildOp.BindDevice:
+                return BindIntoRoot(ctx, s->S1, s->S2, CreateFile, MS_BIND, 0);
+            case ChildOp.Symlink:
+                return MakeSymlink(ctx, s);
+            case ChildOp.PivotRoot:
+                return PivotRoot(ctx);
+            case ChildOp.MoveRoot:
+                return MoveRoot(ctx, s);
+            case ChildOp.SetRootfsPropagationAfterPivot:
+                return Mount(null, Lit("/\0"u8), null, s->L1, null) == 0 ? 0 : Errno;
+            case ChildOp.MaskPath:
+                return MaskPath(s);
+            case ChildOp.ReadonlyPath:
+                return ReadonlyPath(s);
+            case ChildOp.WriteFile:
+                return WriteFile(s);
+            case ChildOp.RemountRootReadonly:
+                return Remount(Lit("/\0"u8), MS_RDONLY);
+            case ChildOp.SyncWithParent:
+                return SyncWithParent(ctx, ctx->Steps == null ? 0 : (int)(s - ctx->Steps));
+            case ChildOp.RunHook:
+                return RunHook(ctx, s);
+            case ChildOp.SetRlimit:
+                {
+                    Rlimit r;
+                    r.Cur = s->L1;
+                    r.Max = s->L2;
+                    return Prlimit(0, s->I1, &r, null) == 0 ? 0 : Errno;
+                }
+            case ChildOp.Chdir:
+                return Chdir(s->S1) == 0 ? 0 : Errno;
+            case ChildOp.DropBoundingSet:
+                return DropBoundingSet(s);
+            case ChildOp.SetUser:
+                return SetUser(s);
+            case ChildOp.SetCapabilities:
+                return SetCapabilities(ctx, s);
+            case ChildOp.NoNewPrivileges:
+                return Prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : Errno;
+            case ChildOp.Umask:
+                Umask((uint)s->I1);
+                return 0;
+            case ChildOp.ReportReady:
+                {
+                    ChildReport r = default;
+                    r.Kind = ChildReport.KindReady;
+                    WriteAll(ctx->ReportFd, &r, sizeof(ChildReport));
+                    Close(ctx->ReportFd);
+                    ctx->ReportFd = -1;
+                    return 0;
+                }
+            case ChildOp.WaitForStart:
+                return WaitForStart(ctx);
+            case ChildOp.Exec:
+                return s->I1 != 0 ? ExecUnderReaper(ctx, s) : Exec(ctx, s);
+            case ChildOp.Exit:
+                Exit(s->I1);
+                return 0;
+            default:
+                return EINVAL;
+        }
+    }
+
+    // ---- failure reporting -------------------------------------------------------------------------------
+
+    private static void Fail(ChildContext* ctx, int step, int errno, int detail)
+    {
+        if (ctx->ReportFd >= 0)
+        {
+            ChildReport r;
+            r.Kind = ChildReport.KindError;
+            r.Step = step;
+            r.Errno = errno;
+            r.Detail = detail;
+            WriteAll(ctx->ReportFd, &r, sizeof(ChildReport));
+        }
+        else
+        {
+            // After "ready" nobody reads the report pipe (create mode): say it on stderr instead.
+            var line = stackalloc byte[512];
+            var n = Append(line, 0, 512, "sandbox: "u8);
+            n = AppendZ(line, n, 512, (ctx->Steps + step)->Description);
+            n = Append(line, n, 512, ": errno "u8);
+            n = AppendInt(line, n, 512, errno);
+            n = Append(line, n, 512, "\n"u8);
+            Write(2, line, n);
+        }
+        Exit(SetupFailedExit);
+    }
+
+    private static int WaitForParent(ChildContext* ctx)
+    {
+        byte b;
+        nint n;
+        do
+        {
+            n = Read(ctx->SyncFd, &b, 1);
+        }
+        while (n < 0 && Errno == EINTR);
+        if (n != 1)
+        {
+            // The parent died or gave up: nobody is left to report to.
+            Exit(SetupFailedExit);
+        }
+        return 0;
+    }
+
+    private static int SyncWithParent(ChildContext* ctx, int step)
+    {
+        ChildReport r = default;
+        r.Kind = ChildReport.KindSync;
+        r.Step = step;
+        if (!WriteAll(ctx->ReportFd, &r, sizeof(ChildReport)))
+        {
+            return Errno;
+        }
+        // The parent answers with the length of the state JSON, then the JSON, which hooks read on stdin.
+        int len;
+        if (!ReadAll(ctx->SyncFd, &len, sizeof(int)) || len < 0 || len > ctx->StateCapacity)
+        {
+            Exit(SetupFailedExit);
+        }
+        if (len > 0 && !ReadAll(ctx->SyncFd, ctx->StateBuffer, len))
+        {
+            Exit(SetupFailedExit);
+        }
+        ctx->StateLength = len;
+        return 0;
+    }
+
+    private static int WaitForStart(ChildContext* ctx)
+    {
+        byte b;
+        nint n;
+        do
+        {
+            n = Read(ctx->StartFd, &b, 1);
+        }
+        while (n < 0 && Errno == EINTR);
+        Close(ctx->StartFd);
+        return n == 1 ? 0 : EPIPE;
+    }
+
+    // ---- paths inside the rootfs -------------------------------------------------------------------------
+
+    private const int CreateNone = 0, CreateDir = 1, CreateFile = 2;
+
+    /// <summary>
+    /// Opens a rootfs-relative path with O_PATH, resolving symlinks as if the rootfs were "/" (RESOLVE_IN_ROOT),
+    /// so nothing resolves outside it; creates the missing components when asked.
+    /// </summary>
+    private static int OpenInRoot(ChildContext* ctx, byte* rel, int create)
+    {
+        var fd = Openat2(ctx, ctx->RootFd, rel, O_PATH | O_CLOEXEC);
+        if (fd >= 0 || create == CreateNone || Errno != ENOENT)
+        {
+            return fd;
+        }
+        var len = StrLen(rel);
+        if (len >= 4096)
+        {
+            return -1;
+        }
+        var buf = stackalloc byte[4097];
+        for (var i = 0; i <= len; i++)
+        {
+            buf[i] = rel[i];
+        }
+        // Create each component in turn: "a", then "a/b", then "a/b/c".
+        for (var end = 0; end <= len; end++)
+        {
+            if (end != len && buf[end] != (byte)'/')
+            {
+                continue;
+            }
+            if (end == 0)
+            {
+                continue;
+            }
+            var saved = buf[end];
+            buf[end] = 0;
+            var last = end == len;
+            var err = CreateComponent(ctx, buf, end, last && create == CreateFile);
+            buf[end] = saved;
+            if (err != 0)
+            {
+                *ErrnoLocation() = err;
+                return -1;
+            }
+        }
+        return Openat2(ctx, ctx->RootFd, rel, O_PATH | O_CLOEXEC);
+    }
+
+    private static int CreateComponent(ChildContext* ctx, byte* path, int len, bool asFile)
+    {
+        var slash = len - 1;
+        while (slash >= 0 && path[slash] != (byte)'/')
+        {
+            slash--;
+        }
+        int dirfd;
+        byte* name;
+        if (slash < 0)
+        {
+            dirfd = ctx->RootFd;
+            name = path;
+        }
+        else
+        {
+            path[slash] = 0;
+            dirfd = Openat2(ctx, ctx->RootFd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            path[slash] = (byte)'/';
+            if (dirfd < 0)
+            {
+                return Errno;
+            }
+            name = path + slash + 1;
+        }
+        int rc;
+        if (asFile)
+        {
+            rc = Openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0x1a4);
+            if (rc >= 0)
+            {
+                Close(rc);
+                rc = 0;
+            }
+        }
+        else
+        {
+            rc = Mkdirat(dirfd, name, 0x1ed);
+        }
+        var err = rc < 0 ? Errno : 0;
+        if (dirfd != ctx->RootFd)
+        {
+            Close(dirfd);
+        }
+        return err == EEXIST ? 0 : err;
+    }
+
+    private static int Openat2(ChildContext* ctx, int dirfd, byte* path, int flags)
+    {
+        OpenHow how;
+        how.Flags = (ulong)flags;
+        how.Mode = 0;
+        how.Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        return (int)Syscall(ctx->Sys.Openat2, dirfd, (nint)path, (nint)(&how), sizeof(OpenHow), 0);
+    }
+
+    /// <summary>Writes "/proc/self/fd/N" into buf: the path through which the kernel reaches an O_PATH fd.</summary>
+    private static byte* FdPath(byte* buf, int fd)
+    {
+        var n = Append(buf, 0, 64, "/proc/self/fd/"u8);
+        n = AppendInt(buf, n, 64, fd);
+        buf[n] = 0;
+        return buf;
+    }
+
+    // ---- mounts ------------------------------------------------------------------------------------------
+
+    private static int BindRootfs(ChildContext* ctx, ChildStep* s)
+    {
+        if (Mount(s->S1, s->S1, null, MS_BIND | MS_REC, null) != 0)
+        {
+            return Errno;
+        }
+        var fd = Open(s->S1, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        ctx->RootFd = fd;
+        return 0;
+    }
+
+    /// <summary>S1 source, S2 rootfs-relative target, S3 fstype, S4 data; L1 flags, L2 flags to apply by remount, L3 propagation; I1 create.</summary>
+    private static int DoMount(ChildContext* ctx, ChildStep* s)
+    {
+        var fd = OpenInRoot(ctx, s->S2, s->I1);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        var buf = stackalloc byte[64];
+        var rc = Mount(s->S1, FdPath(buf, fd), s->S3, s->L1, s->S4);
+        var err = rc == 0 ? 0 : Errno;
+        Close(fd);
+        if (err != 0 || (s->L2 == 0 && s->L3 == 0))
+        {
+            return err;
+        }
+        // Reopen: the new fd lands on the mount just made, which the old one lies beneath.
+        fd = OpenInRoot(ctx, s->S2, CreateNone);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        FdPath(buf, fd);
+        err = s->L2 != 0 ? Remount(buf, s->L2) : 0;
+        if (err == 0 && s->L3 != 0 && Mount(null, buf, null, s->L3, null) != 0)
+        {
+            err = Errno;
+        }
+        Close(fd);
+        return err;
+    }
+
+    private static int BindIntoRoot(ChildContext* ctx, byte* source, byte* rel, int create, ulong flags, ulong remount)
+    {
+        var fd = OpenInRoot(ctx, rel, create);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        var buf = stackalloc byte[64];
+        var err = Mount(source, FdPath(buf, fd), null, flags, null) == 0 ? 0 : Errno;
+        Close(fd);
+        return err;
+    }
+
+    /// <summary>
+    /// A bind mount's flags change only by remount, and in a user namespace the kernel refuses to clear flags
+    /// the source mount has locked (nosuid, nodev, noexec, ro, atime): keep those that are set.
+    /// </summary>
+    private static int Remount(byte* target, ulong flags)
+    {
+        StatFs st;
+        ulong locked = 0;
+        if (Statfs(target, &st) == 0)
+        {
+            if ((st.Flags & ST_NOSUID) != 0) locked |= MS_NOSUID;
+            if ((st.Flags & ST_NODEV) != 0) locked |= MS_NODEV;
+            if ((st.Flags & ST_NOEXEC) != 0) locked |= MS_NOEXEC;
+            if ((st.Flags & ST_NOATIME) != 0) locked |= MS_NOATIME;
+            if ((st.Flags & ST_NODIRATIME) != 0) locked |= MS_NODIRATIME;
+            if ((st.Flags & ST_RELATIME) != 0 && (flags & (MS_NOATIME | MS_STRICTATIME)) == 0) locked |= MS_RELATIME;
+        }
+        return Mount(null, target, null, MS_BIND | MS_REMOUNT | flags | locked, null) == 0 ? 0 : Errno;
+    }
+
+    /// <summary>S1 parent dir (rootfs-relative), S2 name; I1 mode with type bits, I2 uid, I3 gid; L1 device number.</summary>
+    private static int MakeDevice(ChildContext* ctx, ChildStep* s)
+    {
+        var dir = OpenInRoot(ctx, s->S1, CreateDir);
+        if (dir < 0)
+        {
+            return Errno;
+        }
+        // O_PATH descriptors cannot be used with mknodat; reopen the directory for real.
+        var buf = stackalloc byte[64];
+        var real = Open(FdPath(buf, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        Close(dir);
+        if (real < 0)
+        {
+            return Errno;
+        }
+        var err = 0;
+        if (Mknodat(real, s->S2, (uint)s->I1, s->L1) != 0 && Errno != EEXIST)
+        {
+            err = Errno;
+        }
+        else if (Fchownat(real, s->S2, (uint)s->I2, (uint)s->I3, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+            err = Errno;
+        }
+        Close(real);
+        return err;
+    }
+
+    /// <summary>S1 link target, S2 parent dir (rootfs-relative), S3 name.</summary>
+    private static int MakeSymlink(ChildContext* ctx, ChildStep* s)
+    {
+        var dir = OpenInRoot(ctx, s->S2, CreateDir);
+        if (dir < 0)
+        {
+            return Errno;
+        }
+        var buf = stackalloc byte[64];
+        var real = Open(FdPath(buf, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        Close(dir);
+        if (real < 0)
+        {
+            return Errno;
+        }
+        var err = Symlinkat(s->S1, real, s->S3) == 0 || Errno == EEXIST ? 0 : Errno;
+        Close(real);
+        return err;
+    }
+
+    private static int PivotRoot(ChildContext* ctx)
+    {
+        if (Fchdir(ctx->RootFd) != 0)
+        {
+            return Errno;
+        }
+        // pivot_root(".", "."): the old root ends up stacked under the new one, then is lazily detached.
+        var dot = Lit(".\0"u8);
+        if (Syscall(ctx->Sys.PivotRoot, (nint)dot, (nint)dot, 0, 0, 0) != 0)
+        {
+            return Errno;
+        }
+        if (Umount2(dot, MNT_DETACH) != 0)
+        {
+            return Errno;
+        }
+        return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
+    }
+
+    private static int MoveRoot(ChildContext* ctx, ChildStep* s)
+    {
+        if (Fchdir(ctx->RootFd) != 0)
+        {
+            return Errno;
+        }
+        if (Mount(s->S1, Lit("/\0"u8), null, MS_MOVE, null) != 0)
+        {
+            return Errno;
+        }
+        if (Chroot(Lit(".\0"u8)) != 0)
+        {
+            return Errno;
+        }
+        return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
+    }
+
+    private static int MaskPath(ChildStep* s)
+    {
+        var fd = Open(s->S1, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd >= 0)
+        {
+            Close(fd);
+            return Mount(Lit("tmpfs\0"u8), s->S1, Lit("tmpfs\0"u8), MS_RDONLY, Lit("size=0k\0"u8)) == 0 ? 0 : Errno;
+        }
+        var e = Errno;
+        if (e == ENOENT)
+        {
+            return 0;
+        }
+        if (e != ENOTDIR)
+        {
+            return e;
+        }
+        return Mount(Lit("/dev/null\0"u8), s->S1, null, MS_BIND, null) == 0 ? 0 : Errno;
+    }
+
+    private static int ReadonlyPath(ChildStep* s)
+    {
+        if (Mount(s->S1, s->S1, null, MS_BIND | MS_REC, null) != 0)
+        {
+            return Errno == ENOENT ? 0 : Errno;
+        }
+        return Remount(s->S1, MS_RDONLY | MS_REC);
+    }
+
+    private static int WriteFile(ChildStep* s)
+    {
+        var fd = Open(s->S1, O_WRONLY | O_CLOEXEC | O_TRUNC, 0);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        var ok = WriteAll(fd, s->S2, s->I1);
+        var err = ok ? 0 : Errno;
+        Close(fd);
+        return err;
+    }
+
+    // ---- network -----------------------------------------------------------------------------------------
+
+    private static int LoopbackUp()
+    {
+        var sock = Socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sock < 0)
+        {
+            return Errno;
+        }
+        IfReq req = default;
+        req.Name[0] = (byte)'l';
+        req.Name[1] = (byte)'o';
+        var err = 0;
+        if (Ioctl(sock, SIOCGIFFLAGS, &req) != 0)
+        {
+            err = Errno;
+        }
+        else
+        {
+            req.Flags |= IFF_UP | IFF_RUNNING;
+            if (Ioctl(sock, SIOCSIFFLAGS, &req) != 0)
+            {
+                err = Errno;
+            }
+        }
+        Close(sock);
+        return err;
+    }
+
+    // ---- credentials -------------------------------------------------------------------------------------
+
+    /// <summary>L1: bit mask of the capabilities to keep in the bounding set; I1: the last capability the kernel knows.</summary>
+    private static int DropBoundingSet(ChildStep* s)
+    {
+        for (var cap = 0; cap <= s->I1; cap++)
+        {
+            if ((s->L1 & (1UL << cap)) == 0 && Prctl(PR_CAPBSET_DROP, (nuint)cap, 0, 0, 0) != 0 && Errno != EINVAL)
+            {
+                return Errno;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>I1 uid, I2 gid, I3 number of supplementary groups (-1: leave them alone), V1 the groups as uint*.</summary>
+    private static int SetUser(ChildStep* s)
+    {
+        if (Prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        {
+            return Errno;
+        }
+        if (s->I3 >= 0 && Setgroups((nuint)s->I3, (uint*)s->V1) != 0)
+        {
+            return Errno;
+        }
+        if (Setresgid((uint)s->I2, (uint)s->I2, (uint)s->I2) != 0)
+        {
+            return Errno;
+        }
+        if (Setresuid((uint)s->I1, (uint)s->I1, (uint)s->I1) != 0)
+        {
+            return Errno;
+        }
+        return Prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == 0 ? 0 : Errno;
+    }
+
+    /// <summary>L1 effective, L2 permitted, L3 inheritable, L4 ambient (bit masks).</summary>
+    private static int SetCapabilities(ChildContext* ctx, ChildStep* s)
+    {
+        CapHeader h;
+        h.Version = LINUX_CAPABILITY_VERSION_3;
+        h.Pid = 0;
+        var data = stackalloc CapData[2];
+        data[0].Effective = (uint)s->L1;
+        data[1].Effective = (uint)(s->L1 >> 32);
+        data[0].Permitted = (uint)s->L2;
+        data[1].Permitted = (uint)(s->L2 >> 32);
+        data[0].Inheritable = (uint)s->L3;
+        data[1].Inheritable = (uint)(s->L3 >> 32);
+        if (Syscall(ctx->Sys.Capset, (nint)(&h), (nint)data, 0, 0, 0) != 0)
+        {
+            return Errno;
+        }
+        if (Prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && Errno != EINVAL)
+        {
+            return Errno;
+        }
+        for (var cap = 0; cap < 64; cap++)
+        {
+            if ((s->L4 & (1UL << cap)) != 0 && Prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (nuint)cap, 0, 0) != 0)
+            {
+                return Errno;
+            }
+        }
+        return 0;
+    }
+
+    // ---- hooks -------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs an OCI hook (S1 path, V1 argv, V2 envp, I1 timeout in ms or -1) with the state JSON on its stdin.
+    /// Used by the container's child for createContainer/startContainer and by the parent for the others.
+    /// Returns 0, or an errno; *status receives the hook's wait status.
+    /// </summary>
+    public static int SpawnHook(ChildContext* ctx, ChildStep* s, byte* state, int stateLength, int* status)
+    {
+        var pipe = stackalloc int[2];
+        if (Pipe2(pipe, O_CLOEXEC) != 0)
+        {
+            return Errno;
+        }
+        var pid = (int)Syscall(ctx->Sys.Clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0)
+        {
+            var e = Errno;
+            Close(pipe[0]);
+            Close(pipe[1]);
+            return e;
+        }
+        if (pid == 0)
+        {
+            // Hook process: stdin from the pipe, default signal handling, then exec.
+            Dup3(pipe[0], 0, 0);
+            ResetSignals();
+            Execve(s->S1, s->V1, s->V2);
+            Exit(127);
+        }
+        Close(pipe[0]);
+        var oldPipe = Signal(SIGPIPE, 1); // SIG_IGN: a hook that does not read its stdin must not kill us.
+        WriteAll(pipe[1], state, stateLength);
+        Close(pipe[1]);
+        Signal(SIGPIPE, oldPipe);
+        var err = 0;
+        if (s->I1 > 0)
+        {
+            var pidfd = (int)Syscall(ctx->Sys.PidfdOpen, pid, 0, 0, 0, 0);
+            if (pidfd >= 0)
+            {
+                PollFd p;
+                p.Fd = pidfd;
+                p.Events = 1;
+                p.Revents = 0;
+                int n;
+                do
+                {
+                    n = Poll(&p, 1, s->I1);
+                }
+                while (n < 0 && Errno == EINTR);
+                if (n == 0)
+                {
+                    Kill(pid, SIGKILL);
+                    err = 110; // ETIMEDOUT
+                }
+                Close(pidfd);
+            }
+        }
+        int w;
+        do
+        {
+            w = Waitpid(pid, status, 0);
+        }
+        while (w < 0 && Errno == EINTR);
+        return err;
+    }
+
+    private static int RunHook(ChildContext* ctx, ChildStep* s)
+    {
+        int status = 0;
+        var err = SpawnHook(ctx, s, ctx->StateBuffer, ctx->StateLength, &status);
+        if (err != 0)
+        {
+            return err;
+        }
+        if (status != 0)
+        {
+            Fail(ctx, (int)(s - ctx->Steps), 0, status);
+        }
+        return 0;
+    }
+
+    // ---- exec --------------------------------------------------------------------------------------------
+
+    private static void ResetSignals()
+    {
+        // .NET ignores SIGPIPE and installs its own handlers; the container gets the defaults, nothing blocked.
+        for (var sig = 1; sig < 65; sig++)
+        {
+            if (sig != SIGKILL && sig != SIGSTOP)
+            {
+                Signal(sig, 0);
+            }
+        }
+        ulong none = 0;
+        Sigprocmask(SIG_SETMASK, &none, null);
+    }
+
+    /// <summary>V1 candidate paths (PATH search done by the parent as a list), V2 argv, V3 envp.</summary>
+    private static int Exec(ChildContext* ctx, ChildStep* s)
+    {
+        // Every descriptor beyond stdio (and any the caller asked to preserve) closes on exec.
+        Syscall(ctx->Sys.CloseRange, 3 + ctx->PreserveFds, -1, (nint)CLOSE_RANGE_CLOEXEC, 0, 0);
+        ResetSignals();
+        var denied = false;
+        var other = 0;
+        for (var c = s->V1; *c != null; c++)
+        {
+            Execve(*c, s->V2, s->V3);
+            var e = Errno;
+            if (e == EACCES)
+            {
+                denied = true;
+            }
+            else if (e != ENOENT && e != ENOTDIR)
+            {
+                other = e;
+            }
+        }
+        return other != 0 ? other : denied ? EACCES : ENOENT;
+    }
+
+    /// <summary>
+    /// A minimal init as PID 1: the program runs as its child; this process forwards every signal to it,
+    /// reaps every zombie, and exits as the program did (128+signal if it was killed).
+    /// </summary>
+    private static int ExecUnderReaper(ChildContext* ctx, ChildStep* s)
+    {
+        ulong all = ~0UL, old;
+        Sigprocmask(SIG_SETMASK, &all, &old);
+        var pid = (int)Syscall(ctx->Sys.Clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0)
+        {
+            return Errno;
+        }
+        if (pid == 0)
+        {
+            var err = Exec(ctx, s);
+            Fail(ctx, (int)(s - ctx->Steps), err, 0);
+        }
+        if (ctx->ReportFd >= 0)
+        {
+            Close(ctx->ReportFd);
+            ctx->ReportFd = -1;
+        }
+        Syscall(ctx->Sys.CloseRange, 3, -1, 0, 0, 0);
+        while (true)
+        {
+            SigInfo info;
+            var sig = Sigwaitinfo(&all, &info);
+            if (sig < 0)
+            {
+                continue;
+            }
+            if (sig != SIGCHLD)
+            {
+                Kill(pid, sig);
+                continue;
+            }
+            int status, w;
+            while ((w = Waitpid(-1, &status, WNOHANG)) > 0)
+            {
+                if (w == pid)
+                {
+                    Exit(WifExited(status) ? WexitStatus(status) : 128 + WtermSig(status));
+                }
+            }
+        }
+    }
+
+    // ---- small no-allocation helpers ---------------------------------------------------------------------
+
+    private static byte* Lit(ReadOnlySpan<byte> nulTerminatedLiteral)
+    {
+        // The literal carries its own "\0"; u8 literals live in the image's read-only data.
+        return (byte*)Unsafe.AsPointer(ref Unsafe.AsRef(in nulTerminatedLiteral[0]));
+    }
+
+    private static int StrLen(byte* s)
+    {
+        var n = 0;
+        while (s[n] != 0)
+        {
+            n++;
+        }
+        return n;
+    }
+
+    private static bool WriteAll(int fd, void* buf, int len)
+    {
+        var p = (byte*)buf;
+        while (len > 0)
+        {
+            var n = Write(fd, p, len);
+            if (n < 0)
+            {
+                if (Errno == EINTR)
+                {
+                    continue;
+                }
+                return false;
+            }
+            p += n;
+            len -= (int)n;
+        }
+        return true;
+    }
+
+    private static bool ReadAll(int fd, void* buf, int len)
+    {
+        var p = (byte*)buf;
+        while (len > 0)
+        {
+            var n = Read(fd, p, len);
+            if (n < 0 && Errno == EINTR)
+            {
+                continue;
+            }
+            if (n <= 0)
+            {
+                return false;
+            }
+            p += n;
+            len -= (int)n;
+        }
+        return true;
+    }
+
+    private static int Append(byte* buf, int at, int cap, ReadOnlySpan<byte> text)
+    {
+        for (var i = 0; i < text.Length && at < cap - 1; i++)
+        {
+            buf[at++] = text[i];
+        }
+        return at;
+    }
+
+    private static int AppendZ(byte* buf, int at, int cap, byte* text)
+    {
+        if (text == null)
+        {
+            return at;
+        }
+        for (var i = 0; text[i] != 0 && at < cap - 1; i++)
+        {
+            buf[at++] = text[i];
+        }
+        return at;
+    }
+
+    private static int AppendInt(byte* buf, int at, int cap, int value)
+    {
+        var digits = stackalloc byte[12];
+        var n = 0;
+        var neg = value < 0;
+        var v = neg ? -(long)value : value;
+        do
+        {
+            digits[n++] = (byte)('0' + (int)(v % 10));
+            v /= 10;
+        }
+        while (v != 0);
+        if (neg && at < cap - 1)
+        {
+            buf[at++] = (byte)'-';
+        }
+        while (n > 0 && at < cap - 1)
+        {
+            buf[at++] = digits[--n];
+        }
+        return at;
+    }
+}

@@ -1,0 +1,109 @@
+namespace Sandbox.Runtime;
+
+/// <summary>
+/// Checks a mount destination against the rootfs before anything is mounted. Absolute symlinks are read as
+/// the container will read them (relative to the rootfs); a relative symlink that climbs above the rootfs is
+/// refused. The child then opens destinations with RESOLVE_IN_ROOT, so a race cannot escape either.
+/// </summary>
+internal static class RootfsPaths
+{
+    /// <summary>The destination relative to the rootfs ("dev/pts"), or "." for the root itself.</summary>
+    public static string Relative(string destination)
+    {
+        var parts = destination.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var stack = new List<string>();
+        foreach (var p in parts)
+        {
+            if (p == ".")
+            {
+                continue;
+            }
+            if (p == "..")
+            {
+                if (stack.Count > 0)
+                {
+                    stack.RemoveAt(stack.Count - 1);
+                }
+                continue;
+            }
+            stack.Add(p);
+        }
+        return stack.Count == 0 ? "." : string.Join('/', stack);
+    }
+
+    /// <summary>Throws SBX1009 when following the destination's existing symlinks would leave the rootfs.</summary>
+    public static void CheckDestination(string rootfs, string destination, string jsonPath)
+    {
+        var pending = new Stack<string>(Relative(destination).Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
+        var resolved = new List<string>();
+        var links = 0;
+        while (pending.Count > 0)
+        {
+            var part = pending.Pop();
+            if (part == ".")
+            {
+                continue;
+            }
+            if (part == "..")
+            {
+                if (resolved.Count == 0)
+                {
+                    throw Escape(destination, jsonPath, "climbs above the rootfs");
+                }
+                resolved.RemoveAt(resolved.Count - 1);
+                continue;
+            }
+            var hostPath = Path.Combine(rootfs, string.Join('/', resolved), part);
+            FileSystemInfo info = new FileInfo(hostPath);
+            if (!info.Exists && !Directory.Exists(hostPath) && info.LinkTarget is null)
+            {
+                return; // The rest will be created inside the rootfs.
+            }
+            if (info.LinkTarget is not { } target)
+            {
+                resolved.Add(part);
+                continue;
+            }
+            if (++links > 40)
+            {
+                throw Escape(destination, jsonPath, "has too many levels of symbolic links");
+            }
+            if (target.StartsWith('/'))
+            {
+                resolved.Clear();
+            }
+            else if (ClimbsAbove(resolved.Count, target))
+            {
+                throw Escape(destination, jsonPath,
+                    $"passes through the symlink /{string.Join('/', resolved.Append(part))} -> {target}, which points outside the rootfs");
+            }
+            foreach (var t in target.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse())
+            {
+                pending.Push(t);
+            }
+        }
+    }
+
+    private static bool ClimbsAbove(int depth, string relativeTarget)
+    {
+        foreach (var p in relativeTarget.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (p == "..")
+            {
+                if (--depth < 0)
+                {
+                    return true;
+                }
+            }
+            else if (p != ".")
+            {
+                depth++;
+            }
+        }
+        return false;
+    }
+
+    private static SandboxException Escape(string destination, string jsonPath, string why) =>
+        new(ErrorCodes.MountEscapes, $"{jsonPath}: mount destination {destination} {why}",
+            "mount onto a real directory inside the rootfs, or fix the symlink so it stays inside");
+}

@@ -1,0 +1,205 @@
+// The container's setup as data: what the child will do, in order, before execve. ContainerPlanner makes it
+// from config.json; ChildProgram turns it into native steps for the post-clone path. Tests read it as data.
+namespace Sandbox.Runtime;
+
+internal enum MountCreate
+{
+    None = 0,
+    Directory = 1,
+    File = 2,
+}
+
+internal abstract record SetupStep
+{
+    public abstract string Describe();
+}
+
+internal sealed record SetParentDeathSignalStep(int Signal) : SetupStep
+{
+    public override string Describe() => "set the parent-death signal";
+}
+
+internal sealed record WaitForParentStep : SetupStep
+{
+    public override string Describe() => "wait for the parent to set up id maps";
+}
+
+internal sealed record JoinNamespaceStep(string Type, string Path, ulong Flag) : SetupStep
+{
+    public override string Describe() => $"join {Type} namespace {Path}";
+}
+
+internal sealed record UnshareStep(ulong Flags) : SetupStep
+{
+    public override string Describe() => "create namespaces (unshare)";
+}
+
+internal sealed record SetSidStep : SetupStep
+{
+    public override string Describe() => "start a new session";
+}
+
+internal sealed record HostnameStep(string Name) : SetupStep
+{
+    public override string Describe() => $"set hostname {Name}";
+}
+
+internal sealed record DomainnameStep(string Name) : SetupStep
+{
+    public override string Describe() => $"set domainname {Name}";
+}
+
+internal sealed record LoopbackUpStep : SetupStep
+{
+    public override string Describe() => "bring up lo in the network namespace";
+}
+
+internal sealed record RootPropagationStep(ulong Flags) : SetupStep
+{
+    public override string Describe() => "make the host's mounts private to the container";
+}
+
+internal sealed record BindRootfsStep(string Rootfs) : SetupStep
+{
+    public override string Describe() => $"bind the rootfs {Rootfs} onto itself";
+}
+
+/// <param name="Destination">The path inside the container, for messages.</param>
+/// <param name="Target">The same path relative to the rootfs, as the child resolves it.</param>
+internal sealed record MountStep(
+    string Destination, string Target, string? Source, string? FsType, ulong Flags, string? Data,
+    MountCreate Create, ulong RemountFlags, ulong Propagation) : SetupStep
+{
+    public override string Describe() =>
+        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? "bind " + Source : FsType) + " on " + Destination;
+}
+
+internal sealed record MakeDeviceStep(string Path, string ParentDir, string Name, uint Mode, ulong Device, uint Uid, uint Gid) : SetupStep
+{
+    public override string Describe() => $"create device {Path}";
+}
+
+internal sealed record BindDeviceStep(string Path, string HostPath, string Target) : SetupStep
+{
+    public override string Describe() => $"bind device {HostPath} on {Path}";
+}
+
+internal sealed record SymlinkStep(string Path, string LinkTarget, string ParentDir, string Name) : SetupStep
+{
+    public override string Describe() => $"link {Path} -> {LinkTarget}";
+}
+
+internal sealed record PivotRootStep : SetupStep
+{
+    public override string Describe() => "pivot_root into the rootfs";
+}
+
+internal sealed record MoveRootStep(string Rootfs) : SetupStep
+{
+    public override string Describe() => "move the rootfs to / and chroot (--no-pivot)";
+}
+
+internal sealed record RootfsPropagationStep(ulong Flags) : SetupStep
+{
+    public override string Describe() => "set rootfsPropagation on /";
+}
+
+internal sealed record MaskPathStep(string Path) : SetupStep
+{
+    public override string Describe() => $"mask {Path}";
+}
+
+internal sealed record ReadonlyPathStep(string Path) : SetupStep
+{
+    public override string Describe() => $"make {Path} read-only";
+}
+
+internal sealed record WriteFileStep(string Path, string Content) : SetupStep
+{
+    public override string Describe() => $"write {Path}";
+}
+
+internal sealed record RemountRootReadonlyStep : SetupStep
+{
+    public override string Describe() => "remount / read-only";
+}
+
+internal sealed record SyncWithParentStep : SetupStep
+{
+    public override string Describe() => "wait for the createRuntime hooks";
+}
+
+internal sealed record RunHookStep(string Kind, int Index, string Path, string[] Args, string[] Env, int? TimeoutSeconds) : SetupStep
+{
+    public override string Describe() => $"{Kind} hook {Index} ({Path})";
+}
+
+internal sealed record SetRlimitStep(string Name, int Resource, ulong Soft, ulong Hard) : SetupStep
+{
+    public override string Describe() => $"set {Name} to {Soft}/{Hard}";
+}
+
+internal sealed record ChdirStep(string Path) : SetupStep
+{
+    public override string Describe() => $"change directory to {Path}";
+}
+
+internal sealed record DropBoundingSetStep(ulong Keep, int LastCapability) : SetupStep
+{
+    public override string Describe() => "drop capabilities from the bounding set";
+}
+
+internal sealed record SetUserStep(uint Uid, uint Gid, uint[]? Groups) : SetupStep
+{
+    public override string Describe() => $"become uid {Uid} gid {Gid}";
+}
+
+internal sealed record SetCapabilitiesStep(ulong Effective, ulong Permitted, ulong Inheritable, ulong Ambient) : SetupStep
+{
+    public override string Describe() => "set capabilities";
+}
+
+internal sealed record NoNewPrivilegesStep : SetupStep
+{
+    public override string Describe() => "set no_new_privs";
+}
+
+internal sealed record UmaskStep(uint Mask) : SetupStep
+{
+    public override string Describe() => "set umask";
+}
+
+internal sealed record ReportReadyStep : SetupStep
+{
+    public override string Describe() => "report the container created";
+}
+
+internal sealed record WaitForStartStep : SetupStep
+{
+    public override string Describe() => "wait for `sandbox start`";
+}
+
+internal sealed record ExecStep(string Program, string[] Candidates, string[] Args, string[] Env, bool Reaper) : SetupStep
+{
+    public override string Describe() => $"exec {Program}";
+}
+
+internal sealed record ExitStep(int Code) : SetupStep
+{
+    public override string Describe() => $"exit {Code}";
+}
+
+internal sealed record IdMap(uint ContainerId, uint HostId, uint Size);
+
+/// <summary>Everything needed to start one container: clone flags, the parent's part, and the child's steps.</summary>
+internal sealed record SetupPlan
+{
+    public required ulong CloneFlags { get; init; }
+    public required IReadOnlyList<SetupStep> Steps { get; init; }
+    public IReadOnlyList<IdMap>? UidMap { get; init; }
+    public IReadOnlyList<IdMap>? GidMap { get; init; }
+    public bool DenySetgroups { get; init; }
+    public string? JoinPidNamespace { get; init; }
+    public int? OomScoreAdj { get; init; }
+    public int PreserveFds { get; init; }
+}

@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Sandbox.Oci;
+
+namespace Sandbox.Runtime;
+
+/// <summary>Containers' state on disk: one directory per container under the root (--root).</summary>
+internal sealed class StateStore(string root)
+{
+    public const string FifoName = "exec.fifo";
+    private const string RecordName = "state.json";
+    private const string ConfigName = "config.json";
+
+    public string Root { get; } = root;
+
+    public static string DefaultRoot(uint uid)
+    {
+        if (uid == 0)
+        {
+            return "/run/sandbox";
+        }
+        var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        return string.IsNullOrEmpty(xdg) ? $"/tmp/sandbox-{uid}" : Path.Combine(xdg, "sandbox");
+    }
+
+    public static void ValidateId(string id)
+    {
+        var ok = id.Length is > 0 and <= 128 && char.IsAsciiLetterOrDigit(id[0])
+            && id.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.');
+        if (!ok)
+        {
+            throw new SandboxException(ErrorCodes.IdInvalid, $"container id \"{id}\" is not valid",
+                "use 1 to 128 letters, digits, '_', '-' or '.', starting with a letter or digit");
+        }
+    }
+
+    public string Dir(string id) => Path.Combine(Root, id);
+
+    public string FifoPath(string id) => Path.Combine(Dir(id), FifoName);
+
+    /// <summary>Claims the id: the directory's creation is the lock that makes two creates of one id safe.</summary>
+    public string Claim(string id)
+    {
+        ValidateId(id);
+        Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var dir = Dir(id);
+        unsafe
+        {
+            var p = System.Text.Encoding.UTF8.GetBytes(dir + "\0");
+            fixed (byte* b = p)
+            {
+                if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, b, 0x1c0) != 0)
+                {
+                    var e = Interop.Libc.Errno;
+                    throw e == Interop.Libc.EEXIST
+                        ? new SandboxException(ErrorCodes.ContainerExists, $"container \"{id}\" already exists",
+                            $"pick another id, or remove it with `sandbox delete --force {id}`")
+                        : new SandboxException(ErrorCodes.Io, $"create {dir}: {Interop.Libc.Describe(e)}", "check --root");
+                }
+            }
+        }
+        return dir;
+    }
+
+    public void Write(ContainerRecord record, byte[]? config = null)
+    {
+        var dir = Dir(record.Id);
+        if (config is not null)
+        {
+            WriteAtomically(Path.Combine(dir, ConfigName), config);
+        }
+        WriteAtomically(Path.Combine(dir, RecordName), JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ContainerRecord));
+    }
+
+    public ContainerRecord Read(string id)
+    {
+        ValidateId(id);
+        var path = Path.Combine(Dir(id), RecordName);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new SandboxException(ErrorCodes.ContainerNotFound, $"container \"{id}\" does not exist (under {Root})",
+                "list containers with `ls " + Root + "`, or pass the same --root the container was created with");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, RuntimeJsonContext.Default.ContainerRecord)
+                ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new SandboxException(ErrorCodes.StateCorrupt, $"{path}: unreadable state: {e.Message}",
+                $"remove it with `sandbox delete --force {id}`");
+        }
+    }
+
+    public OciConfig? ReadConfig(string id)
+    {
+        var path = Path.Combine(Dir(id), ConfigName);
+        return File.Exists(path) ? OciConfigLoader.Parse(File.ReadAllBytes(path), path) : null;
+    }
+
+    public string Status(ContainerRecord r)
+    {
+        var supervisorAlive = r.SupervisorPid != 0 && ProcessInfo.IsAlive(r.SupervisorPid, r.SupervisorStartTime);
+        if (r.Pid == 0)
+        {
+            return supervisorAlive ? OciStatus.Creating : OciStatus.Stopped;
+        }
+        if (!ProcessInfo.IsAlive(r.Pid, r.PidStartTime))
+        {
+            return OciStatus.Stopped;
+        }
+        return File.Exists(FifoPath(r.Id)) ? OciStatus.Created : OciStatus.Running;
+    }
+
+    public OciState State(ContainerRecord r)
+    {
+        var status = Status(r);
+        return new OciState
+        {
+            Id = r.Id,
+            Status = status,
+            Pid = status == OciStatus.Stopped ? 0 : r.Pid,
+            Bundle = r.Bundle,
+            Annotations = r.Annotations,
+        };
+    }
+
+    public void Remove(string id)
+    {
+        var dir = Dir(id);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Removes what crashed runs left: containers whose supervising `sandbox run` died and whose process is gone.
+    /// </summary>
+    public void CollectStale()
+    {
+        if (!Directory.Exists(Root))
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(Root))
+        {
+            var id = Path.GetFileName(dir);
+            try
+            {
+                var r = Read(id);
+                if (r.SupervisorPid != 0 && !ProcessInfo.IsAlive(r.SupervisorPid, r.SupervisorStartTime)
+                    && !ProcessInfo.IsAlive(r.Pid, r.PidStartTime))
+                {
+                    Remove(id);
+                }
+            }
+            catch (SandboxException)
+            {
+                // A directory being claimed right now has no state.json yet; leave it to its owner.
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static void WriteAtomically(string path, byte[] bytes)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
