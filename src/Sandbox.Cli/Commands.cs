@@ -1,4 +1,3 @@
-using System.Text;
 using Sandbox.Oci;
 using Sandbox.Runtime;
 
@@ -32,15 +31,15 @@ internal static class Commands
     public static int Run(string[] args, TextWriter stderr)
     {
         var cl = CommandLine.Parse(args);
-        if (cl.Command is "" or "help" || cl.Has("--help"))
-        {
-            Write(Usage + "\n");
-            return cl.Command is "" && !cl.Has("--help") ? 1 : 0;
-        }
         if (cl.Command is "version" || cl.Has("--version"))
         {
             Write($"sandbox version 0.1.0\nspec: {OciVersions.Current}\n");
             return 0;
+        }
+        if (cl.Command is "" or "help" || cl.Has("--help"))
+        {
+            Write(Usage + "\n");
+            return cl.Command is "" && !cl.Has("--help") ? 1 : 0;
         }
         if (cl.Has("--systemd-cgroup"))
         {
@@ -136,9 +135,5 @@ internal static class Commands
         return 0;
     }
 
-    private static void Write(string text)
-    {
-        using var stdout = Console.OpenStandardOutput();
-        stdout.Write(Encoding.UTF8.GetBytes(text));
-    }
+    private static void Write(string text) => FdWriter.Out.Write(text);
 }

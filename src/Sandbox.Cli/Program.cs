@@ -1,10 +1,9 @@
-using System.Text;
 using Sandbox;
 using Sandbox.Cli;
 using Sandbox.Oci;
 using Sandbox.Runtime;
 
-var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
+var stderr = FdWriter.Error;
 try
 {
     return Commands.Run(args, stderr);

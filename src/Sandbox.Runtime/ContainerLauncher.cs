@@ -48,7 +48,12 @@ internal static unsafe class ContainerLauncher
             WriteIdMaps(pid, plan);
             if (plan.OomScoreAdj is int adj)
             {
-                File.WriteAllText($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                var err = RawFiles.Write($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture), create: false);
+                if (err != 0)
+                {
+                    throw new SandboxException(ErrorCodes.SetupFailed, $"set oom_score_adj to {adj}: {Libc.Describe(err)}",
+                        "lowering oomScoreAdj below the current value needs CAP_SYS_RESOURCE");
+                }
             }
             byte go = 1;
             if (Libc.Write(sync[1], &go, 1) != 1)
@@ -181,14 +186,11 @@ internal static unsafe class ContainerLauncher
 
     private static void WriteProcFile(int pid, string name, string content)
     {
-        try
+        // One write(2): the kernel accepts an id map only whole.
+        var err = RawFiles.Write($"/proc/{pid}/{name}", content, create: false);
+        if (err != 0)
         {
-            // One write(2): the kernel accepts an id map only whole.
-            File.WriteAllText($"/proc/{pid}/{name}", content);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(ErrorCodes.IdMapping, $"write /proc/{pid}/{name} ({content.Trim()}): {e.Message}",
+            throw new SandboxException(ErrorCodes.IdMapping, $"write /proc/{pid}/{name} ({content.Trim()}): {Libc.Describe(err)}",
                 "check linux.uidMappings and linux.gidMappings: each host id must be one this user may map");
         }
     }

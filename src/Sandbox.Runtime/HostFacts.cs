@@ -19,7 +19,8 @@ internal sealed record HostFacts
     public static unsafe HostFacts Read()
     {
         ulong eff = 0, bnd = 0;
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        var status = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/self/status", out _) ?? []);
+        foreach (var line in status.Split('\n'))
         {
             if (line.StartsWith("CapEff:", StringComparison.Ordinal))
             {
@@ -30,7 +31,8 @@ internal sealed record HostFacts
                 bnd = Convert.ToUInt64(line[7..].Trim(), 16);
             }
         }
-        var last = int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out var l) ? l : 40;
+        var lastText = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/sys/kernel/cap_last_cap", out _) ?? []);
+        var last = int.TryParse(lastText.Trim(), out var l) ? l : 40;
         return new HostFacts
         {
             Uid = Libc.Getuid(),

@@ -178,14 +178,22 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
     }
 
-    private (OciConfig Config, byte[] Bytes) Load(string bundle)
+    private static (OciConfig Config, byte[]? Bytes) Load(string bundle)
     {
         var path = Path.Combine(bundle, OciConfigLoader.FileName);
-        var config = OciConfigLoader.LoadBundle(bundle);
-        return (config, File.ReadAllBytes(path));
+        var bytes = RawFiles.Read(path, out var errno);
+        if (bytes is null)
+        {
+            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {Libc.Describe(errno)}",
+                "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`");
+        }
+        var config = OciConfigLoader.Parse(bytes, path);
+        // The config is kept beside the state only when a later command (start, delete) has hooks to run from it.
+        var keep = config.Hooks?.Poststart is { Count: > 0 } || config.Hooks?.Poststop is { Count: > 0 };
+        return (config, keep ? bytes : null);
     }
 
-    private ContainerRecord Claim(LaunchOptions o, OciConfig config, byte[] configBytes)
+    private ContainerRecord Claim(LaunchOptions o, OciConfig config, byte[]? configBytes)
     {
         store.Claim(o.Id);
         var me = Environment.ProcessId;
@@ -233,9 +241,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         {
             return;
         }
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        File.Move(tmp, path, overwrite: true);
+        RawFiles.WriteAtomically(path, Encoding.UTF8.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     private static int Wait(int pid)

@@ -39,13 +39,7 @@ internal static class ProcessInfo
 
     private static string? ReadStat(int pid, string procRoot)
     {
-        try
-        {
-            return File.ReadAllText($"{procRoot}/{pid}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        var bytes = RawFiles.Read($"{procRoot}/{pid}/stat", out _);
+        return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes);
     }
 }

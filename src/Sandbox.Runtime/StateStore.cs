@@ -41,7 +41,10 @@ internal sealed class StateStore(string root)
     public string Claim(string id)
     {
         ValidateId(id);
-        Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!Directory.Exists(Root))
+        {
+            Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var dir = Dir(id);
         unsafe
         {
@@ -75,13 +78,14 @@ internal sealed class StateStore(string root)
     {
         ValidateId(id);
         var path = Path.Combine(Dir(id), RecordName);
-        byte[] bytes;
-        try
+        var bytes = RawFiles.Read(path, out var errno);
+        if (bytes is null)
         {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
+            if (errno != Interop.Libc.ENOENT && errno != Interop.Libc.ENOTDIR)
+            {
+                throw new SandboxException(ErrorCodes.StateCorrupt, $"{path}: {Interop.Libc.Describe(errno)}",
+                    "check the permissions of --root");
+            }
             throw new SandboxException(ErrorCodes.ContainerNotFound, $"container \"{id}\" does not exist (under {Root})",
                 "list containers with `ls " + Root + "`, or pass the same --root the container was created with");
         }
@@ -170,10 +174,5 @@ internal sealed class StateStore(string root)
         }
     }
 
-    private static void WriteAtomically(string path, byte[] bytes)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
-    }
+    private static void WriteAtomically(string path, byte[] bytes) => RawFiles.WriteAtomically(path, bytes);
 }

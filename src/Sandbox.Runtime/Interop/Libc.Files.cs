@@ -75,6 +75,10 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Chdir(byte* path);
 
+    [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Rename(byte* from, byte* to);
+
     [DllImport("libc", EntryPoint = "mkfifo", ExactSpelling = true)]
     public static extern int Mkfifo(byte* path, uint mode);
 }
