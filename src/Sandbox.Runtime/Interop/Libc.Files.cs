@@ -80,6 +80,7 @@ internal static unsafe partial class Libc
     public static extern int Rename(byte* from, byte* to);
 
     [DllImport("libc", EntryPoint = "mkfifo", ExactSpelling = true)]
+    [SuppressGCTransition]
     public static extern int Mkfifo(byte* path, uint mode);
 }
 

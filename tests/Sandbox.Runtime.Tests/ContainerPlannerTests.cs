@@ -1,0 +1,287 @@
+using Sandbox.Oci;
+using Sandbox.Runtime;
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime.Tests;
+
+/// <summary>The setup plan as data: which steps, in which order, with which flags. No root needed.</summary>
+public class ContainerPlannerTests
+{
+    private static SetupPlan Plan(OciConfig c, HostFacts? host = null, bool detached = false, bool noPivot = false, Fixtures.TempBundle? b = null)
+    {
+        using var own = b is null ? new Fixtures.TempBundle() : null;
+        var bundle = b ?? own!;
+        return ContainerPlanner.Build(c, new LaunchOptions { Id = "t", Bundle = bundle.Dir, Detached = detached, NoPivot = noPivot }, host ?? Fixtures.Root());
+    }
+
+    private static int IndexOf<T>(SetupPlan p) => p.Steps.ToList().FindIndex(s => s is T);
+
+    [Fact]
+    public void New_namespaces_become_clone_flags()
+    {
+        var p = Plan(Fixtures.Config());
+        Assert.Equal(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP, p.CloneFlags);
+        Assert.Null(p.UidMap);
+    }
+
+    [Fact]
+    public void Steps_follow_the_order_an_oci_runtime_must_keep()
+    {
+        var p = Plan(Fixtures.Config());
+        var order = new[]
+        {
+            IndexOf<SetParentDeathSignalStep>(p), IndexOf<WaitForParentStep>(p), IndexOf<SetSidStep>(p), IndexOf<HostnameStep>(p),
+            IndexOf<LoopbackUpStep>(p), IndexOf<RootPropagationStep>(p), IndexOf<BindRootfsStep>(p), IndexOf<MountStep>(p),
+            IndexOf<MakeDeviceStep>(p), IndexOf<SymlinkStep>(p), IndexOf<PivotRootStep>(p), IndexOf<MaskPathStep>(p),
+            IndexOf<ReadonlyPathStep>(p), IndexOf<RemountRootReadonlyStep>(p), IndexOf<SetRlimitStep>(p),
+            IndexOf<DropBoundingSetStep>(p), IndexOf<SetUserStep>(p), IndexOf<SetCapabilitiesStep>(p), IndexOf<ChdirStep>(p),
+            IndexOf<NoNewPrivilegesStep>(p), IndexOf<ExecStep>(p),
+        };
+        Assert.All(order, i => Assert.True(i >= 0));
+        Assert.Equal(order.Order(), order);
+        Assert.IsType<ExecStep>(p.Steps[^1]);
+    }
+
+    [Fact]
+    public void Mounts_keep_config_order_with_flags_split_for_mount2()
+    {
+        var c = Fixtures.Config();
+        var p = Plan(c);
+        var mounts = p.Steps.OfType<MountStep>().ToList();
+        Assert.Equal(["proc", "dev", "dev/pts", "dev/shm", "dev/mqueue", "sys", "tmp"], mounts.Select(m => m.Target));
+        var sys = mounts.Single(m => m.Target == "sys");
+        Assert.Equal("sysfs", sys.FsType);
+        Assert.Equal(MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, sys.Flags);
+        var dev = mounts.Single(m => m.Target == "dev");
+        Assert.Equal(MS_NOSUID | MS_STRICTATIME, dev.Flags);
+        Assert.Equal("mode=755,size=65536k", dev.Data);
+    }
+
+    [Fact]
+    public void A_read_only_bind_is_a_bind_then_a_remount()
+    {
+        using var b = new Fixtures.TempBundle();
+        var src = Directory.CreateDirectory(Path.Combine(b.Dir, "data")).FullName;
+        var c = Fixtures.Config() with { Mounts = [new OciMount { Destination = "/data", Type = "bind", Source = "data", Options = ["rbind", "ro", "nosuid", "rprivate"] }] };
+        var m = Plan(c, b: b).Steps.OfType<MountStep>().Single(s => s.Target == "data");
+        Assert.Equal(src, m.Source);
+        Assert.Equal(MS_BIND | MS_REC, m.Flags);
+        Assert.Equal(MS_RDONLY | MS_NOSUID, m.RemountFlags);
+        Assert.Equal(MS_PRIVATE | MS_REC, m.Propagation);
+        Assert.Equal(MountCreate.Directory, m.Create);
+    }
+
+    [Fact]
+    public void A_file_bind_creates_a_file_to_mount_on()
+    {
+        using var b = new Fixtures.TempBundle();
+        File.WriteAllText(Path.Combine(b.Dir, "hosts"), "127.0.0.1 localhost\n");
+        var c = Fixtures.Config() with { Mounts = [new OciMount { Destination = "/etc/hosts", Type = "bind", Source = "hosts", Options = ["ro"] }] };
+        Assert.Equal(MountCreate.File, Plan(c, b: b).Steps.OfType<MountStep>().Single().Create);
+    }
+
+    [Fact]
+    public void A_missing_bind_source_is_an_error_before_anything_starts()
+    {
+        var c = Fixtures.Config() with { Mounts = [new OciMount { Destination = "/x", Type = "bind", Source = "/no/such/dir" }] };
+        var e = Assert.Throws<SandboxException>(() => Plan(c));
+        Assert.Equal(ErrorCodes.ConfigInvalid, e.Code);
+        Assert.Contains("$.mounts[0].source", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void As_root_devices_are_made_with_mknod_and_in_a_user_namespace_bound_from_the_host()
+    {
+        var root = Plan(Fixtures.Config());
+        var devices = root.Steps.OfType<MakeDeviceStep>().ToList();
+        Assert.Equal(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"], devices.Select(d => d.Path));
+        var nul = devices[0];
+        Assert.Equal(S_IFCHR | 438u, nul.Mode);
+        Assert.Equal(ContainerPlanner.MakeDev(1, 3), nul.Device);
+        Assert.Empty(root.Steps.OfType<BindDeviceStep>());
+
+        var rootless = Plan(Fixtures.Config(rootless: true), Fixtures.User());
+        Assert.Empty(rootless.Steps.OfType<MakeDeviceStep>());
+        Assert.Equal(6, rootless.Steps.OfType<BindDeviceStep>().Count());
+        Assert.Contains(rootless.Steps.OfType<SymlinkStep>(), s => s.Path == "/dev/fd" && s.LinkTarget == "/proc/self/fd");
+    }
+
+    [Fact]
+    public void Makedev_matches_glibc()
+    {
+        Assert.Equal(0x103ul, ContainerPlanner.MakeDev(1, 3));
+        Assert.Equal(0x500ul, ContainerPlanner.MakeDev(5, 0));
+        Assert.Equal(0x1000_0010_0012ul, ContainerPlanner.MakeDev(0x1000, 0x112));
+    }
+
+    [Fact]
+    public void Rootless_maps_the_callers_ids_and_denies_setgroups()
+    {
+        var p = Plan(Fixtures.Config(rootless: true), Fixtures.User(1000));
+        Assert.Equal([new IdMap(0, 1000, 1)], p.UidMap!);
+        Assert.Equal([new IdMap(0, 1000, 1)], p.GidMap!);
+        Assert.True(p.DenySetgroups);
+        Assert.NotEqual(0ul, p.CloneFlags & CLONE_NEWUSER);
+        Assert.Null(p.Steps.OfType<SetUserStep>().Single().Groups);
+    }
+
+    [Fact]
+    public void Rootless_without_a_user_namespace_says_how_to_fix_it()
+    {
+        var e = Assert.Throws<SandboxException>(() => Plan(Fixtures.Config(), Fixtures.User()));
+        Assert.Equal(ErrorCodes.UserNamespaceDenied, e.Code);
+        Assert.Contains("--rootless", e.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rootless_may_map_only_its_own_id()
+    {
+        var c = Fixtures.Config(rootless: true);
+        c = c with { Linux = c.Linux! with { UidMappings = [new OciIdMapping { ContainerId = 0, HostId = 0, Size = 65536 }] } };
+        Assert.Equal(ErrorCodes.IdMapping, Assert.Throws<SandboxException>(() => Plan(c, Fixtures.User())).Code);
+    }
+
+    [Fact]
+    public void An_unmapped_container_user_is_an_error()
+    {
+        var c = Fixtures.Config(rootless: true);
+        c = c with { Process = c.Process! with { User = new OciUser { Uid = 1000, Gid = 0 } } };
+        var e = Assert.Throws<SandboxException>(() => Plan(c, Fixtures.User()));
+        Assert.Contains("$.process.user.uid", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_hard_rlimit_above_the_hosts_is_refused_without_cap_sys_resource()
+    {
+        var c = Fixtures.Config();
+        c = c with { Process = c.Process! with { Rlimits = [new OciRlimit { Type = "RLIMIT_NOFILE", Soft = 1024, Hard = 1048576 }] } };
+        var e = Assert.Throws<SandboxException>(() => Plan(c, Fixtures.Root(hostHardNofile: 20000)));
+        Assert.Equal(ErrorCodes.RlimitImpossible, e.Code);
+        Assert.Contains("20000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 20000", e.Hint, StringComparison.Ordinal);
+        // With CAP_SYS_RESOURCE the same limit is allowed.
+        Plan(c, Fixtures.Root() with { EffectiveCaps = ~0ul });
+    }
+
+    [Fact]
+    public void Capabilities_become_masks_and_the_bounding_set_keeps_only_those_listed()
+    {
+        var p = Plan(Fixtures.Config());
+        var caps = p.Steps.OfType<SetCapabilitiesStep>().Single();
+        var expected = (1ul << 29) | (1ul << 5) | (1ul << 10);
+        Assert.Equal(expected, caps.Effective);
+        Assert.Equal(expected, caps.Permitted);
+        Assert.Equal(0ul, caps.Inheritable);
+        Assert.Equal(expected, p.Steps.OfType<DropBoundingSetStep>().Single().Keep);
+    }
+
+    [Fact]
+    public void A_capability_outside_the_hosts_bounding_set_is_refused()
+    {
+        var c = Fixtures.Config();
+        c = c with { Process = c.Process! with { Capabilities = new OciCapabilities { Bounding = ["CAP_SYS_RESOURCE"] } } };
+        var e = Assert.Throws<SandboxException>(() => Plan(c));
+        Assert.Equal(ErrorCodes.CapabilityUnknown, e.Code);
+        Assert.Contains("bounding set", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Program_lookup_follows_the_containers_path()
+    {
+        var c = Fixtures.Config();
+        c = c with { Process = c.Process! with { Args = ["ls", "-l"], Env = ["PATH=/usr/bin:/bin/"] } };
+        var exec = Plan(c).Steps.OfType<ExecStep>().Single();
+        Assert.Equal(["/usr/bin/ls", "/bin/ls"], exec.Candidates);
+        Assert.Equal(["ls", "-l"], exec.Args);
+        c = c with { Process = c.Process with { Args = ["./run.sh"] } };
+        Assert.Equal(["./run.sh"], Plan(c).Steps.OfType<ExecStep>().Single().Candidates);
+    }
+
+    [Fact]
+    public void A_hostname_without_a_uts_namespace_is_refused()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "uts")] } };
+        Assert.Contains("$.hostname", Assert.Throws<SandboxException>(() => Plan(c)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_a_mount_namespace_nothing_is_mounted_on_the_host()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "mount")] } };
+        Assert.Contains("mount namespace", Assert.Throws<SandboxException>(() => Plan(c)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Joining_a_user_namespace_makes_the_others_by_unshare_inside_it()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!, new OciNamespace { Type = "user", Path = "/proc/1/ns/user" }] } };
+        var p = Plan(c);
+        Assert.Equal(CLONE_NEWPID, p.CloneFlags);
+        var join = IndexOf<JoinNamespaceStep>(p);
+        var unshare = p.Steps.OfType<UnshareStep>().Single();
+        Assert.True(join < IndexOf<UnshareStep>(p));
+        Assert.Equal(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP, unshare.Flags);
+    }
+
+    [Fact]
+    public void Create_mode_reports_ready_and_waits_for_start_before_exec_and_is_not_tied_to_its_parent()
+    {
+        var p = Plan(Fixtures.Config(), detached: true);
+        Assert.Empty(p.Steps.OfType<SetParentDeathSignalStep>());
+        Assert.True(IndexOf<ReportReadyStep>(p) < IndexOf<WaitForStartStep>(p));
+        Assert.Equal(IndexOf<WaitForStartStep>(p) + 1, IndexOf<ExecStep>(p));
+    }
+
+    [Fact]
+    public void Hooks_that_run_in_the_container_sit_around_pivot_root()
+    {
+        var c = Fixtures.Config() with
+        {
+            Hooks = new OciHooks
+            {
+                CreateRuntime = [new OciHook { Path = "/bin/true" }],
+                CreateContainer = [new OciHook { Path = "/bin/cc", Args = ["cc", "x"], Timeout = 3 }],
+                StartContainer = [new OciHook { Path = "/bin/sc" }],
+            },
+        };
+        var p = Plan(c);
+        var sync = IndexOf<SyncWithParentStep>(p);
+        var hooks = p.Steps.Select((s, i) => (s, i)).Where(x => x.s is RunHookStep).ToList();
+        Assert.Equal(2, hooks.Count);
+        Assert.True(sync < hooks[0].i && hooks[0].i < IndexOf<PivotRootStep>(p));
+        Assert.Equal(p.Steps.Count - 2, hooks[1].i);
+        Assert.Equal(3, ((RunHookStep)hooks[0].s).TimeoutSeconds);
+    }
+
+    [Fact]
+    public void No_pivot_moves_the_root_and_chroots()
+    {
+        var p = Plan(Fixtures.Config(), noPivot: true);
+        Assert.Equal(-1, IndexOf<PivotRootStep>(p));
+        Assert.True(IndexOf<MoveRootStep>(p) > 0);
+    }
+
+    [Fact]
+    public void A_missing_rootfs_is_refused()
+    {
+        var c = Fixtures.Config() with { Root = new OciRoot { Path = "nope" } };
+        Assert.Equal(ErrorCodes.RootfsMissing, Assert.Throws<SandboxException>(() => Plan(c)).Code);
+    }
+
+    [Fact]
+    public void The_native_program_holds_every_step()
+    {
+        var p = Plan(Fixtures.Config());
+        using var program = ChildProgram.Create(p);
+        unsafe
+        {
+            Assert.Equal(p.Steps.Count, program.Context->StepCount);
+            Assert.Equal(ChildOp.Exec, program.Context->Steps[p.Steps.Count - 1].Op);
+            var mount = program.Context->Steps[IndexOf<MountStep>(p)];
+            Assert.Equal("proc", new string((sbyte*)mount.S2));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Sandbox.Oci;
+using Sandbox.Runtime;
+using Sandbox.Runtime.Interop;
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime.Tests;
+
+/// <summary>
+/// Every constant and struct layout declared by hand in Interop/ is checked against the C headers, by compiling
+/// a small C program with the system compiler and comparing what it prints (the Tmds.LibC practice).
+/// </summary>
+public class KernelHeaderTests
+{
+    private static readonly Lazy<Dictionary<string, string>> Header = new(CompileAndRun);
+
+    private static unsafe Dictionary<string, ulong> Ours() => new()
+    {
+        ["MS_RDONLY"] = MS_RDONLY, ["MS_NOSUID"] = MS_NOSUID, ["MS_NODEV"] = MS_NODEV, ["MS_NOEXEC"] = MS_NOEXEC,
+        ["MS_SYNCHRONOUS"] = MS_SYNCHRONOUS, ["MS_REMOUNT"] = MS_REMOUNT, ["MS_MANDLOCK"] = MS_MANDLOCK, ["MS_DIRSYNC"] = MS_DIRSYNC,
+        ["MS_NOSYMFOLLOW"] = MS_NOSYMFOLLOW, ["MS_NOATIME"] = MS_NOATIME, ["MS_NODIRATIME"] = MS_NODIRATIME, ["MS_BIND"] = MS_BIND,
+        ["MS_MOVE"] = MS_MOVE, ["MS_REC"] = MS_REC, ["MS_SILENT"] = MS_SILENT, ["MS_UNBINDABLE"] = MS_UNBINDABLE,
+        ["MS_PRIVATE"] = MS_PRIVATE, ["MS_SLAVE"] = MS_SLAVE, ["MS_SHARED"] = MS_SHARED, ["MS_RELATIME"] = MS_RELATIME,
+        ["MS_STRICTATIME"] = MS_STRICTATIME, ["MNT_DETACH"] = MNT_DETACH,
+        ["ST_RDONLY"] = ST_RDONLY, ["ST_NOSUID"] = ST_NOSUID, ["ST_NODEV"] = ST_NODEV, ["ST_NOEXEC"] = ST_NOEXEC,
+        ["ST_NOATIME"] = ST_NOATIME, ["ST_NODIRATIME"] = ST_NODIRATIME, ["ST_RELATIME"] = ST_RELATIME,
+        ["O_WRONLY"] = O_WRONLY, ["O_RDWR"] = O_RDWR, ["O_CREAT"] = O_CREAT, ["O_EXCL"] = O_EXCL, ["O_NOCTTY"] = O_NOCTTY,
+        ["O_TRUNC"] = O_TRUNC, ["O_NONBLOCK"] = O_NONBLOCK, ["O_DIRECTORY"] = O_DIRECTORY, ["O_NOFOLLOW"] = O_NOFOLLOW,
+        ["O_CLOEXEC"] = O_CLOEXEC, ["O_PATH"] = O_PATH, ["AT_FDCWD"] = unchecked((ulong)AT_FDCWD),
+        ["AT_SYMLINK_NOFOLLOW"] = AT_SYMLINK_NOFOLLOW, ["AT_EMPTY_PATH"] = AT_EMPTY_PATH,
+        ["RESOLVE_NO_XDEV"] = RESOLVE_NO_XDEV, ["RESOLVE_NO_MAGICLINKS"] = RESOLVE_NO_MAGICLINKS,
+        ["RESOLVE_NO_SYMLINKS"] = RESOLVE_NO_SYMLINKS, ["RESOLVE_BENEATH"] = RESOLVE_BENEATH, ["RESOLVE_IN_ROOT"] = RESOLVE_IN_ROOT,
+        ["S_IFMT"] = S_IFMT, ["S_IFDIR"] = S_IFDIR, ["S_IFCHR"] = S_IFCHR, ["S_IFBLK"] = S_IFBLK, ["S_IFREG"] = S_IFREG,
+        ["S_IFIFO"] = S_IFIFO, ["S_IFLNK"] = S_IFLNK, ["CLOSE_RANGE_CLOEXEC"] = CLOSE_RANGE_CLOEXEC,
+        ["CLONE_NEWTIME"] = CLONE_NEWTIME, ["CLONE_NEWNS"] = CLONE_NEWNS, ["CLONE_NEWCGROUP"] = CLONE_NEWCGROUP,
+        ["CLONE_NEWUTS"] = CLONE_NEWUTS, ["CLONE_NEWIPC"] = CLONE_NEWIPC, ["CLONE_NEWUSER"] = CLONE_NEWUSER,
+        ["CLONE_NEWPID"] = CLONE_NEWPID, ["CLONE_NEWNET"] = CLONE_NEWNET,
+        ["SIGHUP"] = SIGHUP, ["SIGINT"] = SIGINT, ["SIGQUIT"] = SIGQUIT, ["SIGKILL"] = SIGKILL, ["SIGUSR1"] = SIGUSR1,
+        ["SIGPIPE"] = SIGPIPE, ["SIGTERM"] = SIGTERM, ["SIGCHLD"] = SIGCHLD, ["SIGCONT"] = SIGCONT, ["SIGSTOP"] = SIGSTOP,
+        ["SIGTSTP"] = SIGTSTP, ["SIGTTIN"] = SIGTTIN, ["SIGTTOU"] = SIGTTOU, ["SIGWINCH"] = SIGWINCH, ["SIGSYS"] = SIGSYS,
+        ["WNOHANG"] = WNOHANG, ["__WALL"] = __WALL,
+        ["PR_SET_PDEATHSIG"] = PR_SET_PDEATHSIG, ["PR_SET_KEEPCAPS"] = PR_SET_KEEPCAPS, ["PR_CAPBSET_READ"] = PR_CAPBSET_READ,
+        ["PR_CAPBSET_DROP"] = PR_CAPBSET_DROP, ["PR_SET_CHILD_SUBREAPER"] = PR_SET_CHILD_SUBREAPER,
+        ["PR_SET_NO_NEW_PRIVS"] = PR_SET_NO_NEW_PRIVS, ["PR_CAP_AMBIENT"] = PR_CAP_AMBIENT,
+        ["PR_CAP_AMBIENT_RAISE"] = PR_CAP_AMBIENT_RAISE, ["PR_CAP_AMBIENT_CLEAR_ALL"] = PR_CAP_AMBIENT_CLEAR_ALL,
+        ["SIG_BLOCK"] = SIG_BLOCK, ["SIG_UNBLOCK"] = SIG_UNBLOCK, ["SIG_SETMASK"] = SIG_SETMASK,
+        ["_LINUX_CAPABILITY_VERSION_3"] = LINUX_CAPABILITY_VERSION_3, ["RLIM_INFINITY"] = RLIM_INFINITY,
+        ["AF_INET"] = AF_INET, ["SOCK_DGRAM"] = SOCK_DGRAM, ["SOCK_CLOEXEC"] = SOCK_CLOEXEC,
+        ["SIOCGIFFLAGS"] = SIOCGIFFLAGS, ["SIOCSIFFLAGS"] = SIOCSIFFLAGS, ["IFF_UP"] = (ulong)IFF_UP, ["IFF_RUNNING"] = (ulong)IFF_RUNNING,
+        ["EPERM"] = EPERM, ["ENOENT"] = ENOENT, ["EINTR"] = EINTR, ["EACCES"] = EACCES, ["EEXIST"] = EEXIST, ["ENOTDIR"] = ENOTDIR,
+        ["EINVAL"] = EINVAL, ["EPIPE"] = EPIPE, ["ENOSYS"] = ENOSYS, ["ELOOP"] = ELOOP, ["ENODEV"] = ENODEV, ["ENXIO"] = ENXIO,
+        ["ETIMEDOUT"] = 110,
+        ["sizeof(struct open_how)"] = (ulong)sizeof(OpenHow), ["sizeof(struct statfs)"] = (ulong)sizeof(StatFs),
+        ["offsetof(struct statfs, f_flags)"] = (ulong)Marshal.OffsetOf<StatFs>(nameof(StatFs.Flags)),
+        ["sizeof(struct rusage)"] = (ulong)sizeof(Rusage), ["offsetof(struct rusage, ru_maxrss)"] = (ulong)Marshal.OffsetOf<Rusage>(nameof(Rusage.Maxrss)),
+        ["sizeof(siginfo_t)"] = (ulong)sizeof(SigInfo), ["sizeof(struct pollfd)"] = (ulong)sizeof(PollFd),
+        ["sizeof(struct ifreq)"] = (ulong)sizeof(IfReq), ["offsetof(struct ifreq, ifr_flags)"] = (ulong)Marshal.OffsetOf<IfReq>(nameof(IfReq.Flags)),
+        ["sizeof(struct rlimit)"] = (ulong)sizeof(Rlimit), ["sizeof(struct __user_cap_data_struct)"] = (ulong)sizeof(CapData),
+        ["makedev(1,3)"] = ContainerPlanner.MakeDev(1, 3), ["makedev(4097,274)"] = ContainerPlanner.MakeDev(4097, 274),
+    };
+
+    [Fact]
+    public void Constants_and_layouts_match_the_c_headers()
+    {
+        var header = Header.Value;
+        var mismatches = Ours()
+            .Where(kv => !header.TryGetValue(kv.Key, out var v) || v != kv.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Select(kv => $"{kv.Key}: ours {kv.Value}, header {header.GetValueOrDefault(kv.Key, "missing")}")
+            .ToList();
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    [Fact]
+    public void Capability_and_rlimit_names_are_numbered_as_the_kernel_numbers_them()
+    {
+        var header = Header.Value;
+        for (var i = 0; i < LinuxNames.Capabilities.Length; i++)
+        {
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), header[LinuxNames.Capabilities[i]]);
+        }
+        for (var i = 0; i < LinuxNames.Rlimits.Length; i++)
+        {
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), header[LinuxNames.Rlimits[i]]);
+        }
+    }
+
+    [Fact]
+    public void Syscall_numbers_match_this_architecture()
+    {
+        var header = Header.Value;
+        var ours = SyscallNumbers.ForCurrentArchitecture();
+        Assert.Equal(header["SYS_clone"], ours.Clone.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_pivot_root"], ours.PivotRoot.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_openat2"], ours.Openat2.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_close_range"], ours.CloseRange.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_capset"], ours.Capset.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_capget"], ours.Capget.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_pidfd_open"], ours.PidfdOpen.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static Dictionary<string, string> CompileAndRun()
+    {
+        var dir = Directory.CreateTempSubdirectory("sandbox-headers-");
+        try
+        {
+            var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
+                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open"]);
+            var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
+            var c = $$"""
+                #define _GNU_SOURCE
+                #include <stdio.h>
+                #include <stddef.h>
+                #include <errno.h>
+                #include <fcntl.h>
+                #include <signal.h>
+                #include <sched.h>
+                #include <sys/mount.h>
+                #include <sys/statvfs.h>
+                #include <sys/statfs.h>
+                #include <sys/stat.h>
+                #include <sys/wait.h>
+                #include <sys/prctl.h>
+                #include <sys/resource.h>
+                #include <sys/socket.h>
+                #include <sys/ioctl.h>
+                #include <sys/syscall.h>
+                #include <sys/sysmacros.h>
+                #include <poll.h>
+                #include <net/if.h>
+                #include <linux/capability.h>
+                #include <linux/openat2.h>
+                #include <linux/close_range.h>
+                int main(void) {
+                {{lines}}
+                  return 0;
+                }
+                """;
+            var src = Path.Combine(dir.FullName, "h.c");
+            File.WriteAllText(src, c);
+            var exe = Path.Combine(dir.FullName, "h");
+            Run("cc", $"-o {exe} {src}");
+            return Run(exe, "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+
+    private static string Run(string file, string args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {args}: {stderr}");
+        return stdout;
+    }
+}

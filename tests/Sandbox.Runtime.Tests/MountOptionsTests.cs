@@ -1,0 +1,42 @@
+using Sandbox.Runtime;
+using static Sandbox.Runtime.Interop.Libc;
+
+namespace Sandbox.Runtime.Tests;
+
+public class MountOptionsTests
+{
+    [Fact]
+    public void Flags_propagation_and_data_are_separated()
+    {
+        var o = MountOptions.Parse(["nosuid", "nodev", "noexec", "ro", "rslave", "mode=755", "size=1m"], "tmpfs", 0);
+        Assert.Equal(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, o.Flags);
+        Assert.Equal(MS_SLAVE | MS_REC, o.Propagation);
+        Assert.Equal("mode=755,size=1m", o.Data);
+        Assert.False(o.Bind);
+    }
+
+    [Fact]
+    public void Later_options_override_earlier_ones()
+    {
+        Assert.Equal(0ul, MountOptions.Parse(["ro", "rw"], "tmpfs", 0).Flags);
+        Assert.Equal(MS_NOEXEC, MountOptions.Parse(["exec", "noexec"], "tmpfs", 0).Flags);
+    }
+
+    [Fact]
+    public void Bind_and_rbind_are_recognised_by_type_or_option()
+    {
+        Assert.True(MountOptions.Parse([], "bind", 0).Bind);
+        var r = MountOptions.Parse(["rbind"], "none", 0);
+        Assert.True(r.Bind);
+        Assert.True(r.Recursive);
+    }
+
+    [Fact]
+    public void Options_that_cannot_be_honoured_are_refused_with_their_path()
+    {
+        var e = Assert.Throws<SandboxException>(() => MountOptions.Parse(["tmpcopyup"], "tmpfs", 3));
+        Assert.Equal(ErrorCodes.Unsupported, e.Code);
+        Assert.Contains("$.mounts[3].options", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCodes.ConfigInvalid, Assert.Throws<SandboxException>(() => MountOptions.Parse(["bind", "size=1m"], "none", 0)).Code);
+    }
+}
