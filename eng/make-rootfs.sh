@@ -17,6 +17,7 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$tmp/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$tmp/etc/group"
 chmod 1777 "$tmp/tmp"
+chmod 755 "$tmp"
 rm -rf "$dir"
 mkdir -p "$(dirname "$dir")"
 mv "$tmp" "$dir"

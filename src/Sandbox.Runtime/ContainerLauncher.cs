@@ -9,7 +9,8 @@ namespace Sandbox.Runtime;
 internal static unsafe class ContainerLauncher
 {
     /// <param name="onSync">Called when the child waits for the createRuntime hooks; returns the state JSON for its own hooks.</param>
-    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync)
+    /// <param name="onCloned">Called as soon as the child exists, before it may go on (e.g. to forward signals to it).</param>
+    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int>? onCloned = null)
     {
         var ctx = program.Context;
         var sync = stackalloc int[2];
@@ -45,6 +46,7 @@ internal static unsafe class ContainerLauncher
         }
         try
         {
+            onCloned?.Invoke(pid);
             WriteIdMaps(pid, plan);
             if (plan.OomScoreAdj is int adj)
             {

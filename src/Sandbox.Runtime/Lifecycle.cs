@@ -18,23 +18,26 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;
+        IDisposable? forwarding = null;
         try
         {
             int pid;
             using (var program = ChildProgram.Create(plan))
             {
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p));
+                // Signals are forwarded from the moment the child exists: a TERM sent to `sandbox run` just after
+                // the program started must reach the program, not kill sandbox.
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p => forwarding = ForwardSignals(p));
             }
             launched = true;
             record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0 };
             store.Write(record);
             WritePidFile(pidFile, pid);
-            using var forwarding = ForwardSignals(pid);
             HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
             return Wait(pid);
         }
         finally
         {
+            forwarding?.Dispose();
             if (launched)
             {
                 HookRunner.Run("poststop", config.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);

@@ -43,7 +43,15 @@ internal sealed class StateStore(string root)
         ValidateId(id);
         if (!Directory.Exists(Root))
         {
-            Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            try
+            {
+                Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"create the state directory {Root}: {e.Message}",
+                    "pass a --root this user may write, or set XDG_RUNTIME_DIR");
+            }
         }
         var dir = Dir(id);
         unsafe

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Sandbox.Oci;
+
+namespace Sandbox.EndToEnd.Tests;
+
+/// <summary>The OCI lifecycle through the command line: create, start, state, kill, delete; exit statuses; hooks.</summary>
+public class LifecycleTests
+{
+    private static JsonElement State(TestBundle b)
+    {
+        var r = b.Cli(["state", b.Id]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return JsonDocument.Parse(r.Stdout).RootElement;
+    }
+
+    [PrivilegedFact]
+    public void Create_start_kill_delete_move_through_the_states()
+    {
+        using var b = new TestBundle();
+        b.WithArgs("sleep", "60");
+        var pidFile = Path.Combine(b.Dir, "pid");
+        var created = b.Cli(["create", "--bundle", b.Dir, "--pid-file", pidFile, b.Id]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+
+        var s = State(b);
+        Assert.Equal("created", s.GetProperty("status").GetString());
+        var pid = s.GetProperty("pid").GetInt32();
+        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(pidFile));
+        Assert.True(SandboxHost.ProcessExists(pid));
+        Assert.Equal(b.Dir, s.GetProperty("bundle").GetString());
+        Assert.Equal(b.Id, s.GetProperty("id").GetString());
+
+        Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+        SandboxHost.WaitUntil(() => File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("sleep", StringComparison.Ordinal), TimeSpan.FromSeconds(5), "exec sleep");
+        Assert.Equal("running", State(b).GetProperty("status").GetString());
+
+        var again = b.Cli(["start", b.Id]);
+        Assert.Equal(125, again.ExitCode);
+        Assert.Contains(ErrorCodes.WrongState, again.Stderr, StringComparison.Ordinal);
+
+        var refused = b.Cli(["delete", b.Id]);
+        Assert.Contains(ErrorCodes.WrongState, refused.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, b.Cli(["kill", b.Id, "KILL"]).ExitCode);
+        SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(pid), TimeSpan.FromSeconds(5), "the container to die");
+        var stopped = State(b);
+        Assert.Equal("stopped", stopped.GetProperty("status").GetString());
+
+        Assert.Equal(0, b.Cli(["delete", b.Id]).ExitCode);
+        var gone = b.Cli(["state", b.Id]);
+        Assert.Equal(125, gone.ExitCode);
+        Assert.Contains(ErrorCodes.ContainerNotFound, gone.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void Delete_force_kills_a_running_container()
+    {
+        using var b = new TestBundle();
+        b.WithArgs("sleep", "60");
+        Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+        var pid = State(b).GetProperty("pid").GetInt32();
+        Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        Assert.False(SandboxHost.ProcessExists(pid));
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void An_id_in_use_is_refused()
+    {
+        using var b = new TestBundle();
+        b.WithArgs("sleep", "60");
+        Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+        var second = b.Cli(["create", "--bundle", b.Dir, b.Id]);
+        Assert.Equal(125, second.ExitCode);
+        Assert.Contains(ErrorCodes.ContainerExists, second.Stderr, StringComparison.Ordinal);
+        Assert.Equal("created", State(b).GetProperty("status").GetString());
+    }
+
+    [PrivilegedFact]
+    public void Exit_codes_and_signals_are_propagated()
+    {
+        using var b = new TestBundle();
+        Assert.Equal(42, b.Sh("exit 42").Run().ExitCode);
+        Assert.Equal(0, b.Sh("true").Run().ExitCode);
+
+        // PID 1 ignores signals it has no handler for, so a signal death needs either no pid namespace or the reaper.
+        b.Sh("kill -TERM $$");
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
+        Assert.Equal(128 + 15, b.Run().ExitCode);
+
+        using var reaped = new TestBundle();
+        reaped.Sh("echo $$; kill -KILL $$");
+        var r = reaped.Run("--reaper");
+        Assert.Equal(128 + 9, r.ExitCode);
+        Assert.Equal("2", r.Stdout.Trim());
+    }
+
+    [PrivilegedFact]
+    public void The_reaper_collects_orphans_so_no_zombie_remains()
+    {
+        using var b = new TestBundle();
+        // Orphans reparent to PID 1: the reaper must reap them while the program runs.
+        b.Sh("for i in 1 2 3 4 5; do (sleep 0.1 &) ; done; sleep 0.5; ps -o stat | grep -c Z");
+        var r = b.Run("--reaper");
+        Assert.Equal("0", r.Stdout.Trim());
+    }
+
+    [PrivilegedFact]
+    public void Signals_sent_to_sandbox_run_reach_the_container()
+    {
+        using var b = new TestBundle();
+        b.Sh("trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.05; done");
+        b.Write();
+        var psi = new ProcessStartInfo(SandboxHost.Exe) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in b.Global.Concat(["run", "--bundle", b.Dir, b.Id]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        Assert.Equal("ready", p.StandardOutput.ReadLine());
+        Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        Assert.True(p.WaitForExit(10_000));
+        Assert.Equal("got-term", p.StandardOutput.ReadLine());
+        Assert.Equal(7, p.ExitCode);
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void When_sandbox_is_killed_the_container_dies_with_it_and_the_next_run_collects_its_state()
+    {
+        using var b = new TestBundle();
+        b.WithArgs("sleep", "300");
+        b.Write();
+        var pidFile = Path.Combine(b.Dir, "pid");
+        var psi = new ProcessStartInfo(SandboxHost.Exe) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in b.Global.Concat(["run", "--pid-file", pidFile, "--bundle", b.Dir, b.Id]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        SandboxHost.WaitUntil(() => File.Exists(pidFile), TimeSpan.FromSeconds(10), "the pid file");
+        var pid = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(SandboxHost.ProcessExists(pid));
+        p.Kill();
+        p.WaitForExit();
+        SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(pid), TimeSpan.FromSeconds(5), "the container to die with sandbox");
+        Assert.Single(b.StateEntries);
+
+        var stale = b.Id;
+        b.Id = "collector";
+        Assert.Equal(0, b.Sh("true").Run().ExitCode);
+        Assert.DoesNotContain(b.StateEntries, e => e.EndsWith(stale, StringComparison.Ordinal));
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void Hooks_run_at_their_points_with_the_state_on_stdin()
+    {
+        using var b = new TestBundle();
+        var outDir = Directory.CreateDirectory(Path.Combine(b.Dir, "hooks")).FullName;
+        OciHook Hook(string name) => new() { Path = "/bin/sh", Args = ["sh", "-c", $"cat > {outDir}/{name}.json"] };
+        // startContainer runs inside the container, after pivot_root: it writes through a bind mount.
+        b.Config = b.Config with
+        {
+            Mounts = [.. b.Config.Mounts!, new OciMount { Destination = "/hooks", Type = "bind", Source = outDir, Options = ["bind"] }],
+            Hooks = new OciHooks
+            {
+                Prestart = [Hook("prestart")],
+                CreateRuntime = [Hook("createRuntime")],
+                CreateContainer = [Hook("createContainer")],
+                StartContainer = [new OciHook { Path = "/bin/sh", Args = ["sh", "-c", "cat > /hooks/startContainer.json"] }],
+                Poststart = [Hook("poststart")],
+                Poststop = [Hook("poststop")],
+            },
+        };
+        b.Sh("echo main > /hooks/main.txt");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        foreach (var (name, status) in new[]
+                 {
+                     ("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"),
+                     ("startContainer", "creating"), ("poststart", "running"), ("poststop", "stopped"),
+                 })
+        {
+            var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, name + ".json"))).RootElement;
+            Assert.Equal(b.Id, state.GetProperty("id").GetString());
+            Assert.Equal(status, state.GetProperty("status").GetString());
+            Assert.True(state.GetProperty("pid").GetInt32() > 0, name);
+            Assert.Equal(b.Dir, state.GetProperty("bundle").GetString());
+        }
+        Assert.Equal("main\n", File.ReadAllText(Path.Combine(outDir, "main.txt")));
+    }
+
+    [PrivilegedFact]
+    public void A_failing_hook_stops_the_container_and_says_which_hook()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with { Hooks = new OciHooks { CreateRuntime = [new OciHook { Path = "/bin/sh", Args = ["sh", "-c", "exit 3"] }] } };
+        b.WithArgs("sleep", "60");
+        var r = b.Run();
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains(ErrorCodes.HookFailed, r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("createRuntime hook 0 (/bin/sh) exited with status 3", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+        Assert.Empty(SandboxHost.ProcessesMentioning(b.Dir));
+    }
+
+    [PrivilegedFact]
+    public void A_hook_that_outlives_its_timeout_is_killed()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with { Hooks = new OciHooks { CreateContainer = [new OciHook { Path = "/bin/sleep", Args = ["sleep", "30"], Timeout = 1 }] } };
+        var sw = Stopwatch.StartNew();
+        var r = b.Sh("true").Run();
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains("timed out after 1 s", r.Stderr, StringComparison.Ordinal);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10));
+    }
+}

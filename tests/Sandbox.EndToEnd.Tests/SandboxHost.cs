@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text;
+using Sandbox.Oci;
+
+namespace Sandbox.EndToEnd.Tests;
+
+public sealed record RunResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>The published `sandbox` executable and the busybox rootfs the repository's scripts make.</summary>
+public static class SandboxHost
+{
+    public static bool IsRoot { get; } = Environment.UserName == "root";
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Exe { get; } = Environment.GetEnvironmentVariable("SANDBOX_EXE") is { Length: > 0 } e
+        ? e : Path.Combine(RepoRoot, "artifacts/dist/sandbox");
+
+    public static string Rootfs { get; } = Path.Combine(RepoRoot, "artifacts/rootfs/busybox");
+
+    private static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sandbox.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("no Sandbox.sln above " + AppContext.BaseDirectory);
+    }
+
+    public static void EnsureBuilt()
+    {
+        Assert.True(File.Exists(Exe), $"{Exe} is missing: run eng/build.sh (or eng/test.sh) first");
+        Assert.True(File.Exists(Path.Combine(Rootfs, "bin/busybox")), $"{Rootfs} is missing: run eng/make-rootfs.sh {Rootfs}");
+    }
+
+    /// <summary>
+    /// Runs `sandbox ARGS`, with a timeout so a hang fails the test instead of stalling it. Output goes to files,
+    /// not pipes: a created container keeps its stdio open after `sandbox create` exits, as it should.
+    /// </summary>
+    public static RunResult Run(IEnumerable<string> args, TimeSpan? timeout = null, string? asUser = null)
+    {
+        EnsureBuilt();
+        var io = Directory.CreateTempSubdirectory("sandbox-io-").FullName;
+        try
+        {
+            var outFile = Path.Combine(io, "out");
+            var errFile = Path.Combine(io, "err");
+            var psi = new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", "o=$0; e=$1; shift; exec \"$@\" </dev/null >\"$o\" 2>\"$e\"", outFile, errFile } };
+            if (asUser is not null)
+            {
+                foreach (var a in new[] { "setpriv", $"--reuid={asUser}", $"--regid={asUser}", "--clear-groups", "--" })
+                {
+                    psi.ArgumentList.Add(a);
+                }
+            }
+            psi.ArgumentList.Add(Exe);
+            foreach (var a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            psi.Environment["SANDBOX_TEST_SECRET"] = "must-not-leak";
+            using var p = Process.Start(psi)!;
+            if (!p.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
+            {
+                p.Kill(entireProcessTree: true);
+                Assert.Fail($"sandbox {string.Join(' ', args)} did not finish in time");
+            }
+            return new RunResult(p.ExitCode, File.ReadAllText(outFile), File.ReadAllText(errFile));
+        }
+        finally
+        {
+            Directory.Delete(io, true);
+        }
+    }
+
+    /// <summary>Processes whose command line mentions <paramref name="marker"/> (to find leftovers).</summary>
+    public static List<int> ProcessesMentioning(string marker)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            try
+            {
+                var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+                if (cmd.Contains(marker, StringComparison.Ordinal) && state != 'Z')
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+
+    public static bool ProcessExists(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"timed out waiting: {what}");
+            Thread.Sleep(10);
+        }
+    }
+}
+
+/// <summary>A bundle in a temporary directory over the shared busybox rootfs, with its own state root.</summary>
+public sealed class TestBundle : IDisposable
+{
+    private static int _counter;
+
+    public TestBundle(bool rootless = false, uint uid = 0)
+    {
+        SandboxHost.EnsureBuilt();
+        Dir = Directory.CreateTempSubdirectory("sandbox-e2e-").FullName;
+        File.SetUnixFileMode(Dir, (UnixFileMode)0x1ed);
+        StateRoot = Path.Combine(Dir, "state");
+        Id = $"t{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}";
+        var c = DefaultConfig.Create(rootless, uid, uid);
+        Config = c with { Root = new OciRoot { Path = SandboxHost.Rootfs, Readonly = true } };
+    }
+
+    public string Dir { get; }
+    public string StateRoot { get; }
+    public string Id { get; set; }
+    public OciConfig Config { get; set; }
+
+    public OciProcess Process => Config.Process!;
+
+    public TestBundle WithArgs(params string[] args)
+    {
+        Config = Config with { Process = Process with { Args = [.. args] } };
+        return this;
+    }
+
+    public TestBundle Sh(string script) => WithArgs("sh", "-c", script);
+
+    public void Write() => File.WriteAllText(Path.Combine(Dir, "config.json"), OciConfigLoader.Serialize(Config));
+
+    public string[] Global => ["--root", StateRoot];
+
+    public RunResult Run(params string[] extra) => Cli(["run", .. extra, "--bundle", Dir, Id]);
+
+    public RunResult Cli(string[] args, TimeSpan? timeout = null, string? asUser = null)
+    {
+        if (args.Length > 0 && args[0] is "run" or "create")
+        {
+            Write();
+        }
+        return SandboxHost.Run([.. Global, .. args], timeout, asUser);
+    }
+
+    public IEnumerable<string> StateEntries => Directory.Exists(StateRoot) ? Directory.EnumerateFileSystemEntries(StateRoot) : [];
+
+    public void Dispose()
+    {
+        SandboxHost.Run([.. Global, "delete", "--force", Id]);
+        Directory.Delete(Dir, true);
+    }
+}
