@@ -11,9 +11,7 @@ bash eng/make-rootfs.sh artifacts/rootfs/busybox
 bundle=artifacts/bundles/hello
 rm -rf "$bundle"
 mkdir -p "$bundle"
-ln -s ../../rootfs/busybox "$bundle/rootfs"
-artifacts/dist/sandbox spec --bundle "$bundle"
-# The example runs a shell that shows what it sees: its pid, hostname, network and root.
-sed -i 's|"sh"$|"sh", "-c", "echo \\"hello from $(hostname): pid $$, interfaces: $(ls /sys/class/net | tr \\"\\\\n\\" \\" \\"), root: $(ls /)\\""|' "$bundle/config.json"
-echo "== sandbox run --bundle $bundle hello"
+cp samples/hello/config.json "$bundle/config.json"
+ln -s "$root/artifacts/rootfs/busybox" "$bundle/rootfs"
+echo "== artifacts/dist/sandbox run --bundle $bundle hello"
 artifacts/dist/sandbox --root "$root/artifacts/state" run --bundle "$bundle" hello

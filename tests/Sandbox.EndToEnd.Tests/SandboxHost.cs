@@ -19,7 +19,28 @@ public static class SandboxHost
     public static string Exe { get; } = Environment.GetEnvironmentVariable("SANDBOX_EXE") is { Length: > 0 } e
         ? e : Path.Combine(RepoRoot, "artifacts/dist/sandbox");
 
-    public static string Rootfs { get; } = Path.Combine(RepoRoot, "artifacts/rootfs/busybox");
+    /// <summary>
+    /// A private copy of the busybox rootfs for this test run: mount destinations get created in a rootfs (as
+    /// runc and crun do), and the tests must not leave theirs in the one the README's example uses.
+    /// </summary>
+    public static string Rootfs => LazyRootfs.Value;
+
+    private static readonly Lazy<string> LazyRootfs = new(CopyRootfs);
+
+    private static string CopyRootfs()
+    {
+        var source = Path.Combine(RepoRoot, "artifacts/rootfs/busybox");
+        Assert.True(File.Exists(Path.Combine(source, "bin/busybox")), $"{source} is missing: run eng/build.sh first");
+        var dir = Directory.CreateTempSubdirectory("sandbox-e2e-rootfs-").FullName;
+        File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
+        using (var cp = Process.Start("cp", ["-a", source, Path.Combine(dir, "busybox")])!)
+        {
+            cp.WaitForExit();
+            Assert.Equal(0, cp.ExitCode);
+        }
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true);
+        return Path.Combine(dir, "busybox");
+    }
 
     private static string FindRepoRoot()
     {
@@ -34,7 +55,7 @@ public static class SandboxHost
     public static void EnsureBuilt()
     {
         Assert.True(File.Exists(Exe), $"{Exe} is missing: run eng/build.sh (or eng/test.sh) first");
-        Assert.True(File.Exists(Path.Combine(Rootfs, "bin/busybox")), $"{Rootfs} is missing: run eng/make-rootfs.sh {Rootfs}");
+        Assert.True(File.Exists(Path.Combine(Rootfs, "bin/busybox")), $"{Rootfs} is missing: run eng/build.sh first");
     }
 
     /// <summary>

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# startup.sh: how long it takes to run /bin/true in a fresh sandbox, against the anchors, in one run.
+#   sandbox run   a bundle with all namespaces (user, pid, network, ipc, uts, mount, cgroup), pivot_root, /proc, /dev
+#   bwrap         --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true
+#   crun, runc    run of the same bundle
+# Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted, which crun needs on
+# this hybrid cgroup layout; runc and the others are unaffected. Needs root. Prints medians, ratios and the
+# peak RSS of the `sandbox` process.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+runs=${RUNS:-300}
+bash eng/install-deps.sh --bench
+[ -x artifacts/dist/sandbox ] || bash eng/build.sh
+bash eng/make-rootfs.sh artifacts/rootfs/busybox
+work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bundle=$work/bundle
+mkdir -p "$bundle"
+cat > "$bundle/config.json" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": { "args": ["/bin/true"], "cwd": "/", "env": ["PATH=/bin"], "user": { "uid": 0, "gid": 0 },
+               "capabilities": { "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"] },
+               "noNewPrivileges": true },
+  "root": { "path": "$root/artifacts/rootfs/busybox", "readonly": true },
+  "hostname": "bench",
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=65536k"] }
+  ],
+  "linux": {
+    "namespaces": [ { "type": "user" }, { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" },
+                    { "type": "mount" }, { "type": "cgroup" } ],
+    "uidMappings": [ { "containerID": 0, "hostID": 0, "size": 65536 } ],
+    "gidMappings": [ { "containerID": 0, "hostID": 0, "size": 65536 } ]
+  }
+}
+JSON
+S=$root/artifacts/dist/sandbox
+rootfs=$root/artifacts/rootfs/busybox
+state=$work/state
+mkdir -p "$state/sandbox" "$state/runc" "$state/crun"
+export S rootfs bundle state runs work
+unshare -m bash -c '
+  set -euo pipefail
+  mount --make-rprivate /
+  umount /sys/fs/cgroup/unified 2>/dev/null || true
+  for c in "$S --root $state/sandbox run --bundle $bundle b" "crun --root $state/crun run --bundle $bundle b" "runc --root $state/runc run --bundle $bundle b"; do
+    $c || { echo "failed: $c" >&2; exit 1; }
+  done
+  hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/startup.json" \
+    -n bare "/bin/true" \
+    -n sandbox "$S --root $state/sandbox run --bundle $bundle b" \
+    -n bwrap "bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true" \
+    -n crun "crun --root $state/crun run --bundle $bundle b" \
+    -n runc "runc --root $state/runc run --bundle $bundle b" >/dev/null
+  for i in $(seq 20); do /usr/bin/time -f %M "$S" --root "$state/sandbox" run --bundle "$bundle" b 2>>"$work/rss.txt"; done
+'
+python3 - "$work/startup.json" "$work/rss.txt" <<'PY'
+import json, statistics, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+med = {k: statistics.median(v["times"]) * 1000 for k, v in res.items()}
+print(f"{'command':<10} {'median ms':>10} {'mean ms':>9} {'stddev':>7}")
+for k, v in res.items():
+    print(f"{k:<10} {med[k]:>10.2f} {v['mean']*1000:>9.2f} {v['stddev']*1000:>7.2f}")
+s = med["sandbox"]
+print(f"sandbox / bwrap = {s / med['bwrap']:.2f}   (target <= 0.70)")
+print(f"sandbox / crun  = {s / med['crun']:.2f}")
+print(f"sandbox / runc  = {s / med['runc']:.2f}")
+rss = sorted(int(x) for x in open(sys.argv[2]).read().split())
+print(f"sandbox peak RSS: median {statistics.median(rss)/1024:.2f} MiB, max {rss[-1]/1024:.2f} MiB   (target <= 4 MiB)")
+PY
