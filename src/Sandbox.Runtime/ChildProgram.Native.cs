@@ -10,6 +10,7 @@ internal enum ChildOp
     WaitForParent,
     SetNs,
     Unshare,
+    EnterTimeNamespace,
     SetSid,
     SetHostname,
     SetDomainname,

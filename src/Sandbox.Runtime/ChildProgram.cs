@@ -84,6 +84,9 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->Op = ChildOp.Unshare;
                 n->I1 = (int)s.Flags;
                 break;
+            case EnterTimeNamespaceStep:
+                n->Op = ChildOp.EnterTimeNamespace;
+                break;
             case SetSidStep:
                 n->Op = ChildOp.SetSid;
                 break;

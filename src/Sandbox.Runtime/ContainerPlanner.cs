@@ -58,6 +58,13 @@ internal static class ContainerPlanner
                 "add {\"type\": \"uts\"} to linux.namespaces, or remove domainname");
         }
 
+        if (New("user") && namespaces.Any(n => n.Key != "user" && !string.IsNullOrEmpty(n.Value)))
+        {
+            // Those namespaces belong to another user namespace, where a process in a new one has no privilege.
+            throw new SandboxException(ErrorCodes.Unsupported,
+                "$.linux.namespaces: joining a namespace by path while creating a new user namespace is not supported",
+                "join the user namespace that owns them by path too, or create the others anew");
+        }
         ulong cloneFlags = 0, unshareFlags = 0;
         var steps = new List<SetupStep>();
         if (!o.Detached)
@@ -87,6 +94,10 @@ internal static class ContainerPlanner
                     }
                 }
             }
+            else if (type == "time")
+            {
+                continue; // EnterTimeNamespaceStep, below
+            }
             else if (joinsUser && type != "pid")
             {
                 unshareFlags |= flag;
@@ -99,6 +110,10 @@ internal static class ContainerPlanner
         if (unshareFlags != 0)
         {
             steps.Add(new UnshareStep(unshareFlags));
+        }
+        if (New("time"))
+        {
+            steps.Add(new EnterTimeNamespaceStep());
         }
 
         IReadOnlyList<IdMap>? uidMap = null, gidMap = null;

@@ -46,6 +46,8 @@ internal static unsafe class PostClone
                 return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
             case ChildOp.Unshare:
                 return Unshare(s->I1) == 0 ? 0 : Errno;
+            case ChildOp.EnterTimeNamespace:
+                return EnterTimeNamespace();
             case ChildOp.SetSid:
                 return Setsid() >= 0 ? 0 : Errno;
             case ChildOp.SetHostname:
@@ -203,6 +205,22 @@ internal static unsafe class PostClone
         while (n < 0 && Errno == EINTR);
         Close(ctx->StartFd);
         return n == 1 ? 0 : EPIPE;
+    }
+
+    private static int EnterTimeNamespace()
+    {
+        if (Unshare((int)CLONE_NEWTIME) != 0)
+        {
+            return Errno;
+        }
+        var fd = Open(Lit("/proc/self/ns/time_for_children\0"u8), O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        var err = Setns(fd, (int)CLONE_NEWTIME) == 0 ? 0 : Errno;
+        Close(fd);
+        return err;
     }
 
     // ---- paths inside the rootfs -------------------------------------------------------------------------

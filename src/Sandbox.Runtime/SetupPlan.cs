@@ -34,6 +34,15 @@ internal sealed record UnshareStep(ulong Flags) : SetupStep
     public override string Describe() => "create namespaces (unshare)";
 }
 
+/// <summary>
+/// A new time namespace: unshare places only later children in it, so the child then joins it itself through
+/// /proc/self/ns/time_for_children (clone cannot take CLONE_NEWTIME: the bit is part of the exit signal).
+/// </summary>
+internal sealed record EnterTimeNamespaceStep : SetupStep
+{
+    public override string Describe() => "create and enter a time namespace";
+}
+
 internal sealed record SetSidStep : SetupStep
 {
     public override string Describe() => "start a new session";

@@ -181,3 +181,56 @@ public class IsolationTests
         Assert.Equal("alpha", r.Stdout.Trim());
     }
 }
+
+public class MountAndProcessTests
+{
+    [PrivilegedFact]
+    public void Tmpfs_size_and_mode_overlay_and_oom_score_adj_apply()
+    {
+        using var b = new TestBundle();
+        var lower = Directory.CreateDirectory(Path.Combine(b.Dir, "lower")).FullName;
+        File.WriteAllText(Path.Combine(lower, "from-lower"), "l\n");
+        var upper = Directory.CreateDirectory(Path.Combine(b.Dir, "upper")).FullName;
+        var work = Directory.CreateDirectory(Path.Combine(b.Dir, "work")).FullName;
+        b.Config = b.Config with
+        {
+            Mounts = [.. b.Config.Mounts!,
+                new OciMount { Destination = "/scratch", Type = "tmpfs", Source = "tmpfs", Options = ["size=1m", "mode=0710"] },
+                new OciMount { Destination = "/merged", Type = "overlay", Source = "overlay", Options = [$"lowerdir={lower}", $"upperdir={upper}", $"workdir={work}"] }],
+            Process = b.Process with { OomScoreAdj = 500 },
+        };
+        b.Sh("stat -c %a /scratch; df -k /scratch | tail -1 | tr -s ' ' | cut -d' ' -f2; cat /merged/from-lower; echo u > /merged/new; cat /proc/self/oom_score_adj");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["710", "1024", "l", "500"], r.Stdout.Trim().Split('\n'));
+        Assert.Equal("u\n", File.ReadAllText(Path.Combine(upper, "new")));
+    }
+
+    [PrivilegedFact]
+    public void A_time_namespace_is_created_and_entered()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!, new OciNamespace { Type = "time" }] } };
+        b.Sh("readlink /proc/self/ns/time");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var host = new FileInfo("/proc/self/ns/time").LinkTarget;
+        Assert.StartsWith("time:[", r.Stdout, StringComparison.Ordinal);
+        Assert.NotEqual(host, r.Stdout.Trim());
+    }
+
+    [PrivilegedFact]
+    public void Sysctls_are_written_in_the_containers_namespaces()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with
+        {
+            Linux = b.Config.Linux! with { ReadonlyPaths = [], Sysctl = new() { ["net.ipv4.ip_unprivileged_port_start"] = "80", ["kernel.domainname"] = "example" } },
+        };
+        b.Sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/sys/kernel/domainname");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["80", "example"], r.Stdout.Trim().Split('\n'));
+        Assert.NotEqual("example", File.ReadAllText("/proc/sys/kernel/domainname").Trim());
+    }
+}

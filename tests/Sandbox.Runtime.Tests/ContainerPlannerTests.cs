@@ -285,3 +285,27 @@ public class ContainerPlannerTests
         }
     }
 }
+
+public class NamespacePlanTests
+{
+    [Fact]
+    public void A_time_namespace_is_never_a_clone_flag()
+    {
+        using var b = new Fixtures.TempBundle();
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!, new OciNamespace { Type = "time" }] } };
+        var p = ContainerPlanner.Build(c, new LaunchOptions { Id = "t", Bundle = b.Dir }, Fixtures.Root());
+        Assert.Equal(0ul, p.CloneFlags & CLONE_NEWTIME);
+        Assert.Single(p.Steps.OfType<EnterTimeNamespaceStep>());
+    }
+
+    [Fact]
+    public void Joining_by_path_under_a_new_user_namespace_is_refused_not_attempted()
+    {
+        using var b = new Fixtures.TempBundle();
+        var c = Fixtures.Config(rootless: true);
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "network"), new OciNamespace { Type = "network", Path = "/proc/1/ns/net" }] } };
+        var e = Assert.Throws<SandboxException>(() => ContainerPlanner.Build(c, new LaunchOptions { Id = "t", Bundle = b.Dir }, Fixtures.User()));
+        Assert.Equal(ErrorCodes.Unsupported, e.Code);
+    }
+}
