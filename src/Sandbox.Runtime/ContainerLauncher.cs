@@ -26,9 +26,12 @@ internal static unsafe class ContainerLauncher
             JoinPidNamespace(pidNs);
         }
 
-        // The fork rule: from here to the child's execve no managed code may allocate. Finalizers are drained so
-        // the finalizer thread is idle; this thread is the only one that allocates.
-        GC.WaitForPendingFinalizers();
+        // The fork rule: from here to the child's execve no managed code may allocate. After a collection,
+        // finalizers are drained so the finalizer thread is idle; this thread is the only one that allocates.
+        if (GC.CollectionCount(0) > 0)
+        {
+            GC.WaitForPendingFinalizers();
+        }
         var pid = (int)Libc.Syscall(ctx->Sys.Clone, (nint)(plan.CloneFlags | Libc.SIGCHLD), 0, 0, 0, 0);
         if (pid == 0)
         {

@@ -98,7 +98,7 @@ internal static unsafe class PostClone
             case ChildOp.DropBoundingSet:
                 return DropBoundingSet(s);
             case ChildOp.SetUser:
-                return SetUser(s);
+                return SetUser(ctx, s);
             case ChildOp.SetCapabilities:
                 return SetCapabilities(ctx, s);
             case ChildOp.NoNewPrivileges:
@@ -591,22 +591,25 @@ internal static unsafe class PostClone
         return 0;
     }
 
-    /// <summary>I1 uid, I2 gid, I3 number of supplementary groups (-1: leave them alone), V1 the groups as uint*.</summary>
-    private static int SetUser(ChildStep* s)
+    /// <summary>
+    /// I1 uid, I2 gid, I3 number of supplementary groups (-1: leave them alone), V1 the groups as uint*.
+    /// Raw syscalls: glibc's wrappers would wait for the parent's threads to acknowledge (setxid), forever.
+    /// </summary>
+    private static int SetUser(ChildContext* ctx, ChildStep* s)
     {
         if (Prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
         {
             return Errno;
         }
-        if (s->I3 >= 0 && Setgroups((nuint)s->I3, (uint*)s->V1) != 0)
+        if (s->I3 >= 0 && Syscall(ctx->Sys.Setgroups, s->I3, (nint)s->V1, 0, 0, 0) != 0)
         {
             return Errno;
         }
-        if (Setresgid((uint)s->I2, (uint)s->I2, (uint)s->I2) != 0)
+        if (Syscall(ctx->Sys.Setresgid, s->I2, s->I2, s->I2, 0, 0) != 0)
         {
             return Errno;
         }
-        if (Setresuid((uint)s->I1, (uint)s->I1, (uint)s->I1) != 0)
+        if (Syscall(ctx->Sys.Setresuid, s->I1, s->I1, s->I1, 0, 0) != 0)
         {
             return Errno;
         }

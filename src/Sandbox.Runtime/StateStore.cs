@@ -79,7 +79,7 @@ internal sealed class StateStore(string root)
         {
             WriteAtomically(Path.Combine(dir, ConfigName), config);
         }
-        WriteAtomically(Path.Combine(dir, RecordName), JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ContainerRecord));
+        WriteAtomically(Path.Combine(dir, RecordName), record.ToJson());
     }
 
     public ContainerRecord Read(string id)
@@ -99,10 +99,9 @@ internal sealed class StateStore(string root)
         }
         try
         {
-            return JsonSerializer.Deserialize(bytes, RuntimeJsonContext.Default.ContainerRecord)
-                ?? throw new JsonException("null");
+            return ContainerRecord.FromJson(bytes);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new SandboxException(ErrorCodes.StateCorrupt, $"{path}: unreadable state: {e.Message}",
                 $"remove it with `sandbox delete --force {id}`");

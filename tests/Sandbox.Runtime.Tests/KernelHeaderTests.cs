@@ -97,6 +97,9 @@ public class KernelHeaderTests
         Assert.Equal(header["SYS_capset"], ours.Capset.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_capget"], ours.Capget.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_pidfd_open"], ours.PidfdOpen.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_setresuid"], ours.Setresuid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_setresgid"], ours.Setresgid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_setgroups"], ours.Setgroups.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static Dictionary<string, string> CompileAndRun()
@@ -105,7 +108,7 @@ public class KernelHeaderTests
         try
         {
             var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
-                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open"]);
+                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups"]);
             var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
             var c = $$"""
                 #define _GNU_SOURCE
