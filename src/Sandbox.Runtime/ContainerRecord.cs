@@ -20,6 +20,11 @@ internal sealed record ContainerRecord
     public int SupervisorPid { get; init; }
     public ulong SupervisorStartTime { get; init; }
     public string Created { get; init; } = "";
+
+    /// <summary>How far `sandbox` got: <see cref="Creating"/> until setup is done, then created (create) or running (run).</summary>
+    public string Phase { get; init; } = Creating;
+
+    public const string Creating = "creating";
     public Dictionary<string, string>? Annotations { get; init; }
 
     public byte[] ToJson()
@@ -35,6 +40,7 @@ internal sealed record ContainerRecord
             w.WriteNumber("supervisorPid", SupervisorPid);
             w.WriteNumber("supervisorStartTime", SupervisorStartTime);
             w.WriteString("created", Created);
+            w.WriteString("phase", Phase);
             if (Annotations is not null)
             {
                 w.WriteStartObject("annotations");
@@ -71,6 +77,7 @@ internal sealed record ContainerRecord
             SupervisorPid = r.GetProperty("supervisorPid").GetInt32(),
             SupervisorStartTime = r.GetProperty("supervisorStartTime").GetUInt64(),
             Created = r.GetProperty("created").GetString() ?? "",
+            Phase = r.GetProperty("phase").GetString() ?? Creating,
             Annotations = annotations,
         };
     }

@@ -29,7 +29,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p => forwarding = ForwardSignals(p));
             }
             launched = true;
-            record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0 };
+            record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, Phase = OciStatus.Running };
             store.Write(record);
             WritePidFile(pidFile, pid);
             HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
@@ -68,9 +68,11 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             int pid;
             using (var program = ChildProgram.Create(plan, startFd))
             {
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p));
+                // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p),
+                    p => store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 }));
             }
-            record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, SupervisorPid = 0, SupervisorStartTime = 0 };
+            record = record with { SupervisorPid = 0, SupervisorStartTime = 0, Phase = OciStatus.Created };
             store.Write(record);
             WritePidFile(pidFile, pid);
         }

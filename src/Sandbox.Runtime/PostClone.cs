@@ -110,7 +110,10 @@ internal static unsafe class PostClone
                 {
                     ChildReport r = default;
                     r.Kind = ChildReport.KindReady;
-                    WriteAll(ctx->ReportFd, &r, sizeof(ChildReport));
+                    if (!WriteAll(ctx->ReportFd, &r, sizeof(ChildReport)))
+                    {
+                        Exit(SetupFailedExit); // `sandbox create` is gone: nobody would ever start this container
+                    }
                     Close(ctx->ReportFd);
                     ctx->ReportFd = -1;
                     return 0;

@@ -116,17 +116,21 @@ internal sealed class StateStore(string root)
 
     public string Status(ContainerRecord r)
     {
-        var supervisorAlive = r.SupervisorPid != 0 && ProcessInfo.IsAlive(r.SupervisorPid, r.SupervisorStartTime);
-        if (r.Pid == 0)
+        var alive = r.Pid != 0 && ProcessInfo.IsAlive(r.Pid, r.PidStartTime);
+        if (r.Phase == ContainerRecord.Creating)
         {
-            return supervisorAlive ? OciStatus.Creating : OciStatus.Stopped;
+            // Still being set up, or its `sandbox create` died half-way (CollectStale removes those).
+            return alive || SupervisorAlive(r) ? OciStatus.Creating : OciStatus.Stopped;
         }
-        if (!ProcessInfo.IsAlive(r.Pid, r.PidStartTime))
+        if (!alive)
         {
             return OciStatus.Stopped;
         }
-        return File.Exists(FifoPath(r.Id)) ? OciStatus.Created : OciStatus.Running;
+        return r.Phase == OciStatus.Created && File.Exists(FifoPath(r.Id)) ? OciStatus.Created : OciStatus.Running;
     }
+
+    private static bool SupervisorAlive(ContainerRecord r) =>
+        r.SupervisorPid != 0 && ProcessInfo.IsAlive(r.SupervisorPid, r.SupervisorStartTime);
 
     public OciState State(ContainerRecord r)
     {
@@ -151,7 +155,8 @@ internal sealed class StateStore(string root)
     }
 
     /// <summary>
-    /// Removes what crashed runs left: containers whose supervising `sandbox run` died and whose process is gone.
+    /// Removes what crashed runs left: containers whose `sandbox run` died (their process died with it), and
+    /// containers whose `sandbox create` died before setup finished (their half-made process is killed).
     /// </summary>
     public void CollectStale()
     {
@@ -165,8 +170,17 @@ internal sealed class StateStore(string root)
             try
             {
                 var r = Read(id);
-                if (r.SupervisorPid != 0 && !ProcessInfo.IsAlive(r.SupervisorPid, r.SupervisorStartTime)
-                    && !ProcessInfo.IsAlive(r.Pid, r.PidStartTime))
+                if (r.SupervisorPid == 0 || SupervisorAlive(r))
+                {
+                    continue;
+                }
+                var alive = r.Pid != 0 && ProcessInfo.IsAlive(r.Pid, r.PidStartTime);
+                if (alive && r.Phase == ContainerRecord.Creating)
+                {
+                    Interop.Libc.Kill(r.Pid, Interop.Libc.SIGKILL);
+                    alive = false;
+                }
+                if (!alive)
                 {
                     Remove(id);
                 }

@@ -157,6 +157,45 @@ public class LifecycleTests
     }
 
     [PrivilegedFact]
+    public void A_create_killed_during_setup_leaves_a_container_the_next_run_collects()
+    {
+        using var b = new TestBundle();
+        // The container's own setup blocks in a createContainer hook while its `sandbox create` is killed.
+        b.Config = b.Config with { Hooks = new OciHooks { CreateContainer = [new OciHook { Path = "/bin/sleep", Args = ["sleep", "30"] }] } };
+        b.WithArgs("true");
+        b.Write();
+        var psi = new ProcessStartInfo(SandboxHost.Exe) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in b.Global.Concat(["create", "--bundle", b.Dir, b.Id]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        int pid = 0;
+        SandboxHost.WaitUntil(() =>
+        {
+            var s = b.Cli(["state", b.Id]);
+            if (s.ExitCode != 0)
+            {
+                return false;
+            }
+            pid = JsonDocument.Parse(s.Stdout).RootElement.TryGetProperty("pid", out var e) ? e.GetInt32() : 0;
+            return pid > 0;
+        }, TimeSpan.FromSeconds(10), "the child to be recorded");
+        Assert.Equal("creating", State(b).GetProperty("status").GetString());
+        p.Kill();
+        p.WaitForExit();
+        Assert.True(SandboxHost.ProcessExists(pid));
+
+        var stale = b.Id;
+        b.Id = "next";
+        b.Config = b.Config with { Hooks = null };
+        Assert.Equal(0, b.Sh("true").Run().ExitCode);
+        SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(pid), TimeSpan.FromSeconds(5), "the half-made container to be killed");
+        Assert.DoesNotContain(b.StateEntries, e => e.EndsWith(stale, StringComparison.Ordinal));
+        Assert.Empty(SandboxHost.ProcessesMentioning(b.Dir));
+    }
+
+    [PrivilegedFact]
     public void Hooks_run_at_their_points_with_the_state_on_stdin()
     {
         using var b = new TestBundle();
