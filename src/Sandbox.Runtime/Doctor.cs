@@ -39,6 +39,9 @@ internal static class Doctor
         return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
     }
 
+    private static string? SeccompMode() =>
+        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Seccomp:", StringComparison.Ordinal))?[8..].Trim();
+
     /// <summary>Why a user namespace may be refused here, from the knobs distributions use.</summary>
     private static string UserNamespaceKnobs()
     {
@@ -55,6 +58,10 @@ internal static class Doctor
         {
             parts.Add($"kernel.apparmor_restrict_unprivileged_userns={aa}" + (aa == "1" ? " (Ubuntu's AppArmor restriction)" : ""));
         }
+        if (SeccompMode() == "2")
+        {
+            parts.Add("this process runs under a seccomp filter (an enclosing container's profile may refuse namespaces)");
+        }
         return string.Join(", ", parts);
     }
 
@@ -70,7 +77,7 @@ internal static class Doctor
         var error = Probe(0, null, [new SetUserStep(65534, 65534, []), new UnshareStep(Libc.CLONE_NEWUSER), new ExitStep(0)]);
         var knobs = UserNamespaceKnobs();
         return new("  for ordinary users", error is null,
-            error is null ? knobs : $"{error}; {knobs}; a seccomp profile of an enclosing container can refuse it too");
+            error is null ? knobs : $"{error}; {knobs}");
     }
 
     private static Finding Overlay(HostFacts host)
