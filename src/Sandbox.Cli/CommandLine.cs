@@ -5,20 +5,25 @@ internal sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _flags = new(StringComparer.Ordinal);
     private readonly List<string> _operands = [];
+    private readonly List<string> _afterDashes = [];
 
     public string Command { get; private set; } = "";
 
     public IReadOnlyList<string> Operands => _operands;
 
+    /// <summary>Everything after "--": a command and its arguments, taken literally.</summary>
+    public IReadOnlyList<string> AfterDashes => _afterDashes;
+
     /// <summary>Flags that take a value; every other flag is a switch.</summary>
     private static readonly HashSet<string> Valued =
     [
-        "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket",
+        "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket", "--spec",
+        "--output",
     ];
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
     {
-        ["-b"] = "--bundle", ["-f"] = "--force", ["-h"] = "--help",
+        ["-b"] = "--bundle", ["-f"] = "--force", ["-h"] = "--help", ["-o"] = "--output",
     };
 
     public static CommandLine Parse(string[] args)
@@ -29,7 +34,7 @@ internal sealed class CommandLine
             var a = args[i];
             if (a == "--")
             {
-                cl._operands.AddRange(args[(i + 1)..]);
+                cl._afterDashes.AddRange(args[(i + 1)..]);
                 break;
             }
             if (a.StartsWith('-') && a.Length > 1)
@@ -86,7 +91,7 @@ internal sealed class CommandLine
 
     public string Id()
     {
-        if (_operands.Count != 1)
+        if (_operands.Count != 1 || _afterDashes.Count > 0)
         {
             throw new SandboxException(ErrorCodes.Usage, $"`sandbox {Command}` takes one container id", "see `sandbox --help`");
         }

@@ -20,6 +20,12 @@ internal static class Commands
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
           spec [--bundle DIR] [--rootless]
 
+        sandbox.yaml commands:
+          build SPEC -o DIR             build the bundle SPEC describes into DIR; prints its digest
+          run --spec SPEC [ID] [-- CMD ARGS]
+                                        build (or reuse, from the cache) and run in one step
+          cache prune [--all]           remove cached bundles, layers and blobs unused for 7 days (or all)
+
         Other commands:
           doctor                        what this host allows: user namespaces, overlay, pivot_root
 
@@ -50,10 +56,19 @@ internal static class Commands
         var life = new Lifecycle(store, host, stderr);
         switch (cl.Command)
         {
+            case "run" when cl.Value("--spec") is { Length: > 0 } spec:
+                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds");
+                return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "run":
                 cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring");
                 RefuseUnsupported(cl);
                 return life.Run(Launch(cl), PidFile(cl));
+            case "build":
+                cl.Allow("--output");
+                return SpecCommands.Build(cl, host, Write);
+            case "cache" when cl.Operands is ["prune"]:
+                cl.Allow("--all");
+                return SpecCommands.PruneCache(cl, Write);
             case "create":
                 cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--console-socket", "--no-new-keyring");
                 RefuseUnsupported(cl);
@@ -105,11 +120,7 @@ internal static class Commands
 
     private static LaunchOptions Launch(CommandLine cl)
     {
-        var preserve = 0;
-        if (cl.Value("--preserve-fds") is { } p && (!int.TryParse(p, out preserve) || preserve < 0))
-        {
-            throw new SandboxException(ErrorCodes.Usage, $"--preserve-fds {p}: not a count", "pass a number of descriptors after stdio");
-        }
+        var preserve = Preserve(cl);
         return new LaunchOptions
         {
             Id = cl.Id(),
@@ -118,6 +129,23 @@ internal static class Commands
             Reaper = cl.Has("--reaper"),
             PreserveFds = preserve,
         };
+    }
+
+    /// <summary>`run --spec` takes an optional id (first operand); without one it makes a unique one.</summary>
+    private static LaunchOptions LaunchForSpec(CommandLine cl)
+    {
+        var id = cl.Operands.Count > 0 ? cl.Operands[0] : $"spec-{Environment.ProcessId}-{Environment.TickCount64 % 100000}";
+        return new LaunchOptions { Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl) };
+    }
+
+    private static int Preserve(CommandLine cl)
+    {
+        var preserve = 0;
+        if (cl.Value("--preserve-fds") is { } p && (!int.TryParse(p, out preserve) || preserve < 0))
+        {
+            throw new SandboxException(ErrorCodes.Usage, $"--preserve-fds {p}: not a count", "pass a number of descriptors after stdio");
+        }
+        return preserve;
     }
 
     private static string? PidFile(CommandLine cl) => cl.Value("--pid-file") is { Length: > 0 } p ? Path.GetFullPath(p) : null;

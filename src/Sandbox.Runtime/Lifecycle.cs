@@ -10,11 +10,16 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 {
     public const int ExecNotFoundExit = 127, ExecDeniedExit = 126;
 
-    /// <summary>Runs the container in the foreground and returns its exit code, or 128+signal.</summary>
-    public int Run(LaunchOptions o, string? pidFile)
+    /// <summary>
+    /// Runs the container in the foreground and returns its exit code, or 128+signal. <paramref name="configOverride"/>
+    /// replaces the bundle's config.json (`run --spec` with a command of its own).
+    /// </summary>
+    public int Run(LaunchOptions o, string? pidFile, OciConfig? configOverride = null)
     {
         store.CollectStale();
-        var (config, bytes) = Load(o.Bundle);
+        var (config, bytes) = configOverride is null
+            ? Load(o.Bundle)
+            : Check(Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(configOverride)), Path.Combine(o.Bundle, OciConfigLoader.FileName));
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;
@@ -192,7 +197,13 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {Libc.Describe(errno)}",
                 "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`");
         }
-        var config = OciConfigLoader.Parse(bytes, path);
+        return Check(bytes, path);
+    }
+
+    /// <summary>Validates a config, adds the host variables its allow-list passes, and keeps its bytes if hooks need them later.</summary>
+    private static (OciConfig Config, byte[]? Bytes) Check(byte[] bytes, string path)
+    {
+        var config = SandboxAnnotations.WithPassedEnvironment(OciConfigLoader.Parse(bytes, path), Environment.GetEnvironmentVariables);
         // The config is kept beside the state only when a later command (start, delete) has hooks to run from it.
         var keep = config.Hooks?.Poststart is { Count: > 0 } || config.Hooks?.Poststop is { Count: > 0 };
         return (config, keep ? bytes : null);

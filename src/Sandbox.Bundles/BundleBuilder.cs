@@ -1,0 +1,302 @@
+using System.Security.Cryptography;
+using System.Text;
+using Sandbox.Bundles.Elf;
+using Sandbox.Oci;
+using Sandbox.Spec;
+
+namespace Sandbox.Bundles;
+
+public sealed record BuiltBundle(string Directory, string Digest, bool Reused);
+
+/// <summary>
+/// spec → layers → rootfs + config.json. The bundle is assembled in a temporary directory beside the
+/// destination and renamed into place, so an error leaves nothing half-built; an unchanged spec whose bundle
+/// is already there costs a digest computation and nothing else.
+/// </summary>
+public sealed class BundleBuilder
+{
+    private const string DigestFile = "digest";
+    private readonly ContentStore _store;
+    private readonly uint _uid;
+    private readonly uint _gid;
+
+    public BundleBuilder(string cacheRoot, uint uid, uint gid)
+    {
+        _store = new ContentStore(cacheRoot);
+        _uid = uid;
+        _gid = gid;
+    }
+
+    public static string DefaultCacheRoot() => ContentStore.DefaultRoot();
+
+    /// <summary>Where `sandbox run --spec` keeps bundles: in the cache, by digest.</summary>
+    public string CachedBundleDir(string digest) => Path.Combine(_store.Root, "bundles", digest["sha256:".Length..]);
+
+    /// <summary>Computes the layers and config of a spec without writing the bundle.</summary>
+    internal (List<Layer> Layers, OciConfig Config, string Digest) Plan(SandboxSpec spec)
+    {
+        var rootless = _uid != 0;
+        DotnetInstallation? dotnet = null;
+        var layers = new List<Layer>();
+        if (spec.Base == BaseImage.Dotnet)
+        {
+            dotnet = DotnetInstallation.Locate() ?? throw new SandboxException(ErrorCodes.RootfsMissing,
+                $"{spec.SourcePath}: base: dotnet, but no .NET installation was found (DOTNET_ROOT, dotnet on PATH, /etc/dotnet/install_location, /usr/share/dotnet, /usr/lib/dotnet)",
+                "install the .NET runtime, or set DOTNET_ROOT");
+            layers.Add(DotnetLibraries(dotnet));
+        }
+        if (spec.Files.Count > 0)
+        {
+            layers.Add(CopiedFiles(spec));
+        }
+        layers.Add(Generated(spec, dotnet));
+        var config = BundleConfig.Create(spec, dotnet, rootless, _uid, _gid);
+        return (layers, config, Digest(layers, config, spec));
+    }
+
+    /// <summary>Builds the bundle into <paramref name="outDir"/> (or reuses it when its digest already matches).</summary>
+    public BuiltBundle Build(SandboxSpec spec, string outDir)
+    {
+        using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
+        return Build(Plan(spec), Path.GetFullPath(outDir));
+    }
+
+    /// <summary>Builds into the cache, under the bundle's digest: what `sandbox run --spec` runs.</summary>
+    public BuiltBundle BuildInCache(SandboxSpec spec)
+    {
+        using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
+        var plan = Plan(spec);
+        return Build(plan, CachedBundleDir(plan.Digest));
+    }
+
+    /// <summary>
+    /// Removes cached bundles unused for <paramref name="unusedFor"/>, then the layers and blobs nothing uses,
+    /// under the exclusive cache lock so no build runs meanwhile.
+    /// </summary>
+    public static (int Layers, int Blobs, long Bytes, int Bundles) Prune(string cacheRoot, TimeSpan unusedFor)
+    {
+        var store = new ContentStore(cacheRoot);
+        using var cacheLock = FileLock.Acquire(store.LockPath, exclusive: true);
+        var bundles = 0;
+        var bundleDir = Path.Combine(cacheRoot, "bundles");
+        if (Directory.Exists(bundleDir))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(bundleDir))
+            {
+                var digest = Path.Combine(dir, DigestFile);
+                if (!File.Exists(digest) || File.GetLastWriteTimeUtc(digest) < DateTime.UtcNow - unusedFor)
+                {
+                    Directory.Delete(dir, recursive: true);
+                    File.Delete(dir + ".lock");
+                    bundles++;
+                }
+            }
+        }
+        var (layers, blobs, bytes) = store.Prune(unusedFor);
+        return (layers, blobs, bytes, bundles);
+    }
+
+    private BuiltBundle Build((List<Layer> Layers, OciConfig Config, string Digest) plan, string outDir)
+    {
+        var (layers, config, digest) = plan;
+        if (ReadDigest(outDir) == digest)
+        {
+            foreach (var l in layers)
+            {
+                _store.RecordLayer(l, l.Digest());
+            }
+            File.SetLastWriteTimeUtc(Path.Combine(outDir, DigestFile), DateTime.UtcNow); // used: keep it from `cache prune`
+            return new BuiltBundle(outDir, digest, Reused: true);
+        }
+        var parent = Path.GetDirectoryName(outDir)!;
+        Directory.CreateDirectory(parent);
+        var tmp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var rootfs = Path.Combine(tmp, "rootfs");
+            Directory.CreateDirectory(rootfs);
+            File.SetUnixFileMode(rootfs, (UnixFileMode)0x1ed);
+            foreach (var layer in layers)
+            {
+                _store.Materialize(layer, rootfs);
+                _store.RecordLayer(layer, layer.Digest());
+            }
+            File.WriteAllText(Path.Combine(tmp, OciConfigLoader.FileName), OciConfigLoader.Serialize(config) + "\n");
+            File.WriteAllText(Path.Combine(tmp, DigestFile), digest + "\n");
+            SwapIntoPlace(tmp, outDir, digest);
+            return new BuiltBundle(outDir, digest, Reused: false);
+        }
+        finally
+        {
+            if (Directory.Exists(tmp))
+            {
+                Directory.Delete(tmp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Replaces the destination under a lock of its own; a concurrent build of the same digest may win.</summary>
+    private static void SwapIntoPlace(string tmp, string outDir, string digest)
+    {
+        using var swap = FileLock.Acquire(outDir + ".lock", exclusive: true);
+        if (ReadDigest(outDir) == digest)
+        {
+            return; // another build just put the same bundle there
+        }
+        string? old = null;
+        if (Directory.Exists(outDir))
+        {
+            if (Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, DigestFile)))
+            {
+                throw new SandboxException(ErrorCodes.ContainerExists, $"{outDir} exists and is not a bundle sandbox built",
+                    "choose another output directory (-o), or remove it");
+            }
+            old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.{Guid.NewGuid():N}.old");
+            Directory.Move(outDir, old);
+        }
+        Directory.Move(tmp, outDir);
+        if (old is not null)
+        {
+            Directory.Delete(old, recursive: true);
+        }
+    }
+
+    private static string? ReadDigest(string dir)
+    {
+        var path = Path.Combine(dir, DigestFile);
+        return File.Exists(path) && File.Exists(Path.Combine(dir, OciConfigLoader.FileName)) ? File.ReadAllText(path).Trim() : null;
+    }
+
+    /// <summary>The ELF closure of .NET's native files, minus the installation itself, which is bind-mounted.</summary>
+    private Layer DotnetLibraries(DotnetInstallation dotnet)
+    {
+        var closure = new LibraryClosure();
+        foreach (var f in dotnet.NativeFiles())
+        {
+            closure.Add(f);
+        }
+        foreach (var pattern in DotnetInstallation.OnDemandLibraries)
+        {
+            // Every match: .NET opens these by soname ("libicuuc.so.72"), which is a link to the versioned file.
+            foreach (var lib in FindAll(pattern))
+            {
+                closure.Add(lib);
+            }
+        }
+        var layer = new Layer("dotnet-libraries");
+        var inside = dotnet.Root + "/";
+        foreach (var path in closure.Files)
+        {
+            if (path.StartsWith(inside, StringComparison.Ordinal) || path == dotnet.Root)
+            {
+                continue;
+            }
+            AddHostPath(layer, path, path);
+        }
+        layer.Add(new LayerEntry(dotnet.Root, EntryKind.Directory, 0x1ed));
+        return layer;
+    }
+
+    /// <summary>The matches in the first loader directory that has any, as the loader would find them.</summary>
+    private static IEnumerable<string> FindAll(string pattern)
+    {
+        var machine = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            ? ElfFile.MachineAarch64 : ElfFile.MachineX64;
+        foreach (var dir in LdSoConf.SearchDirectories("/", machine))
+        {
+            var matches = Directory.Exists(dir) ? Directory.GetFiles(dir, pattern) : [];
+            if (matches.Length > 0)
+            {
+                return matches.Order(StringComparer.Ordinal);
+            }
+        }
+        return [];
+    }
+
+    private Layer CopiedFiles(SandboxSpec spec)
+    {
+        var layer = new Layer("files");
+        foreach (var f in spec.Files)
+        {
+            if (Directory.Exists(f.HostPath))
+            {
+                foreach (var entry in Directory.EnumerateFileSystemEntries(f.HostPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                {
+                    AddHostPath(layer, entry, f.ContainerPath.TrimEnd('/') + "/" + Path.GetRelativePath(f.HostPath, entry));
+                }
+                layer.Add(new LayerEntry(f.ContainerPath.TrimEnd('/'), EntryKind.Directory, 0x1ed));
+            }
+            else
+            {
+                AddHostPath(layer, f.HostPath, f.ContainerPath);
+            }
+        }
+        return layer;
+    }
+
+    private void AddHostPath(Layer layer, string hostPath, string containerPath)
+    {
+        var info = new FileInfo(hostPath);
+        if (info.LinkTarget is { } target)
+        {
+            layer.Add(new LayerEntry(containerPath, EntryKind.Symlink, 0x1ff, LinkTarget: target));
+        }
+        else if (Directory.Exists(hostPath))
+        {
+            layer.Add(new LayerEntry(containerPath, EntryKind.Directory, 0x1ed));
+        }
+        else
+        {
+            // Modes are normalized to 0755 or 0644: the owner's execute bit is the only one that matters.
+            var mode = (info.UnixFileMode & UnixFileMode.UserExecute) != 0 ? 0x1edu : 0x1a4u;
+            layer.Add(new LayerEntry(containerPath, EntryKind.File, mode, _store.Ingest(hostPath, mode)));
+        }
+    }
+
+    private Layer Generated(SandboxSpec spec, DotnetInstallation? dotnet)
+    {
+        var layer = new Layer("generated");
+        foreach (var (path, content) in EtcFilesGenerator.Generate(spec, () => File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : null))
+        {
+            layer.Add(new LayerEntry(path, EntryKind.File, 0x1a4, _store.Ingest(Encoding.UTF8.GetBytes(content), 0x1a4)));
+        }
+        // Mount points and the working directory exist in the image, so a read-only root needs no changes at run time.
+        foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp", spec.WorkingDirectory }
+                     .Concat(spec.Tmpfs.Select(t => t.ContainerPath))
+                     .Concat(spec.Mounts.Where(m => Directory.Exists(m.HostPath)).Select(m => m.ContainerPath))
+                     .Concat(dotnet is null ? [] : [dotnet.Root]))
+        {
+            if (dir != "/" && !layer.Contains(dir))
+            {
+                layer.Add(new LayerEntry(dir.TrimEnd('/'), EntryKind.Directory, dir == "/tmp" ? 0x3ffu : 0x1edu));
+            }
+        }
+        foreach (var m in spec.Mounts.Where(m => File.Exists(m.HostPath)))
+        {
+            layer.Add(new LayerEntry(m.ContainerPath, EntryKind.File, 0x1a4, _store.Ingest([], 0x1a4)));
+        }
+        return layer;
+    }
+
+    /// <summary>
+    /// The bundle's identity: its layers and its config, with paths under the spec's own directory written
+    /// relative to it, so the same spec and inputs give the same digest wherever the checkout lives.
+    /// </summary>
+    private static string Digest(List<Layer> layers, OciConfig config, SandboxSpec spec)
+    {
+        var specDir = Path.GetDirectoryName(spec.SourcePath)!.TrimEnd('/') + "/";
+        var normalized = config with
+        {
+            Annotations = null,
+            Mounts = config.Mounts?.Select(m => m.Source is { } s && s.StartsWith(specDir, StringComparison.Ordinal)
+                ? m with { Source = "${SPEC_DIR}/" + s[specDir.Length..] } : m).ToList(),
+        };
+        var text = new StringBuilder("sandbox-bundle v1\n");
+        foreach (var l in layers)
+        {
+            text.Append(l.Name).Append(' ').Append(l.Digest()).Append('\n');
+        }
+        text.Append(OciConfigLoader.Serialize(normalized));
+        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+}

@@ -1,0 +1,127 @@
+using Sandbox.Oci;
+using Sandbox.Spec;
+
+namespace Sandbox.Bundles;
+
+/// <summary>The config.json a spec becomes: hermetic defaults, then what the spec declares.</summary>
+internal static class BundleConfig
+{
+    public const string PassEnvAnnotation = SandboxAnnotations.PassEnvironment;
+    public const string SpecAnnotation = SandboxAnnotations.Spec;
+
+    public static OciConfig Create(SandboxSpec spec, DotnetInstallation? dotnet, bool rootless, uint hostUid, uint hostGid)
+    {
+        RefuseWhatCannotBeEnforced(spec);
+        var env = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = (dotnet is null ? "" : dotnet.Root + ":") + "/usr/local/bin:/usr/bin:/bin",
+            ["HOME"] = "/tmp",
+            ["TZ"] = "UTC",
+            ["LANG"] = "C.UTF-8",
+        };
+        if (dotnet is not null)
+        {
+            env["DOTNET_ROOT"] = dotnet.Root;
+            env["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+            env["DOTNET_NOLOGO"] = "1";
+            env["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        }
+        foreach (var (k, v) in spec.Environment)
+        {
+            env[k] = v;
+        }
+
+        var mounts = new List<OciMount>
+        {
+            new() { Destination = "/proc", Type = "proc", Source = "proc" },
+            new() { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            new() { Destination = "/dev/shm", Type = "tmpfs", Source = "shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            new() { Destination = "/dev/mqueue", Type = "mqueue", Source = "mqueue", Options = ["nosuid", "noexec", "nodev"] },
+            rootless
+                ? new() { Destination = "/sys", Type = "none", Source = "/sys", Options = ["rbind", "nosuid", "noexec", "nodev", "ro"] }
+                : new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", "ro"] },
+        };
+        if (spec.Tmpfs.All(t => t.ContainerPath != "/tmp"))
+        {
+            mounts.Add(new() { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "nodev", "mode=1777", "size=268435456"] });
+        }
+        foreach (var t in spec.Tmpfs)
+        {
+            mounts.Add(new()
+            {
+                Destination = t.ContainerPath, Type = "tmpfs", Source = "tmpfs",
+                Options = ["nosuid", "nodev", $"mode={Convert.ToString(t.Mode, 8)}", $"size={t.SizeBytes}"],
+            });
+        }
+        if (dotnet is not null)
+        {
+            mounts.Add(new() { Destination = dotnet.Root, Type = "bind", Source = dotnet.Root, Options = ["rbind", "ro", "nosuid", "nodev"] });
+        }
+        foreach (var m in spec.Mounts)
+        {
+            mounts.Add(new()
+            {
+                Destination = m.ContainerPath, Type = "bind", Source = m.HostPath,
+                Options = m.Writable ? ["rbind", "nosuid", "nodev"] : ["rbind", "ro", "nosuid", "nodev"],
+            });
+        }
+
+        List<OciNamespace> namespaces = [new() { Type = "pid" }, new() { Type = "ipc" }, new() { Type = "uts" }, new() { Type = "mount" }, new() { Type = "cgroup" }];
+        if (spec.Network == NetworkMode.None)
+        {
+            namespaces.Add(new() { Type = "network" });
+        }
+        if (rootless)
+        {
+            namespaces.Add(new() { Type = "user" });
+        }
+        var caps = spec.Capabilities.ToList();
+        var command = spec.Command?.ToList() ?? (dotnet is not null ? ["dotnet", "--info"] : ["/bin/sh"]);
+        var annotations = new Dictionary<string, string> { [SpecAnnotation] = spec.SourcePath };
+        if (spec.PassEnvironment.Count > 0)
+        {
+            annotations[PassEnvAnnotation] = string.Join(',', spec.PassEnvironment);
+        }
+        return new OciConfig
+        {
+            OciVersion = OciVersions.Current,
+            Root = new OciRoot { Path = "rootfs", Readonly = spec.ReadOnlyRoot },
+            Hostname = spec.Hostname,
+            Mounts = mounts,
+            Process = new OciProcess
+            {
+                Args = command,
+                Env = [.. env.Select(kv => $"{kv.Key}={kv.Value}")],
+                Cwd = spec.WorkingDirectory,
+                User = new OciUser { Uid = rootless ? 0 : spec.Uid, Gid = rootless ? 0 : spec.Gid },
+                Capabilities = new OciCapabilities { Bounding = caps, Effective = [.. caps], Permitted = [.. caps] },
+                NoNewPrivileges = true,
+            },
+            Linux = new OciLinux
+            {
+                Namespaces = namespaces,
+                UidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostUid, Size = 1 }] : null,
+                GidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostGid, Size = 1 }] : null,
+                MaskedPaths = [.. DefaultConfig.MaskedPaths],
+                ReadonlyPaths = [.. DefaultConfig.ReadonlyPaths],
+            },
+            Annotations = annotations,
+        };
+    }
+
+    /// <summary>Limits and filters this version of the runtime cannot enforce are refused at build time, never dropped.</summary>
+    private static void RefuseWhatCannotBeEnforced(SandboxSpec spec)
+    {
+        var l = spec.Limits;
+        if (l.MemoryBytes is not null || l.Cpus is not null || l.Pids is not null || l.WallTime is not null)
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: limits are not enforced by this version of sandbox (cgroup limits and timeouts come next)",
+                "remove `limits:` for now; a limit that cannot be enforced is refused rather than ignored");
+        }
+        if (spec.Seccomp != "unconfined")
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: seccomp profile \"{spec.Seccomp}\" cannot be installed by this version of sandbox",
+                "set `seccomp: unconfined` for now; a filter that cannot be installed is refused rather than ignored");
+        }
+    }
+}

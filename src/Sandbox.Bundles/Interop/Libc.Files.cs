@@ -1,0 +1,14 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Bundles.Interop;
+
+internal static partial class Libc
+{
+    public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_UN = 8;
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Link(string oldPath, string newPath);
+}

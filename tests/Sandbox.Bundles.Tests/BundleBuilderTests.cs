@@ -1,0 +1,136 @@
+using Sandbox.Oci;
+using Sandbox.Spec;
+
+namespace Sandbox.Bundles.Tests;
+
+public sealed class BundleBuilderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bundle-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string Cache => Path.Join(_dir, "cache");
+
+    /// <summary>A spec in its own directory with one copied file, as a user would write it.</summary>
+    private SandboxSpec SpecIn(string name, string content = "payload\n")
+    {
+        var specDir = Directory.CreateDirectory(Path.Join(_dir, name)).FullName;
+        File.WriteAllText(Path.Join(specDir, "app.txt"), content);
+        Directory.CreateDirectory(Path.Join(specDir, "data"));
+        return new SandboxSpec
+        {
+            SourcePath = Path.Join(specDir, "sandbox.yaml"),
+            Seccomp = "unconfined",
+            Command = ["/bin/true"],
+            Files = [new CopiedPath(Path.Join(specDir, "app.txt"), "/app/app.txt", default)],
+            Mounts = [new HostMount(Path.Join(specDir, "data"), "/data", false, default)],
+        };
+    }
+
+    [Fact]
+    public void The_same_spec_in_two_directories_gives_the_same_digest_and_one_byte_changes_it()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var a = builder.Build(SpecIn("a"), Path.Join(_dir, "out-a"));
+        var b = builder.Build(SpecIn("b"), Path.Join(_dir, "out-b"));
+        var c = builder.Build(SpecIn("c", "payloaD\n"), Path.Join(_dir, "out-c"));
+        Assert.StartsWith("sha256:", a.Digest, StringComparison.Ordinal);
+        Assert.Equal(a.Digest, b.Digest);
+        Assert.NotEqual(a.Digest, c.Digest);
+        Assert.Equal("payload\n", File.ReadAllText(Path.Join(a.Directory, "rootfs/app/app.txt")));
+        Assert.Equal(a.Digest, File.ReadAllText(Path.Join(a.Directory, "digest")).Trim());
+    }
+
+    [Fact]
+    public void An_unchanged_spec_reuses_the_bundle_and_a_changed_one_replaces_it_whole()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var spec = SpecIn("s");
+        var outDir = Path.Join(_dir, "out");
+        Assert.False(builder.Build(spec, outDir).Reused);
+        Assert.True(builder.Build(spec, outDir).Reused);
+        File.WriteAllText(Path.Join(_dir, "s", "app.txt"), "new\n");
+        var rebuilt = builder.Build(spec, outDir);
+        Assert.False(rebuilt.Reused);
+        Assert.Equal("new\n", File.ReadAllText(Path.Join(outDir, "rootfs/app/app.txt")));
+        Assert.Empty(Directory.GetDirectories(_dir, ".out.*"));
+    }
+
+    [Fact]
+    public void The_config_carries_the_hermetic_defaults_and_the_declared_mounts()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var spec = SpecIn("cfg") with { Environment = new Dictionary<string, string> { ["X"] = "1" }, PassEnvironment = ["HOME"] };
+        var built = builder.Build(spec, Path.Join(_dir, "out"));
+        var config = OciConfigLoader.LoadBundle(built.Directory);
+        Assert.True(config.Root!.Readonly);
+        Assert.Equal("sandbox", config.Hostname);
+        Assert.Contains(config.Linux!.Namespaces!, n => n.Type == "network");
+        Assert.Equal(1000u, config.Process!.User!.Uid);
+        Assert.Contains("TZ=UTC", config.Process.Env!);
+        Assert.Contains("LANG=C.UTF-8", config.Process.Env!);
+        Assert.Contains("X=1", config.Process.Env!);
+        Assert.DoesNotContain(config.Process.Env!, e => e.StartsWith("HOME=/root", StringComparison.Ordinal));
+        Assert.Equal("HOME", config.Annotations![BundleConfig.PassEnvAnnotation]);
+        var data = config.Mounts!.Single(m => m.Destination == "/data");
+        Assert.Contains("ro", data.Options!);
+        Assert.Contains(config.Mounts!, m => m.Destination == "/tmp" && m.Type == "tmpfs");
+        Assert.True(File.Exists(Path.Join(built.Directory, "rootfs/etc/passwd")));
+        Assert.Contains("sandbox:x:1000:1000", File.ReadAllText(Path.Join(built.Directory, "rootfs/etc/passwd")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_dotnet_base_holds_the_native_closure_and_binds_the_installation()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var spec = SpecIn("dn") with { Base = BaseImage.Dotnet, Command = null };
+        var built = builder.Build(spec, Path.Join(_dir, "out"));
+        var rootfs = Path.Join(built.Directory, "rootfs");
+        var libs = Directory.EnumerateFiles(rootfs, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToHashSet();
+        Assert.Contains("libc.so.6", libs);
+        Assert.Contains("libstdc++.so.6", libs);
+        Assert.Contains(libs, l => l!.StartsWith("libicuuc.so.", StringComparison.Ordinal));
+        Assert.Contains(libs, l => l!.StartsWith("libssl.so.", StringComparison.Ordinal));
+        var dotnet = DotnetInstallation.Locate()!;
+        Assert.False(File.Exists(Path.Join(rootfs, dotnet.Root, "dotnet")), "the installation is bind-mounted, not copied");
+        var config = OciConfigLoader.LoadBundle(built.Directory);
+        Assert.Contains(config.Mounts!, m => m.Destination == dotnet.Root && m.Source == dotnet.Root && m.Options!.Contains("ro"));
+        Assert.Equal(["dotnet", "--info"], config.Process!.Args!);
+        Assert.Contains($"DOTNET_ROOT={dotnet.Root}", config.Process.Env!);
+    }
+
+    [Fact]
+    public void Limits_and_profiles_that_cannot_be_enforced_are_refused_and_nothing_is_written()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var outDir = Path.Join(_dir, "refused");
+        var e = Assert.Throws<SandboxException>(() => builder.Build(SpecIn("l") with { Limits = new ResourceLimits { MemoryBytes = 1 << 30 } }, outDir));
+        Assert.Equal(ErrorCodes.Unsupported, e.Code);
+        Assert.Equal(ErrorCodes.Unsupported, Assert.Throws<SandboxException>(() => builder.Build(SpecIn("p") with { Seccomp = "default" }, outDir)).Code);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void An_existing_directory_that_is_not_a_bundle_is_never_replaced()
+    {
+        var outDir = Directory.CreateDirectory(Path.Join(_dir, "precious")).FullName;
+        File.WriteAllText(Path.Join(outDir, "keep.txt"), "mine");
+        var e = Assert.Throws<SandboxException>(() => new BundleBuilder(Cache, 0, 0).Build(SpecIn("x"), outDir));
+        Assert.Equal(ErrorCodes.ContainerExists, e.Code);
+        Assert.Equal("mine", File.ReadAllText(Path.Join(outDir, "keep.txt")));
+        Assert.Empty(Directory.GetDirectories(_dir, ".precious.*"));
+    }
+
+    [Fact]
+    public void Concurrent_builds_of_the_same_and_different_specs_are_safe()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var specs = new[] { SpecIn("c1"), SpecIn("c2", "other\n") };
+        var results = Enumerable.Range(0, 8).AsParallel().WithDegreeOfParallelism(8)
+            .Select(i => builder.Build(specs[i % 2], Path.Join(_dir, $"par-{i % 2}"))).ToList();
+        Assert.Equal(2, results.Select(r => r.Digest).Distinct().Count());
+        Assert.Equal("payload\n", File.ReadAllText(Path.Join(_dir, "par-0/rootfs/app/app.txt")));
+        Assert.Equal("other\n", File.ReadAllText(Path.Join(_dir, "par-1/rootfs/app/app.txt")));
+        Assert.Empty(Directory.GetDirectories(_dir, ".par-*"));
+    }
+}
