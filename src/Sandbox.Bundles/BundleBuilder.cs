@@ -178,7 +178,7 @@ public sealed class BundleBuilder
         foreach (var pattern in DotnetInstallation.OnDemandLibraries)
         {
             // Every match: .NET opens these by soname ("libicuuc.so.72"), which is a link to the versioned file.
-            foreach (var lib in FindAll(pattern))
+            foreach (var lib in FindAll(pattern, closure))
             {
                 closure.Add(lib);
             }
@@ -198,16 +198,16 @@ public sealed class BundleBuilder
     }
 
     /// <summary>The matches in the first loader directory that has any, as the loader would find them.</summary>
-    private static IEnumerable<string> FindAll(string pattern)
+    private static IEnumerable<string> FindAll(string pattern, LibraryClosure closure)
     {
         var machine = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
             ? ElfFile.MachineAarch64 : ElfFile.MachineX64;
-        foreach (var dir in LdSoConf.SearchDirectories("/", machine))
+        foreach (var dir in closure.SearchDirectories(machine))
         {
-            var matches = Directory.Exists(dir) ? Directory.GetFiles(dir, pattern) : [];
-            if (matches.Length > 0)
+            var matches = closure.Names(dir).Where(n => System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, n, ignoreCase: false)).ToList();
+            if (matches.Count > 0)
             {
-                return matches.Order(StringComparer.Ordinal);
+                return matches.Order(StringComparer.Ordinal).Select(n => dir + "/" + n);
             }
         }
         return [];

@@ -8,7 +8,13 @@ namespace Sandbox.Bundles.Elf;
 internal sealed class LibraryClosure
 {
     private readonly string _root;
+
+    // Memos: a closure touches the same few directories and links hundreds of times.
     private readonly Dictionary<string, ElfFile?> _elf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Link, string Next)?> _hops = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _matches = new(StringComparer.Ordinal);
+    private readonly Dictionary<ushort, IReadOnlyList<string>> _searchDirs = [];
+    private readonly Dictionary<string, string[]> _names = new(StringComparer.Ordinal);
 
     public LibraryClosure(string root = "/") => _root = root;
 
@@ -65,12 +71,45 @@ internal sealed class LibraryClosure
             dirs.AddRange(elf.RPath.Select(Expand));
         }
         dirs.AddRange(elf.RunPath.Select(Expand));
-        dirs.AddRange(LdSoConf.SearchDirectories(_root, elf.Machine));
+        dirs.AddRange(SearchDirectories(elf.Machine));
         return dirs;
     }
 
-    private bool Matches(string candidate, ushort machine) =>
-        File.Exists(Path.Join(_root, candidate)) && Read(RealPath(candidate)) is { } e && e.Machine == machine;
+    /// <summary>
+    /// The names in a directory, read once. Enumerating by name only matters: .NET's file enumeration stats every
+    /// symlink to tell files from directories, and the library directories are mostly symlinks.
+    /// </summary>
+    public string[] Names(string dir)
+    {
+        if (!_names.TryGetValue(dir, out var names))
+        {
+            var host = Path.Join(_root, dir);
+            _names[dir] = names = Directory.Exists(host)
+                ? new System.IO.Enumeration.FileSystemEnumerable<string>(host, (ref System.IO.Enumeration.FileSystemEntry e) => e.FileName.ToString()).ToArray()
+                : [];
+        }
+        return names;
+    }
+
+    /// <summary>ld.so.conf and the default directories, read once per closure.</summary>
+    public IReadOnlyList<string> SearchDirectories(ushort machine)
+    {
+        if (!_searchDirs.TryGetValue(machine, out var dirs))
+        {
+            _searchDirs[machine] = dirs = LdSoConf.SearchDirectories(_root, machine);
+        }
+        return dirs;
+    }
+
+    private bool Matches(string candidate, ushort machine)
+    {
+        var key = candidate + "\0" + machine;
+        if (!_matches.TryGetValue(key, out var ok))
+        {
+            _matches[key] = ok = File.Exists(Path.Join(_root, candidate)) && Read(RealPath(candidate)) is { } e && e.Machine == machine;
+        }
+        return ok;
+    }
 
     private ElfFile? Read(string path)
     {
@@ -105,6 +144,15 @@ internal sealed class LibraryClosure
 
     /// <summary>Finds the first symlink along the path; returns it and the path with that link replaced.</summary>
     private (string Link, string Next)? ResolveOneLink(string path)
+    {
+        if (!_hops.TryGetValue(path, out var hop))
+        {
+            _hops[path] = hop = FindFirstLink(path);
+        }
+        return hop;
+    }
+
+    private (string Link, string Next)? FindFirstLink(string path)
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 1; i <= parts.Length; i++)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# build.sh: the sandbox.yaml benchmarks, in one run.
+#   1. Building the dotnet base: cold (empty cache, no bundle) and warm (nothing changed).
+#   2. A .NET hello world: bare, in a sandbox built from sandbox.yaml (run --bundle), and under bwrap with the host
+#      root bound read-only; prints each tool's overhead over bare and the ratio of the two overheads.
+# Needs root. Prints medians and ratios.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+runs=${RUNS:-30}
+bash eng/install-deps.sh --bench
+[ -x artifacts/dist/sandbox ] || bash eng/build.sh
+S=$root/artifacts/dist/sandbox
+work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/hello"
+cat > "$work/hello/hello.csproj" <<'XML'
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+</Project>
+XML
+echo 'System.Console.WriteLine("hello");' > "$work/hello/Program.cs"
+dotnet build "$work/hello" -c Release -o "$work/app" -nologo -v quiet >/dev/null
+cat > "$work/sandbox.yaml" <<'YAML'
+version: 1
+base: dotnet
+seccomp: unconfined
+mounts:
+  - source: ./app
+    target: /app
+command: [dotnet, /app/hello.dll]
+YAML
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+
+export SANDBOX_CACHE=$work/cache
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/build.json" \
+  --prepare "rm -rf $work/cache $work/bundle" -n cold "$S build $work/sandbox.yaml -o $work/bundle" >/dev/null
+"$S" build "$work/sandbox.yaml" -o "$work/bundle" >/dev/null
+hyperfine -N --warmup 5 --runs "$((runs * 5))" --export-json "$work/warm.json" \
+  -n warm "$S build $work/sandbox.yaml -o $work/bundle" >/dev/null
+
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/hello.json" \
+  -n bare "dotnet $work/app/hello.dll" \
+  -n sandbox "$S --root $work/state run --bundle $work/bundle h" \
+  -n bwrap "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp dotnet $work/app/hello.dll" >/dev/null
+
+python3 - "$work" <<'PY'
+import json, statistics, sys
+w = sys.argv[1]
+def med(f):
+    return {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{w}/{f}"))["results"]}
+b, m, h = med("build.json"), med("warm.json"), med("hello.json")
+print(f"dotnet base build: cold {b['cold']:.1f} ms (target <= 2000), warm {m['warm']:.1f} ms (target <= 50)")
+print(f"hello world: bare {h['bare']:.1f} ms, sandbox {h['sandbox']:.1f} ms, bwrap {h['bwrap']:.1f} ms")
+so, bo = h['sandbox'] - h['bare'], h['bwrap'] - h['bare']
+print(f"overhead: sandbox {so:.1f} ms, bwrap {bo:.1f} ms, ratio {so / bo:.2f} (target <= 0.70)")
+PY
