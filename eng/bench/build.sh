@@ -11,7 +11,10 @@ runs=${RUNS:-30}
 bash eng/install-deps.sh --bench
 [ -x artifacts/dist/sandbox ] || bash eng/build.sh
 S=$root/artifacts/dist/sandbox
-work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+
+# Not under /tmp (bwrap gets a private /tmp, as the sandbox does, and must still see the app), and not under
+# the repository, whose Directory.Build.props would apply to the test app.
+work=$(mktemp -d /var/tmp/sandbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/hello"
