@@ -293,7 +293,8 @@ public sealed class BundleBuilder
         var specDir = Path.GetDirectoryName(spec.SourcePath)!.TrimEnd('/') + "/";
         var normalized = config with
         {
-            Annotations = null,
+            // The spec's own path is where it lives, not what it says; every other annotation is part of the bundle.
+            Annotations = config.Annotations?.Where(a => a.Key != SandboxAnnotations.Spec).ToDictionary(a => a.Key, a => a.Value),
             Mounts = config.Mounts?.Select(m => m.Source is { } s && s.StartsWith(specDir, StringComparison.Ordinal)
                 ? m with { Source = "${SPEC_DIR}/" + s[specDir.Length..] } : m).ToList(),
         };

@@ -82,6 +82,10 @@ internal static class BundleConfig
         {
             annotations[PassEnvAnnotation] = string.Join(',', spec.PassEnvironment);
         }
+        if (spec.Limits.WallTime is { } wall)
+        {
+            annotations[SandboxAnnotations.TimeoutMs] = ((long)wall.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         return new OciConfig
         {
             OciVersion = OciVersions.Current,
@@ -113,10 +117,10 @@ internal static class BundleConfig
     private static void RefuseWhatCannotBeEnforced(SandboxSpec spec)
     {
         var l = spec.Limits;
-        if (l.MemoryBytes is not null || l.Cpus is not null || l.Pids is not null || l.WallTime is not null)
+        if (l.MemoryBytes is not null || l.Cpus is not null || l.Pids is not null)
         {
-            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: limits are not enforced by this version of sandbox (cgroup limits and timeouts come next)",
-                "remove `limits:` for now; a limit that cannot be enforced is refused rather than ignored");
+            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: memory, CPU and pids limits are not enforced by this version of sandbox (cgroup limits come next)",
+                "remove them from `limits:` for now (`time` works); a limit that cannot be enforced is refused rather than ignored");
         }
         if (spec.Seccomp != "unconfined")
         {

@@ -17,7 +17,8 @@ internal static class Commands
           state ID
           kill ID [SIGNAL]              SIGNAL: a name (TERM, SIGKILL) or a number; default TERM
           delete [--force] ID
-          run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
+          run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
+              [--timeout DURATION] [--report FILE] ID
           spec [--bundle DIR] [--rootless]
 
         sandbox.yaml commands:
@@ -57,12 +58,12 @@ internal static class Commands
         switch (cl.Command)
         {
             case "run" when cl.Value("--spec") is { Length: > 0 } spec:
-                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds");
+                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "run":
-                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring");
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report");
                 RefuseUnsupported(cl);
-                return life.Run(Launch(cl), PidFile(cl));
+                return life.Run(Launch(cl) with { Timeout = Timeout(cl), ReportPath = Report(cl) }, PidFile(cl));
             case "build":
                 cl.Allow("--output");
                 return SpecCommands.Build(cl, host, Write);
@@ -88,7 +89,7 @@ internal static class Commands
                 {
                     throw new SandboxException(ErrorCodes.Usage, "`sandbox kill` takes an id and an optional signal", "e.g. `sandbox kill ID TERM`");
                 }
-                life.Kill(cl.Operands[0], Signals.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"));
+                life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"));
                 return 0;
             case "delete":
                 cl.Allow("--force");
@@ -135,8 +136,32 @@ internal static class Commands
     private static LaunchOptions LaunchForSpec(CommandLine cl)
     {
         var id = cl.Operands.Count > 0 ? cl.Operands[0] : $"spec-{Environment.ProcessId}-{Environment.TickCount64 % 100000}";
-        return new LaunchOptions { Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl) };
+        return new LaunchOptions
+        {
+            Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl),
+            Timeout = Timeout(cl), ReportPath = Report(cl),
+        };
     }
+
+    /// <summary>--timeout 30s, 1m30s, 500ms, or a plain number of seconds.</summary>
+    private static TimeSpan? Timeout(CommandLine cl)
+    {
+        if (cl.Value("--timeout") is not { } text)
+        {
+            return null;
+        }
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+        if (Sandbox.Spec.Units.TryParseDuration(text, out var d, out var error))
+        {
+            return d;
+        }
+        throw new SandboxException(ErrorCodes.Usage, $"--timeout {text}: {error}", "e.g. --timeout 30s, --timeout 1m30s or --timeout 2.5");
+    }
+
+    private static string? Report(CommandLine cl) => cl.Value("--report") is { Length: > 0 } r ? Path.GetFullPath(r) : null;
 
     private static int Preserve(CommandLine cl)
     {

@@ -22,6 +22,7 @@ public static class ErrorCodes
     public const string CloneFailed = "SBX2003";
     public const string HookFailed = "SBX2004";
     public const string UserNamespaceDenied = "SBX2005";
+    public const string TimedOut = "SBX2006";
 
     // command line and state
     public const string Usage = "SBX3001";

@@ -6,6 +6,9 @@ public static class SandboxAnnotations
     /// <summary>Host environment variables to pass at run time (comma-separated names, or prefixes ending in '*').</summary>
     public const string PassEnvironment = "org.sandbox.env.pass";
 
+    /// <summary>A wall-clock limit for `sandbox run`, in milliseconds (from sandbox.yaml's limits.time).</summary>
+    public const string TimeoutMs = "org.sandbox.timeout-ms";
+
     /// <summary>The sandbox.yaml a bundle was built from.</summary>
     public const string Spec = "org.sandbox.spec";
 

@@ -13,6 +13,12 @@ internal sealed record LaunchOptions
     public bool NoPivot { get; init; }
     public bool Reaper { get; init; }
     public int PreserveFds { get; init; }
+
+    /// <summary>`run`: kill the container after this long (also from the org.sandbox.timeout annotation).</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>`run`: write the RunReport JSON here.</summary>
+    public string? ReportPath { get; init; }
 }
 
 /// <summary>

@@ -20,10 +20,18 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         var (config, bytes) = configOverride is null
             ? Load(o.Bundle)
             : Check(Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(configOverride)), Path.Combine(o.Bundle, OciConfigLoader.FileName));
+        var timeout = o.Timeout ?? AnnotatedTimeout(config);
+        if (timeout is not null && !(config.Linux?.Namespaces ?? []).Any(n => n.Type == "pid" && string.IsNullOrEmpty(n.Path)))
+        {
+            // Killing PID 1 of a pid namespace kills everything in it; without one, a double-forked process survives.
+            throw new SandboxException(ErrorCodes.Unsupported, "a timeout needs a new pid namespace, so that every process of the container can be killed",
+                "add {\"type\": \"pid\"} to linux.namespaces");
+        }
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;
         IDisposable? forwarding = null;
+        var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             int pid;
@@ -38,7 +46,25 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             store.Write(record);
             WritePidFile(pidFile, pid);
             HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
-            return Wait(pid);
+            var timedOut = 0;
+            using var timer = timeout is { } t
+                ? new Timer(_ =>
+                {
+                    Interlocked.Exchange(ref timedOut, 1);
+                    Libc.Kill(pid, Libc.SIGKILL);
+                }, null, t, System.Threading.Timeout.InfiniteTimeSpan)
+                : null;
+            var (status, rusage) = Wait(pid);
+            var exit = Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
+            if (timedOut != 0)
+            {
+                warnings.WriteLine($"sandbox: {ErrorCodes.TimedOut}: {o.Id} timed out after {timeout!.Value.TotalSeconds:0.###} s and was killed with everything it started");
+            }
+            if (o.ReportPath is { } reportPath)
+            {
+                WriteReport(reportPath, Report(o.Id, status, exit, rusage, started.Elapsed, timedOut != 0, timeout));
+            }
+            return exit;
         }
         finally
         {
@@ -50,6 +76,40 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             store.Remove(o.Id);
         }
     }
+
+    private static TimeSpan? AnnotatedTimeout(OciConfig config) =>
+        config.Annotations?.GetValueOrDefault(SandboxAnnotations.TimeoutMs) is { } ms && long.TryParse(ms, out var v) && v > 0
+            ? TimeSpan.FromMilliseconds(v) : null;
+
+    private static RunReport Report(string id, int status, int exit, Rusage r, TimeSpan wall, bool timedOut, TimeSpan? timeout)
+    {
+        var signal = Libc.WifExited(status) ? (int?)null : Libc.WtermSig(status);
+        return new RunReport
+        {
+            Id = id,
+            ExitCode = exit,
+            Signal = signal,
+            SignalName = signal is int s ? SignalNames.Name(s) : null,
+            WallTimeMs = Math.Round(wall.TotalMilliseconds, 3),
+            TimedOut = timedOut,
+            TimeoutMs = timeout?.TotalMilliseconds,
+            Usage = new RunUsage(),
+            Rusage = new RusageFigures
+            {
+                MaxRssBytes = r.Maxrss * 1024,
+                UserMs = r.UtimeSec * 1000.0 + r.UtimeUsec / 1000.0,
+                SystemMs = r.StimeSec * 1000.0 + r.StimeUsec / 1000.0,
+                MinorFaults = r.Minflt,
+                MajorFaults = r.Majflt,
+                VoluntaryContextSwitches = r.Nvcsw,
+                InvoluntaryContextSwitches = r.Nivcsw,
+            },
+            Seccomp = new SeccompSummary(),
+        };
+    }
+
+    private static void WriteReport(string path, RunReport report) =>
+        RawFiles.WriteAtomically(path, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report, RunReportJsonContext.Default.RunReport));
 
     /// <summary>Sets the container up and leaves its process waiting for `start`.</summary>
     public void Create(LaunchOptions o, string? pidFile)
@@ -260,17 +320,19 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         RawFiles.WriteAtomically(path, Encoding.UTF8.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
-    private static int Wait(int pid)
+    /// <summary>Waits for the container's first process; its rusage covers the children it waited for too.</summary>
+    private static (int Status, Rusage Usage) Wait(int pid)
     {
         int status;
-        while (Libc.Wait4Blocking(pid, &status, 0, null) < 0)
+        Rusage usage;
+        while (Libc.Wait4Blocking(pid, &status, 0, &usage) < 0)
         {
             if (Libc.Errno != Libc.EINTR)
             {
                 throw new SandboxException(ErrorCodes.Io, $"wait for {pid}: {Libc.Describe(Libc.Errno)}", "report this as a bug");
             }
         }
-        return Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
+        return (status, usage);
     }
 
     /// <summary>Passes the signals a terminal or a supervisor sends `sandbox run` on to the container.</summary>

@@ -100,6 +100,16 @@ public sealed class BundleBuilderTests : IDisposable
     }
 
     [Fact]
+    public void A_time_limit_becomes_an_annotation_and_changes_the_digest()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var a = builder.Build(SpecIn("t1") with { Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(30) } }, Path.Join(_dir, "t1-out"));
+        var b = builder.Build(SpecIn("t2") with { Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(31) } }, Path.Join(_dir, "t2-out"));
+        Assert.NotEqual(a.Digest, b.Digest);
+        Assert.Equal("30000", OciConfigLoader.LoadBundle(a.Directory).Annotations![SandboxAnnotations.TimeoutMs]);
+    }
+
+    [Fact]
     public void Limits_and_profiles_that_cannot_be_enforced_are_refused_and_nothing_is_written()
     {
         var builder = new BundleBuilder(Cache, 0, 0);

@@ -259,3 +259,74 @@ public class LifecycleTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10));
     }
 }
+
+public class ReportAndTimeoutTests
+{
+    [PrivilegedFact]
+    public void A_timeout_kills_the_container_with_everything_it_started_and_the_report_says_so()
+    {
+        using var b = new TestBundle();
+        var marker = $"99{Environment.ProcessId % 1000:000}7";
+        // A daemon that double-forks into a new session, and a child that ignores TERM: all must die.
+        b.Sh($"(setsid sh -c 'sleep {marker} &' &); (trap '' TERM; sleep {marker}) & sleep {marker}");
+        var report = Path.Combine(b.Dir, "report.json");
+        var sw = Stopwatch.StartNew();
+        var r = b.Run("--timeout", "500ms", "--report", report);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        Assert.Equal(137, r.ExitCode);
+        Assert.Contains(ErrorCodes.TimedOut, r.Stderr, StringComparison.Ordinal);
+        var json = JsonDocument.Parse(File.ReadAllText(report)).RootElement;
+        Assert.True(json.GetProperty("timedOut").GetBoolean());
+        Assert.Equal(500, json.GetProperty("timeoutMs").GetDouble());
+        Assert.True(json.GetProperty("wallTimeMs").GetDouble() >= 500);
+        Assert.Equal("SIGKILL", json.GetProperty("signalName").GetString());
+        SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "no process of the container left");
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void The_report_has_the_exit_code_wall_time_and_rusage()
+    {
+        using var b = new TestBundle();
+        var report = Path.Combine(b.Dir, "report.json");
+        b.Sh("head -c 20000000 /dev/zero | wc -c > /dev/null; exit 3");
+        var r = b.Run("--report", report);
+        Assert.Equal(3, r.ExitCode);
+        var json = JsonDocument.Parse(File.ReadAllText(report)).RootElement;
+        Assert.Equal(1, json.GetProperty("schemaVersion").GetInt32());
+        Assert.Equal(b.Id, json.GetProperty("id").GetString());
+        Assert.Equal(3, json.GetProperty("exitCode").GetInt32());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("signal").ValueKind);
+        Assert.False(json.GetProperty("timedOut").GetBoolean());
+        Assert.True(json.GetProperty("wallTimeMs").GetDouble() > 0);
+        var rusage = json.GetProperty("rusage");
+        Assert.Equal("wait4 rusage", rusage.GetProperty("source").GetString());
+        Assert.True(rusage.GetProperty("maxRssBytes").GetInt64() > 100_000);
+        Assert.True(rusage.GetProperty("minorFaults").GetInt64() > 0);
+        Assert.False(json.GetProperty("seccomp").GetProperty("violationsRecorded").GetBoolean());
+    }
+
+    [PrivilegedFact]
+    public void A_signal_death_is_reported_by_name()
+    {
+        using var b = new TestBundle();
+        var report = Path.Combine(b.Dir, "report.json");
+        b.Sh("kill -SEGV $$");
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
+        Assert.Equal(128 + 11, b.Run("--report", report).ExitCode);
+        var json = JsonDocument.Parse(File.ReadAllText(report)).RootElement;
+        Assert.Equal(11, json.GetProperty("signal").GetInt32());
+        Assert.Equal("SIGSEGV", json.GetProperty("signalName").GetString());
+    }
+
+    [PrivilegedFact]
+    public void A_timeout_without_a_pid_namespace_is_refused()
+    {
+        using var b = new TestBundle();
+        b.Sh("true");
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
+        var r = b.Run("--timeout", "5s");
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains("pid namespace", r.Stderr, StringComparison.Ordinal);
+    }
+}

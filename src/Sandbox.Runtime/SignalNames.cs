@@ -1,7 +1,7 @@
-namespace Sandbox.Cli;
+namespace Sandbox.Runtime;
 
-/// <summary>Signal names as `kill` takes them: TERM, SIGTERM, or 15.</summary>
-internal static class Signals
+/// <summary>Signal numbers and names as Linux numbers them on x86_64 and aarch64 (asm-generic/signal.h).</summary>
+internal static class SignalNames
 {
     private static readonly string[] Names =
     [
@@ -10,6 +10,9 @@ internal static class Signals
         "WINCH", "IO", "PWR", "SYS",
     ];
 
+    public static string Name(int signal) => signal > 0 && signal < Names.Length ? "SIG" + Names[signal] : $"SIGRT{signal}";
+
+    /// <summary>A name (TERM, SIGTERM, RTMIN+2) or a number from 1 to 64.</summary>
     public static int Parse(string text)
     {
         if (int.TryParse(text, out var n) && n is > 0 and <= 64)

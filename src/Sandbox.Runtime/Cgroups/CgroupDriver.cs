@@ -1,0 +1,82 @@
+// Cgroups: one interface over the v1 (legacy and hybrid) and v2 (unified) hierarchies, chosen by reading
+// /proc/self/mountinfo. Both drivers return the same CgroupStats. Every file they touch is under a root given
+// to them, so tests drive them against fixture trees of cgroupfs files.
+namespace Sandbox.Runtime.Cgroups;
+
+/// <summary>The limits a container asks for, in the units the kernel files take (converted from linux.resources).</summary>
+internal sealed record CgroupLimits
+{
+    public long? MemoryBytes { get; init; }
+
+    /// <summary>Memory plus swap; null means "the same as <see cref="MemoryBytes"/>" (no escape into swap).</summary>
+    public long? MemorySwapBytes { get; init; }
+    public long? MemoryReservationBytes { get; init; }
+
+    /// <summary>CFS quota and period in microseconds (0.5 CPU = 50000 of 100000).</summary>
+    public long? CpuQuotaMicros { get; init; }
+    public ulong? CpuPeriodMicros { get; init; }
+
+    /// <summary>v1 cpu.shares (2..262144); the v2 driver converts it to cpu.weight.</summary>
+    public ulong? CpuShares { get; init; }
+    public string? CpusetCpus { get; init; }
+    public string? CpusetMems { get; init; }
+    public long? PidsLimit { get; init; }
+
+    /// <summary>v1 blkio.weight (10..1000); the v2 driver converts it to io.weight.</summary>
+    public ushort? BlkioWeight { get; init; }
+
+    public bool IsEmpty => this == new CgroupLimits();
+}
+
+/// <summary>What a container used, from cgroup files; each figure null where this host's cgroups do not tell.</summary>
+internal sealed record CgroupStats
+{
+    public long? PeakMemoryBytes { get; init; }
+    public string? PeakMemorySource { get; init; }
+    public long? CpuUserMicros { get; init; }
+    public long? CpuSystemMicros { get; init; }
+    public string? CpuSource { get; init; }
+    public long? PidsPeak { get; init; }
+    public long? PidsCurrent { get; init; }
+    public string? PidsSource { get; init; }
+    public long? IoReadBytes { get; init; }
+    public long? IoWriteBytes { get; init; }
+    public string? IoSource { get; init; }
+    public bool OomKilled { get; init; }
+    public string? OomSource { get; init; }
+}
+
+/// <summary>One container's cgroup (a directory per controller on v1, one directory on v2).</summary>
+internal interface ICgroup
+{
+    /// <summary>The directories created, for messages and for the state file (so a later run can remove them).</summary>
+    IReadOnlyList<string> Paths { get; }
+
+    /// <summary>Moves a process in (writes its pid to cgroup.procs everywhere).</summary>
+    void AddProcess(int pid);
+
+    CgroupStats ReadStats();
+
+    /// <summary>Kills every process in the cgroup, including ones that double-forked or changed session, and waits until it is empty.</summary>
+    void KillAll();
+
+    /// <summary>Removes the directories (after KillAll). Safe to call twice.</summary>
+    void Remove();
+}
+
+internal interface ICgroupDriver
+{
+    /// <summary>"v1" or "v2".</summary>
+    string Version { get; }
+
+    /// <summary>Controllers present and usable by this user (v1: mounted hierarchies; v2: enabled in the parent's subtree_control).</summary>
+    IReadOnlyList<string> Controllers { get; }
+
+    /// <summary>
+    /// Creates the cgroup <paramref name="relativePath"/> (relative to the cgroup this process is in, unless
+    /// absolute as the OCI cgroupsPath allows) and writes the limits. A limit whose controller is missing or not
+    /// delegated throws SandboxException naming the controller, unless <paramref name="allowUnenforced"/> is set;
+    /// then the names of the limits left unenforced are returned.
+    /// </summary>
+    ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced);
+}
