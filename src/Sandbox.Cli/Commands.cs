@@ -18,7 +18,7 @@ internal static class Commands
           kill ID [SIGNAL]              SIGNAL: a name (TERM, SIGKILL) or a number; default TERM
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
-              [--timeout DURATION] [--report FILE] ID
+              [--timeout DURATION] [--report FILE] [--allow-unenforced] ID
           spec [--bundle DIR] [--rootless]
 
         sandbox.yaml commands:
@@ -58,12 +58,12 @@ internal static class Commands
         switch (cl.Command)
         {
             case "run" when cl.Value("--spec") is { Length: > 0 } spec:
-                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report");
+                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "run":
-                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report");
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced");
                 RefuseUnsupported(cl);
-                return life.Run(Launch(cl) with { Timeout = Timeout(cl), ReportPath = Report(cl) }, PidFile(cl));
+                return life.Run(Launch(cl) with { Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced") }, PidFile(cl));
             case "build":
                 cl.Allow("--output");
                 return SpecCommands.Build(cl, host, Write);
@@ -139,7 +139,7 @@ internal static class Commands
         return new LaunchOptions
         {
             Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl),
-            Timeout = Timeout(cl), ReportPath = Report(cl),
+            Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"),
         };
     }
 

@@ -15,6 +15,10 @@ public static class ErrorCodes
     public const string MountEscapes = "SBX1009";
     public const string IdMapping = "SBX1010";
     public const string Unsupported = "SBX1011";
+    public const string ResourceInvalid = "SBX1012";
+    public const string CgroupsPathEscapes = "SBX1013";
+    public const string ControllerMissing = "SBX2007";
+    public const string CgroupFailed = "SBX2008";
 
     // starting a container
     public const string SetupFailed = "SBX2001";

@@ -102,7 +102,7 @@ public sealed record OciLinux
     public List<OciIdMapping>? GidMappings { get; set; }
     public List<OciDevice>? Devices { get; set; }
     public string? CgroupsPath { get; set; }
-    public JsonElement? Resources { get; set; }
+    public OciResources? Resources { get; set; }
     public string? RootfsPropagation { get; set; }
     public JsonElement? Seccomp { get; set; }
     public Dictionary<string, string>? Sysctl { get; set; }

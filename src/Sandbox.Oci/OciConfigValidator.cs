@@ -201,10 +201,9 @@ public static class OciConfigValidator
             p.Add(new(ErrorCodes.ConfigInvalid, "$.linux.rootfsPropagation", $"unknown propagation \"{prop}\"",
                 "use one of " + string.Join(", ", LinuxNames.Propagations)));
         }
-        if (linux.Resources is { ValueKind: System.Text.Json.JsonValueKind.Object } res && res.EnumerateObject().Any())
+        if (linux.Resources is { } res)
         {
-            p.Add(new(ErrorCodes.Unsupported, "$.linux.resources", "cgroup limits are not enforced by this version of sandbox",
-                "remove linux.resources; a limit that cannot be enforced is refused rather than dropped"));
+            ValidateResources(res, p);
         }
         if (linux.Seccomp is { ValueKind: System.Text.Json.JsonValueKind.Object })
         {
@@ -223,6 +222,73 @@ public static class OciConfigValidator
         {
             CheckAbsolute(linux.ReadonlyPaths![i], $"$.linux.readonlyPaths[{i}]", p);
         }
+    }
+
+    /// <summary>What a process needs at the very least to start (the dynamic loader, a libc, a small heap).</summary>
+    public const long MinimumMemoryLimit = 4 * 1024 * 1024;
+
+    private static void ValidateResources(OciResources r, List<ConfigProblem> p)
+    {
+        const string at = "$.linux.resources";
+        void Refuse(string field) => p.Add(new(ErrorCodes.Unsupported, $"{at}.{field}", "is not enforced by this version of sandbox",
+            $"remove {field}; a limit that cannot be enforced is refused rather than dropped"));
+        if (r.Memory is { } m)
+        {
+            if (m.Limit is long l && l != -1 && l < MinimumMemoryLimit)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.limit", $"{l} bytes is below what a process can start with ({MinimumMemoryLimit} bytes)",
+                    "give at least 4 MiB, or -1 for no limit"));
+            }
+            if (m.Reservation is < -1)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.reservation", "must be -1 or a number of bytes"));
+            }
+            if (m.Swap is long sw && sw != -1 && (sw < 0 || (m.Limit is long lim && lim > 0 && sw < lim)))
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.swap", "is memory plus swap: it must be -1 or at least memory.limit"));
+            }
+            if (m.Kernel is not null) { Refuse("memory.kernel"); }
+            if (m.KernelTcp is not null) { Refuse("memory.kernelTCP"); }
+            if (m.Swappiness is not null) { Refuse("memory.swappiness"); }
+            if (m.DisableOomKiller is true) { Refuse("memory.disableOOMKiller"); }
+        }
+        if (r.Cpu is { } c)
+        {
+            if (c.Shares is < 2 or > 262144)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.cpu.shares", $"{c.Shares} is outside 2..262144"));
+            }
+            if (c.Quota is long q && q != -1 && q < 1000)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.cpu.quota", $"{q} µs is not a quota (at least 1000, or -1 for none)"));
+            }
+            if (c.Period is < 1000 or > 1000000)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.cpu.period", $"{c.Period} µs is outside 1000..1000000"));
+            }
+            if (c.RealtimeRuntime is not null || c.RealtimePeriod is not null) { Refuse("cpu.realtimeRuntime"); }
+        }
+        if (r.Pids is { Limit: < -1 })
+        {
+            p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.pids.limit", $"{r.Pids.Limit} is negative", "use a count, or 0 or -1 for no limit"));
+        }
+        if (r.BlockIo is { } b)
+        {
+            if (b.Weight is < 10 or > 1000)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.blockIO.weight", $"{b.Weight} is outside 10..1000"));
+            }
+            if (b.LeafWeight is not null || b.WeightDevice is not null || b.ThrottleReadBpsDevice is not null || b.ThrottleWriteBpsDevice is not null
+                || b.ThrottleReadIOPSDevice is not null || b.ThrottleWriteIOPSDevice is not null)
+            {
+                Refuse("blockIO (only weight is supported)");
+            }
+        }
+        if (r.HugepageLimits is { ValueKind: System.Text.Json.JsonValueKind.Array } h && h.GetArrayLength() > 0) { Refuse("hugepageLimits"); }
+        if (r.Network is { ValueKind: System.Text.Json.JsonValueKind.Object }) { Refuse("network"); }
+        if (r.Rdma is { ValueKind: System.Text.Json.JsonValueKind.Object }) { Refuse("rdma"); }
+        if (r.Unified is { Count: > 0 }) { Refuse("unified"); }
+        if (r.Devices is { Count: > 0 }) { Refuse("devices"); }
     }
 
     private static void CheckAbsolute(string path, string jsonPath, List<ConfigProblem> p)

@@ -19,6 +19,9 @@ internal sealed record LaunchOptions
 
     /// <summary>`run`: write the RunReport JSON here.</summary>
     public string? ReportPath { get; init; }
+
+    /// <summary>Run even when a requested limit's controller is missing; the RunReport lists what went unenforced.</summary>
+    public bool AllowUnenforced { get; init; }
 }
 
 /// <summary>

@@ -25,6 +25,9 @@ internal sealed record ContainerRecord
     public string Phase { get; init; } = Creating;
 
     public const string Creating = "creating";
+
+    /// <summary>The container's cgroup directories, so `delete` and a later run can kill what is left and remove them.</summary>
+    public IReadOnlyList<string> Cgroups { get; init; } = [];
     public Dictionary<string, string>? Annotations { get; init; }
 
     public byte[] ToJson()
@@ -41,6 +44,12 @@ internal sealed record ContainerRecord
             w.WriteNumber("supervisorStartTime", SupervisorStartTime);
             w.WriteString("created", Created);
             w.WriteString("phase", Phase);
+            w.WriteStartArray("cgroups");
+            foreach (var c in Cgroups)
+            {
+                w.WriteStringValue(c);
+            }
+            w.WriteEndArray();
             if (Annotations is not null)
             {
                 w.WriteStartObject("annotations");
@@ -78,6 +87,7 @@ internal sealed record ContainerRecord
             SupervisorStartTime = r.GetProperty("supervisorStartTime").GetUInt64(),
             Created = r.GetProperty("created").GetString() ?? "",
             Phase = r.GetProperty("phase").GetString() ?? Creating,
+            Cgroups = r.TryGetProperty("cgroups", out var cg) ? [.. cg.EnumerateArray().Select(x => x.GetString() ?? "")] : [],
             Annotations = annotations,
         };
     }

@@ -30,7 +30,40 @@ internal static class Doctor
         }
         list.Add(Overlay(host));
         list.Add(PivotRoot(host));
+        list.AddRange(Cgroups(host));
         return list;
+    }
+
+    /// <summary>Which cgroup version, which controllers, and whether this user may make cgroups under its own.</summary>
+    private static IEnumerable<Finding> Cgroups(HostFacts host)
+    {
+        var layout = Sandbox.Runtime.Cgroups.CgroupLayout.Read();
+        var driver = Sandbox.Runtime.Cgroups.CgroupHost.Driver(layout);
+        if (driver is null)
+        {
+            yield return new("cgroups", false, "no cgroup filesystem is mounted: limits and usage figures are unavailable");
+            yield break;
+        }
+        var detail = layout.Version == "v1" && layout.V2Mount is not null
+            ? $"v1 (hybrid: cgroup2 at {layout.V2Mount} holds no controllers sandbox uses)"
+            : layout.Version;
+        yield return new("cgroups", true, detail);
+        yield return new("  controllers", driver.Controllers.Count > 0, string.Join(" ", driver.Controllers));
+        var dirs = layout.Version == "v2"
+            ? [layout.OwnDirectory("")!]
+            : new[] { "memory", "cpu", "pids", "freezer" }.Select(layout.OwnDirectory).OfType<string>().ToArray();
+        var refused = dirs.Where(d => !host.IsRoot && !CanWrite(d)).ToList();
+        yield return new("  delegated to this user", refused.Count == 0,
+            refused.Count == 0 ? (host.IsRoot ? "root may create cgroups anywhere" : "may create cgroups under " + string.Join(", ", dirs))
+            : "may not write " + string.Join(", ", refused) + ": delegate them (systemd: Delegate=yes) or run as root");
+    }
+
+    private static unsafe bool CanWrite(string dir)
+    {
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
+        {
+            return Libc.Access(p, Libc.W_OK) == 0;
+        }
     }
 
     private static string? ReadSysctl(string name)
@@ -103,7 +136,31 @@ internal static class Doctor
         }
         finally
         {
-            dir.Delete(recursive: true);
+            DeleteProbeDirectory(dir.FullName);
+        }
+    }
+
+    /// <summary>Overlay leaves work/work with mode 000 (owned by the user namespace's root): make it deletable first.</summary>
+    private static void DeleteProbeDirectory(string dir)
+    {
+        try
+        {
+            foreach (var d in Directory.EnumerateDirectories(dir, "*", SearchOption.AllDirectories).Prepend(dir))
+            {
+                File.SetUnixFileMode(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Listing stops at a directory we cannot read; chmod what we can, then delete.
+        }
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            FdWriter.Error.WriteLine($"sandbox: warning: could not remove the probe directory {dir}: {e.Message}");
         }
     }
 
@@ -120,7 +177,7 @@ internal static class Doctor
         }
         finally
         {
-            dir.Delete(recursive: true);
+            DeleteProbeDirectory(dir.FullName);
         }
     }
 

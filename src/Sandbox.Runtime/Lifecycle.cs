@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Sandbox.Oci;
+using Sandbox.Runtime.Cgroups;
 using Sandbox.Runtime.Interop;
 
 namespace Sandbox.Runtime;
@@ -21,25 +22,36 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             ? Load(o.Bundle)
             : Check(Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(configOverride)), Path.Combine(o.Bundle, OciConfigLoader.FileName));
         var timeout = o.Timeout ?? AnnotatedTimeout(config);
-        if (timeout is not null && !(config.Linux?.Namespaces ?? []).Any(n => n.Type == "pid" && string.IsNullOrEmpty(n.Path)))
-        {
-            // Killing PID 1 of a pid namespace kills everything in it; without one, a double-forked process survives.
-            throw new SandboxException(ErrorCodes.Unsupported, "a timeout needs a new pid namespace, so that every process of the container can be killed",
-                "add {\"type\": \"pid\"} to linux.namespaces");
-        }
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;
         IDisposable? forwarding = null;
+        ICgroup? cgroup = null;
         var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
+            // A cgroup when limits, usage figures or a timeout need one: it is what kills every process at the end.
+            var unenforced = (IReadOnlyList<string>)[];
+            if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
+            {
+                cgroup = CreateCgroup(config, o, out unenforced);
+                store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
+            }
+            if (timeout is not null && cgroup is null && !NewPidNamespace(config))
+            {
+                throw new SandboxException(ErrorCodes.Unsupported, "a timeout needs a cgroup or a new pid namespace, to kill every process of the container",
+                    "add {\"type\": \"pid\"} to linux.namespaces");
+            }
             int pid;
             using (var program = ChildProgram.Create(plan))
             {
                 // Signals are forwarded from the moment the child exists: a TERM sent to `sandbox run` just after
-                // the program started must reach the program, not kill sandbox.
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p => forwarding = ForwardSignals(p));
+                // the program started must reach the program, not kill sandbox. It joins its cgroup before it goes on.
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p =>
+                {
+                    cgroup?.AddProcess(p);
+                    forwarding = ForwardSignals(p);
+                });
             }
             launched = true;
             record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, Phase = OciStatus.Running };
@@ -47,28 +59,64 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             WritePidFile(pidFile, pid);
             HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
             var timedOut = 0;
+            var teardown = new Lock();
             using var timer = timeout is { } t
                 ? new Timer(_ =>
                 {
-                    Interlocked.Exchange(ref timedOut, 1);
-                    Libc.Kill(pid, Libc.SIGKILL);
+                    // On a pool thread: never throw (it would end the process), never race the teardown below.
+                    lock (teardown)
+                    {
+                        if (Interlocked.Exchange(ref timedOut, 1) != 0)
+                        {
+                            return;
+                        }
+                        Libc.Kill(pid, Libc.SIGKILL);
+                        try
+                        {
+                            cgroup?.KillAll();
+                        }
+                        catch (SandboxException e)
+                        {
+                            warnings.WriteLine($"sandbox: warning: {e.Code}: {e.Message}");
+                        }
+                    }
                 }, null, t, System.Threading.Timeout.InfiniteTimeSpan)
                 : null;
             var (status, rusage) = Wait(pid);
+            var wall = started.Elapsed;
+            lock (teardown)
+            {
+                timer?.Change(System.Threading.Timeout.Infinite, System.Threading.Timeout.Infinite);
+                Interlocked.CompareExchange(ref timedOut, 2, 0); // from here on the timer does nothing
+            }
+            // The first process is gone; whatever it left behind (daemons, double forks) goes with the cgroup.
+            var pidsAtExit = cgroup?.ReadStats().PidsCurrent;
+            cgroup?.KillAll();
+            var stats = cgroup?.ReadStats();
             var exit = Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
-            if (timedOut != 0)
+            if (timedOut == 1)
             {
                 warnings.WriteLine($"sandbox: {ErrorCodes.TimedOut}: {o.Id} timed out after {timeout!.Value.TotalSeconds:0.###} s and was killed with everything it started");
             }
+            if (stats?.OomKilled == true)
+            {
+                warnings.WriteLine($"sandbox: {o.Id}: the kernel's OOM killer ended a process of the container (memory limit {config.Linux?.Resources?.Memory?.Limit} bytes)");
+            }
             if (o.ReportPath is { } reportPath)
             {
-                WriteReport(reportPath, Report(o.Id, status, exit, rusage, started.Elapsed, timedOut != 0, timeout));
+                var report = Report(o.Id, status, exit, rusage, wall, timedOut == 1, timeout, stats, pidsAtExit) with { Unenforced = [.. unenforced] };
+                WriteReport(reportPath, report);
             }
             return exit;
         }
         finally
         {
             forwarding?.Dispose();
+            if (cgroup is not null)
+            {
+                cgroup.KillAll();
+                cgroup.Remove();
+            }
             if (launched)
             {
                 HookRunner.Run("poststop", config.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
@@ -77,11 +125,45 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
     }
 
+    private static bool NewPidNamespace(OciConfig config) =>
+        (config.Linux?.Namespaces ?? []).Any(n => n.Type == "pid" && string.IsNullOrEmpty(n.Path));
+
+    private static bool NeedsCgroup(OciConfig config, bool forUsage) =>
+        forUsage || !CgroupHost.Limits(config.Linux?.Resources).IsEmpty;
+
+    /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
+    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced)
+    {
+        var limits = CgroupHost.Limits(config.Linux?.Resources);
+        var driver = CgroupHost.Driver();
+        if (driver is null)
+        {
+            var missing = limits.IsEmpty ? new List<string>() : ["all limits (no cgroup filesystem is mounted)"];
+            CgroupPaths.ThrowOrList(missing, o.AllowUnenforced, "mount cgroup2 at /sys/fs/cgroup", out unenforced);
+            return null;
+        }
+        var path = config.Linux?.CgroupsPath is { Length: > 0 } p ? p : $"sandbox-{o.Id}";
+        if (!limits.IsEmpty)
+        {
+            return driver.Create(path, limits, o.AllowUnenforced, out unenforced);
+        }
+        try
+        {
+            return driver.Create(path, limits, o.AllowUnenforced, out unenforced);
+        }
+        catch (SandboxException e) when (e.Code == ErrorCodes.CgroupFailed)
+        {
+            // Only usage figures were wanted (no limit): without a delegated cgroup the report says they are unavailable.
+            unenforced = [];
+            return null;
+        }
+    }
+
     private static TimeSpan? AnnotatedTimeout(OciConfig config) =>
         config.Annotations?.GetValueOrDefault(SandboxAnnotations.TimeoutMs) is { } ms && long.TryParse(ms, out var v) && v > 0
             ? TimeSpan.FromMilliseconds(v) : null;
 
-    private static RunReport Report(string id, int status, int exit, Rusage r, TimeSpan wall, bool timedOut, TimeSpan? timeout)
+    private static RunReport Report(string id, int status, int exit, Rusage r, TimeSpan wall, bool timedOut, TimeSpan? timeout, CgroupStats? stats, long? pidsAtExit)
     {
         var signal = Libc.WifExited(status) ? (int?)null : Libc.WtermSig(status);
         return new RunReport
@@ -93,7 +175,20 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             WallTimeMs = Math.Round(wall.TotalMilliseconds, 3),
             TimedOut = timedOut,
             TimeoutMs = timeout?.TotalMilliseconds,
-            Usage = new RunUsage(),
+            OomKilled = stats?.OomKilled ?? false,
+            Usage = stats is null ? new RunUsage() : new RunUsage
+            {
+                PeakMemoryBytes = stats.PeakMemoryBytes,
+                PeakMemorySource = stats.PeakMemorySource,
+                CpuUserMs = stats.CpuUserMicros / 1000.0,
+                CpuSystemMs = stats.CpuSystemMicros / 1000.0,
+                CpuSource = stats.CpuSource,
+                PidsPeak = stats.PidsPeak ?? pidsAtExit,
+                PidsSource = stats.PidsPeak is not null ? stats.PidsSource : "cgroup v1 pids.current when the first process exited (v1 keeps no peak)",
+                IoReadBytes = stats.IoReadBytes,
+                IoWriteBytes = stats.IoWriteBytes,
+                IoSource = stats.IoSource,
+            },
             Rusage = new RusageFigures
             {
                 MaxRssBytes = r.Maxrss * 1024,
@@ -130,12 +225,23 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                     throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(Libc.Errno)}", "check --root");
                 }
             }
+            if (NeedsCgroup(config, forUsage: false))
+            {
+                var cgroup = CreateCgroup(config, o, out _);
+                store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
+            }
             int pid;
             using (var program = ChildProgram.Create(plan, startFd))
             {
                 // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p),
-                    p => store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 }));
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p =>
+                {
+                    foreach (var dir in record.Cgroups)
+                    {
+                        CgroupFiles.Write(dir, "cgroup.procs", p.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                    store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 });
+                });
             }
             record = record with { SupervisorPid = 0, SupervisorStartTime = 0, Phase = OciStatus.Created };
             store.Write(record);
@@ -143,6 +249,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
         catch
         {
+            CgroupHost.KillAndRemove(record.Cgroups);
             store.Remove(o.Id);
             throw;
         }
@@ -229,6 +336,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             KillAndWait(record);
         }
+        CgroupHost.KillAndRemove(record.Cgroups);
         var config = store.ReadConfig(id);
         HookRunner.Run("poststop", config?.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
         store.Remove(id);

@@ -182,6 +182,7 @@ internal sealed class StateStore(string root)
                 }
                 if (!alive)
                 {
+                    Cgroups.CgroupHost.KillAndRemove(r.Cgroups);
                     Remove(id);
                 }
             }

@@ -320,12 +320,18 @@ public class ReportAndTimeoutTests
     }
 
     [PrivilegedFact]
-    public void A_timeout_without_a_pid_namespace_is_refused()
+    public void A_timeout_without_a_pid_namespace_or_a_cgroup_is_refused()
     {
-        using var b = new TestBundle();
+        // As an ordinary user without a delegated cgroup, only a pid namespace could kill everything.
+        const uint nobody = 65534;
+        using var b = new TestBundle(rootless: true, uid: nobody);
+        var state = Path.Combine(b.Dir, "rootless-state");
+        Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, (UnixFileMode)0x1ff);
         b.Sh("true");
         b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
-        var r = b.Run("--timeout", "5s");
+        b.Write();
+        var r = SandboxHost.Run(["--root", state, "run", "--timeout", "5s", "--bundle", b.Dir, b.Id], asUser: "65534");
         Assert.Equal(125, r.ExitCode);
         Assert.Contains("pid namespace", r.Stderr, StringComparison.Ordinal);
     }

@@ -125,7 +125,7 @@ public class ConfigParsingTests
     [Fact]
     public void Limits_and_filters_that_cannot_be_enforced_are_refused_not_dropped()
     {
-        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"memory\": { \"limit\": 1000 } }, \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\" }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"hugepageLimits\": [ { \"pageSize\": \"2MB\", \"limit\": 1 } ] }, \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\" }, \"rootfsPropagation\"", StringComparison.Ordinal));
         Assert.Equal(ErrorCodes.Unsupported, e.Code);
         Assert.Contains("$.linux.resources", e.Message, StringComparison.Ordinal);
         Assert.Contains("$.linux.seccomp", e.Message, StringComparison.Ordinal);

@@ -75,6 +75,12 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Chdir(byte* path);
 
+    public const int W_OK = 2;
+
+    [DllImport("libc", EntryPoint = "access", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Access(byte* path, int mode);
+
     [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Rename(byte* from, byte* to);

@@ -1,0 +1,136 @@
+using System.Globalization;
+
+namespace Sandbox.Runtime.Cgroups;
+
+/// <summary>Reading and writing cgroupfs files, and parsing their formats; pure parsers are testable on text.</summary>
+internal static class CgroupFiles
+{
+    public static void Write(string dir, string file, string value)
+    {
+        var err = RawFiles.Write(Path.Join(dir, file), value, create: false);
+        if (err != 0)
+        {
+            throw new SandboxException(ErrorCodes.CgroupFailed, $"write \"{value}\" to {Path.Join(dir, file)}: {Interop.Libc.Describe(err)}",
+                err == Interop.Libc.EACCES || err == Interop.Libc.EPERM
+                    ? "this user may not change that cgroup: run as root, or delegate the subtree (`sandbox doctor` shows what is delegated)"
+                    : "check that the value is valid for this kernel");
+        }
+    }
+
+    public static string? Read(string dir, string file)
+    {
+        var bytes = RawFiles.Read(Path.Join(dir, file), out _);
+        return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>A file holding one number; "max" (v2 for no limit) is null.</summary>
+    public static long? ParseSingle(string? text) =>
+        text is null ? null : long.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    /// <summary>"key value" lines: memory.events, cpu.stat, memory.oom_control, cpuacct.stat, pids.events.</summary>
+    public static Dictionary<string, long> ParseFlatKeyed(string? text)
+    {
+        var d = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in (text ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+            {
+                d[parts[0]] = v;
+            }
+        }
+        return d;
+    }
+
+    /// <summary>v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 ..." per device, summed.</summary>
+    public static (long Read, long Write) ParseIoStat(string? text)
+    {
+        long r = 0, w = 0;
+        foreach (var line in (text ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            foreach (var field in line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1))
+            {
+                var kv = field.Split('=', 2);
+                if (kv.Length == 2 && long.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+                {
+                    if (kv[0] == "rbytes")
+                    {
+                        r += v;
+                    }
+                    else if (kv[0] == "wbytes")
+                    {
+                        w += v;
+                    }
+                }
+            }
+        }
+        return (r, w);
+    }
+
+    /// <summary>v1 blkio.throttle.io_service_bytes: "8:0 Read 123" lines per device and a "Total" line.</summary>
+    public static (long Read, long Write) ParseBlkioServiceBytes(string? text)
+    {
+        long r = 0, w = 0;
+        foreach (var line in (text ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 3 && long.TryParse(parts[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+            {
+                if (parts[1] == "Read")
+                {
+                    r += v;
+                }
+                else if (parts[1] == "Write")
+                {
+                    w += v;
+                }
+            }
+        }
+        return (r, w);
+    }
+
+    /// <summary>The pids in cgroup.procs.</summary>
+    public static List<int> ReadProcs(string dir)
+    {
+        var pids = new List<int>();
+        foreach (var line in (Read(dir, "cgroup.procs") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (int.TryParse(line, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+            {
+                pids.Add(pid);
+            }
+        }
+        return pids;
+    }
+
+    /// <summary>Creates a cgroup directory; the error names the controller and what to do.</summary>
+    public static void MakeDirectory(string path, string controller)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(ErrorCodes.CgroupFailed, $"create cgroup {path} ({controller}): {e.Message}",
+                "run as root, or delegate that cgroup subtree to this user (`sandbox doctor` shows what is delegated)");
+        }
+    }
+
+    /// <summary>Removes a cgroup directory: rmdir only (cgroupfs directories are removed whole, files and all).</summary>
+    public static void RemoveDirectory(string path)
+    {
+        for (var attempt = 0; attempt < 100 && Directory.Exists(path); attempt++)
+        {
+            try
+            {
+                Directory.Delete(path, recursive: false);
+                return;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(2); // EBUSY while the last exiting task leaves
+            }
+        }
+    }
+}

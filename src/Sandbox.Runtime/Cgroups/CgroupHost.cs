@@ -1,0 +1,62 @@
+using Sandbox.Oci;
+
+namespace Sandbox.Runtime.Cgroups;
+
+internal static class CgroupHost
+{
+    /// <summary>The driver for this host, from /proc/self/mountinfo; null where no cgroup filesystem is mounted.</summary>
+    public static ICgroupDriver? Driver(CgroupLayout? layout = null)
+    {
+        layout ??= CgroupLayout.Read();
+        return layout.Version switch
+        {
+            "v1" => new CgroupV1Driver(layout),
+            "v2" => new CgroupV2Driver(layout),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Kills whatever is left in cgroup directories recorded earlier (a deleted or crashed container) and removes
+    /// them: cgroup.kill where the kernel has it, else SIGKILL to every listed process, round after round.
+    /// </summary>
+    public static void KillAndRemove(IEnumerable<string> dirs)
+    {
+        foreach (var dir in dirs.Where(Directory.Exists))
+        {
+            if (File.Exists(Path.Join(dir, "cgroup.kill")))
+            {
+                CgroupFiles.Write(dir, "cgroup.kill", "1");
+            }
+            for (var round = 0; round < 200; round++)
+            {
+                var procs = CgroupFiles.ReadProcs(dir);
+                if (procs.Count == 0)
+                {
+                    break;
+                }
+                foreach (var pid in procs)
+                {
+                    Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+                }
+                Thread.Sleep(2);
+            }
+            CgroupFiles.RemoveDirectory(dir);
+        }
+    }
+
+    /// <summary>linux.resources in cgroup units. Memory+swap defaults to the memory limit: no escape into swap.</summary>
+    public static CgroupLimits Limits(OciResources? r) => new()
+    {
+        MemoryBytes = r?.Memory?.Limit,
+        MemorySwapBytes = r?.Memory?.Swap,
+        MemoryReservationBytes = r?.Memory?.Reservation,
+        CpuQuotaMicros = r?.Cpu?.Quota,
+        CpuPeriodMicros = r?.Cpu?.Period ?? (r?.Cpu?.Quota is not null ? 100000 : null),
+        CpuShares = r?.Cpu?.Shares,
+        CpusetCpus = string.IsNullOrEmpty(r?.Cpu?.Cpus) ? null : r.Cpu.Cpus,
+        CpusetMems = string.IsNullOrEmpty(r?.Cpu?.Mems) ? null : r.Cpu.Mems,
+        PidsLimit = r?.Pids?.Limit is long p && p != 0 ? p : null,
+        BlkioWeight = r?.BlockIo?.Weight,
+    };
+}

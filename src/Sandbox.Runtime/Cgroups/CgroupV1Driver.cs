@@ -1,0 +1,237 @@
+using System.Globalization;
+
+namespace Sandbox.Runtime.Cgroups;
+
+/// <summary>
+/// cgroup v1 (legacy and hybrid layouts): a directory per controller hierarchy. Memory, cpuacct, pids and freezer
+/// are always used (usage figures and killing everything); cpu, cpuset and blkio when a limit needs them.
+/// </summary>
+internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
+{
+    public string Version => "v1";
+
+    public IReadOnlyList<string> Controllers => [.. layout.V1Mounts.Keys.Order(StringComparer.Ordinal)];
+
+    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
+    {
+        var missing = new List<string>();
+        var wanted = new List<string> { "memory", "cpuacct", "pids", "freezer" };
+        void Need(bool asked, string controller, string limit)
+        {
+            if (!asked)
+            {
+                return;
+            }
+            if (layout.V1Mounts.ContainsKey(controller))
+            {
+                wanted.Add(controller);
+            }
+            else
+            {
+                missing.Add($"{limit} (needs the {controller} controller)");
+            }
+        }
+        Need(limits.MemoryBytes is not null || limits.MemoryReservationBytes is not null, "memory", "memory limit");
+        Need(limits.CpuQuotaMicros is not null || limits.CpuShares is not null, "cpu", "CPU limit");
+        Need(limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset");
+        Need(limits.PidsLimit is not null, "pids", "pids limit");
+        Need(limits.BlkioWeight is not null, "blkio", "block I/O weight");
+        CgroupPaths.ThrowOrList(missing, allowUnenforced, "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup", out unenforced);
+
+        var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
+        var cgroup = new V1Cgroup(dirs);
+        try
+        {
+            foreach (var controller in wanted.Distinct(StringComparer.Ordinal).Where(layout.V1Mounts.ContainsKey))
+            {
+                var parent = layout.OwnDirectory(controller)!;
+                var dir = CgroupPaths.Resolve(layout.V1Mounts[controller], parent, relativePath);
+                var created = !Directory.Exists(dir);
+                CgroupFiles.MakeDirectory(dir, controller);
+                dirs[controller] = dir;
+                if (created && controller == "cpuset")
+                {
+                    // A new v1 cpuset starts with no CPUs and no memory nodes: it takes no task until given some.
+                    CgroupFiles.Write(dir, "cpuset.cpus", (CgroupFiles.Read(Path.GetDirectoryName(dir)!, "cpuset.cpus") ?? "").Trim());
+                    CgroupFiles.Write(dir, "cpuset.mems", (CgroupFiles.Read(Path.GetDirectoryName(dir)!, "cpuset.mems") ?? "").Trim());
+                }
+            }
+            Apply(dirs, limits);
+            return cgroup;
+        }
+        catch
+        {
+            cgroup.Remove();
+            throw;
+        }
+    }
+
+    private static void Apply(Dictionary<string, string> dirs, CgroupLimits l)
+    {
+        string S(long v) => v.ToString(CultureInfo.InvariantCulture);
+        if (dirs.TryGetValue("memory", out var mem))
+        {
+            if (l.MemoryBytes is long limit)
+            {
+                CgroupFiles.Write(mem, "memory.limit_in_bytes", S(limit));
+                // Memory plus swap gets the same value: a limited process cannot escape into swap.
+                var memsw = l.MemorySwapBytes ?? limit;
+                if (File.Exists(Path.Join(mem, "memory.memsw.limit_in_bytes")))
+                {
+                    CgroupFiles.Write(mem, "memory.memsw.limit_in_bytes", S(memsw));
+                }
+                else if (HostHasSwap())
+                {
+                    throw new SandboxException(ErrorCodes.ControllerMissing,
+                        "the memory limit cannot cover swap: this kernel has no swap accounting (memory.memsw.*) and the host has swap",
+                        "boot with swapaccount=1, or turn swap off");
+                }
+            }
+            if (l.MemoryReservationBytes is long reservation)
+            {
+                CgroupFiles.Write(mem, "memory.soft_limit_in_bytes", S(reservation));
+            }
+        }
+        if (dirs.TryGetValue("cpu", out var cpu))
+        {
+            if (l.CpuPeriodMicros is ulong period)
+            {
+                CgroupFiles.Write(cpu, "cpu.cfs_period_us", period.ToString(CultureInfo.InvariantCulture));
+            }
+            if (l.CpuQuotaMicros is long quota)
+            {
+                CgroupFiles.Write(cpu, "cpu.cfs_quota_us", S(quota));
+            }
+            if (l.CpuShares is ulong shares)
+            {
+                CgroupFiles.Write(cpu, "cpu.shares", shares.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+        if (dirs.TryGetValue("cpuset", out var cpuset))
+        {
+            if (l.CpusetCpus is { } cpus)
+            {
+                CgroupFiles.Write(cpuset, "cpuset.cpus", cpus);
+            }
+            if (l.CpusetMems is { } mems)
+            {
+                CgroupFiles.Write(cpuset, "cpuset.mems", mems);
+            }
+        }
+        if (l.PidsLimit is long pids && dirs.TryGetValue("pids", out var pidsDir))
+        {
+            CgroupFiles.Write(pidsDir, "pids.max", pids > 0 ? S(pids) : "max");
+        }
+        if (l.BlkioWeight is ushort weight && dirs.TryGetValue("blkio", out var blkio))
+        {
+            CgroupFiles.Write(blkio, "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    private static bool HostHasSwap() =>
+        File.ReadLines("/proc/meminfo").FirstOrDefault(x => x.StartsWith("SwapTotal:", StringComparison.Ordinal)) is { } line
+        && !line.Contains(" 0 kB", StringComparison.Ordinal);
+
+    private sealed class V1Cgroup(Dictionary<string, string> dirs) : ICgroup
+    {
+        public IReadOnlyList<string> Paths => [.. dirs.Values];
+
+        public void AddProcess(int pid)
+        {
+            var text = pid.ToString(CultureInfo.InvariantCulture);
+            foreach (var dir in dirs.Values)
+            {
+                CgroupFiles.Write(dir, "cgroup.procs", text);
+            }
+        }
+
+        public CgroupStats ReadStats()
+        {
+            var stats = new CgroupStats();
+            if (dirs.TryGetValue("memory", out var mem))
+            {
+                var oom = CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(mem, "memory.oom_control"));
+                stats = stats with
+                {
+                    PeakMemoryBytes = CgroupFiles.ParseSingle(CgroupFiles.Read(mem, "memory.max_usage_in_bytes")),
+                    PeakMemorySource = "cgroup v1 memory.max_usage_in_bytes",
+                    OomKilled = oom.GetValueOrDefault("oom_kill") > 0,
+                    OomSource = "cgroup v1 memory.oom_control oom_kill",
+                };
+            }
+            if (dirs.TryGetValue("cpuacct", out var acct))
+            {
+                var user = CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_user"));
+                var sys = CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_sys"));
+                stats = stats with
+                {
+                    CpuUserMicros = user / 1000,
+                    CpuSystemMicros = sys / 1000,
+                    CpuSource = "cgroup v1 cpuacct.usage_user, cpuacct.usage_sys",
+                };
+            }
+            if (dirs.TryGetValue("pids", out var pids))
+            {
+                stats = stats with
+                {
+                    PidsCurrent = CgroupFiles.ParseSingle(CgroupFiles.Read(pids, "pids.current")),
+                    PidsSource = "cgroup v1 pids.current (v1 keeps no peak)",
+                };
+            }
+            if (dirs.TryGetValue("blkio", out var blkio))
+            {
+                var (r, w) = CgroupFiles.ParseBlkioServiceBytes(CgroupFiles.Read(blkio, "blkio.throttle.io_service_bytes"));
+                stats = stats with { IoReadBytes = r, IoWriteBytes = w, IoSource = "cgroup v1 blkio.throttle.io_service_bytes" };
+            }
+            return stats;
+        }
+
+        /// <summary>Freeze, so nothing can fork while it is being killed; SIGKILL every task; thaw; wait for empty.</summary>
+        public void KillAll()
+        {
+            var freezer = dirs.GetValueOrDefault("freezer");
+            var any = freezer ?? dirs.Values.FirstOrDefault();
+            if (any is null)
+            {
+                return;
+            }
+            for (var round = 0; round < 50; round++)
+            {
+                var procs = CgroupFiles.ReadProcs(any);
+                if (procs.Count == 0)
+                {
+                    return;
+                }
+                if (freezer is not null)
+                {
+                    CgroupFiles.Write(freezer, "freezer.state", "FROZEN");
+                    for (var i = 0; i < 100 && CgroupFiles.Read(freezer, "freezer.state")?.Trim() == "FREEZING"; i++)
+                    {
+                        Thread.Sleep(1);
+                    }
+                    procs = CgroupFiles.ReadProcs(any);
+                }
+                foreach (var pid in procs)
+                {
+                    Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+                }
+                if (freezer is not null)
+                {
+                    CgroupFiles.Write(freezer, "freezer.state", "THAWED");
+                }
+                for (var i = 0; i < 100 && CgroupFiles.ReadProcs(any).Count > 0; i++)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+        }
+
+        public void Remove()
+        {
+            foreach (var dir in dirs.Values)
+            {
+                CgroupFiles.RemoveDirectory(dir);
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text.Json;
+using Sandbox.Oci;
+
+namespace Sandbox.EndToEnd.Tests;
+
+/// <summary>Limits and usage on this machine's cgroups (v1, hybrid layout), for real.</summary>
+public class CgroupTests
+{
+    private static JsonElement RunWithReport(TestBundle b, out RunResult result, params string[] extra)
+    {
+        var report = Path.Combine(b.Dir, "report.json");
+        result = b.Run([.. extra, "--report", report]);
+        Assert.True(File.Exists(report), result.ToString());
+        return JsonDocument.Parse(File.ReadAllText(report)).RootElement;
+    }
+
+    private static void Limit(TestBundle b, OciResources r) => b.Config = b.Config with { Linux = b.Config.Linux! with { Resources = r } };
+
+    private static List<string> SandboxCgroups() =>
+        Directory.GetDirectories("/sys/fs/cgroup", "sandbox-*", SearchOption.AllDirectories).ToList();
+
+    [PrivilegedFact]
+    public void A_32_MiB_limit_oom_kills_a_64_MiB_allocation_and_the_report_says_so()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 32 << 20 } });
+        b.Sh("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}");
+        var json = RunWithReport(b, out var r);
+        Assert.Equal(137, r.ExitCode);
+        Assert.DoesNotContain("survived", r.Stdout, StringComparison.Ordinal);
+        Assert.True(json.GetProperty("oomKilled").GetBoolean());
+        var peak = json.GetProperty("usage").GetProperty("peakMemoryBytes").GetInt64();
+        Assert.InRange(peak, 28L << 20, 32L << 20);
+        Assert.Equal("cgroup v1 memory.max_usage_in_bytes", json.GetProperty("usage").GetProperty("peakMemorySource").GetString());
+        Assert.DoesNotContain(SandboxCgroups(), d => d.EndsWith(b.Id, StringComparison.Ordinal));
+    }
+
+    [PrivilegedFact]
+    public void A_pids_limit_of_10_makes_the_10th_fork_fail()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Pids = new OciPids { Limit = 10 } });
+        // The shell is one task and each background sleep one more: sleeps 1 to 9 start, the 10th fork fails
+        // (busybox sh gives up at the first failed fork).
+        b.Sh("i=0; while [ $i -lt 20 ]; do i=$((i+1)); sleep 5 & echo started $i; done");
+        var json = RunWithReport(b, out var r);
+        Assert.Equal(Enumerable.Range(1, 9).Select(i => $"started {i}"), r.Stdout.Trim().Split('\n'));
+        Assert.Contains("can't fork", r.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.True(json.GetProperty("usage").GetProperty("pidsPeak").GetInt64() >= 0);
+    }
+
+    [PrivilegedFact]
+    public void Half_a_cpu_holds_a_busy_loop_to_half_the_wall_time()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Cpu = new OciCpu { Quota = 50000, Period = 100000 } });
+        b.Sh("while :; do :; done");
+        var json = RunWithReport(b, out var r, "--timeout", "3s");
+        Assert.Equal(137, r.ExitCode);
+        var usage = json.GetProperty("usage");
+        var cpu = usage.GetProperty("cpuUserMs").GetDouble() + usage.GetProperty("cpuSystemMs").GetDouble();
+        var wall = json.GetProperty("wallTimeMs").GetDouble();
+        Assert.InRange(cpu / wall, 0.4, 0.6);
+    }
+
+    [PrivilegedFact]
+    public void A_fork_bomb_under_a_pids_limit_and_a_timeout_ends_with_nothing_left()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Pids = new OciPids { Limit = 64 } });
+        b.Sh("bomb() { bomb | bomb & }; bomb; sleep 60");
+        var json = RunWithReport(b, out var r, "--timeout", "2s");
+        Assert.True(json.GetProperty("timedOut").GetBoolean(), r.ToString());
+        Assert.DoesNotContain(SandboxCgroups(), d => d.EndsWith(b.Id, StringComparison.Ordinal));
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void A_daemon_that_double_forks_out_of_a_container_without_a_pid_namespace_is_killed_at_teardown()
+    {
+        using var b = new TestBundle();
+        var marker = $"98{Environment.ProcessId % 1000:000}3";
+        // No pid namespace: only the cgroup knows about the daemon once its parents are gone.
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
+        Limit(b, new OciResources { Pids = new OciPids { Limit = 100 } });
+        b.Sh($"(setsid sh -c 'sleep {marker} </dev/null >/dev/null 2>&1 &' &); sleep 0.2; echo started");
+        var r = b.Run();
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("started", r.Stdout.Trim());
+        SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "the daemon to be gone");
+    }
+
+    [PrivilegedFact]
+    public void Created_containers_keep_their_limits_and_delete_removes_the_cgroups()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 64 << 20 } });
+        b.WithArgs("sleep", "60");
+        Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+        var mine = SandboxCgroups().Where(d => d.EndsWith("sandbox-" + b.Id, StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(mine);
+        var memory = mine.Single(d => d.Contains("/memory/", StringComparison.Ordinal));
+        Assert.Equal((64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, "memory.limit_in_bytes")).Trim());
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        Assert.All(mine, d => Assert.False(Directory.Exists(d)));
+    }
+
+    [PrivilegedFact]
+    public void Impossible_limits_and_escaping_paths_are_refused_before_anything_starts()
+    {
+        using var b = new TestBundle();
+        b.Sh("true");
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 1024 } });
+        var tiny = b.Run();
+        Assert.Equal(125, tiny.ExitCode);
+        Assert.Contains(ErrorCodes.ResourceInvalid, tiny.Stderr, StringComparison.Ordinal);
+        Assert.Contains("below what a process can start with", tiny.Stderr, StringComparison.Ordinal);
+
+        Limit(b, new OciResources { Cpu = new OciCpu { Shares = 1 } });
+        Assert.Contains("$.linux.resources.cpu.shares", b.Run().Stderr, StringComparison.Ordinal);
+
+        Limit(b, new OciResources { Pids = new OciPids { Limit = 10 } });
+        b.Config = b.Config with { Linux = b.Config.Linux! with { CgroupsPath = "../../escape" } };
+        var escape = b.Run();
+        Assert.Equal(125, escape.ExitCode);
+        Assert.Contains(ErrorCodes.CgroupsPathEscapes, escape.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void Limits_add_usage_figures_from_cgroups_to_the_report()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 256 << 20 } });
+        b.Sh("head -c 10000000 /dev/zero > /dev/null");
+        var json = RunWithReport(b, out var r);
+        Assert.Equal(0, r.ExitCode);
+        var usage = json.GetProperty("usage");
+        Assert.True(usage.GetProperty("peakMemoryBytes").GetInt64() > 0);
+        Assert.True(usage.GetProperty("cpuUserMs").GetDouble() + usage.GetProperty("cpuSystemMs").GetDouble() > 0);
+        Assert.False(json.GetProperty("oomKilled").GetBoolean());
+        Assert.Empty(json.GetProperty("unenforced").EnumerateArray());
+    }
+}
