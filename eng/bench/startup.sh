@@ -3,6 +3,7 @@
 #   sandbox run   a bundle with all namespaces (user, pid, network, ipc, uts, mount, cgroup), pivot_root, /proc, /dev
 #   bwrap         --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true
 #   crun, runc    run of the same bundle
+#   limits        the same bundle with memory (256 MiB), CPU (0.5) and pids (100) limits: sandbox and runc
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted, which crun needs on
 # this hybrid cgroup layout; runc and the others are unaffected. Needs root. Prints medians, ratios and the
 # peak RSS of the `sandbox` process.
@@ -37,16 +38,25 @@ cat > "$bundle/config.json" <<JSON
   }
 }
 JSON
+limited=$work/limited
+mkdir -p "$limited"
+python3 - "$bundle/config.json" "$limited/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["resources"] = {"memory": {"limit": 268435456}, "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 100}}
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
 S=$root/artifacts/dist/sandbox
 rootfs=$root/artifacts/rootfs/busybox
 state=$work/state
 mkdir -p "$state/sandbox" "$state/runc" "$state/crun"
-export S rootfs bundle state runs work
+export S rootfs bundle limited state runs work
 unshare -m bash -c '
   set -euo pipefail
   mount --make-rprivate /
   umount /sys/fs/cgroup/unified 2>/dev/null || true
-  for c in "$S --root $state/sandbox run --bundle $bundle b" "crun --root $state/crun run --bundle $bundle b" "runc --root $state/runc run --bundle $bundle b"; do
+  for c in "$S --root $state/sandbox run --bundle $bundle b" "crun --root $state/crun run --bundle $bundle b" "runc --root $state/runc run --bundle $bundle b" \
+           "$S --root $state/sandbox run --bundle $limited l" "runc --root $state/runc run --bundle $limited l"; do
     $c || { echo "failed: $c" >&2; exit 1; }
   done
   hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/startup.json" \
@@ -54,7 +64,9 @@ unshare -m bash -c '
     -n sandbox "$S --root $state/sandbox run --bundle $bundle b" \
     -n bwrap "bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true" \
     -n crun "crun --root $state/crun run --bundle $bundle b" \
-    -n runc "runc --root $state/runc run --bundle $bundle b" >/dev/null
+    -n runc "runc --root $state/runc run --bundle $bundle b" \
+    -n sandbox-limits "$S --root $state/sandbox run --bundle $limited l" \
+    -n runc-limits "runc --root $state/runc run --bundle $limited l" >/dev/null
   for i in $(seq 20); do /usr/bin/time -f %M "$S" --root "$state/sandbox" run --bundle "$bundle" b 2>>"$work/rss.txt"; done
 '
 python3 - "$work/startup.json" "$work/rss.txt" <<'PY'
@@ -68,6 +80,8 @@ s = med["sandbox"]
 print(f"sandbox / bwrap = {s / med['bwrap']:.2f}   (target <= 0.70)")
 print(f"sandbox / crun  = {s / med['crun']:.2f}")
 print(f"sandbox / runc  = {s / med['runc']:.2f}")
+sl = med["sandbox-limits"]
+print(f"limits add {sl - s:.2f} ms to sandbox's median (target <= 1 ms); sandbox-limits / runc-limits = {sl / med['runc-limits']:.2f} (target <= 0.50)")
 rss = sorted(int(x) for x in open(sys.argv[2]).read().split())
 print(f"sandbox peak RSS: median {statistics.median(rss)/1024:.2f} MiB, max {rss[-1]/1024:.2f} MiB   (target <= 4 MiB)")
 PY

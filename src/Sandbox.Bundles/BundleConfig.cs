@@ -103,6 +103,7 @@ internal static class BundleConfig
             },
             Linux = new OciLinux
             {
+                Resources = Resources(spec.Limits),
                 Namespaces = namespaces,
                 UidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostUid, Size = 1 }] : null,
                 GidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostGid, Size = 1 }] : null,
@@ -113,15 +114,24 @@ internal static class BundleConfig
         };
     }
 
-    /// <summary>Limits and filters this version of the runtime cannot enforce are refused at build time, never dropped.</summary>
+    /// <summary>limits: → linux.resources; CPUs become a CFS quota over a 100 ms period.</summary>
+    private static OciResources? Resources(ResourceLimits l)
+    {
+        if (l.MemoryBytes is null && l.Cpus is null && l.Pids is null)
+        {
+            return null;
+        }
+        return new OciResources
+        {
+            Memory = l.MemoryBytes is long m ? new OciMemory { Limit = m } : null,
+            Cpu = l.Cpus is double c ? new OciCpu { Quota = (long)Math.Round(c * 100000), Period = 100000 } : null,
+            Pids = l.Pids is long p ? new OciPids { Limit = p } : null,
+        };
+    }
+
+    /// <summary>Filters this version of the runtime cannot install are refused at build time, never dropped.</summary>
     private static void RefuseWhatCannotBeEnforced(SandboxSpec spec)
     {
-        var l = spec.Limits;
-        if (l.MemoryBytes is not null || l.Cpus is not null || l.Pids is not null)
-        {
-            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: memory, CPU and pids limits are not enforced by this version of sandbox (cgroup limits come next)",
-                "remove them from `limits:` for now (`time` works); a limit that cannot be enforced is refused rather than ignored");
-        }
         if (spec.Seccomp != "unconfined")
         {
             throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: seccomp profile \"{spec.Seccomp}\" cannot be installed by this version of sandbox",

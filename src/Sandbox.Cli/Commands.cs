@@ -28,7 +28,8 @@ internal static class Commands
           cache prune [--all]           remove cached bundles, layers and blobs unused for 7 days (or all)
 
         Other commands:
-          doctor                        what this host allows: user namespaces, overlay, pivot_root
+          events --stats ID             live figures of a running container, from its cgroup (JSON)
+          doctor                        what this host allows: user namespaces, overlay, pivot_root, cgroups
 
         --root DIR     where container state lives (default /run/sandbox, or $XDG_RUNTIME_DIR/sandbox)
         --reaper       run a minimal init as PID 1 that forwards signals and reaps zombies
@@ -90,6 +91,14 @@ internal static class Commands
                     throw new SandboxException(ErrorCodes.Usage, "`sandbox kill` takes an id and an optional signal", "e.g. `sandbox kill ID TERM`");
                 }
                 life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"));
+                return 0;
+            case "events":
+                cl.Allow("--stats");
+                if (!cl.Has("--stats"))
+                {
+                    throw new SandboxException(ErrorCodes.Usage, "`sandbox events` needs --stats (a stream of events is not supported)", "use `sandbox events --stats ID`");
+                }
+                Write(life.Stats(cl.Id()) + "\n");
                 return 0;
             case "delete":
                 cl.Allow("--force");

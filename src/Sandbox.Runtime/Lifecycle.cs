@@ -295,6 +295,44 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 
     public OciState State(string id) => store.State(store.Read(id));
 
+    /// <summary>`events --stats ID`: the running container's figures from its cgroup, as one JSON object.</summary>
+    public string Stats(string id)
+    {
+        var record = store.Read(id);
+        var status = store.Status(record);
+        if (status is not (OciStatus.Created or OciStatus.Running))
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}: there is nothing to measure", "run it first");
+        }
+        var cgroup = CgroupHost.Open(record.Cgroups) ?? throw new SandboxException(ErrorCodes.ControllerMissing,
+            $"container \"{id}\" has no cgroup, so there are no live figures",
+            "give it a limit in linux.resources, or run it with --report, so sandbox puts it in a cgroup");
+        var s = cgroup.ReadStats();
+        using var buffer = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "stats");
+            w.WriteString("id", id);
+            w.WriteStartObject("data");
+            void Num(string name, long? v)
+            {
+                if (v is long x) { w.WriteNumber(name, x); } else { w.WriteNull(name); }
+            }
+            Num("memoryPeakBytes", s.PeakMemoryBytes);
+            Num("cpuUserMicros", s.CpuUserMicros);
+            Num("cpuSystemMicros", s.CpuSystemMicros);
+            Num("pidsCurrent", s.PidsCurrent);
+            Num("pidsPeak", s.PidsPeak);
+            Num("ioReadBytes", s.IoReadBytes);
+            Num("ioWriteBytes", s.IoWriteBytes);
+            w.WriteBoolean("oomKilled", s.OomKilled);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     public void Kill(string id, int signal)
     {
         var record = store.Read(id);

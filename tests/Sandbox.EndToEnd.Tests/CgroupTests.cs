@@ -143,3 +143,30 @@ public class CgroupTests
         Assert.Empty(json.GetProperty("unenforced").EnumerateArray());
     }
 }
+
+public class EventsTests
+{
+    [PrivilegedFact]
+    public void Events_stats_shows_a_running_containers_live_figures()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Resources = new OciResources { Pids = new OciPids { Limit = 50 } } } };
+        b.Sh("sleep 1 & sleep 1 & sleep 60");
+        Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+        Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+        JsonElement data = default;
+        SandboxHost.WaitUntil(() =>
+        {
+            var r = b.Cli(["events", "--stats", b.Id]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            var json = JsonDocument.Parse(r.Stdout).RootElement;
+            Assert.Equal("stats", json.GetProperty("type").GetString());
+            data = json.GetProperty("data");
+            return data.GetProperty("pidsCurrent").GetInt64() >= 3;
+        }, TimeSpan.FromSeconds(5), "the three processes to show");
+        Assert.True(data.GetProperty("memoryPeakBytes").GetInt64() > 0);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        var gone = b.Cli(["events", "--stats", b.Id]);
+        Assert.Contains(ErrorCodes.ContainerNotFound, gone.Stderr, StringComparison.Ordinal);
+    }
+}

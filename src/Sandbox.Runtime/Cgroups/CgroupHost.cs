@@ -16,6 +16,17 @@ internal static class CgroupHost
         };
     }
 
+    /// <summary>The cgroup of a running container, from the directories its state recorded; null if it has none.</summary>
+    public static ICgroup? Open(IReadOnlyList<string> paths)
+    {
+        if (paths.Count == 0)
+        {
+            return null;
+        }
+        var layout = CgroupLayout.Read();
+        return layout.Version == "v2" ? new CgroupV2Driver.V2Cgroup(paths[0]) : new CgroupV1Driver(layout).Open(paths);
+    }
+
     /// <summary>
     /// Kills whatever is left in cgroup directories recorded earlier (a deleted or crashed container) and removes
     /// them: cgroup.kill where the kernel has it, else SIGKILL to every listed process, round after round.

@@ -132,6 +132,23 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         File.ReadLines("/proc/meminfo").FirstOrDefault(x => x.StartsWith("SwapTotal:", StringComparison.Ordinal)) is { } line
         && !line.Contains(" 0 kB", StringComparison.Ordinal);
 
+    /// <summary>Reopens a container's cgroup from the directories recorded in its state (for `events --stats`).</summary>
+    public ICgroup Open(IEnumerable<string> paths)
+    {
+        var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in paths)
+        {
+            foreach (var (controller, mount) in layout.V1Mounts)
+            {
+                if (path.StartsWith(mount + "/", StringComparison.Ordinal))
+                {
+                    dirs[controller] = path;
+                }
+            }
+        }
+        return new V1Cgroup(dirs);
+    }
+
     private sealed class V1Cgroup(Dictionary<string, string> dirs) : ICgroup
     {
         public IReadOnlyList<string> Paths => [.. dirs.Values];
