@@ -10,9 +10,7 @@ public class HostTests
     {
         const uint nobody = 65534;
         using var b = new TestBundle(rootless: true, uid: nobody);
-        var state = Path.Combine(b.Dir, "rootless-state");
-        Directory.CreateDirectory(state);
-        File.SetUnixFileMode(state, (UnixFileMode)0x1ff);
+        var state = b.SharedStateRoot();
                 // /sys is the host's, bound read-only (a rootless sysfs mount is refused); /proc/net shows this netns.
         b.Sh("id -u; cat /proc/self/uid_map | tr -s ' '; hostname; echo $$; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
         b.Write();

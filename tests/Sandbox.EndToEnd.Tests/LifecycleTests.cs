@@ -325,9 +325,7 @@ public class ReportAndTimeoutTests
         // As an ordinary user without a delegated cgroup, only a pid namespace could kill everything.
         const uint nobody = 65534;
         using var b = new TestBundle(rootless: true, uid: nobody);
-        var state = Path.Combine(b.Dir, "rootless-state");
-        Directory.CreateDirectory(state);
-        File.SetUnixFileMode(state, (UnixFileMode)0x1ff);
+        var state = b.SharedStateRoot();
         b.Sh("true");
         b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
         b.Write();

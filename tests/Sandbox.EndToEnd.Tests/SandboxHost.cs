@@ -198,6 +198,15 @@ public sealed class TestBundle : IDisposable
         return SandboxHost.Run([.. Global, .. args], timeout, asUser);
     }
 
+    /// <summary>A state root an ordinary user may write, for runs made with setpriv.</summary>
+    public string SharedStateRoot()
+    {
+        var state = Path.Combine(Dir, "rootless-state");
+        Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, (UnixFileMode)0x1ff);
+        return state;
+    }
+
     public IEnumerable<string> StateEntries => Directory.Exists(StateRoot) ? Directory.EnumerateFileSystemEntries(StateRoot) : [];
 
     public void Dispose()

@@ -18,6 +18,39 @@ internal static class CgroupPaths
         return Path.Join(baseDir, string.Join('/', parts));
     }
 
+    /// <summary>
+    /// Which controllers the limits need, split into those available and those missing (named with the limit that
+    /// needs them). <paramref name="io"/> is the block I/O controller's name: blkio on v1, io on v2.
+    /// </summary>
+    public static (List<string> Needed, List<string> Missing) Controllers(CgroupLimits limits, Func<string, bool> available, string io, string whyMissing)
+    {
+        var needed = new List<string>();
+        var missing = new List<string>();
+        foreach (var (asked, controller, limit) in new[]
+                 {
+                     (limits.MemoryBytes is not null || limits.MemoryReservationBytes is not null, "memory", "memory limit"),
+                     (limits.CpuQuotaMicros is not null || limits.CpuShares is not null, "cpu", "CPU limit"),
+                     (limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset"),
+                     (limits.PidsLimit is not null, "pids", "pids limit"),
+                     (limits.BlkioWeight is not null, io, "block I/O weight"),
+                 })
+        {
+            if (!asked)
+            {
+                continue;
+            }
+            if (available(controller))
+            {
+                needed.Add(controller);
+            }
+            else
+            {
+                missing.Add($"{limit} (needs the {controller} controller{whyMissing})");
+            }
+        }
+        return (needed, missing);
+    }
+
     public static void ThrowOrList(List<string> missing, bool allowUnenforced, string fix, out IReadOnlyList<string> unenforced)
     {
         if (missing.Count > 0 && !allowUnenforced)

@@ -14,28 +14,10 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
     {
-        var missing = new List<string>();
+        var (needed, missing) = CgroupPaths.Controllers(limits, layout.V1Mounts.ContainsKey, "blkio", "");
+        // Memory, cpuacct, pids and freezer always: usage figures, and freezing everything before the kill.
         var wanted = new List<string> { "memory", "cpuacct", "pids", "freezer" };
-        void Need(bool asked, string controller, string limit)
-        {
-            if (!asked)
-            {
-                return;
-            }
-            if (layout.V1Mounts.ContainsKey(controller))
-            {
-                wanted.Add(controller);
-            }
-            else
-            {
-                missing.Add($"{limit} (needs the {controller} controller)");
-            }
-        }
-        Need(limits.MemoryBytes is not null || limits.MemoryReservationBytes is not null, "memory", "memory limit");
-        Need(limits.CpuQuotaMicros is not null || limits.CpuShares is not null, "cpu", "CPU limit");
-        Need(limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset");
-        Need(limits.PidsLimit is not null, "pids", "pids limit");
-        Need(limits.BlkioWeight is not null, "blkio", "block I/O weight");
+        wanted.AddRange(needed);
         CgroupPaths.ThrowOrList(missing, allowUnenforced, "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup", out unenforced);
 
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -19,28 +19,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         var dir = CgroupPaths.Resolve(layout.V2Mount!, own, relativePath);
         var parent = Path.GetDirectoryName(dir)!;
         var available = (CgroupFiles.Read(parent, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var missing = new List<string>();
-        var needed = new List<string>();
-        void Need(bool asked, string controller, string limit)
-        {
-            if (!asked)
-            {
-                return;
-            }
-            if (available.Contains(controller))
-            {
-                needed.Add(controller);
-            }
-            else
-            {
-                missing.Add($"{limit} (needs the {controller} controller, not delegated to {parent})");
-            }
-        }
-        Need(limits.MemoryBytes is not null || limits.MemoryReservationBytes is not null, "memory", "memory limit");
-        Need(limits.CpuQuotaMicros is not null || limits.CpuShares is not null, "cpu", "CPU limit");
-        Need(limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset");
-        Need(limits.PidsLimit is not null, "pids", "pids limit");
-        Need(limits.BlkioWeight is not null, "io", "block I/O weight");
+        var (needed, missing) = CgroupPaths.Controllers(limits, available.Contains, "io", $", not delegated to {parent}");
         CgroupPaths.ThrowOrList(missing, allowUnenforced, $"enable it with `echo +CONTROLLER > {parent}/cgroup.subtree_control` (a systemd unit's Delegate=yes does this)", out unenforced);
 
         // Usage figures want memory, cpu, pids and io wherever they are available, limits or not.
