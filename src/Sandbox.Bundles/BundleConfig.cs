@@ -11,7 +11,6 @@ internal static class BundleConfig
 
     public static OciConfig Create(SandboxSpec spec, DotnetInstallation? dotnet, bool rootless, uint hostUid, uint hostGid)
     {
-        RefuseWhatCannotBeEnforced(spec);
         var env = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["PATH"] = (dotnet is null ? "" : dotnet.Root + ":") + "/usr/local/bin:/usr/bin:/bin",
@@ -104,6 +103,7 @@ internal static class BundleConfig
             Linux = new OciLinux
             {
                 Resources = Resources(spec.Limits),
+                Seccomp = Sandbox.Seccomp.BuiltInProfiles.Resolve(spec.Seccomp),
                 Namespaces = namespaces,
                 UidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostUid, Size = 1 }] : null,
                 GidMappings = rootless ? [new OciIdMapping { ContainerId = 0, HostId = hostGid, Size = 1 }] : null,
@@ -127,15 +127,5 @@ internal static class BundleConfig
             Cpu = l.Cpus is double c ? new OciCpu { Quota = (long)Math.Round(c * 100000), Period = 100000 } : null,
             Pids = l.Pids is long p ? new OciPids { Limit = p } : null,
         };
-    }
-
-    /// <summary>Filters this version of the runtime cannot install are refused at build time, never dropped.</summary>
-    private static void RefuseWhatCannotBeEnforced(SandboxSpec spec)
-    {
-        if (spec.Seccomp != "unconfined")
-        {
-            throw new SandboxException(ErrorCodes.Unsupported, $"{spec.SourcePath}: seccomp profile \"{spec.Seccomp}\" cannot be installed by this version of sandbox",
-                "set `seccomp: unconfined` for now; a filter that cannot be installed is refused rather than ignored");
-        }
     }
 }

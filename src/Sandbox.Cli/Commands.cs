@@ -18,7 +18,7 @@ internal static class Commands
           kill ID [SIGNAL]              SIGNAL: a name (TERM, SIGKILL) or a number; default TERM
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
-              [--timeout DURATION] [--report FILE] [--allow-unenforced] ID
+              [--timeout DURATION] [--report FILE] [--allow-unenforced] [--seccomp NAME|PATH] ID
           spec [--bundle DIR] [--rootless]
 
         sandbox.yaml commands:
@@ -59,12 +59,15 @@ internal static class Commands
         switch (cl.Command)
         {
             case "run" when cl.Value("--spec") is { Length: > 0 } spec:
-                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced");
+                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "run":
-                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced");
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced", "--seccomp");
                 RefuseUnsupported(cl);
-                return life.Run(Launch(cl) with { Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced") }, PidFile(cl));
+                return life.Run(Launch(cl) with
+                {
+                    Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
+                }, PidFile(cl));
             case "build":
                 cl.Allow("--output");
                 return SpecCommands.Build(cl, host, Write);
@@ -148,7 +151,7 @@ internal static class Commands
         return new LaunchOptions
         {
             Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl),
-            Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"),
+            Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
         };
     }
 

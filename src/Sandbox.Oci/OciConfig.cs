@@ -104,7 +104,7 @@ public sealed record OciLinux
     public string? CgroupsPath { get; set; }
     public OciResources? Resources { get; set; }
     public string? RootfsPropagation { get; set; }
-    public JsonElement? Seccomp { get; set; }
+    public OciSeccomp? Seccomp { get; set; }
     public Dictionary<string, string>? Sysctl { get; set; }
     public List<string>? MaskedPaths { get; set; }
     public List<string>? ReadonlyPaths { get; set; }

@@ -205,11 +205,6 @@ public static class OciConfigValidator
         {
             ValidateResources(res, p);
         }
-        if (linux.Seccomp is { ValueKind: System.Text.Json.JsonValueKind.Object })
-        {
-            p.Add(new(ErrorCodes.Unsupported, "$.linux.seccomp", "seccomp filters are not supported by this version of sandbox",
-                "remove linux.seccomp; a filter that cannot be installed is refused rather than dropped"));
-        }
         if (linux.TimeOffsets is { Count: > 0 })
         {
             p.Add(new(ErrorCodes.Unsupported, "$.linux.timeOffsets", "time namespace offsets are not supported yet", "remove linux.timeOffsets"));

@@ -37,6 +37,7 @@ internal enum ChildOp
     SetCapabilities,
     NoNewPrivileges,
     Umask,
+    Seccomp,
     ReportReady,
     WaitForStart,
     Exec,
@@ -52,6 +53,14 @@ internal unsafe struct ChildStep
     public byte* S1, S2, S3, S4;
     public byte** V1, V2, V3;
     public byte* Description;
+}
+
+/// <summary>struct sock_fprog: the filter's length and its instructions.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct SockFprog
+{
+    public ushort Length;
+    public Sandbox.Seccomp.BpfInstruction* Filter;
 }
 
 /// <summary>What the child writes to the report pipe: an error, a request to sync, or "ready" (create mode).</summary>

@@ -221,6 +221,21 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->Op = ChildOp.Umask;
                 n->I1 = (int)s.Mask;
                 break;
+            case SeccompStep s:
+                {
+                    n->Op = ChildOp.Seccomp;
+                    var prog = _arena.Alloc<SockFprog>();
+                    var filter = _arena.Alloc<Sandbox.Seccomp.BpfInstruction>(s.Program.Length);
+                    for (var i = 0; i < s.Program.Length; i++)
+                    {
+                        filter[i] = s.Program[i];
+                    }
+                    prog->Length = (ushort)s.Program.Length;
+                    prog->Filter = filter;
+                    n->S1 = (byte*)prog;
+                    n->I1 = (int)s.Flags;
+                    break;
+                }
             case ReportReadyStep:
                 n->Op = ChildOp.ReportReady;
                 break;

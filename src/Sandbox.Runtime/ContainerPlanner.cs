@@ -22,6 +22,9 @@ internal sealed record LaunchOptions
 
     /// <summary>Run even when a requested limit's controller is missing; the RunReport lists what went unenforced.</summary>
     public bool AllowUnenforced { get; init; }
+
+    /// <summary>`run --seccomp NAME|PATH`: replaces the bundle's profile for this run ("unconfined" removes it).</summary>
+    public string? SeccompOverride { get; init; }
 }
 
 /// <summary>
@@ -187,7 +190,10 @@ internal static class ContainerPlanner
         AddRlimits(proc, host, steps);
         AddCredentials(proc, host, userNs, !o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
-        if (proc.NoNewPrivileges)
+        var seccomp = SeccompFilter(linux.Seccomp);
+        // Installing a filter without CAP_SYS_ADMIN needs no_new_privs; the process keeps that capability or gets it.
+        var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
+        if (proc.NoNewPrivileges || (seccomp is not null && !keepsSysAdmin))
         {
             steps.Add(new NoNewPrivilegesStep());
         }
@@ -197,6 +203,10 @@ internal static class ContainerPlanner
             steps.Add(new WaitForStartStep());
         }
         AddHooks(steps, "startContainer", hooks?.StartContainer);
+        if (seccomp is not null)
+        {
+            steps.Add(seccomp);
+        }
         steps.Add(Exec(proc, o.Reaper));
 
         return new SetupPlan
@@ -210,6 +220,26 @@ internal static class ContainerPlanner
             OomScoreAdj = proc.OomScoreAdj,
             PreserveFds = o.PreserveFds,
         };
+    }
+
+    /// <summary>Compiles linux.seccomp; notification (a listener the supervisor answers) is not wired up yet.</summary>
+    private static SeccompStep? SeccompFilter(OciSeccomp? profile)
+    {
+        if (profile is null)
+        {
+            return null;
+        }
+        var compiled = Sandbox.Seccomp.SeccompCompiler.Compile(profile);
+        if (compiled.UsesNotify)
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, "$.linux.seccomp: SCMP_ACT_NOTIFY is not supported yet",
+                "use SCMP_ACT_ERRNO or SCMP_ACT_LOG for those calls");
+        }
+        foreach (var w in compiled.Warnings)
+        {
+            FdWriter.Error.WriteLine($"sandbox: warning: {w}");
+        }
+        return new SeccompStep(compiled.Program, compiled.Flags);
     }
 
     private static readonly (string Type, ulong Flag)[] NamespaceFlags =

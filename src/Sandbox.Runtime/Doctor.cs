@@ -31,6 +31,7 @@ internal static class Doctor
         list.Add(Overlay(host));
         list.Add(PivotRoot(host));
         list.AddRange(Cgroups(host));
+        list.Add(SeccompFilters());
         return list;
     }
 
@@ -56,6 +57,18 @@ internal static class Doctor
         yield return new("  delegated to this user", refused.Count == 0,
             refused.Count == 0 ? (host.IsRoot ? "root may create cgroups anywhere" : "may create cgroups under " + string.Join(", ", dirs))
             : "may not write " + string.Join(", ", refused) + ": delegate them (systemd: Delegate=yes) or run as root");
+    }
+
+    /// <summary>Whether filters can be installed, and which actions the kernel offers (user notification among them).</summary>
+    private static Finding SeccompFilters()
+    {
+        var actions = ReadSysctl("kernel.seccomp.actions_avail");
+        if (actions is null)
+        {
+            return new("seccomp", false, "this kernel has no seccomp filters (CONFIG_SECCOMP_FILTER)");
+        }
+        var notify = actions.Contains("user_notif", StringComparison.Ordinal) ? "user notification available" : "no user notification";
+        return new("seccomp", true, $"filters; actions: {actions}; {notify}");
     }
 
     private static unsafe bool CanWrite(string dir)

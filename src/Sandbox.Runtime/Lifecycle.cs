@@ -22,6 +22,10 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             ? Load(o.Bundle)
             : Check(Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(configOverride)), Path.Combine(o.Bundle, OciConfigLoader.FileName));
         var timeout = o.Timeout ?? AnnotatedTimeout(config);
+        if (o.SeccompOverride is { } seccomp)
+        {
+            config = config with { Linux = (config.Linux ?? new OciLinux()) with { Seccomp = Sandbox.Seccomp.BuiltInProfiles.Resolve(seccomp) } };
+        }
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;

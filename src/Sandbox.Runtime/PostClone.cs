@@ -106,6 +106,9 @@ internal static unsafe class PostClone
             case ChildOp.Umask:
                 Umask((uint)s->I1);
                 return 0;
+            case ChildOp.Seccomp:
+                // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
+                return Syscall(ctx->Sys.Seccomp, 1, s->I1, (nint)s->S1, 0, 0) == 0 ? 0 : Errno;
             case ChildOp.ReportReady:
                 {
                     ChildReport r = default;

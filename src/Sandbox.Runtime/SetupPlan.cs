@@ -178,6 +178,12 @@ internal sealed record UmaskStep(uint Mask) : SetupStep
     public override string Describe() => "set umask";
 }
 
+/// <summary>Installs a compiled seccomp filter: the last step before exec, so hooks and setup are not filtered.</summary>
+internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags) : SetupStep
+{
+    public override string Describe() => $"install the seccomp filter ({Program.Length} instructions)";
+}
+
 internal sealed record ReportReadyStep : SetupStep
 {
     public override string Describe() => "report the container created";

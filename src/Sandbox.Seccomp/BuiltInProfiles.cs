@@ -31,6 +31,33 @@ public static class BuiltInProfiles
 
     private const ulong AfUnix = 1, AfNetlink = 16;
 
+    /// <summary>A built-in name, or the path of an OCI profile JSON file; null for `unconfined`.</summary>
+    public static OciSeccomp? Resolve(string nameOrPath)
+    {
+        if (!nameOrPath.Contains('/', StringComparison.Ordinal) && !nameOrPath.EndsWith(".json", StringComparison.Ordinal))
+        {
+            return Get(nameOrPath);
+        }
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(nameOrPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "give the path of a readable OCI seccomp profile");
+        }
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
+                ?? throw new System.Text.Json.JsonException("the document is null");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "fix the profile's JSON");
+        }
+    }
+
     /// <summary>The profile of that name, or null for `unconfined` (no filter at all).</summary>
     public static OciSeccomp? Get(string name) => name switch
     {

@@ -121,12 +121,14 @@ public sealed class BundleBuilderTests : IDisposable
     }
 
     [Fact]
-    public void Profiles_that_cannot_be_installed_are_refused_and_nothing_is_written()
+    public void The_spec_seccomp_profile_lands_in_the_config()
     {
         var builder = new BundleBuilder(Cache, 0, 0);
-        var outDir = Path.Join(_dir, "refused");
-        Assert.Equal(ErrorCodes.Unsupported, Assert.Throws<SandboxException>(() => builder.Build(SpecIn("p") with { Seccomp = "default" }, outDir)).Code);
-        Assert.False(Directory.Exists(outDir));
+        var hermetic = OciConfigLoader.LoadBundle(builder.Build(SpecIn("h") with { Seccomp = "hermetic" }, Path.Join(_dir, "h-out")).Directory);
+        Assert.Equal("SCMP_ACT_ERRNO", hermetic.Linux!.Seccomp!.DefaultAction);
+        Assert.Contains(hermetic.Linux.Seccomp.Syscalls!, r => r.Names!.Contains("socket") && r.Args is { Count: 1 });
+        var unconfined = OciConfigLoader.LoadBundle(builder.Build(SpecIn("u"), Path.Join(_dir, "u-out")).Directory);
+        Assert.Null(unconfined.Linux!.Seccomp);
     }
 
     [Fact]

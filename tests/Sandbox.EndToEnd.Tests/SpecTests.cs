@@ -101,6 +101,27 @@ public class SpecTests(DotnetAppFixture app) : IClassFixture<DotnetAppFixture>
     }
 
     [PrivilegedFact]
+    public void The_dotnet_program_runs_under_the_default_and_hermetic_profiles()
+    {
+        Environment.SetEnvironmentVariable("SANDBOX_CACHE", Path.Combine(app.Dir, "cache-seccomp"));
+        try
+        {
+            foreach (var (profile, network) in new[] { ("default", "network: NetworkUnreachable"), ("hermetic", "network: AccessDenied") })
+            {
+                var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--seccomp", profile, "--spec", app.Spec], TimeSpan.FromSeconds(60));
+                Assert.True(r.ExitCode == 0, profile + ": " + r);
+                var lines = r.Stdout.Split('\n');
+                Assert.Equal("hello from speccy as sandbox", lines[0]);
+                Assert.Equal(network, lines[1]);
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SANDBOX_CACHE", null);
+        }
+    }
+
+    [PrivilegedFact]
     public void Dotnet_info_runs_in_the_dotnet_base()
     {
         Environment.SetEnvironmentVariable("SANDBOX_CACHE", Path.Combine(app.Dir, "cache-info"));

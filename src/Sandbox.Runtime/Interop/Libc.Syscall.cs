@@ -19,18 +19,19 @@ internal struct SyscallNumbers
     // glibc's wrappers for these broadcast the change to every thread it knows of (setxid), and in a child of
     // clone it still knows the parent's threads: it would wait for them forever. The child makes the raw calls.
     public int Setresuid, Setresgid, Setgroups;
+    public int Seccomp;
 
     public static SyscallNumbers ForCurrentArchitecture() => RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 => new SyscallNumbers
         {
             Clone = 56, PivotRoot = 155, Openat2 = 437, CloseRange = 436, Capset = 126, Capget = 125, PidfdOpen = 434,
-            Setresuid = 117, Setresgid = 119, Setgroups = 116,
+            Setresuid = 117, Setresgid = 119, Setgroups = 116, Seccomp = 317,
         },
         Architecture.Arm64 => new SyscallNumbers
         {
             Clone = 220, PivotRoot = 41, Openat2 = 437, CloseRange = 436, Capset = 91, Capget = 90, PidfdOpen = 434,
-            Setresuid = 147, Setresgid = 149, Setgroups = 159,
+            Setresuid = 147, Setresgid = 149, Setgroups = 159, Seccomp = 277,
         },
         var a => throw new SandboxException(ErrorCodes.Unsupported, $"architecture {a} is not supported", "run on x86_64 or aarch64"),
     };
