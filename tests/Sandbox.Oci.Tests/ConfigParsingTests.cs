@@ -123,12 +123,18 @@ public class ConfigParsingTests
     }
 
     [Fact]
-    public void Limits_and_filters_that_cannot_be_enforced_are_refused_not_dropped()
+    public void Limits_that_cannot_be_enforced_are_refused_not_dropped_and_profiles_are_read_typed()
     {
-        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"hugepageLimits\": [ { \"pageSize\": \"2MB\", \"limit\": 1 } ] }, \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\" }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"hugepageLimits\": [ { \"pageSize\": \"2MB\", \"limit\": 1 } ], \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] }, \"rootfsPropagation\"", StringComparison.Ordinal));
         Assert.Equal(ErrorCodes.Unsupported, e.Code);
-        Assert.Contains("$.linux.resources", e.Message, StringComparison.Ordinal);
-        Assert.Contains("$.linux.seccomp", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.resources.hugepageLimits", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.resources.devices", e.Message, StringComparison.Ordinal);
+
+        var c = Parse(Minimal.Replace("\"rootfsPropagation\"", "\"seccomp\": { \"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [ { \"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [ { \"index\": 1, \"value\": 2, \"valueTwo\": 3, \"op\": \"SCMP_CMP_MASKED_EQ\" } ] } ] }, \"resources\": { \"memory\": { \"limit\": 33554432, \"swap\": 33554432 }, \"pids\": { \"limit\": 10 } }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Equal("SCMP_ACT_ERRNO", c.Linux!.Seccomp!.DefaultAction);
+        Assert.Equal(3ul, c.Linux.Seccomp.Syscalls![0].Args![0].ValueTwo);
+        Assert.Equal(33554432, c.Linux.Resources!.Memory!.Limit);
+        Assert.Equal(10, c.Linux.Resources.Pids!.Limit);
     }
 
     [Fact]
