@@ -94,9 +94,11 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 Interlocked.CompareExchange(ref timedOut, 2, 0); // from here on the timer does nothing
             }
             // The first process is gone; whatever it left behind (daemons, double forks) goes with the cgroup.
-            var pidsAtExit = cgroup?.ReadStats().PidsCurrent;
+            // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics.
+            var wantStats = o.ReportPath is not null || config.Linux?.Resources?.Memory?.Limit is not null;
+            var pidsAtExit = o.ReportPath is not null ? cgroup?.ReadStats().PidsCurrent : null;
             cgroup?.KillAll();
-            var stats = cgroup?.ReadStats();
+            var stats = wantStats ? cgroup?.ReadStats() : null;
             var exit = Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
             if (timedOut == 1)
             {
