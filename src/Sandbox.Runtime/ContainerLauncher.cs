@@ -9,8 +9,11 @@ namespace Sandbox.Runtime;
 internal static unsafe class ContainerLauncher
 {
     /// <param name="onSync">Called when the child waits for the createRuntime hooks; returns the state JSON for its own hooks.</param>
-    /// <param name="onCloned">Called as soon as the child exists, before it may go on (e.g. to forward signals to it).</param>
-    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int>? onCloned = null)
+    /// <param name="onCloned">Called as soon as the child exists, before it may go on (e.g. to forward signals to it);
+    /// its argument says whether the child was born in <paramref name="cgroupFd"/>'s cgroup already.</param>
+    /// <param name="cgroupFd">A cgroup v2 directory: the child is created inside it with clone3(CLONE_INTO_CGROUP),
+    /// when the kernel can; -1 otherwise.</param>
+    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int, bool>? onCloned = null, int cgroupFd = -1)
     {
         var ctx = program.Context;
         var sync = stackalloc int[2];
@@ -32,10 +35,33 @@ internal static unsafe class ContainerLauncher
         {
             GC.WaitForPendingFinalizers();
         }
-        var pid = (int)Libc.Syscall(ctx->Sys.Clone, (nint)(plan.CloneFlags | Libc.SIGCHLD), 0, 0, 0, 0);
-        if (pid == 0)
+        var pid = -1;
+        var inCgroup = false;
+        if (cgroupFd >= 0)
         {
-            PostClone.Run(ctx);
+            // clone3 with no stack continues the child on a copy of this one, as clone and fork do.
+            CloneArgs args = default;
+            args.Flags = plan.CloneFlags | CloneArgs.CLONE_INTO_CGROUP;
+            args.ExitSignal = Libc.SIGCHLD;
+            args.Cgroup = (ulong)cgroupFd;
+            pid = (int)Libc.Syscall(ctx->Sys.Clone3, (nint)(&args), sizeof(CloneArgs), 0, 0, 0);
+            if (pid == 0)
+            {
+                PostClone.Run(ctx);
+            }
+            inCgroup = pid > 0;
+            if (pid < 0 && Libc.Errno is not (Libc.ENOSYS or Libc.E2BIG or Libc.EINVAL or Libc.EOPNOTSUPP))
+            {
+                inCgroup = false; // a real failure: clone below reports it the usual way
+            }
+        }
+        if (pid < 0)
+        {
+            pid = (int)Libc.Syscall(ctx->Sys.Clone, (nint)(plan.CloneFlags | Libc.SIGCHLD), 0, 0, 0, 0);
+            if (pid == 0)
+            {
+                PostClone.Run(ctx);
+            }
         }
         var cloneErrno = Libc.Errno;
         Libc.Close(sync[0]);
@@ -49,7 +75,7 @@ internal static unsafe class ContainerLauncher
         }
         try
         {
-            onCloned?.Invoke(pid);
+            onCloned?.Invoke(pid, inCgroup);
             WriteIdMaps(pid, plan);
             if (plan.OomScoreAdj is int adj)
             {

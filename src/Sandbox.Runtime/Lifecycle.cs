@@ -31,6 +31,9 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         var launched = false;
         IDisposable? forwarding = null;
         ICgroup? cgroup = null;
+        // Orphans of the container (a daemon that double-forked, without a pid namespace) are reparented to
+        // sandbox rather than to the host's init, so that after the kill sandbox reaps them: no zombie is left.
+        Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
@@ -38,7 +41,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var unenforced = (IReadOnlyList<string>)[];
             if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
             {
-                cgroup = CreateCgroup(config, o, out unenforced);
+                cgroup = CreateCgroup(config, o, out unenforced, measureIo: o.ReportPath is not null);
                 store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
             }
             if (timeout is not null && cgroup is null && !NewPidNamespace(config))
@@ -47,15 +50,28 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                     "add {\"type\": \"pid\"} to linux.namespaces");
             }
             int pid;
-            using (var program = ChildProgram.Create(plan))
+            var cgroupFd = cgroup?.OpenForClone() ?? -1;
+            try
             {
+                using var program = ChildProgram.Create(plan);
                 // Signals are forwarded from the moment the child exists: a TERM sent to `sandbox run` just after
-                // the program started must reach the program, not kill sandbox. It joins its cgroup before it goes on.
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p =>
+                // the program started must reach the program, not kill sandbox. It joins its cgroup before it goes on
+                // (on v2 it is born there, by CLONE_INTO_CGROUP).
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, inCgroup) =>
                 {
-                    cgroup?.AddProcess(p);
+                    if (!inCgroup)
+                    {
+                        cgroup?.AddProcess(p);
+                    }
                     forwarding = ForwardSignals(p);
-                });
+                }, cgroupFd);
+            }
+            finally
+            {
+                if (cgroupFd >= 0)
+                {
+                    Libc.Close(cgroupFd);
+                }
             }
             launched = true;
             record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, Phase = OciStatus.Running };
@@ -123,6 +139,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 cgroup.KillAll();
                 cgroup.Remove();
             }
+            ReapOrphans();
             if (launched)
             {
                 HookRunner.Run("poststop", config.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
@@ -138,9 +155,9 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         forUsage || !CgroupHost.Limits(config.Linux?.Resources).IsEmpty;
 
     /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
-    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced)
+    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced, bool measureIo = false)
     {
-        var limits = CgroupHost.Limits(config.Linux?.Resources);
+        var limits = CgroupHost.Limits(config.Linux?.Resources) with { MeasureIo = measureIo };
         var driver = CgroupHost.Driver();
         if (driver is null)
         {
@@ -240,7 +257,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             using (var program = ChildProgram.Create(plan, startFd))
             {
                 // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.
-                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), p =>
+                pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, _) =>
                 {
                     foreach (var dir in record.Cgroups)
                     {
@@ -470,6 +487,15 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             return;
         }
         RawFiles.WriteAtomically(path, Encoding.UTF8.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Collects the exit status of every orphan the container left with sandbox (its subreaper).</summary>
+    private static void ReapOrphans()
+    {
+        int status;
+        while (Libc.Wait4Blocking(-1, &status, Libc.WNOHANG, null) > 0)
+        {
+        }
     }
 
     /// <summary>Waits for the container's first process; its rusage covers the children it waited for too.</summary>

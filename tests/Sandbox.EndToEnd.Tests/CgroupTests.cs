@@ -16,6 +16,27 @@ public class CgroupTests
 
     private static void Limit(TestBundle b, OciResources r) => b.Config = b.Config with { Linux = b.Config.Linux! with { Resources = r } };
 
+    private static int SleepZombiesOfInit()
+    {
+        var count = 0;
+        foreach (var d in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(d, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (stat.Contains("(sleep)", StringComparison.Ordinal) && fields[0] == "Z" && fields[1] == "1")
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return count;
+    }
+
     private static List<string> SandboxCgroups() =>
         Directory.GetDirectories("/sys/fs/cgroup", "sandbox-*", SearchOption.AllDirectories).ToList();
 
@@ -85,10 +106,13 @@ public class CgroupTests
         b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type != "pid")] } };
         Limit(b, new OciResources { Pids = new OciPids { Limit = 100 } });
         b.Sh($"(setsid sh -c 'sleep {marker} </dev/null >/dev/null 2>&1 &' &); sleep 0.2; echo started");
+        var zombiesBefore = SleepZombiesOfInit();
         var r = b.Run();
         Assert.Equal(0, r.ExitCode);
         Assert.Equal("started", r.Stdout.Trim());
         SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "the daemon to be gone");
+        // Not even as a zombie: sandbox was the orphan's subreaper and collected it, so none is left with the host's init.
+        Assert.Equal(zombiesBefore, SleepZombiesOfInit());
     }
 
     [PrivilegedFact]
@@ -137,10 +161,46 @@ public class CgroupTests
         var json = RunWithReport(b, out var r);
         Assert.Equal(0, r.ExitCode);
         var usage = json.GetProperty("usage");
+        Assert.Equal("cgroup v1 blkio.throttle.io_service_bytes", usage.GetProperty("ioSource").GetString());
+        Assert.True(usage.GetProperty("ioReadBytes").GetInt64() >= 0);
         Assert.True(usage.GetProperty("peakMemoryBytes").GetInt64() > 0);
         Assert.True(usage.GetProperty("cpuUserMs").GetDouble() + usage.GetProperty("cpuSystemMs").GetDouble() > 0);
         Assert.False(json.GetProperty("oomKilled").GetBoolean());
         Assert.Empty(json.GetProperty("unenforced").EnumerateArray());
+    }
+}
+
+public class CgroupV2LiveTests
+{
+    /// <summary>
+    /// The v2 driver on the cgroup2 mount of this hybrid host: no controllers live there, but clone3 with
+    /// CLONE_INTO_CGROUP, cgroup.procs and cgroup.kill do, so those paths run for real.
+    /// </summary>
+    [PrivilegedFact]
+    public void On_the_unified_mount_the_container_is_born_in_its_cgroup_and_cgroup_kill_ends_a_daemon()
+    {
+        if (!File.Exists("/sys/fs/cgroup/unified/cgroup.procs"))
+        {
+            Assert.Fail("this test needs the hybrid layout's cgroup2 mount at /sys/fs/cgroup/unified");
+        }
+        using var b = new TestBundle();
+        var marker = $"97{Environment.ProcessId % 1000:000}1";
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type is not ("pid" or "cgroup"))] } };
+        b.Sh($"grep '^0::' /proc/self/cgroup; (setsid sh -c 'sleep {marker} </dev/null >/dev/null 2>&1 &' &); sleep 0.2");
+        Environment.SetEnvironmentVariable("SANDBOX_CGROUP_VERSION", "v2");
+        try
+        {
+            var report = Path.Combine(b.Dir, "r.json");
+            var r = b.Run("--report", report);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal($"0::/sandbox-{b.Id}", r.Stdout.Trim());
+            SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "cgroup.kill to end the daemon");
+            Assert.False(Directory.Exists($"/sys/fs/cgroup/unified/sandbox-{b.Id}"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SANDBOX_CGROUP_VERSION", null);
+        }
     }
 }
 

@@ -57,6 +57,7 @@ public class KernelHeaderTests
         ["sizeof(siginfo_t)"] = (ulong)sizeof(SigInfo), ["sizeof(struct pollfd)"] = (ulong)sizeof(PollFd),
         ["sizeof(struct ifreq)"] = (ulong)sizeof(IfReq), ["offsetof(struct ifreq, ifr_flags)"] = (ulong)Marshal.OffsetOf<IfReq>(nameof(IfReq.Flags)),
         ["sizeof(struct rlimit)"] = (ulong)sizeof(Rlimit), ["sizeof(struct __user_cap_data_struct)"] = (ulong)sizeof(CapData),
+        ["sizeof(struct clone_args)"] = (ulong)sizeof(CloneArgs), ["CLONE_INTO_CGROUP"] = CloneArgs.CLONE_INTO_CGROUP,
         ["makedev(1,3)"] = ContainerPlanner.MakeDev(1, 3), ["makedev(4097,274)"] = ContainerPlanner.MakeDev(4097, 274),
     };
 
@@ -100,6 +101,8 @@ public class KernelHeaderTests
         Assert.Equal(header["SYS_setresuid"], ours.Setresuid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_setresgid"], ours.Setresgid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_setgroups"], ours.Setgroups.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_clone3"], ours.Clone3.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_seccomp"], ours.Seccomp.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static Dictionary<string, string> CompileAndRun()
@@ -108,7 +111,7 @@ public class KernelHeaderTests
         try
         {
             var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
-                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups"]);
+                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp"]);
             var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
             var c = $$"""
                 #define _GNU_SOURCE
@@ -134,6 +137,7 @@ public class KernelHeaderTests
                 #include <linux/capability.h>
                 #include <linux/openat2.h>
                 #include <linux/close_range.h>
+                #include <linux/sched.h>
                 int main(void) {
                 {{lines}}
                   return 0;

@@ -25,7 +25,10 @@ internal sealed record CgroupLimits
     /// <summary>v1 blkio.weight (10..1000); the v2 driver converts it to io.weight.</summary>
     public ushort? BlkioWeight { get; init; }
 
-    public bool IsEmpty => this == new CgroupLimits();
+    /// <summary>Not a limit: block I/O figures are wanted (v1 then joins the blkio hierarchy too).</summary>
+    public bool MeasureIo { get; init; }
+
+    public bool IsEmpty => this with { MeasureIo = false } == new CgroupLimits();
 }
 
 /// <summary>What a container used, from cgroup files; each figure null where this host's cgroups do not tell.</summary>
@@ -51,6 +54,12 @@ internal interface ICgroup
 {
     /// <summary>The directories created, for messages and for the state file (so a later run can remove them).</summary>
     IReadOnlyList<string> Paths { get; }
+
+    /// <summary>
+    /// A descriptor of the cgroup directory for clone3's CLONE_INTO_CGROUP (v2), so the child starts inside it;
+    /// -1 where that is not possible (v1). The caller closes it.
+    /// </summary>
+    int OpenForClone();
 
     /// <summary>Moves a process in (writes its pid to cgroup.procs everywhere).</summary>
     void AddProcess(int pid);

@@ -8,6 +8,12 @@ internal static class CgroupHost
     public static ICgroupDriver? Driver(CgroupLayout? layout = null)
     {
         layout ??= CgroupLayout.Read();
+        // SANDBOX_CGROUP_VERSION=v2 uses the cgroup2 mount of a hybrid host (no controllers there, but cgroup.procs,
+        // cgroup.kill and CLONE_INTO_CGROUP work): how the v2 paths are exercised live on the v1 machines here.
+        if (Environment.GetEnvironmentVariable("SANDBOX_CGROUP_VERSION") == "v2" && layout.V2Mount is not null)
+        {
+            return new CgroupV2Driver(layout);
+        }
         return layout.Version switch
         {
             "v1" => new CgroupV1Driver(layout),
@@ -24,7 +30,8 @@ internal static class CgroupHost
             return null;
         }
         var layout = CgroupLayout.Read();
-        return layout.Version == "v2" ? new CgroupV2Driver.V2Cgroup(paths[0]) : new CgroupV1Driver(layout).Open(paths);
+        return layout.V2Mount is { } v2 && paths[0].StartsWith(v2 + "/", StringComparison.Ordinal)
+            ? new CgroupV2Driver.V2Cgroup(paths[0]) : new CgroupV1Driver(layout).Open(paths);
     }
 
     /// <summary>

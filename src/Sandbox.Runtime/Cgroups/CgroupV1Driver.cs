@@ -18,6 +18,10 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         // Memory, cpuacct, pids and freezer always: usage figures, and freezing everything before the kill.
         var wanted = new List<string> { "memory", "cpuacct", "pids", "freezer" };
         wanted.AddRange(needed);
+        if (limits.MeasureIo)
+        {
+            wanted.Add("blkio");
+        }
         CgroupPaths.ThrowOrList(missing, allowUnenforced, "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup", out unenforced);
 
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -134,6 +138,8 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     private sealed class V1Cgroup(Dictionary<string, string> dirs) : ICgroup
     {
         public IReadOnlyList<string> Paths => [.. dirs.Values];
+
+        public int OpenForClone() => -1; // CLONE_INTO_CGROUP exists for cgroup v2 only
 
         public void AddProcess(int pid)
         {

@@ -46,47 +46,48 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
     }
 
     /// <summary>The writes, in order; v1 units (shares, blkio weight) converted as runc and crun convert them.</summary>
-    internal static void Apply(string dir, CgroupLimits l)
+    internal static void Apply(string dir, CgroupLimits l, Action<string, string, string>? write = null)
     {
+        write ??= CgroupFiles.Write;
         string S(long v) => v.ToString(CultureInfo.InvariantCulture);
         if (l.MemoryBytes is long limit)
         {
-            CgroupFiles.Write(dir, "memory.max", limit > 0 ? S(limit) : "max");
+            write(dir, "memory.max", limit > 0 ? S(limit) : "max");
             // v2 counts swap separately: memory+swap equal to memory means no swap at all.
             var swap = l.MemorySwapBytes is long memsw && memsw > 0 && limit > 0 ? memsw - limit : 0;
             if (File.Exists(Path.Join(dir, "memory.swap.max")))
             {
-                CgroupFiles.Write(dir, "memory.swap.max", l.MemorySwapBytes == -1 ? "max" : S(swap));
+                write(dir, "memory.swap.max", l.MemorySwapBytes == -1 ? "max" : S(swap));
             }
         }
         if (l.MemoryReservationBytes is long low)
         {
-            CgroupFiles.Write(dir, "memory.low", low > 0 ? S(low) : "0");
+            write(dir, "memory.low", low > 0 ? S(low) : "0");
         }
         if (l.CpuQuotaMicros is not null || l.CpuPeriodMicros is not null)
         {
             var quota = l.CpuQuotaMicros is long q && q > 0 ? S(q) : "max";
-            CgroupFiles.Write(dir, "cpu.max", $"{quota} {(l.CpuPeriodMicros ?? 100000).ToString(CultureInfo.InvariantCulture)}");
+            write(dir, "cpu.max", $"{quota} {(l.CpuPeriodMicros ?? 100000).ToString(CultureInfo.InvariantCulture)}");
         }
         if (l.CpuShares is ulong shares)
         {
-            CgroupFiles.Write(dir, "cpu.weight", SharesToWeight(shares).ToString(CultureInfo.InvariantCulture));
+            write(dir, "cpu.weight", SharesToWeight(shares).ToString(CultureInfo.InvariantCulture));
         }
         if (l.CpusetCpus is { } cpus)
         {
-            CgroupFiles.Write(dir, "cpuset.cpus", cpus);
+            write(dir, "cpuset.cpus", cpus);
         }
         if (l.CpusetMems is { } mems)
         {
-            CgroupFiles.Write(dir, "cpuset.mems", mems);
+            write(dir, "cpuset.mems", mems);
         }
         if (l.PidsLimit is long pids)
         {
-            CgroupFiles.Write(dir, "pids.max", pids > 0 ? S(pids) : "max");
+            write(dir, "pids.max", pids > 0 ? S(pids) : "max");
         }
         if (l.BlkioWeight is ushort weight)
         {
-            CgroupFiles.Write(dir, "io.weight", $"default {BlkioToIoWeight(weight).ToString(CultureInfo.InvariantCulture)}");
+            write(dir, "io.weight", $"default {BlkioToIoWeight(weight).ToString(CultureInfo.InvariantCulture)}");
         }
     }
 
@@ -99,6 +100,14 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
     internal sealed class V2Cgroup(string dir) : ICgroup
     {
         public IReadOnlyList<string> Paths => [dir];
+
+        public unsafe int OpenForClone()
+        {
+            fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
+            {
+                return Interop.Libc.Open(p, Interop.Libc.O_PATH | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
+            }
+        }
 
         public void AddProcess(int pid) => CgroupFiles.Write(dir, "cgroup.procs", pid.ToString(CultureInfo.InvariantCulture));
 

@@ -10,6 +10,14 @@ internal static unsafe partial class Libc
     public static extern nint Syscall(nint number, nint a1, nint a2, nint a3, nint a4, nint a5);
 }
 
+/// <summary>struct clone_args (linux/sched.h), up to the cgroup field (CLONE_ARGS_SIZE_VER2).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CloneArgs
+{
+    public const ulong CLONE_INTO_CGROUP = 0x200000000;
+    public ulong Flags, PidFd, ChildTid, ParentTid, ExitSignal, Stack, StackSize, Tls, SetTid, SetTidSize, Cgroup;
+}
+
 /// <summary>Syscall numbers for the running architecture, resolved in the parent and handed to the child as data.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct SyscallNumbers
@@ -19,19 +27,19 @@ internal struct SyscallNumbers
     // glibc's wrappers for these broadcast the change to every thread it knows of (setxid), and in a child of
     // clone it still knows the parent's threads: it would wait for them forever. The child makes the raw calls.
     public int Setresuid, Setresgid, Setgroups;
-    public int Seccomp;
+    public int Seccomp, Clone3;
 
     public static SyscallNumbers ForCurrentArchitecture() => RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 => new SyscallNumbers
         {
             Clone = 56, PivotRoot = 155, Openat2 = 437, CloseRange = 436, Capset = 126, Capget = 125, PidfdOpen = 434,
-            Setresuid = 117, Setresgid = 119, Setgroups = 116, Seccomp = 317,
+            Setresuid = 117, Setresgid = 119, Setgroups = 116, Seccomp = 317, Clone3 = 435,
         },
         Architecture.Arm64 => new SyscallNumbers
         {
             Clone = 220, PivotRoot = 41, Openat2 = 437, CloseRange = 436, Capset = 91, Capget = 90, PidfdOpen = 434,
-            Setresuid = 147, Setresgid = 149, Setgroups = 159, Seccomp = 277,
+            Setresuid = 147, Setresgid = 149, Setgroups = 159, Seccomp = 277, Clone3 = 435,
         },
         var a => throw new SandboxException(ErrorCodes.Unsupported, $"architecture {a} is not supported", "run on x86_64 or aarch64"),
     };

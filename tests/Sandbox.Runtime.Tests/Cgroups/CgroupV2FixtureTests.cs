@@ -55,6 +55,22 @@ public sealed class CgroupV2FixtureTests : IDisposable
     }
 
     [Fact]
+    public void The_writes_come_in_a_fixed_order_memory_before_swap_and_quota_with_its_period()
+    {
+        var writes = new List<string>();
+        var dir = Child("sandbox-order");
+        CgroupV2Driver.Apply(dir, new CgroupLimits
+        {
+            MemoryBytes = 64 << 20, MemorySwapBytes = 96 << 20, CpuQuotaMicros = 25000, CpuShares = 2, PidsLimit = -1, BlkioWeight = 10,
+        }, (_, file, value) => writes.Add($"{file}={value}"));
+        // memory+swap 96 MiB over a 64 MiB limit: 32 MiB of swap.
+        Assert.Equal(
+        [
+            "memory.max=67108864", "memory.swap.max=33554432", "cpu.max=25000 100000", "cpu.weight=1", "pids.max=max", "io.weight=default 1",
+        ], writes);
+    }
+
+    [Fact]
     public void Unit_conversions_match_the_other_runtimes()
     {
         Assert.Equal(1ul, CgroupV2Driver.SharesToWeight(2));
