@@ -153,6 +153,31 @@ public class CgroupTests
     }
 
     [PrivilegedFact]
+    public void A_limit_this_host_cannot_enforce_fails_loudly_unless_explicitly_allowed_and_then_is_reported()
+    {
+        // blkio.weight needs the BFQ scheduler; these machines' disks use mq-deadline, so the weight cannot be set.
+        if (File.Exists("/sys/fs/cgroup/blkio/blkio.weight"))
+        {
+            Assert.Fail("this host can set blkio.weight; the test needs one that cannot");
+        }
+        using var b = new TestBundle();
+        Limit(b, new OciResources { BlockIo = new OciBlockIo { Weight = 500 }, Pids = new OciPids { Limit = 50 } });
+        b.Sh("echo ran");
+        var refused = b.Run();
+        Assert.Equal(125, refused.ExitCode);
+        Assert.Contains(ErrorCodes.ControllerMissing, refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("block I/O weight", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--allow-unenforced", refused.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+
+        var json = RunWithReport(b, out var r, "--allow-unenforced");
+        Assert.Equal("ran", r.Stdout.Trim());
+        var unenforced = json.GetProperty("unenforced").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Single(unenforced);
+        Assert.Contains("block I/O weight", unenforced[0], StringComparison.Ordinal);
+    }
+
+    [PrivilegedFact]
     public void Limits_add_usage_figures_from_cgroups_to_the_report()
     {
         using var b = new TestBundle();
@@ -187,20 +212,12 @@ public class CgroupV2LiveTests
         var marker = $"97{Environment.ProcessId % 1000:000}1";
         b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux.Namespaces!.Where(n => n.Type is not ("pid" or "cgroup"))] } };
         b.Sh($"grep '^0::' /proc/self/cgroup; (setsid sh -c 'sleep {marker} </dev/null >/dev/null 2>&1 &' &); sleep 0.2");
-        Environment.SetEnvironmentVariable("SANDBOX_CGROUP_VERSION", "v2");
-        try
-        {
-            var report = Path.Combine(b.Dir, "r.json");
-            var r = b.Run("--report", report);
-            Assert.True(r.ExitCode == 0, r.ToString());
-            Assert.Equal($"0::/sandbox-{b.Id}", r.Stdout.Trim());
-            SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "cgroup.kill to end the daemon");
-            Assert.False(Directory.Exists($"/sys/fs/cgroup/unified/sandbox-{b.Id}"));
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SANDBOX_CGROUP_VERSION", null);
-        }
+        var report = Path.Combine(b.Dir, "r.json");
+        var r = b.Cli(["run", "--report", report, "--bundle", b.Dir, b.Id], env: new Dictionary<string, string> { ["SANDBOX_CGROUP_VERSION"] = "v2" });
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal($"0::/sandbox-{b.Id}", r.Stdout.Trim());
+        SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "cgroup.kill to end the daemon");
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/unified/sandbox-{b.Id}"));
     }
 }
 

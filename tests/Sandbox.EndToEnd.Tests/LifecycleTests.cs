@@ -133,6 +133,8 @@ public class LifecycleTests
     {
         using var b = new TestBundle();
         b.WithArgs("sleep", "300");
+        // With a limit, so there is a cgroup to collect too.
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Resources = new OciResources { Pids = new OciPids { Limit = 20 } } } };
         b.Write();
         var pidFile = Path.Combine(b.Dir, "pid");
         var psi = new ProcessStartInfo(SandboxHost.Exe) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -150,9 +152,11 @@ public class LifecycleTests
         Assert.Single(b.StateEntries);
 
         var stale = b.Id;
+        Assert.True(Directory.Exists($"/sys/fs/cgroup/pids/sandbox-{stale}"), "the crashed run's cgroup is there");
         b.Id = "collector";
         Assert.Equal(0, b.Sh("true").Run().ExitCode);
         Assert.DoesNotContain(b.StateEntries, e => e.EndsWith(stale, StringComparison.Ordinal));
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/pids/sandbox-{stale}"), "the next run removed the crashed run's cgroup");
         Assert.Empty(b.StateEntries);
     }
 

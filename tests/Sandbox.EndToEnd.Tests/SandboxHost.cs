@@ -62,7 +62,7 @@ public static class SandboxHost
     /// Runs `sandbox ARGS`, with a timeout so a hang fails the test instead of stalling it. Output goes to files,
     /// not pipes: a created container keeps its stdio open after `sandbox create` exits, as it should.
     /// </summary>
-    public static RunResult Run(IEnumerable<string> args, TimeSpan? timeout = null, string? asUser = null)
+    public static RunResult Run(IEnumerable<string> args, TimeSpan? timeout = null, string? asUser = null, IReadOnlyDictionary<string, string>? env = null)
     {
         EnsureBuilt();
         var io = Directory.CreateTempSubdirectory("sandbox-io-").FullName;
@@ -84,6 +84,11 @@ public static class SandboxHost
                 psi.ArgumentList.Add(a);
             }
             psi.Environment["SANDBOX_TEST_SECRET"] = "must-not-leak";
+            // Per process, never through this process's environment: test classes run in parallel.
+            foreach (var (k, v) in env ?? new Dictionary<string, string>())
+            {
+                psi.Environment[k] = v;
+            }
             using var p = Process.Start(psi)!;
             if (!p.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
             {
@@ -189,13 +194,13 @@ public sealed class TestBundle : IDisposable
 
     public RunResult Run(params string[] extra) => Cli(["run", .. extra, "--bundle", Dir, Id]);
 
-    public RunResult Cli(string[] args, TimeSpan? timeout = null, string? asUser = null)
+    public RunResult Cli(string[] args, TimeSpan? timeout = null, string? asUser = null, IReadOnlyDictionary<string, string>? env = null)
     {
         if (args.Length > 0 && args[0] is "run" or "create")
         {
             Write();
         }
-        return SandboxHost.Run([.. Global, .. args], timeout, asUser);
+        return SandboxHost.Run([.. Global, .. args], timeout, asUser, env);
     }
 
     /// <summary>A state root an ordinary user may write, for runs made with setpriv.</summary>

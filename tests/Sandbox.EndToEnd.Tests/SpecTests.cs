@@ -73,12 +73,9 @@ public class SpecTests(DotnetAppFixture app) : IClassFixture<DotnetAppFixture>
     [PrivilegedFact]
     public void A_dotnet_program_runs_with_no_network_a_read_only_root_and_no_other_host_directory()
     {
-        var cache = Path.Combine(app.Dir, "cache-run");
-        Environment.SetEnvironmentVariable("SANDBOX_CACHE", cache);
-        Environment.SetEnvironmentVariable("SANDBOX_PASSED", "yes");
-        try
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(app.Dir, "cache-run"), ["SANDBOX_PASSED"] = "yes" };
         {
-            var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--spec", app.Spec], TimeSpan.FromSeconds(60));
+            var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--spec", app.Spec], TimeSpan.FromSeconds(60), env: env);
             Assert.True(r.ExitCode == 0, r.ToString());
             var lines = r.Stdout.Split('\n');
             Assert.Equal("hello from speccy as sandbox", lines[0]);
@@ -87,65 +84,49 @@ public class SpecTests(DotnetAppFixture app) : IClassFixture<DotnetAppFixture>
             Assert.Equal("tmp: writable", lines[3]);
             var dirs = lines[4]["dirs: ".Length..].Split(' ');
             Assert.Equal(["/app", "/dev", "/etc", "/proc", "/sys", "/tmp", "/usr"], dirs.Where(d => !d.StartsWith("/lib", StringComparison.Ordinal)));
-            var env = lines[5]["env: ".Length..].Split(' ');
-            Assert.Contains("GREETING", env);
-            Assert.Contains("SANDBOX_PASSED", env);
-            Assert.DoesNotContain("SANDBOX_TEST_SECRET", env);
+            var seen = lines[5]["env: ".Length..].Split(' ');
+            Assert.Contains("GREETING", seen);
+            Assert.Contains("SANDBOX_PASSED", seen);
+            Assert.DoesNotContain("SANDBOX_TEST_SECRET", seen);
             Assert.Equal("icu: 1,5", lines[6]); // ICU came along: culture data works
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SANDBOX_CACHE", null);
-            Environment.SetEnvironmentVariable("SANDBOX_PASSED", null);
         }
     }
 
     [PrivilegedFact]
     public void The_dotnet_program_runs_under_the_default_and_hermetic_profiles()
     {
-        Environment.SetEnvironmentVariable("SANDBOX_CACHE", Path.Combine(app.Dir, "cache-seccomp"));
-        try
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(app.Dir, "cache-seccomp") };
         {
             foreach (var (profile, network) in new[] { ("default", "network: NetworkUnreachable"), ("hermetic", "network: AccessDenied") })
             {
-                var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--seccomp", profile, "--spec", app.Spec], TimeSpan.FromSeconds(60));
+                var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--seccomp", profile, "--spec", app.Spec], TimeSpan.FromSeconds(60), env: env);
                 Assert.True(r.ExitCode == 0, profile + ": " + r);
                 var lines = r.Stdout.Split('\n');
                 Assert.Equal("hello from speccy as sandbox", lines[0]);
                 Assert.Equal(network, lines[1]);
             }
         }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SANDBOX_CACHE", null);
-        }
     }
 
     [PrivilegedFact]
     public void Dotnet_info_runs_in_the_dotnet_base()
     {
-        Environment.SetEnvironmentVariable("SANDBOX_CACHE", Path.Combine(app.Dir, "cache-info"));
-        try
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(app.Dir, "cache-info") };
         {
-            var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--spec", app.Spec, "--", "dotnet", "--info"], TimeSpan.FromSeconds(60));
+            var r = SandboxHost.Run([.. Env(Path.Combine(app.Dir, "state")), "run", "--spec", app.Spec, "--", "dotnet", "--info"], TimeSpan.FromSeconds(60), env: env);
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.Contains("Microsoft.NETCore.App", r.Stdout, StringComparison.Ordinal);
             Assert.Contains("Host:", r.Stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SANDBOX_CACHE", null);
         }
     }
 
     [PrivilegedFact]
     public void Build_writes_a_bundle_run_bundle_runs_it_and_the_digest_is_the_same_from_another_directory()
     {
-        Environment.SetEnvironmentVariable("SANDBOX_CACHE", Path.Combine(app.Dir, "cache-build"));
-        try
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(app.Dir, "cache-build") };
         {
             var outDir = Path.Combine(app.Dir, "bundle");
-            var first = SandboxHost.Run(["build", app.Spec, "-o", outDir], TimeSpan.FromSeconds(60));
+            var first = SandboxHost.Run(["build", app.Spec, "-o", outDir], TimeSpan.FromSeconds(60), env: env);
             Assert.True(first.ExitCode == 0, first.ToString());
             var digest = first.Stdout.Trim();
             Assert.Matches("^sha256:[0-9a-f]{64}$", digest);
@@ -156,7 +137,7 @@ public class SpecTests(DotnetAppFixture app) : IClassFixture<DotnetAppFixture>
             {
                 File.Copy(app.Spec, Path.Combine(copy, "sandbox.yaml"));
                 CopyDirectory(Path.Combine(app.Dir, "out"), Path.Combine(copy, "out"));
-                var second = SandboxHost.Run(["build", Path.Combine(copy, "sandbox.yaml"), "-o", Path.Combine(copy, "bundle")], TimeSpan.FromSeconds(60));
+                var second = SandboxHost.Run(["build", Path.Combine(copy, "sandbox.yaml"), "-o", Path.Combine(copy, "bundle")], TimeSpan.FromSeconds(60), env: env);
                 Assert.Equal(digest, second.Stdout.Trim());
             }
             finally
@@ -164,13 +145,9 @@ public class SpecTests(DotnetAppFixture app) : IClassFixture<DotnetAppFixture>
                 Directory.Delete(copy, true);
             }
 
-            var run = SandboxHost.Run(["--root", Path.Combine(app.Dir, "state"), "run", "--bundle", outDir, "from-bundle"], TimeSpan.FromSeconds(60));
+            var run = SandboxHost.Run(["--root", Path.Combine(app.Dir, "state"), "run", "--bundle", outDir, "from-bundle"], TimeSpan.FromSeconds(60), env: env);
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.StartsWith("hello from speccy", run.Stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SANDBOX_CACHE", null);
         }
     }
 

@@ -14,7 +14,10 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
     {
-        var (needed, missing) = CgroupPaths.Controllers(limits, layout.V1Mounts.ContainsKey, "blkio", "");
+        // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had.
+        bool Available(string c) => layout.V1Mounts.ContainsKey(c)
+            && (c != "blkio" || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
+        var (needed, missing) = CgroupPaths.Controllers(limits, Available, "blkio", "");
         // Memory, cpuacct, pids and freezer always: usage figures, and freezing everything before the kill.
         var wanted = new List<string> { "memory", "cpuacct", "pids", "freezer" };
         wanted.AddRange(needed);
@@ -22,7 +25,12 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         {
             wanted.Add("blkio");
         }
-        CgroupPaths.ThrowOrList(missing, allowUnenforced, "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup", out unenforced);
+        CgroupPaths.ThrowOrList(missing, allowUnenforced,
+            "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup (for blkio.weight, select the bfq I/O scheduler)", out unenforced);
+        if (missing.Count > 0)
+        {
+            limits = Unenforced(limits, needed);
+        }
 
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
         var cgroup = new V1Cgroup(dirs);
@@ -51,6 +59,19 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             throw;
         }
     }
+
+    /// <summary>The limits without those whose controller is missing (allowed to run unenforced).</summary>
+    private static CgroupLimits Unenforced(CgroupLimits l, List<string> available) => l with
+    {
+        MemoryBytes = available.Contains("memory") ? l.MemoryBytes : null,
+        MemoryReservationBytes = available.Contains("memory") ? l.MemoryReservationBytes : null,
+        CpuQuotaMicros = available.Contains("cpu") ? l.CpuQuotaMicros : null,
+        CpuShares = available.Contains("cpu") ? l.CpuShares : null,
+        CpusetCpus = available.Contains("cpuset") ? l.CpusetCpus : null,
+        CpusetMems = available.Contains("cpuset") ? l.CpusetMems : null,
+        PidsLimit = available.Contains("pids") ? l.PidsLimit : null,
+        BlkioWeight = available.Contains("blkio") ? l.BlkioWeight : null,
+    };
 
     private static void Apply(Dictionary<string, string> dirs, CgroupLimits l)
     {
