@@ -41,7 +41,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var unenforced = (IReadOnlyList<string>)[];
             if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
             {
-                cgroup = CreateCgroup(config, o, out unenforced, measureIo: o.ReportPath is not null);
+                cgroup = CreateCgroup(config, o, out unenforced, measureUsage: o.ReportPath is not null);
                 store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
             }
             if (timeout is not null && cgroup is null && !NewPidNamespace(config))
@@ -111,10 +111,10 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             // The first process is gone; whatever it left behind (daemons, double forks) goes with the cgroup.
             // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics.
-            var wantStats = o.ReportPath is not null || config.Linux?.Resources?.Memory?.Limit is not null;
             var pidsAtExit = o.ReportPath is not null ? cgroup?.ReadStats().PidsCurrent : null;
             cgroup?.KillAll();
-            var stats = wantStats ? cgroup?.ReadStats() : null;
+            var stats = o.ReportPath is not null ? cgroup?.ReadStats()
+                : config.Linux?.Resources?.Memory?.Limit is not null ? cgroup?.ReadOom() : null;
             var exit = Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
             if (timedOut == 1)
             {
@@ -155,9 +155,9 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         forUsage || !CgroupHost.Limits(config.Linux?.Resources).IsEmpty;
 
     /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
-    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced, bool measureIo = false)
+    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced, bool measureUsage = false)
     {
-        var limits = CgroupHost.Limits(config.Linux?.Resources) with { MeasureIo = measureIo };
+        var limits = CgroupHost.Limits(config.Linux?.Resources) with { MeasureUsage = measureUsage, NeedFreezer = !NewPidNamespace(config) };
         var driver = CgroupHost.Driver();
         if (driver is null)
         {

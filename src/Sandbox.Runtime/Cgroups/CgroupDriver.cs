@@ -25,10 +25,13 @@ internal sealed record CgroupLimits
     /// <summary>v1 blkio.weight (10..1000); the v2 driver converts it to io.weight.</summary>
     public ushort? BlkioWeight { get; init; }
 
-    /// <summary>Not a limit: block I/O figures are wanted (v1 then joins the blkio hierarchy too).</summary>
-    public bool MeasureIo { get; init; }
+    /// <summary>Not a limit: usage figures are wanted (v1 then joins memory, cpuacct, pids and blkio too).</summary>
+    public bool MeasureUsage { get; init; }
 
-    public bool IsEmpty => this with { MeasureIo = false } == new CgroupLimits();
+    /// <summary>Not a limit: killing must catch processes that left the pid namespace's reach (v1 uses the freezer).</summary>
+    public bool NeedFreezer { get; init; }
+
+    public bool IsEmpty => this with { MeasureUsage = false, NeedFreezer = false } == new CgroupLimits();
 }
 
 /// <summary>What a container used, from cgroup files; each figure null where this host's cgroups do not tell.</summary>
@@ -65,6 +68,9 @@ internal interface ICgroup
     void AddProcess(int pid);
 
     CgroupStats ReadStats();
+
+    /// <summary>Only whether the OOM killer struck: one file, for runs that report nothing else.</summary>
+    CgroupStats ReadOom();
 
     /// <summary>Kills every process in the cgroup, including ones that double-forked or changed session, and waits until it is empty.</summary>
     void KillAll();

@@ -103,32 +103,45 @@ internal static class CgroupFiles
         return pids;
     }
 
-    /// <summary>Creates a cgroup directory; the error names the controller and what to do.</summary>
-    public static void MakeDirectory(string path, string controller)
+    /// <summary>Creates a cgroup directory (parents too); returns false if it was there already.</summary>
+    public static unsafe bool MakeDirectory(string path, string controller)
     {
-        try
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
         {
-            Directory.CreateDirectory(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(ErrorCodes.CgroupFailed, $"create cgroup {path} ({controller}): {e.Message}",
+            if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, p, 0x1ed) == 0)
+            {
+                return true;
+            }
+            var errno = Interop.Libc.Errno;
+            if (errno == Interop.Libc.EEXIST)
+            {
+                return false;
+            }
+            if (errno == Interop.Libc.ENOENT && Path.GetDirectoryName(path) is { } parent && parent != path)
+            {
+                MakeDirectory(parent, controller);
+                return MakeDirectory(path, controller);
+            }
+            throw new SandboxException(ErrorCodes.CgroupFailed, $"create cgroup {path} ({controller}): {Interop.Libc.Describe(errno)}",
                 "run as root, or delegate that cgroup subtree to this user (`sandbox doctor` shows what is delegated)");
         }
     }
 
     /// <summary>Removes a cgroup directory: rmdir only (cgroupfs directories are removed whole, files and all).</summary>
-    public static void RemoveDirectory(string path)
+    public static unsafe void RemoveDirectory(string path)
     {
-        for (var attempt = 0; attempt < 100 && Directory.Exists(path); attempt++)
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
         {
-            try
+            for (var attempt = 0; attempt < 100; attempt++)
             {
-                Directory.Delete(path, recursive: false);
-                return;
-            }
-            catch (IOException)
-            {
+                if (Interop.Libc.Rmdir(p) == 0 || Interop.Libc.Errno == Interop.Libc.ENOENT)
+                {
+                    return;
+                }
+                if (Interop.Libc.Errno != Interop.Libc.EBUSY)
+                {
+                    return; // not ours to force; the next run's collection retries
+                }
                 Thread.Sleep(2); // EBUSY while the last exiting task leaves
             }
         }

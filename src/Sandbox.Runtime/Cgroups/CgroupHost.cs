@@ -40,7 +40,7 @@ internal static class CgroupHost
     /// </summary>
     public static void KillAndRemove(IEnumerable<string> dirs)
     {
-        foreach (var dir in dirs.Where(Directory.Exists))
+        foreach (var dir in dirs.Where(Directory.Exists).OrderByDescending(d => d.Length))
         {
             if (File.Exists(Path.Join(dir, "cgroup.kill")))
             {

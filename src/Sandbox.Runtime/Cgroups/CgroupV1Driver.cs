@@ -18,12 +18,16 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         bool Available(string c) => layout.V1Mounts.ContainsKey(c)
             && (c != "blkio" || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
         var (needed, missing) = CgroupPaths.Controllers(limits, Available, "blkio", "");
-        // Memory, cpuacct, pids and freezer always: usage figures, and freezing everything before the kill.
-        var wanted = new List<string> { "memory", "cpuacct", "pids", "freezer" };
-        wanted.AddRange(needed);
-        if (limits.MeasureIo)
+        // Each hierarchy joined costs a mkdir and an rmdir (the memory one an RCU grace period): only what the run
+        // needs. Usage figures want memory, cpuacct, pids and blkio; a kill without a new pid namespace, the freezer.
+        var wanted = new List<string>(needed);
+        if (limits.MeasureUsage)
         {
-            wanted.Add("blkio");
+            wanted.AddRange(["memory", "cpuacct", "pids", "blkio"]);
+        }
+        if (limits.NeedFreezer)
+        {
+            wanted.Add("freezer");
         }
         CgroupPaths.ThrowOrList(missing, allowUnenforced,
             "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup (for blkio.weight, select the bfq I/O scheduler)", out unenforced);
@@ -40,8 +44,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             {
                 var parent = layout.OwnDirectory(controller)!;
                 var dir = CgroupPaths.Resolve(layout.V1Mounts[controller], parent, relativePath);
-                var created = !Directory.Exists(dir);
-                CgroupFiles.MakeDirectory(dir, controller);
+                var created = CgroupFiles.MakeDirectory(dir, controller);
                 dirs[controller] = dir;
                 if (created && controller == "cpuset")
                 {
@@ -170,6 +173,14 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
                 CgroupFiles.Write(dir, "cgroup.procs", text);
             }
         }
+
+        public CgroupStats ReadOom() => dirs.TryGetValue("memory", out var mem)
+            ? new CgroupStats
+            {
+                OomKilled = CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(mem, "memory.oom_control")).GetValueOrDefault("oom_kill") > 0,
+                OomSource = "cgroup v1 memory.oom_control oom_kill",
+            }
+            : new CgroupStats();
 
         public CgroupStats ReadStats()
         {

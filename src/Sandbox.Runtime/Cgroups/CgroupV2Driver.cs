@@ -111,6 +111,12 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
 
         public void AddProcess(int pid) => CgroupFiles.Write(dir, "cgroup.procs", pid.ToString(CultureInfo.InvariantCulture));
 
+        public CgroupStats ReadOom() => new()
+        {
+            OomKilled = CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(dir, "memory.events")).GetValueOrDefault("oom_kill") > 0,
+            OomSource = "cgroup v2 memory.events oom_kill",
+        };
+
         public CgroupStats ReadStats()
         {
             var events = CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(dir, "memory.events"));

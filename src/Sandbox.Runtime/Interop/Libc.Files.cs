@@ -81,6 +81,10 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Access(byte* path, int mode);
 
+    [DllImport("libc", EntryPoint = "rmdir", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Rmdir(byte* path);
+
     [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Rename(byte* from, byte* to);
