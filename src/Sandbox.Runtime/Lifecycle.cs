@@ -250,7 +250,8 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             if (NeedsCgroup(config, forUsage: false))
             {
-                var cgroup = CreateCgroup(config, o, out _);
+                // `events --stats` may ask for figures at any time while it runs: join the usage hierarchies too.
+                var cgroup = CreateCgroup(config, o, out _, measureUsage: true);
                 store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
             }
             int pid;
