@@ -98,7 +98,9 @@ public class CgroupTests
         Assert.Equal("started", r.Stdout.Trim());
         SandboxHost.WaitUntil(() => SandboxHost.ProcessesMentioning(marker).Count == 0, TimeSpan.FromSeconds(5), "the daemon to be gone");
         // Not even as a zombie: sandbox was the orphan's subreaper and collected it, so none is left with the host's init.
-        Assert.Equal(zombiesBefore, SleepZombiesOfInit());
+        // (Other tests run meanwhile, so the count may fall, never rise.)
+        var zombiesAfter = SleepZombiesOfInit();
+        Assert.True(zombiesAfter <= zombiesBefore, $"{zombiesAfter} sleep zombies of init now, {zombiesBefore} before");
     }
 
     [PrivilegedFact]
