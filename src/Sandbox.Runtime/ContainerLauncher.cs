@@ -50,13 +50,11 @@ internal static unsafe class ContainerLauncher
                 PostClone.Run(ctx);
             }
             inCgroup = pid > 0;
-            if (pid < 0 && Libc.Errno is not (Libc.ENOSYS or Libc.E2BIG or Libc.EINVAL or Libc.EOPNOTSUPP))
-            {
-                inCgroup = false; // a real failure: clone below reports it the usual way
-            }
         }
         if (pid < 0)
         {
+            // No clone3 or no CLONE_INTO_CGROUP here, or a real failure that plain clone reports the usual way;
+            // the child then joins its cgroup by pid (onCloned).
             pid = (int)Libc.Syscall(ctx->Sys.Clone, (nint)(plan.CloneFlags | Libc.SIGCHLD), 0, 0, 0, 0);
             if (pid == 0)
             {

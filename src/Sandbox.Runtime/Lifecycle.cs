@@ -248,10 +248,11 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                     throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(Libc.Errno)}", "check --root");
                 }
             }
+            ICgroup? cgroup = null;
             if (NeedsCgroup(config, forUsage: false))
             {
                 // `events --stats` may ask for figures at any time while it runs: join the usage hierarchies too.
-                var cgroup = CreateCgroup(config, o, out _, measureUsage: true);
+                cgroup = CreateCgroup(config, o, out _, measureUsage: true);
                 store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
             }
             int pid;
@@ -260,10 +261,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, _) =>
                 {
-                    foreach (var dir in record.Cgroups)
-                    {
-                        CgroupFiles.Write(dir, "cgroup.procs", p.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    }
+                    cgroup?.AddProcess(p);
                     store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 });
                 });
             }

@@ -65,7 +65,7 @@ internal static unsafe class PostClone
             case ChildOp.MakeDevice:
                 return MakeDevice(ctx, s);
             case ChildOp.BindDevice:
-                return BindIntoRoot(ctx, s->S1, s->S2, CreateFile, MS_BIND, 0);
+                return BindIntoRoot(ctx, s->S1, s->S2, CreateFile);
             case ChildOp.Symlink:
                 return MakeSymlink(ctx, s);
             case ChildOp.PivotRoot:
@@ -83,7 +83,7 @@ internal static unsafe class PostClone
             case ChildOp.RemountRootReadonly:
                 return Remount(Lit("/\0"u8), MS_RDONLY);
             case ChildOp.SyncWithParent:
-                return SyncWithParent(ctx, ctx->Steps == null ? 0 : (int)(s - ctx->Steps));
+                return SyncWithParent(ctx, (int)(s - ctx->Steps));
             case ChildOp.RunHook:
                 return RunHook(ctx, s);
             case ChildOp.SetRlimit:
@@ -393,7 +393,7 @@ internal static unsafe class PostClone
         return err;
     }
 
-    private static int BindIntoRoot(ChildContext* ctx, byte* source, byte* rel, int create, ulong flags, ulong remount)
+    private static int BindIntoRoot(ChildContext* ctx, byte* source, byte* rel, int create)
     {
         var fd = OpenInRoot(ctx, rel, create);
         if (fd < 0)
@@ -401,7 +401,7 @@ internal static unsafe class PostClone
             return Errno;
         }
         var buf = stackalloc byte[64];
-        var err = Mount(source, FdPath(buf, fd), null, flags, null) == 0 ? 0 : Errno;
+        var err = Mount(source, FdPath(buf, fd), null, MS_BIND, null) == 0 ? 0 : Errno;
         Close(fd);
         return err;
     }
