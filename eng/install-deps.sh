@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sandbox needs on Debian/Ubuntu: the NativeAOT linker toolchain,
-# busybox-static for test root filesystems, and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
+# busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
+# and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v busybox >/dev/null && busybox --list >/dev/null 2>&1 && file -L "$(command -v busybox)" 2>/dev/null | grep -q static || need+=(busybox-static)
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
+[ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 if [ "${1:-}" = "--bench" ]; then
   for t in bwrap:bubblewrap crun:crun runc:runc hyperfine:hyperfine; do
     command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")

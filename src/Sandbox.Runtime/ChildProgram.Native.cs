@@ -75,6 +75,9 @@ internal struct ChildReport
 internal unsafe struct ChildContext
 {
     public int SyncFd, ReportFd, RootFd, StartFd, PreserveFds;
+
+    /// <summary>The child's end of the socket pair for the seccomp listener (-1 without one).</summary>
+    public int ListenerFd;
     public int StepCount;
     public ChildStep* Steps;
     public SyscallNumbers Sys;

@@ -17,6 +17,9 @@ internal sealed unsafe class ChildProgram : IDisposable
 
     public IReadOnlyList<SetupStep> Steps { get; }
 
+    /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>
+    public int ListenerSocket { get; private set; } = -1;
+
     private ChildProgram(IReadOnlyList<SetupStep> steps)
     {
         Steps = steps;
@@ -26,6 +29,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         Context->StartFd = -1;
         Context->SyncFd = -1;
         Context->ReportFd = -1;
+        Context->ListenerFd = -1;
     }
 
     public static ChildProgram Create(SetupPlan plan, int startFd = -1)
@@ -224,6 +228,10 @@ internal sealed unsafe class ChildProgram : IDisposable
             case SeccompStep s:
                 {
                     n->Op = ChildOp.Seccomp;
+                    if (s.Listener)
+                    {
+                        PrepareListenerTransfer(n);
+                    }
                     var prog = _arena.Alloc<SockFprog>();
                     var filter = _arena.Alloc<Sandbox.Seccomp.BpfInstruction>(s.Program.Length);
                     for (var i = 0; i < s.Program.Length; i++)
@@ -291,6 +299,37 @@ internal sealed unsafe class ChildProgram : IDisposable
     }
 
     /// <summary>Closes the descriptors only the child needed (namespace files), once it has been cloned.</summary>
+    /// <summary>
+    /// A socket pair for the listener, and the message the child sends on it: one byte of data and one SCM_RIGHTS
+    /// descriptor, which the child writes into the control buffer (S3) once the kernel has given it the listener.
+    /// </summary>
+    private void PrepareListenerTransfer(ChildStep* n)
+    {
+        var pair = stackalloc int[2];
+        if (Libc.Socketpair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+        {
+            throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the seccomp listener: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+        }
+        ListenerSocket = pair[0];
+        Context->ListenerFd = pair[1];
+        _parentOnlyFds.Add(pair[1]);
+        var msg = _arena.Alloc<MsgHdr>();
+        var iov = _arena.Alloc<IoVec>();
+        var cmsg = _arena.Alloc<CmsgFd>();
+        iov->Base = _arena.AllocBytes(1);
+        iov->Length = 1;
+        cmsg->Length = CmsgFd.LengthOfOne;
+        cmsg->Level = Libc.SOL_SOCKET;
+        cmsg->Type = Libc.SCM_RIGHTS;
+        cmsg->Fd = -1;
+        msg->Iov = iov;
+        msg->IovLength = 1;
+        msg->Control = cmsg;
+        msg->ControlLength = CmsgFd.Size;
+        n->S2 = (byte*)msg;
+        n->S3 = (byte*)&cmsg->Fd;
+    }
+
     public void CloseChildDescriptors()
     {
         foreach (var fd in _parentOnlyFds)
@@ -303,6 +342,11 @@ internal sealed unsafe class ChildProgram : IDisposable
     public void Dispose()
     {
         CloseChildDescriptors();
+        if (ListenerSocket >= 0)
+        {
+            Libc.Close(ListenerSocket);
+            ListenerSocket = -1;
+        }
         _arena.Dispose();
     }
 }

@@ -13,7 +13,10 @@ internal static unsafe class ContainerLauncher
     /// its argument says whether the child was born in <paramref name="cgroupFd"/>'s cgroup already.</param>
     /// <param name="cgroupFd">A cgroup v2 directory: the child is created inside it with clone3(CLONE_INTO_CGROUP),
     /// when the kernel can; -1 otherwise.</param>
-    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int, bool>? onCloned = null, int cgroupFd = -1)
+    /// <param name="onListener">Given the seccomp listener descriptor (to keep) as soon as the child has sent it: its
+    /// notifications must be answered from then on, even while setup goes on.</param>
+    public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int, bool>? onCloned = null, int cgroupFd = -1,
+        Action<int, int>? onListener = null)
     {
         var ctx = program.Context;
         var sync = stackalloc int[2];
@@ -90,7 +93,7 @@ internal static unsafe class ContainerLauncher
                 throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(Libc.Errno)}",
                     "the container's first process died during setup");
             }
-            ReadReports(pid, report[0], sync[1], plan, onSync);
+            ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
             return pid;
         }
         catch
@@ -107,10 +110,16 @@ internal static unsafe class ContainerLauncher
         }
     }
 
-    private static void ReadReports(int pid, int reportFd, int syncFd, SetupPlan plan, Func<int, byte[]> onSync)
+    private static void ReadReports(int pid, int reportFd, int syncFd, SetupPlan plan, Func<int, byte[]> onSync, int listenerSocket, Action<int, int>? onListener)
     {
         while (true)
         {
+            if (listenerSocket >= 0 && WaitForReportOrListener(reportFd, listenerSocket))
+            {
+                TakeListener(pid, listenerSocket, onListener);
+                listenerSocket = -1;
+                continue;
+            }
             ChildReport r = default;
             var got = 0;
             while (got < sizeof(ChildReport))
@@ -128,6 +137,11 @@ internal static unsafe class ContainerLauncher
             }
             if (got == 0)
             {
+                if (listenerSocket >= 0 && ReceiveFd(listenerSocket) is int late)
+                {
+                    // Sent just before execve, but the pipe's EOF was seen first.
+                    HandOver(pid, late, onListener);
+                }
                 return; // EOF: the report pipe closed on execve
             }
             if (got != sizeof(ChildReport))
@@ -154,6 +168,53 @@ internal static unsafe class ContainerLauncher
                     throw SetupError(plan, r);
             }
         }
+    }
+
+    /// <summary>Waits until the report pipe or the listener socket has something; true for the listener socket.</summary>
+    private static bool WaitForReportOrListener(int reportFd, int listenerSocket)
+    {
+        var fds = stackalloc PollFd[2];
+        while (true)
+        {
+            fds[0] = new PollFd { Fd = listenerSocket, Events = Libc.POLLIN };
+            fds[1] = new PollFd { Fd = reportFd, Events = Libc.POLLIN };
+            if (Libc.PollBlocking(fds, 2, -1) >= 0)
+            {
+                return (fds[0].Revents & Libc.POLLIN) != 0;
+            }
+            if (Libc.Errno != Libc.EINTR)
+            {
+                return false;
+            }
+        }
+    }
+
+    private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener)
+    {
+        var fd = ReceiveFd(listenerSocket) ?? throw new SandboxException(ErrorCodes.SetupFailed,
+            "receive the seccomp listener from the container: no descriptor came", "report this as a bug");
+        HandOver(pid, fd, onListener);
+    }
+
+    private static void HandOver(int pid, int fd, Action<int, int>? onListener)
+    {
+        if (onListener is null)
+        {
+            Libc.Close(fd);
+            return;
+        }
+        onListener(pid, fd);
+    }
+
+    /// <summary>One SCM_RIGHTS descriptor from the socket, received close-on-exec; null when none is waiting.</summary>
+    private static int? ReceiveFd(int socket)
+    {
+        byte data;
+        CmsgFd cmsg = default;
+        var iov = new IoVec { Base = &data, Length = 1 };
+        var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = &cmsg, ControlLength = CmsgFd.Size };
+        var n = Libc.Recvmsg(socket, &msg, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
+        return n > 0 && msg.ControlLength >= CmsgFd.LengthOfOne && cmsg.Level == Libc.SOL_SOCKET && cmsg.Type == Libc.SCM_RIGHTS ? cmsg.Fd : null;
     }
 
     private static SandboxException SetupError(SetupPlan plan, ChildReport r)

@@ -1,4 +1,5 @@
 using Sandbox.Oci;
+using Sandbox.Seccomp;
 using static Sandbox.Runtime.Interop.Libc;
 
 namespace Sandbox.Runtime;
@@ -190,12 +191,19 @@ internal static class ContainerPlanner
         AddRlimits(proc, host, steps);
         AddCredentials(proc, host, userNs, !o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
-        var seccomp = SeccompFilter(linux.Seccomp);
+        var (seccomp, compiled, notRecorded) = SeccompFilter(linux.Seccomp, o);
         // Installing a filter without CAP_SYS_ADMIN needs no_new_privs; the process keeps that capability or gets it.
         var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
         if (proc.NoNewPrivileges || (seccomp is not null && !keepsSysAdmin))
         {
             steps.Add(new NoNewPrivilegesStep());
+        }
+        // A filter whose notifications go to listenerPath is installed before `create` returns, as runc does: the
+        // create process hands the listener on. Otherwise it is the last step, so hooks and setup are not filtered.
+        var seccompFirst = o.Detached && seccomp is { Listener: true };
+        if (seccompFirst)
+        {
+            steps.Add(seccomp!);
         }
         if (o.Detached)
         {
@@ -203,7 +211,7 @@ internal static class ContainerPlanner
             steps.Add(new WaitForStartStep());
         }
         AddHooks(steps, "startContainer", hooks?.StartContainer);
-        if (seccomp is not null)
+        if (seccomp is not null && !seccompFirst)
         {
             steps.Add(seccomp);
         }
@@ -219,27 +227,33 @@ internal static class ContainerPlanner
             JoinPidNamespace = namespaces.TryGetValue("pid", out var pidPath) && !string.IsNullOrEmpty(pidPath) ? pidPath : null,
             OomScoreAdj = proc.OomScoreAdj,
             PreserveFds = o.PreserveFds,
+            Seccomp = compiled,
+            SeccompNotRecorded = notRecorded,
         };
     }
 
-    /// <summary>Compiles linux.seccomp; notification (a listener the supervisor answers) is not wired up yet.</summary>
-    private static SeccompStep? SeccompFilter(OciSeccomp? profile)
+    /// <summary>
+    /// Compiles linux.seccomp. `run` with a report records denials through a listener the supervisor answers, where
+    /// the kernel has user notification; a profile with NOTIFY rules gets a listener for its listenerPath instead.
+    /// </summary>
+    private static (SeccompStep? Step, CompiledFilter? Compiled, string? NotRecorded) SeccompFilter(OciSeccomp? profile, LaunchOptions o)
     {
         if (profile is null)
         {
-            return null;
+            return (null, null, null);
         }
-        var compiled = Sandbox.Seccomp.SeccompCompiler.Compile(profile);
-        if (compiled.UsesNotify)
-        {
-            throw new SandboxException(ErrorCodes.Unsupported, "$.linux.seccomp: SCMP_ACT_NOTIFY is not supported yet",
-                "use SCMP_ACT_ERRNO or SCMP_ACT_LOG for those calls");
-        }
+        var wantRecord = o.ReportPath is not null && !o.Detached;
+        var canNotify = wantRecord && SeccompHost.UserNotificationAvailable();
+        var compiled = SeccompCompiler.Compile(profile, record: canNotify);
         foreach (var w in compiled.Warnings)
         {
             FdWriter.Error.WriteLine($"sandbox: warning: {w}");
         }
-        return new SeccompStep(compiled.Program, compiled.Flags);
+        var notRecorded = !wantRecord || compiled.Profile is not null ? null
+            : compiled.UsesNotify ? "the profile's notifications go to its listenerPath"
+            : "this kernel has no seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)";
+        var step = new SeccompStep(compiled.Program, compiled.Flags | (compiled.NeedsListener ? SeccompHost.FlagNewListener : 0), compiled.NeedsListener);
+        return (step, compiled, notRecorded);
     }
 
     private static readonly (string Type, ulong Flag)[] NamespaceFlags =

@@ -67,8 +67,14 @@ internal static class Doctor
         {
             return new("seccomp", false, "this kernel has no seccomp filters (CONFIG_SECCOMP_FILTER)");
         }
-        var notify = actions.Contains("user_notif", StringComparison.Ordinal) ? "user notification available" : "no user notification";
-        return new("seccomp", true, $"filters; actions: {actions}; {notify}");
+        var notify = SeccompHost.UserNotificationAvailable() && SeccompHost.NotificationSizes() is not null
+            ? "user notification available (denied calls are recorded in run reports)"
+            : "no user notification: run reports cannot list denied calls";
+        (string Name, uint Value)[] flags = [("TSYNC", 1), ("LOG", 2), ("SPEC_ALLOW", 4), ("NEW_LISTENER", 8), ("TSYNC_ESRCH", 16), ("WAIT_KILLABLE_RECV", 32)];
+        var known = flags.Where(f => SeccompHost.FlagKnown(f.Value)).Select(f => f.Name).ToList();
+        var missing = flags.Where(f => !known.Contains(f.Name)).Select(f => f.Name).ToList();
+        var flagText = "filter flags: " + string.Join(" ", known) + (missing.Count > 0 ? "; not known here: " + string.Join(" ", missing) : "");
+        return new("seccomp", true, $"filters; actions: {actions}; {notify}; {flagText}");
     }
 
     private static unsafe bool CanWrite(string dir)

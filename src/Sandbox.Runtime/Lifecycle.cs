@@ -31,6 +31,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         var launched = false;
         IDisposable? forwarding = null;
         ICgroup? cgroup = null;
+        SeccompSupervisor? supervisor = null;
         // Orphans of the container (a daemon that double-forked, without a pid namespace) are reparented to
         // sandbox rather than to the host's init, so that after the kill sandbox reaps them: no zombie is left.
         Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -64,7 +65,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                         cgroup?.AddProcess(p);
                     }
                     forwarding = ForwardSignals(p);
-                }, cgroupFd);
+                }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
             }
             finally
             {
@@ -104,6 +105,11 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 : null;
             var (status, rusage) = Wait(pid);
             var wall = started.Elapsed;
+            var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
+            {
+                Filtered = plan.Seccomp is not null,
+                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded,
+            };
             lock (teardown)
             {
                 timer?.Change(System.Threading.Timeout.Infinite, System.Threading.Timeout.Infinite);
@@ -126,7 +132,11 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             if (o.ReportPath is { } reportPath)
             {
-                var report = Report(o.Id, status, exit, rusage, wall, timedOut == 1, timeout, stats, pidsAtExit) with { Unenforced = [.. unenforced] };
+                var report = Report(o.Id, status, exit, rusage, wall, timedOut == 1, timeout, stats, pidsAtExit) with
+                {
+                    Unenforced = [.. unenforced],
+                    Seccomp = seccompSummary,
+                };
                 WriteReport(reportPath, report);
             }
             return exit;
@@ -134,6 +144,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         finally
         {
             forwarding?.Dispose();
+            supervisor?.Dispose();
             if (cgroup is not null)
             {
                 cgroup.KillAll();
@@ -226,6 +237,23 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         };
     }
 
+    /// <summary>
+    /// The seccomp listener has arrived from the container: a profile with NOTIFY rules gets it handed to its
+    /// listenerPath agent; a recording filter gets a supervisor that answers and counts its denials.
+    /// </summary>
+    private static SeccompSupervisor? TakeListener(OciConfig config, SetupPlan plan, ContainerRecord record, int pid, int listener)
+    {
+        var filter = plan.Seccomp!;
+        if (filter.UsesNotify)
+        {
+            var profile = config.Linux!.Seccomp!;
+            var state = StateJson(record with { Pid = pid }, OciStatus.Creating);
+            ListenerForwarder.Send(profile.ListenerPath!, listener, ListenerForwarder.ProcessState(config.OciVersion ?? "1.2.0", pid, profile.ListenerMetadata, state));
+            return null;
+        }
+        return SeccompSupervisor.Start(listener, filter);
+    }
+
     private static void WriteReport(string path, RunReport report) =>
         RawFiles.WriteAtomically(path, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report, RunReportJsonContext.Default.RunReport));
 
@@ -263,7 +291,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 {
                     cgroup?.AddProcess(p);
                     store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 });
-                });
+                }, onListener: (p, listener) => TakeListener(config, plan, record, p, listener));
             }
             record = record with { SupervisorPid = 0, SupervisorStartTime = 0, Phase = OciStatus.Created };
             store.Write(record);

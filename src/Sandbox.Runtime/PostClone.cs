@@ -107,8 +107,7 @@ internal static unsafe class PostClone
                 Umask((uint)s->I1);
                 return 0;
             case ChildOp.Seccomp:
-                // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
-                return Syscall(ctx->Sys.Seccomp, 1, s->I1, (nint)s->S1, 0, 0) == 0 ? 0 : Errno;
+                return InstallSeccomp(ctx, s);
             case ChildOp.ReportReady:
                 {
                     ChildReport r = default;
@@ -822,6 +821,31 @@ internal static unsafe class PostClone
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// seccomp(SECCOMP_SET_MODE_FILTER, flags, &amp;prog). With a listener (S2 set), the call returns its descriptor,
+    /// which goes to the supervisor over the listener socket in the prepared message, and is closed here.
+    /// </summary>
+    private static int InstallSeccomp(ChildContext* ctx, ChildStep* s)
+    {
+        var rc = Syscall(ctx->Sys.Seccomp, SECCOMP_SET_MODE_FILTER, s->I1, (nint)s->S1, 0, 0);
+        if (rc < 0)
+        {
+            return Errno;
+        }
+        if (s->S2 == null)
+        {
+            return 0;
+        }
+        var listener = (int)rc;
+        *(int*)s->S3 = listener;
+        var sent = Sendmsg(ctx->ListenerFd, (MsgHdr*)s->S2, MSG_NOSIGNAL);
+        var err = sent < 0 ? Errno : 0;
+        Close(listener);
+        Close(ctx->ListenerFd);
+        ctx->ListenerFd = -1;
+        return err;
     }
 
     // ---- small no-allocation helpers ---------------------------------------------------------------------

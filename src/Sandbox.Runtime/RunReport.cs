@@ -57,11 +57,40 @@ internal sealed record RusageFigures
     public long InvoluntaryContextSwitches { get; init; }
 }
 
+/// <summary>
+/// What the seccomp filter refused. Denials are recorded through seccomp user notification: the filter hands each
+/// call the profile denies to `sandbox run`, which answers with the profile's errno and counts it.
+/// </summary>
 internal sealed record SeccompSummary
 {
-    /// <summary>False until seccomp user notification records denied calls.</summary>
+    /// <summary>Whether a filter was installed (false for `unconfined` or a config without linux.seccomp).</summary>
+    public bool Filtered { get; init; }
     public bool ViolationsRecorded { get; init; }
-    public string Note { get; init; } = "seccomp filters are not installed by this version, so no violations are recorded";
+
+    /// <summary>Why violations were not recorded, when a filter was installed but they were not.</summary>
+    public string? Note { get; init; }
+
+    /// <summary>Denied calls by name, most frequent first.</summary>
+    public List<DeniedCall> Denied { get; init; } = [];
+
+    /// <summary>connect() and sendto() destinations refused because the profile does not let socket() create their family.</summary>
+    public List<BlockedAddress> BlockedAddresses { get; init; } = [];
+}
+
+internal sealed record DeniedCall
+{
+    public required string Syscall { get; init; }
+    public int Errno { get; init; }
+    public required string ErrnoName { get; init; }
+    public long Count { get; init; }
+}
+
+internal sealed record BlockedAddress
+{
+    public required string Syscall { get; init; }
+    public required string Family { get; init; }
+    public required string Address { get; init; }
+    public long Count { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

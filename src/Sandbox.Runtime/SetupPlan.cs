@@ -178,8 +178,11 @@ internal sealed record UmaskStep(uint Mask) : SetupStep
     public override string Describe() => "set umask";
 }
 
-/// <summary>Installs a compiled seccomp filter: the last step before exec, so hooks and setup are not filtered.</summary>
-internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags) : SetupStep
+/// <summary>
+/// Installs a compiled seccomp filter. With <paramref name="Listener"/>, the kernel returns a listener descriptor,
+/// which the child sends to the supervisor over the listener socket (SCM_RIGHTS) and closes, before anything else.
+/// </summary>
+internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags, bool Listener = false) : SetupStep
 {
     public override string Describe() => $"install the seccomp filter ({Program.Length} instructions)";
 }
@@ -217,4 +220,10 @@ internal sealed record SetupPlan
     public string? JoinPidNamespace { get; init; }
     public int? OomScoreAdj { get; init; }
     public int PreserveFds { get; init; }
+
+    /// <summary>The compiled filter, when there is one: its listener (if any) reaches the supervisor at launch.</summary>
+    public Sandbox.Seccomp.CompiledFilter? Seccomp { get; init; }
+
+    /// <summary>Why denials are not recorded although a report was asked for (null when they are, or no report).</summary>
+    public string? SeccompNotRecorded { get; init; }
 }

@@ -26,7 +26,22 @@ public sealed record SeccompArch(string Name, uint AuditArch, IReadOnlyList<(str
     };
 }
 
-public sealed record CompiledFilter(BpfInstruction[] Program, uint Flags, bool UsesNotify, IReadOnlyList<string> Warnings);
+public sealed record CompiledFilter(BpfInstruction[] Program, uint Flags, bool UsesNotify, IReadOnlyList<string> Warnings)
+{
+    /// <summary>
+    /// Set when the filter records denials: <see cref="Program"/> then hands every call the profile denies with an
+    /// errno (other than ENOSYS) to the supervisor, and this is the profile's own filter, which the supervisor runs
+    /// on each notified call to learn the errno to answer with.
+    /// </summary>
+    public BpfInstruction[]? Profile { get; init; }
+
+    /// <summary>Set when connect() and sendto() with an address go to the supervisor, which checks the address family
+    /// against the families the profile lets socket() create.</summary>
+    public bool InspectsAddresses { get; init; }
+
+    /// <summary>Whether the filter is installed with a listener: for listenerPath (NOTIFY rules) or for recording.</summary>
+    public bool NeedsListener => UsesNotify || Profile is not null;
+}
 
 /// <summary>
 /// An OCI seccomp profile compiled to classic BPF: the architecture first (anything else, and x32 calls on
@@ -38,6 +53,9 @@ public static class SeccompCompiler
     public const int MaxInstructions = 4096;
 
     private const uint OffsetNr = 0, OffsetArch = 4;
+
+    /// <summary>The number a tracer sets to skip a call (-1).</summary>
+    public const uint SkippedCall = 0xffffffff;
 
     private static uint ArgLow(uint index) => 16 + (index * 8);
 
@@ -55,7 +73,12 @@ public static class SeccompCompiler
     /// <summary>One syscall's rules in profile order; the first whose arguments all match decides.</summary>
     internal sealed record Rule(uint Action, IReadOnlyList<OciSyscallArg> Args);
 
-    public static CompiledFilter Compile(OciSeccomp profile, string jsonPath = "$.linux.seccomp")
+    /// <summary>The call that hands the listener to the supervisor: it can never wait for the supervisor itself.</summary>
+    public const string ListenerTransfer = "sendmsg";
+
+    /// <param name="record">Compile a filter that records denials (see <see cref="CompiledFilter.Profile"/>), unless the
+    /// profile sends notifications to a listenerPath of its own (a filter chain has one listener).</param>
+    public static CompiledFilter Compile(OciSeccomp profile, string jsonPath = "$.linux.seccomp", bool record = false)
     {
         var problems = new List<string>();
         var warnings = new List<string>();
@@ -138,6 +161,10 @@ public static class SeccompCompiler
         {
             problems.Add($"{jsonPath}.listenerPath: SCMP_ACT_NOTIFY needs a listener socket path");
         }
+        if (usesNotify && FirstVerdicts(rules, defaultAction ?? 0, ListenerTransfer).Contains(SeccompAction.UserNotif))
+        {
+            problems.Add($"{jsonPath}: {ListenerTransfer} may not be SCMP_ACT_NOTIFY: the container hands the listener to the runtime with it, so nobody could answer");
+        }
         if (problems.Count > 0)
         {
             throw new SandboxException(ErrorCodes.SeccompInvalid, string.Join("\n  ", problems), "fix the seccomp profile; the runtime-spec's config-linux page lists its fields");
@@ -149,14 +176,78 @@ public static class SeccompCompiler
                 warnings.Add($"{jsonPath}: system call \"{name}\" is unknown to sandbox's tables and is skipped");
             }
         }
-        var program = Emit(archs, defaultAction!.Value, rules);
-        if (program.Length > MaxInstructions)
+        var program = Checked(Emit(archs, defaultAction!.Value, rules), jsonPath);
+        if (!record || usesNotify)
         {
-            throw new SandboxException(ErrorCodes.SeccompInvalid,
-                $"{jsonPath}: the compiled filter has {program.Length} instructions, more than the kernel's {MaxInstructions}",
-                "merge rules (one rule may name many system calls), or use fewer argument conditions");
+            return new CompiledFilter(program, flags, usesNotify, warnings);
         }
-        return new CompiledFilter(program, flags, usesNotify, warnings);
+        var (recording, inspects) = Recording(defaultAction.Value, rules);
+        return new CompiledFilter(Checked(Emit(archs, Notified(defaultAction.Value), recording), jsonPath), flags, false, warnings)
+        {
+            Profile = program,
+            InspectsAddresses = inspects,
+        };
+    }
+
+    private static BpfInstruction[] Checked(BpfInstruction[] program, string jsonPath) => program.Length <= MaxInstructions ? program
+        : throw new SandboxException(ErrorCodes.SeccompInvalid,
+            $"{jsonPath}: the compiled filter has {program.Length} instructions, more than the kernel's {MaxInstructions}",
+            "merge rules (one rule may name many system calls), or use fewer argument conditions");
+
+    /// <summary>A denial the supervisor should see: an errno other than ENOSYS, which means "not here, fall back".</summary>
+    public static bool IsRecordedDenial(uint value) =>
+        (value & 0xffff0000) == SeccompAction.Errno && (value & 0xffff) != SeccompAction.ENOSYS;
+
+    private static uint Notified(uint value) => IsRecordedDenial(value) ? SeccompAction.UserNotif : value;
+
+    /// <summary>
+    /// The rules of a recording filter: denials become notifications, except for the listener's own transfer, which
+    /// keeps the profile's verdicts (its rules, then the default). When the profile limits the families socket() may
+    /// create and allows connect() and sendto() outright, those two go to the supervisor first (sendto only with an
+    /// address), so that an address of a family the profile refuses is refused too, and reported.
+    /// </summary>
+    private static (List<(string Name, Rule Rule)> Rules, bool Inspects) Recording(uint defaultAction, List<(string Name, Rule Rule)> rules)
+    {
+        var result = new List<(string Name, Rule Rule)>();
+        var inspects = rules.Any(r => r.Name == "socket" && r.Rule.Args.Count > 0)
+            && FirstVerdictIsPlainAllow(rules, defaultAction, "connect") && FirstVerdictIsPlainAllow(rules, defaultAction, "sendto");
+        if (inspects)
+        {
+            result.Add(("connect", new Rule(SeccompAction.UserNotif, [])));
+            result.Add(("sendto", new Rule(SeccompAction.UserNotif, [new OciSyscallArg { Index = 4, Op = "SCMP_CMP_NE", Value = 0 }])));
+        }
+        foreach (var (name, rule) in rules)
+        {
+            result.Add((name, name == ListenerTransfer ? rule : rule with { Action = Notified(rule.Action) }));
+        }
+        result.Add((ListenerTransfer, new Rule(defaultAction, [])));
+        return (result, inspects);
+    }
+
+    private static bool FirstVerdictIsPlainAllow(List<(string Name, Rule Rule)> rules, uint defaultAction, string name)
+    {
+        var first = rules.FirstOrDefault(r => r.Name == name).Rule;
+        return first is null ? defaultAction == SeccompAction.Allow : first.Args.Count == 0 && first.Action == SeccompAction.Allow;
+    }
+
+    /// <summary>Every verdict a call can get: its rules' actions up to the first unconditional one, else also the default.</summary>
+    private static HashSet<uint> FirstVerdicts(List<(string Name, Rule Rule)> rules, uint defaultAction, string name)
+    {
+        var verdicts = new HashSet<uint>();
+        foreach (var (n, rule) in rules)
+        {
+            if (n != name)
+            {
+                continue;
+            }
+            verdicts.Add(rule.Action);
+            if (rule.Args.Count == 0)
+            {
+                return verdicts;
+            }
+        }
+        verdicts.Add(defaultAction);
+        return verdicts;
     }
 
     private static BpfInstruction[] Emit(List<SeccompArch> archs, uint defaultAction, List<(string Name, Rule Rule)> rules)
@@ -187,6 +278,10 @@ public static class SeccompCompiler
             var arch = archs[i];
             asm.Mark(archLabels[i]);
             asm.Load(OffsetNr);
+            // -1 is how a tracer skips a call: the kernel runs nothing for it, so it passes (as libseccomp lets it).
+            var notSkipped = asm.NewLabel();
+            asm.JumpIf(BpfInstruction.Jeq, SkippedCall, ReturnLabel(SeccompAction.Allow), notSkipped);
+            asm.Mark(notSkipped);
             if (arch == SeccompArch.X86_64)
             {
                 var notX32 = asm.NewLabel();

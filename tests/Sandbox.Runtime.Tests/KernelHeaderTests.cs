@@ -58,6 +58,20 @@ public class KernelHeaderTests
         ["sizeof(struct ifreq)"] = (ulong)sizeof(IfReq), ["offsetof(struct ifreq, ifr_flags)"] = (ulong)Marshal.OffsetOf<IfReq>(nameof(IfReq.Flags)),
         ["sizeof(struct rlimit)"] = (ulong)sizeof(Rlimit), ["sizeof(struct __user_cap_data_struct)"] = (ulong)sizeof(CapData),
         ["sizeof(struct clone_args)"] = (ulong)sizeof(CloneArgs), ["CLONE_INTO_CGROUP"] = CloneArgs.CLONE_INTO_CGROUP,
+        ["SECCOMP_SET_MODE_FILTER"] = SECCOMP_SET_MODE_FILTER, ["SECCOMP_GET_ACTION_AVAIL"] = SECCOMP_GET_ACTION_AVAIL,
+        ["SECCOMP_GET_NOTIF_SIZES"] = SECCOMP_GET_NOTIF_SIZES, ["SECCOMP_FILTER_FLAG_NEW_LISTENER"] = SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        ["SECCOMP_USER_NOTIF_FLAG_CONTINUE"] = SECCOMP_USER_NOTIF_FLAG_CONTINUE, ["SECCOMP_IOCTL_NOTIF_RECV"] = SECCOMP_IOCTL_NOTIF_RECV,
+        ["SECCOMP_IOCTL_NOTIF_SEND"] = SECCOMP_IOCTL_NOTIF_SEND, ["SECCOMP_IOCTL_NOTIF_ID_VALID"] = SECCOMP_IOCTL_NOTIF_ID_VALID,
+        ["SECCOMP_RET_USER_NOTIF"] = Sandbox.Seccomp.SeccompAction.UserNotif,
+        ["AF_UNIX"] = AF_UNIX, ["SOCK_STREAM"] = SOCK_STREAM, ["SOCK_SEQPACKET"] = SOCK_SEQPACKET, ["SOL_SOCKET"] = SOL_SOCKET,
+        ["SCM_RIGHTS"] = SCM_RIGHTS, ["MSG_DONTWAIT"] = MSG_DONTWAIT, ["MSG_CMSG_CLOEXEC"] = MSG_CMSG_CLOEXEC, ["MSG_NOSIGNAL"] = MSG_NOSIGNAL,
+        ["POLLIN"] = (ulong)POLLIN, ["POLLHUP"] = (ulong)POLLHUP,
+        ["sizeof(struct msghdr)"] = (ulong)sizeof(MsgHdr), ["offsetof(struct msghdr, msg_control)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Control)),
+        ["offsetof(struct msghdr, msg_flags)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Flags)),
+        ["CMSG_SPACE(sizeof(int))"] = CmsgFd.Size, ["CMSG_LEN(sizeof(int))"] = CmsgFd.LengthOfOne, ["sizeof(struct iovec)"] = (ulong)sizeof(IoVec),
+        ["sizeof(struct seccomp_data)"] = (ulong)sizeof(SeccompDataNative), ["sizeof(struct seccomp_notif)"] = (ulong)sizeof(SeccompNotif),
+        ["offsetof(struct seccomp_notif, data)"] = (ulong)Marshal.OffsetOf<SeccompNotif>(nameof(SeccompNotif.Data)),
+        ["sizeof(struct seccomp_notif_resp)"] = (ulong)sizeof(SeccompNotifResp), ["sizeof(struct seccomp_notif_sizes)"] = (ulong)sizeof(SeccompNotifSizes),
         ["makedev(1,3)"] = ContainerPlanner.MakeDev(1, 3), ["makedev(4097,274)"] = ContainerPlanner.MakeDev(4097, 274),
     };
 
@@ -138,6 +152,8 @@ public class KernelHeaderTests
                 #include <linux/openat2.h>
                 #include <linux/close_range.h>
                 #include <linux/sched.h>
+                #include <linux/seccomp.h>
+                #include <sys/uio.h>
                 int main(void) {
                 {{lines}}
                   return 0;

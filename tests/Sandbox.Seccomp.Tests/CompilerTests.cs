@@ -87,6 +87,17 @@ public class CompilerTests
     }
 
     [Fact]
+    public void A_tracers_skipped_call_passes_even_where_everything_else_is_denied()
+    {
+        var f = SeccompCompiler.Compile(Profile("SCMP_ACT_KILL_PROCESS")).Program;
+        foreach (var arch in new[] { SeccompArch.X86_64, SeccompArch.Aarch64 })
+        {
+            Assert.Equal(SeccompAction.Allow, BpfInterpreter.Run(f, new SeccompData(-1, arch.AuditArch, new ulong[6])));
+            Assert.Equal(SeccompAction.KillProcess, BpfInterpreter.Run(f, new SeccompData(0, arch.AuditArch, new ulong[6])));
+        }
+    }
+
+    [Fact]
     public void Numbers_beyond_the_newest_known_get_enosys()
     {
         var p = Profile("SCMP_ACT_KILL_PROCESS");
@@ -110,6 +121,8 @@ public class CompilerTests
     [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["read"], "action": "SCMP_ACT_NOPE" } ] }""", "$.linux.seccomp.syscalls[0].action")]
     [InlineData("""{ "defaultAction": "SCMP_ACT_NOTIFY" }""", "$.linux.seccomp.listenerPath")]
     [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"] }""", "$.linux.seccomp.flags")]
+    [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock", "syscalls": [ { "names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY" } ] }""", "sendmsg may not be SCMP_ACT_NOTIFY")]
+    [InlineData("""{ "defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock", "syscalls": [ { "names": ["read"], "action": "SCMP_ACT_ALLOW" } ] }""", "sendmsg may not be SCMP_ACT_NOTIFY")]
     public void Bad_profiles_are_clear_errors(string json, string path)
     {
         var p = System.Text.Json.JsonSerializer.Deserialize(json, OciSeccompJsonContext.Default.OciSeccomp)!;
@@ -124,5 +137,70 @@ public class CompilerTests
         var rules = Enumerable.Range(0, 400).Select(i => Rule("SCMP_ACT_ALLOW", ["ioctl"], Arg(1, "SCMP_CMP_EQ", (ulong)i), Arg(2, "SCMP_CMP_EQ", (ulong)i))).ToArray();
         var e = Assert.Throws<SandboxException>(() => SeccompCompiler.Compile(Profile("SCMP_ACT_ERRNO", rules)));
         Assert.Contains("4096", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_notify_profile_that_allows_sendmsg_compiles()
+    {
+        var p = Profile("SCMP_ACT_NOTIFY", Rule("SCMP_ACT_ALLOW", ["sendmsg", "read"]));
+        p.ListenerPath = "/run/agent.sock";
+        var c = SeccompCompiler.Compile(p, record: true);
+        Assert.True(c.UsesNotify);
+        Assert.Null(c.Profile); // the listener belongs to the agent: nothing is recorded
+        Assert.True(c.NeedsListener);
+    }
+
+    /// <summary>
+    /// A recording filter answers like the profile everywhere, except that what the profile denies with an errno
+    /// (ENOSYS aside) goes to the supervisor, sendmsg keeps the profile's verdict, and with address inspection
+    /// connect() and sendto() with an address go to the supervisor too.
+    /// </summary>
+    [Theory]
+    [InlineData("default", false)]
+    [InlineData("hermetic", true)]
+    public void A_recording_filter_notifies_exactly_the_profiles_denials(string name, bool inspects)
+    {
+        var profile = BuiltInProfiles.Get(name)!;
+        var c = SeccompCompiler.Compile(profile, record: true);
+        Assert.NotNull(c.Profile);
+        Assert.Equal(inspects, c.InspectsAddresses);
+        Assert.Equal(SeccompCompiler.Compile(profile).Program, c.Profile);
+        var rng = new Random(11);
+        var notified = 0;
+        foreach (var arch in new[] { SeccompArch.X86_64, SeccompArch.Aarch64 })
+        {
+            for (var i = 0; i < 20000; i++)
+            {
+                var nr = i < arch.Highest + 40 ? i : rng.Next(0, arch.Highest + 40);
+                var args = Enumerable.Range(0, 6).Select(_ => rng.Next(3) switch { 0 => 0UL, 1 => (ulong)rng.Next(0, 20), _ => (ulong)rng.NextInt64() }).ToArray();
+                var d = new SeccompData(nr, arch.AuditArch, args);
+                var expected = BpfInterpreter.Run(c.Profile!, d);
+                var name2 = arch.Table.FirstOrDefault(t => t.Number == nr).Name;
+                if (name2 != SeccompCompiler.ListenerTransfer && SeccompCompiler.IsRecordedDenial(expected))
+                {
+                    expected = SeccompAction.UserNotif;
+                }
+                if (inspects && (name2 == "connect" || (name2 == "sendto" && args[4] != 0)))
+                {
+                    expected = SeccompAction.UserNotif;
+                }
+                var actual = BpfInterpreter.Run(c.Program, d);
+                Assert.True(expected == actual, $"{arch.Name} nr {nr} ({name2}) args {string.Join(",", args)}: expected 0x{expected:x}, got 0x{actual:x}");
+                notified += actual == SeccompAction.UserNotif ? 1 : 0;
+            }
+        }
+        Assert.True(notified > 100, $"only {notified} notified inputs");
+    }
+
+    [Fact]
+    public void A_recording_filter_leaves_sendmsg_to_the_profile_even_when_it_is_denied()
+    {
+        var p = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", ["read", "write", "execve"]));
+        var c = SeccompCompiler.Compile(p, record: true);
+        var sendmsg = SeccompArch.Native.Numbers["sendmsg"];
+        var mkdirat = SeccompArch.Native.Numbers["mkdirat"];
+        Assert.Equal(SeccompAction.Errno | SeccompAction.EPERM, BpfInterpreter.Run(c.Program, new SeccompData(sendmsg, SeccompArch.Native.AuditArch, new ulong[6])));
+        Assert.Equal(SeccompAction.UserNotif, BpfInterpreter.Run(c.Program, new SeccompData(mkdirat, SeccompArch.Native.AuditArch, new ulong[6])));
+        Assert.False(c.InspectsAddresses); // socket() is not limited by argument here
     }
 }

@@ -14,6 +14,10 @@ internal static class ProfileEvaluator
         {
             return SeccompAction.KillProcess;
         }
+        if (unchecked((uint)d.Nr) == SeccompCompiler.SkippedCall)
+        {
+            return SeccompAction.Allow;
+        }
         if (arch == SeccompArch.X86_64 && (d.Nr & SeccompArch.X32SyscallBit) != 0)
         {
             return SeccompAction.KillProcess;

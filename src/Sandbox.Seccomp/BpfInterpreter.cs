@@ -1,15 +1,14 @@
-using Sandbox.Seccomp;
+namespace Sandbox.Seccomp;
 
-namespace Sandbox.Seccomp.Tests;
-
-/// <summary>struct seccomp_data, as the kernel hands it to a filter.</summary>
-internal sealed record SeccompData(int Nr, uint Arch, ulong[] Args);
+/// <summary>struct seccomp_data, as the kernel hands it to a filter (and to a listener with each notification).</summary>
+public sealed record SeccompData(int Nr, uint Arch, ulong[] Args);
 
 /// <summary>
 /// A classic BPF interpreter for the instructions the compiler emits, with the kernel's checks: forward jumps
-/// only, in bounds, every path ends in a return. Runs a filter on one input.
+/// only, in bounds, every path ends in a return. Runs a filter on one input: the tests check the compiler with it, and
+/// the supervisor asks the profile's own filter what a notified call would have got.
 /// </summary>
-internal static class BpfInterpreter
+public static class BpfInterpreter
 {
     public static uint Run(BpfInstruction[] program, SeccompData d)
     {

@@ -1,0 +1,232 @@
+using System.Buffers.Binary;
+using System.Net;
+using Sandbox.Runtime.Interop;
+using Sandbox.Seccomp;
+
+namespace Sandbox.Runtime;
+
+/// <summary>
+/// Answers the seccomp notifications of a recording filter (<see cref="CompiledFilter.Profile"/>) on a thread of
+/// `sandbox run`: each notified call is one the profile denies, so the answer is the profile's errno, found by
+/// running the profile's own filter on the call. connect() and sendto() with an address arrive too when the filter
+/// inspects addresses: they go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE) when the profile would let socket() create the
+/// address's family, and are refused with the errno socket() would get otherwise. The kernel documents that CONTINUE
+/// must not decide security, since the memory read can race; it does not here: socket() is refused by the filter
+/// itself, and the address check only adds a refusal and a record for descriptors the container got from outside.
+/// </summary>
+internal sealed unsafe class SeccompSupervisor : IDisposable
+{
+    private readonly int _listener;
+    private readonly CompiledFilter _filter;
+    private readonly int _wakeRead, _wakeWrite;
+    private readonly Thread _thread;
+    private readonly Dictionary<(string Name, int Errno), long> _denied = [];
+    private readonly Dictionary<(string Name, string Family, string Address), long> _addresses = [];
+    private bool _stopped;
+
+    private SeccompSupervisor(int listener, CompiledFilter filter, int wakeRead, int wakeWrite)
+    {
+        _listener = listener;
+        _filter = filter;
+        _wakeRead = wakeRead;
+        _wakeWrite = wakeWrite;
+        _thread = new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "seccomp supervisor" };
+    }
+
+    /// <summary>Takes the listener descriptor and answers on it until <see cref="Stop"/>.</summary>
+    public static SeccompSupervisor Start(int listener, CompiledFilter filter)
+    {
+        var wake = stackalloc int[2];
+        if (Libc.Pipe2(wake, Libc.O_CLOEXEC) != 0)
+        {
+            Libc.Close(listener);
+            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+        }
+        var s = new SeccompSupervisor(listener, filter, wake[0], wake[1]);
+        s._thread.Start();
+        return s;
+    }
+
+    /// <summary>Stops answering (the container is gone) and returns what was recorded.</summary>
+    public SeccompSummary Stop()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            byte b = 1;
+            Libc.Write(_wakeWrite, &b, 1);
+            _thread.Join();
+        }
+        return new SeccompSummary
+        {
+            Filtered = true,
+            ViolationsRecorded = true,
+            Denied = [.. _denied.OrderByDescending(d => d.Value).ThenBy(d => d.Key.Name, StringComparer.Ordinal)
+                .Select(d => new DeniedCall { Syscall = d.Key.Name, Errno = d.Key.Errno, ErrnoName = Libc.ErrnoName(d.Key.Errno), Count = d.Value })],
+            BlockedAddresses = [.. _addresses.OrderByDescending(a => a.Value).ThenBy(a => a.Key.Address, StringComparer.Ordinal)
+                .Select(a => new BlockedAddress { Syscall = a.Key.Name, Family = a.Key.Family, Address = a.Key.Address, Count = a.Value })],
+        };
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        Libc.Close(_listener);
+        Libc.Close(_wakeRead);
+        Libc.Close(_wakeWrite);
+    }
+
+    private void Loop()
+    {
+        // The kernel may know a larger seccomp_notif than this build: receive into a buffer of its size.
+        var sizes = SeccompHost.NotificationSizes();
+        var notifSize = Math.Max(sizeof(SeccompNotif), sizes?.Notif ?? 0);
+        var respSize = Math.Max(sizeof(SeccompNotifResp), sizes?.NotifResp ?? 0);
+        var notif = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)notifSize);
+        var resp = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)respSize);
+        try
+        {
+            var fds = stackalloc PollFd[2];
+            while (true)
+            {
+                fds[0] = new PollFd { Fd = _listener, Events = Libc.POLLIN };
+                fds[1] = new PollFd { Fd = _wakeRead, Events = Libc.POLLIN };
+                if (Libc.PollBlocking(fds, 2, -1) < 0)
+                {
+                    if (Libc.Errno == Libc.EINTR)
+                    {
+                        continue;
+                    }
+                    return;
+                }
+                if ((fds[0].Revents & Libc.POLLIN) != 0)
+                {
+                    Answer((SeccompNotif*)notif, notifSize, (SeccompNotifResp*)resp, respSize);
+                    continue;
+                }
+                if (fds[1].Revents != 0 || fds[0].Revents != 0)
+                {
+                    return; // asked to stop, or every process under the filter is gone (POLLHUP)
+                }
+            }
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(notif);
+            System.Runtime.InteropServices.NativeMemory.Free(resp);
+        }
+    }
+
+    private void Answer(SeccompNotif* n, int notifSize, SeccompNotifResp* r, int respSize)
+    {
+        System.Runtime.InteropServices.NativeMemory.Clear(n, (nuint)notifSize);
+        if (Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_RECV, n) != 0)
+        {
+            return; // ENOENT: the caller died before we read it; EINTR: poll again
+        }
+        var args = new ulong[6];
+        for (var i = 0; i < 6; i++)
+        {
+            args[i] = n->Data.Args[i];
+        }
+        var call = new SeccompData(n->Data.Nr, n->Data.Arch, args);
+        var name = SyscallName(call.Arch, call.Nr);
+        System.Runtime.InteropServices.NativeMemory.Clear(r, (nuint)respSize);
+        r->Id = n->Id;
+        var verdict = BpfInterpreter.Run(_filter.Profile!, call);
+        if (_filter.InspectsAddresses && name is "connect" or "sendto" && verdict == SeccompAction.Allow)
+        {
+            var (pointer, length) = name == "connect" ? (args[1], args[2]) : (args[4], args[5]);
+            var address = ReadAddress((int)n->Pid, pointer, length);
+            ulong id = n->Id;
+            var family = address?.Family ?? 0;
+            var socketVerdict = address is null ? SeccompAction.Allow
+                : BpfInterpreter.Run(_filter.Profile!, new SeccompData(SyscallNumber(call.Arch, "socket"), call.Arch, [family, 0, 0, 0, 0, 0]));
+            if (socketVerdict == SeccompAction.Allow || Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0)
+            {
+                r->Flags = Libc.SECCOMP_USER_NOTIF_FLAG_CONTINUE; // an allowed family, an unreadable address (the call gets EFAULT), or a dead caller
+            }
+            else
+            {
+                var errno = (socketVerdict & 0xffff0000) == SeccompAction.Errno ? (int)(socketVerdict & 0xffff) : Libc.EPERM;
+                r->Error = -errno;
+                var key = (name, address!.Value.FamilyName, address.Value.Text);
+                _addresses[key] = _addresses.GetValueOrDefault(key) + 1;
+            }
+        }
+        else if (SeccompCompiler.IsRecordedDenial(verdict))
+        {
+            var errno = (int)(verdict & 0xffff);
+            r->Error = -errno;
+            _denied[(name, errno)] = _denied.GetValueOrDefault((name, errno)) + 1;
+        }
+        else
+        {
+            r->Flags = Libc.SECCOMP_USER_NOTIF_FLAG_CONTINUE; // cannot happen with a filter this compiler made
+        }
+        Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SEND, r); // ENOENT when the caller died meanwhile
+    }
+
+    private static string SyscallName(uint audit, int nr)
+    {
+        var arch = audit == SeccompArch.Aarch64.AuditArch ? SeccompArch.Aarch64 : SeccompArch.X86_64;
+        foreach (var (name, number) in arch.Table)
+        {
+            if (number == nr)
+            {
+                return name;
+            }
+        }
+        return $"syscall {nr}";
+    }
+
+    private static int SyscallNumber(uint audit, string name) =>
+        (audit == SeccompArch.Aarch64.AuditArch ? SeccompArch.Aarch64 : SeccompArch.X86_64).Numbers.GetValueOrDefault(name, -1);
+
+    internal readonly record struct SocketAddress(ulong Family, string FamilyName, string Text);
+
+    /// <summary>Reads a sockaddr from the caller's memory; null when there is none or it cannot be read.</summary>
+    private static SocketAddress? ReadAddress(int pid, ulong pointer, ulong length)
+    {
+        if (pointer == 0 || length < 2)
+        {
+            return null;
+        }
+        var buffer = new byte[Math.Min((int)Math.Min(length, 128), 128)];
+        fixed (byte* b = buffer)
+        {
+            var local = new IoVec { Base = b, Length = (nuint)buffer.Length };
+            var remote = new IoVec { Base = (void*)pointer, Length = (nuint)buffer.Length };
+            if (Libc.ProcessVmReadv(pid, &local, 1, &remote, 1, 0) != buffer.Length)
+            {
+                return null;
+            }
+        }
+        return Describe(buffer);
+    }
+
+    /// <summary>A sockaddr as people write it: 10.1.2.3:80, [2001:db8::1]:53, a unix path, or the family number.</summary>
+    internal static SocketAddress Describe(ReadOnlySpan<byte> sa)
+    {
+        var family = BinaryPrimitives.ReadUInt16LittleEndian(sa);
+        switch (family)
+        {
+            case 2 when sa.Length >= 8:
+                return new(family, "AF_INET", $"{new IPAddress(sa[4..8])}:{BinaryPrimitives.ReadUInt16BigEndian(sa[2..])}");
+            case 10 when sa.Length >= 24:
+                return new(family, "AF_INET6", $"[{new IPAddress(sa[8..24])}]:{BinaryPrimitives.ReadUInt16BigEndian(sa[2..])}");
+            case 1:
+                {
+                    var path = sa[2..];
+                    var end = path.IndexOf((byte)0);
+                    var text = path.Length > 0 && path[0] == 0 ? "@" + System.Text.Encoding.UTF8.GetString(path[1..].TrimEnd((byte)0))
+                        : System.Text.Encoding.UTF8.GetString(end >= 0 ? path[..end] : path);
+                    return new(family, "AF_UNIX", text);
+                }
+            case 16:
+                return new(family, "AF_NETLINK", "netlink");
+            default:
+                return new(family, $"family {family}", $"family {family}");
+        }
+    }
+}

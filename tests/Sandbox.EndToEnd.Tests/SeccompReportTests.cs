@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Sandbox.Oci;
+
+namespace Sandbox.EndToEnd.Tests;
+
+/// <summary>
+/// What the filter refused, in the RunReport (through seccomp user notification, answered by `sandbox run`), and
+/// SCMP_ACT_NOTIFY profiles whose listener goes to an agent at listenerPath, as the runtime-spec describes.
+/// </summary>
+public unsafe class SeccompReportTests
+{
+    private static JsonElement Seccomp(TestBundle b, out RunResult result, params string[] extra)
+    {
+        var report = Path.Combine(b.Dir, "report.json");
+        result = b.Run([.. extra, "--report", report]);
+        Assert.True(File.Exists(report), result.ToString());
+        return JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("seccomp");
+    }
+
+    private static void WithProfile(TestBundle b, OciSeccomp profile) =>
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Seccomp = profile } };
+
+    private static Dictionary<string, (int Errno, long Count)> Denied(JsonElement s) =>
+        s.GetProperty("denied").EnumerateArray().ToDictionary(d => d.GetProperty("syscall").GetString()!,
+            d => (d.GetProperty("errno").GetInt32(), d.GetProperty("count").GetInt64()));
+
+    [PrivilegedFact]
+    public void The_report_lists_the_calls_the_default_profile_denied_by_name_with_counts()
+    {
+        using var b = new TestBundle();
+        b.Sh("mount -t tmpfs none /tmp 2>&1; mount -t tmpfs none /tmp 2>&1; unshare -n true 2>&1; echo end");
+        var s = Seccomp(b, out var r, "--seccomp", "default");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("mount: permission denied", r.Stdout, StringComparison.Ordinal); // the program saw EPERM
+        Assert.EndsWith("end", r.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.True(s.GetProperty("filtered").GetBoolean());
+        Assert.True(s.GetProperty("violationsRecorded").GetBoolean(), s.ToString());
+        var denied = Denied(s);
+        Assert.Equal((1, 2L), denied["mount"]);
+        Assert.Equal((1, 1L), denied["unshare"]);
+        Assert.Equal(2, denied.Count); // nothing else: clone3's ENOSYS is a fallback, not a violation
+    }
+
+    [PrivilegedFact]
+    public void The_profiles_errno_reaches_the_program_and_the_report()
+    {
+        using var b = new TestBundle();
+        b.Sh("mkdir /tmp/d 2>&1; echo rc=$?; touch /tmp/f && echo touched");
+        WithProfile(b, new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            Syscalls = [new OciSyscallRule { Names = ["mkdir", "mkdirat"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 13 }],
+        });
+        var s = Seccomp(b, out var r);
+        Assert.Contains("Permission denied", r.Stdout, StringComparison.Ordinal); // EACCES, as configured
+        Assert.Contains("touched", r.Stdout, StringComparison.Ordinal);
+        var (name, (errno, count)) = Assert.Single(Denied(s));
+        Assert.StartsWith("mkdir", name, StringComparison.Ordinal);
+        Assert.Equal(13, errno);
+        Assert.Equal(1, count);
+        Assert.Equal("EACCES", s.GetProperty("denied")[0].GetProperty("errnoName").GetString());
+    }
+
+    [PrivilegedFact]
+    public void The_hermetic_profile_reports_inet_sockets_and_the_addresses_a_connect_or_sendto_tried_to_reach()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with
+        {
+            Mounts = [.. b.Config.Mounts!, new OciMount { Destination = "/root", Type = "bind", Source = Probe.Value, Options = ["bind", "ro"] }],
+        };
+        b.WithArgs("/root/probe");
+        var s = Seccomp(b, out var r, "--seccomp", "hermetic");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Trim().Split('\n');
+        Assert.Equal(["connect-inet EPERM", "sendto-inet6 EPERM", "connect-unix ok", "socket-inet EPERM"], lines);
+        var denied = Denied(s);
+        Assert.Equal((1, 1L), Assert.Contains("socket", denied));
+        Assert.Single(denied);
+        var blocked = s.GetProperty("blockedAddresses").EnumerateArray()
+            .Select(a => $"{a.GetProperty("syscall").GetString()} {a.GetProperty("family").GetString()} {a.GetProperty("address").GetString()} {a.GetProperty("count").GetInt64()}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(["connect AF_INET 10.1.2.3:80 1", "sendto AF_INET6 [2001:db8::1]:53 1"], blocked);
+
+        // Without a report nothing is notified: the kernel answers the same calls itself (EINVAL for the mismatched
+        // family), and socket() is still refused by the filter.
+        var plain = b.Run("--seccomp", "hermetic");
+        Assert.Equal(["connect-inet EINVAL", "sendto-inet6 EINVAL", "connect-unix ok", "socket-inet EPERM"], plain.Stdout.Trim().Split('\n'));
+    }
+
+    [PrivilegedFact]
+    public void Without_a_filter_the_report_says_so()
+    {
+        using var b = new TestBundle();
+        b.Sh("true");
+        var s = Seccomp(b, out _, "--seccomp", "unconfined");
+        Assert.False(s.GetProperty("filtered").GetBoolean());
+        Assert.False(s.GetProperty("violationsRecorded").GetBoolean());
+    }
+
+    /// <summary>
+    /// The test is the seccomp agent: it listens on listenerPath, receives the container process state and the
+    /// listener over SCM_RIGHTS, and answers each mkdir with "success" without making the directory.
+    /// </summary>
+    [PrivilegedFact]
+    public void A_notify_rule_hands_the_listener_to_the_agent_at_listener_path_which_answers_the_calls()
+    {
+        using var b = new TestBundle();
+        var socketPath = Path.Combine(b.Dir, "agent.sock");
+        using var server = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        server.Bind(new UnixDomainSocketEndPoint(socketPath));
+        server.Listen(1);
+        b.Sh("mkdir /tmp/made && echo mkdir-ok; [ -d /tmp/made ] && echo exists || echo absent");
+        WithProfile(b, new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            ListenerPath = socketPath,
+            ListenerMetadata = "test-agent",
+            Syscalls = [new OciSyscallRule { Names = ["mkdir", "mkdirat"], Action = "SCMP_ACT_NOTIFY" }],
+        });
+        var run = Task.Run(() => b.Run());
+        var accept = server.AcceptAsync();
+        Task.WaitAny([accept, run], TimeSpan.FromSeconds(30));
+        Assert.True(accept.IsCompleted, "sandbox never connected to the agent: " + (run.IsCompleted ? run.Result.ToString() : "still running"));
+        using var conn = accept.Result;
+        var (payload, listener) = ReceiveWithFd((int)conn.Handle);
+        Assert.True(listener >= 0, "no descriptor came with the container process state");
+        var answered = 0;
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            while (!run.IsCompleted && watch.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                var pfd = new PollFd { Fd = listener, Events = 1 };
+                if (poll(&pfd, 1, 100) <= 0 || (pfd.Revents & 1) == 0)
+                {
+                    continue;
+                }
+                SeccompNotif n = default;
+                if (ioctl(listener, 0xc0502100, &n) != 0)
+                {
+                    continue;
+                }
+                var resp = new SeccompNotifResp { Id = n.Id, Val = 0, Error = 0, Flags = 0 };
+                Assert.Equal(0, ioctl(listener, 0xc0182101, &resp));
+                answered++;
+            }
+        }
+        finally
+        {
+            close(listener);
+        }
+        var r = run.Result;
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["mkdir-ok", "absent"], r.Stdout.Trim().Split('\n'));
+        Assert.Equal(1, answered);
+        var state = JsonDocument.Parse(payload).RootElement;
+        Assert.Equal(["seccompFd"], state.GetProperty("fds").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("test-agent", state.GetProperty("metadata").GetString());
+        Assert.True(state.GetProperty("pid").GetInt32() > 1);
+        Assert.Equal(b.Id, state.GetProperty("state").GetProperty("id").GetString());
+        Assert.Equal(state.GetProperty("pid").GetInt32(), state.GetProperty("state").GetProperty("pid").GetInt32());
+        Assert.False(string.IsNullOrEmpty(state.GetProperty("ociVersion").GetString()));
+    }
+
+    [PrivilegedFact]
+    public void A_notify_rule_whose_agent_is_not_listening_is_an_error_and_leaves_nothing()
+    {
+        using var b = new TestBundle();
+        b.Sh("echo never");
+        WithProfile(b, new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            ListenerPath = Path.Combine(b.Dir, "nobody.sock"),
+            Syscalls = [new OciSyscallRule { Names = ["mkdir"], Action = "SCMP_ACT_NOTIFY" }],
+        });
+        var r = b.Run();
+        Assert.Equal(125, r.ExitCode);
+        Assert.DoesNotContain("never", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("SBX", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nobody.sock: connect: ENOENT", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+    }
+
+    /// <summary>A static program that makes the calls the hermetic profile must refuse and report, and one it must allow.</summary>
+    private static readonly Lazy<string> Probe = new(() =>
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"sandbox-probe-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
+        var src = Path.Combine(dir, "probe.c");
+        File.WriteAllText(src, """
+            #define _GNU_SOURCE
+            #include <stdio.h>
+            #include <string.h>
+            #include <errno.h>
+            #include <unistd.h>
+            #include <sys/socket.h>
+            #include <sys/un.h>
+            #include <netinet/in.h>
+            #include <arpa/inet.h>
+            static const char *e(int rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
+            int main(void) {
+              int u = socket(AF_UNIX, SOCK_STREAM, 0);
+              struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(80) };
+              inet_pton(AF_INET, "10.1.2.3", &in.sin_addr);
+              printf("connect-inet %s\n", e(connect(u, (struct sockaddr *)&in, sizeof in)));
+              int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+              struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(53) };
+              inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+              printf("sendto-inet6 %s\n", e(sendto(d, "x", 1, 0, (struct sockaddr *)&in6, sizeof in6)));
+              struct sockaddr_un un = { .sun_family = AF_UNIX };
+              strcpy(un.sun_path, "/tmp/probe.sock");
+              int l = socket(AF_UNIX, SOCK_STREAM, 0);
+              int rc = bind(l, (struct sockaddr *)&un, sizeof un);
+              if (rc == 0) rc = listen(l, 1);
+              int c = socket(AF_UNIX, SOCK_STREAM, 0);
+              if (rc == 0) rc = connect(c, (struct sockaddr *)&un, sizeof un);
+              printf("connect-unix %s\n", e(rc));
+              printf("socket-inet %s\n", e(socket(AF_INET, SOCK_STREAM, 0)));
+              return 0;
+            }
+            """);
+        using var cc = Process.Start(new ProcessStartInfo("cc", $"-static -O2 -o {Path.Combine(dir, "probe")} {src}") { RedirectStandardError = true })!;
+        var err = cc.StandardError.ReadToEnd();
+        cc.WaitForExit();
+        Assert.True(cc.ExitCode == 0, "cc -static: " + err);
+        return dir;
+    });
+
+    private static (byte[] Payload, int Fd) ReceiveWithFd(int socket)
+    {
+        var buffer = new byte[64 * 1024];
+        var total = 0;
+        var fd = -1;
+        var cmsg = stackalloc byte[24];
+        while (true)
+        {
+            fixed (byte* b = buffer)
+            {
+                new Span<byte>(cmsg, 24).Clear();
+                var iov = new IoVec { Base = b + total, Length = (nuint)(buffer.Length - total) };
+                var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = cmsg, ControlLength = 24 };
+                var n = recvmsg(socket, &msg, 0);
+                if (n <= 0)
+                {
+                    break;
+                }
+                if (fd < 0 && msg.ControlLength >= 20 && *(int*)(cmsg + 8) == 1 && *(int*)(cmsg + 12) == 1)
+                {
+                    fd = *(int*)(cmsg + 16);
+                }
+                total += (int)n;
+            }
+        }
+        return (buffer[..total], fd);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events, Revents;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Size = 80)]
+    private struct SeccompNotif
+    {
+        public ulong Id;
+        public uint Pid, Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SeccompNotifResp
+    {
+        public ulong Id;
+        public long Val;
+        public int Error;
+        public uint Flags;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int ioctl(int fd, nuint request, void* arg);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int poll(PollFd* fds, nuint n, int timeout);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
+}
