@@ -3,6 +3,8 @@
 #   1. Building the dotnet base: cold (empty cache, no bundle) and warm (nothing changed).
 #   2. A .NET hello world: bare, in a sandbox built from sandbox.yaml (run --bundle), and under bwrap with the host
 #      root bound read-only; prints each tool's overhead over bare and the ratio of the two overheads.
+#   3. In the same run, the overhead of eng/bench/floor (the least a C# NativeAOT program does to run /bin/true in
+#      the namespaces of the startup benchmark) over bare /bin/true: the lower bound of any C# sandbox's overhead.
 # Needs root. Prints medians and ratios.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -11,6 +13,9 @@ runs=${RUNS:-30}
 bash eng/install-deps.sh --bench
 [ -x artifacts/dist/sandbox ] || bash eng/build.sh
 S=$root/artifacts/dist/sandbox
+bash eng/make-rootfs.sh artifacts/rootfs/busybox
+dotnet publish eng/bench/floor/Floor.csproj -c Release -o artifacts/bench/floor -v quiet -nologo >/dev/null
+F=$root/artifacts/bench/floor/floor
 
 # Not under /tmp (bwrap gets a private /tmp, as the sandbox does, and must still see the app), and not under
 # the repository, whose Directory.Build.props would apply to the test app.
@@ -46,7 +51,9 @@ hyperfine -N --warmup 5 --runs "$((runs * 5))" --export-json "$work/warm.json" \
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/hello.json" \
   -n bare "dotnet $work/app/hello.dll" \
   -n sandbox "$S --root $work/state run --bundle $work/bundle h" \
-  -n bwrap "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp dotnet $work/app/hello.dll" >/dev/null
+  -n bwrap "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp dotnet $work/app/hello.dll" \
+  -n true "/bin/true" \
+  -n floor "$F $root/artifacts/rootfs/busybox" >/dev/null
 
 python3 - "$work" <<'PY'
 import json, statistics, sys
@@ -58,4 +65,6 @@ print(f"dotnet base build: cold {b['cold']:.1f} ms (target <= 2000), warm {m['wa
 print(f"hello world: bare {h['bare']:.1f} ms, sandbox {h['sandbox']:.1f} ms, bwrap {h['bwrap']:.1f} ms")
 so, bo = h['sandbox'] - h['bare'], h['bwrap'] - h['bare']
 print(f"overhead: sandbox {so:.1f} ms, bwrap {bo:.1f} ms, ratio {so / bo:.2f} (target <= 0.70)")
+fo = h['floor'] - h['true']
+print(f"floor overhead (C# lower bound, /bin/true in the same namespaces): {fo:.1f} ms = {fo / bo:.2f} of bwrap's; the target leaves {0.7 * bo - fo:.1f} ms for everything else")
 PY

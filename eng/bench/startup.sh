@@ -4,6 +4,9 @@
 #   bwrap         --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true
 #   crun, runc    run of the same bundle
 #   limits        the same bundle with memory (256 MiB), CPU (0.5) and pids (100) limits: sandbox and runc
+#   floor         eng/bench/floor: the least a C# NativeAOT program can do for the same run (no config, no checks),
+#                 and the same program with no argument (the NativeAOT runtime's own start and exit): the lower
+#                 bound of any C# sandbox on this machine, measured in the same run as the anchors
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted, which crun needs on
 # this hybrid cgroup layout; runc and the others are unaffected. Needs root. Prints medians, ratios and the
 # peak RSS of the `sandbox` process.
@@ -13,6 +16,7 @@ cd "$root"
 runs=${RUNS:-300}
 bash eng/install-deps.sh --bench
 [ -x artifacts/dist/sandbox ] || bash eng/build.sh
+dotnet publish eng/bench/floor/Floor.csproj -c Release -o artifacts/bench/floor -v quiet -nologo >/dev/null
 bash eng/make-rootfs.sh artifacts/rootfs/busybox
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -47,10 +51,11 @@ c["linux"]["resources"] = {"memory": {"limit": 268435456}, "cpu": {"quota": 5000
 json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
 S=$root/artifacts/dist/sandbox
+F=$root/artifacts/bench/floor/floor
 rootfs=$root/artifacts/rootfs/busybox
 state=$work/state
 mkdir -p "$state/sandbox" "$state/runc" "$state/crun"
-export S rootfs bundle limited state runs work
+export S F rootfs bundle limited state runs work
 unshare -m bash -c '
   set -euo pipefail
   mount --make-rprivate /
@@ -66,10 +71,14 @@ unshare -m bash -c '
     -n crun "crun --root $state/crun run --bundle $bundle b" \
     -n runc "runc --root $state/runc run --bundle $bundle b" \
     -n sandbox-limits "$S --root $state/sandbox run --bundle $limited l" \
-    -n runc-limits "runc --root $state/runc run --bundle $limited l" >/dev/null
+    -n runc-limits "runc --root $state/runc run --bundle $limited l" \
+    -n floor "$F $rootfs" \
+    -n nativeaot-empty "$F" >/dev/null
   for i in $(seq 20); do /usr/bin/time -f %M "$S" --root "$state/sandbox" run --bundle "$bundle" b 2>>"$work/rss.txt"; done
+  for i in $(seq 20); do /usr/bin/time -f %M "$F" "$rootfs" 2>>"$work/rss-floor.txt"; done
+  for i in $(seq 20); do /usr/bin/time -f %M bwrap --unshare-all --ro-bind "$rootfs" / --proc /proc --dev /dev /bin/true 2>>"$work/rss-bwrap.txt"; done
 '
-python3 - "$work/startup.json" "$work/rss.txt" <<'PY'
+python3 - "$work/startup.json" "$work/rss.txt" "$work/rss-floor.txt" "$work/rss-bwrap.txt" <<'PY'
 import json, statistics, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 med = {k: statistics.median(v["times"]) * 1000 for k, v in res.items()}
@@ -82,6 +91,9 @@ print(f"sandbox / crun  = {s / med['crun']:.2f}")
 print(f"sandbox / runc  = {s / med['runc']:.2f}")
 sl = med["sandbox-limits"]
 print(f"limits add {sl - s:.2f} ms to sandbox's median (target <= 1 ms); sandbox-limits / runc-limits = {sl / med['runc-limits']:.2f} (target <= 0.50)")
-rss = sorted(int(x) for x in open(sys.argv[2]).read().split())
-print(f"sandbox peak RSS: median {statistics.median(rss)/1024:.2f} MiB, max {rss[-1]/1024:.2f} MiB   (target <= 4 MiB)")
+print(f"floor / bwrap   = {med['floor'] / med['bwrap']:.2f}   (the C# lower bound; NativeAOT start and exit alone: {med['nativeaot-empty']:.2f} ms, bare /bin/true {med['bare']:.2f} ms)")
+print(f"sandbox - floor = {s - med['floor']:.2f} ms   (what sandbox adds over the least a C# program can do)")
+for label, path in (("sandbox", sys.argv[2]), ("floor", sys.argv[3]), ("bwrap", sys.argv[4])):
+    rss = sorted(int(x) for x in open(path).read().split())
+    print(f"{label} peak RSS: median {statistics.median(rss)/1024:.2f} MiB, max {rss[-1]/1024:.2f} MiB" + ("   (target <= 4 MiB)" if label == "sandbox" else ""))
 PY

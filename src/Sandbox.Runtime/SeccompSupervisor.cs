@@ -78,6 +78,8 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
 
     private void Loop()
     {
+        // A hint only: kernels before 6.6 refuse it, and answers are the same either way.
+        Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Libc.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         // The kernel may know a larger seccomp_notif than this build: receive into a buffer of its size.
         var sizes = SeccompHost.NotificationSizes();
         var notifSize = Math.Max(sizeof(SeccompNotif), sizes?.Notif ?? 0);
@@ -167,17 +169,17 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SEND, r); // ENOENT when the caller died meanwhile
     }
 
-    private static string SyscallName(uint audit, int nr)
+    private readonly Dictionary<(uint Arch, int Nr), string> _names = [];
+
+    private string SyscallName(uint audit, int nr)
     {
-        var arch = audit == SeccompArch.Aarch64.AuditArch ? SeccompArch.Aarch64 : SeccompArch.X86_64;
-        foreach (var (name, number) in arch.Table)
+        if (!_names.TryGetValue((audit, nr), out var name))
         {
-            if (number == nr)
-            {
-                return name;
-            }
+            var arch = audit == SeccompArch.Aarch64.AuditArch ? SeccompArch.Aarch64 : SeccompArch.X86_64;
+            name = arch.Table.FirstOrDefault(t => t.Number == nr).Name ?? $"syscall {nr}";
+            _names[(audit, nr)] = name;
         }
-        return $"syscall {nr}";
+        return name;
     }
 
     private static int SyscallNumber(uint audit, string name) =>

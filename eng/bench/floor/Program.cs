@@ -1,0 +1,93 @@
+// The floor: the least a C# (NativeAOT) program can do to run /bin/true the way the startup benchmark's bundle asks
+// (user, pid, network, ipc, uts, mount and cgroup namespaces; uid/gid maps; loopback up; hostname; the rootfs
+// bound, /proc, a tmpfs /dev, pivot_root) and nothing else: no config to read, no state, no devices, no checks,
+// no error reporting. `floor` with no argument measures the runtime's own start and exit. What sandbox adds over
+// this is what sandbox costs; what this costs over bubblewrap is what C# on NativeAOT costs.
+using System.Runtime.InteropServices;
+
+#pragma warning disable CA1416 // Linux only, like everything in eng/bench
+
+if (args.Length == 0)
+{
+    return 0;
+}
+return Floor.Run(args[0]);
+
+internal static unsafe partial class Floor
+{
+    private const long CloneFlags = 0x10000000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x00020000 | 0x02000000 | 17;
+
+    public static int Run(string rootfs)
+    {
+        var root = Marshal.StringToHGlobalAnsi(rootfs);
+        var proc = Marshal.StringToHGlobalAnsi("proc");
+        var tmpfs = Marshal.StringToHGlobalAnsi("tmpfs");
+        var dev = Marshal.StringToHGlobalAnsi("dev");
+        var dot = Marshal.StringToHGlobalAnsi(".");
+        var slash = Marshal.StringToHGlobalAnsi("/");
+        var name = Marshal.StringToHGlobalAnsi("floor");
+        var lo = Marshal.StringToHGlobalAnsi("lo");
+        var program = Marshal.StringToHGlobalAnsi("/bin/true");
+        var argv = stackalloc nint[] { program, 0 };
+        var envp = stackalloc nint[] { 0 };
+        var ifreq = stackalloc byte[40];
+        var go = stackalloc int[2];
+        if (Pipe2(go, 0x80000) != 0)
+        {
+            return 125;
+        }
+        var pid = Syscall(56, CloneFlags, 0, 0, 0, 0, 0);
+        if (pid == 0)
+        {
+            byte b;
+            Read(go[0], &b, 1);
+            Sethostname(name, 5);
+            var s = Socket(2, 2 | 0x80000, 0);
+            Buffer.MemoryCopy((void*)lo, ifreq, 40, 3);
+            *(short*)(ifreq + 16) = 1 | 0x40; // IFF_UP | IFF_RUNNING
+            Ioctl(s, 0x8914, ifreq);
+            Mount(0, slash, 0, 0x40000 | 0x4000, 0); // MS_REC | MS_PRIVATE
+            Mount(root, root, 0, 0x1000 | 0x4000, 0); // MS_BIND | MS_REC
+            Chdir(root);
+            Mount(proc, proc, proc, 0, 0);
+            Mount(tmpfs, dev, tmpfs, 2, 0);
+            Syscall(155, dot, dot, 0, 0, 0, 0); // pivot_root(".", ".")
+            Umount2(dot, 2);
+            Chdir(slash);
+            Execve(program, argv, envp);
+            Exit(127);
+        }
+        var map = "0 0 65536\n"u8;
+        fixed (byte* m = map)
+        {
+            foreach (var file in new[] { $"/proc/{pid}/uid_map", $"/proc/{pid}/gid_map" })
+            {
+                var path = Marshal.StringToHGlobalAnsi(file);
+                var fd = Open(path, 1, 0);
+                Write(fd, m, map.Length);
+                Close(fd);
+            }
+        }
+        byte one = 1;
+        Write(go[1], &one, 1);
+        int status;
+        Waitpid((int)pid, &status, 0);
+        return (status >> 8) & 0xff;
+    }
+
+    [DllImport("libc", EntryPoint = "syscall")] private static extern long Syscall(long n, long a, long b, long c, long d, long e, long f);
+    [DllImport("libc", EntryPoint = "mount")] private static extern int Mount(nint source, nint target, nint type, ulong flags, nint data);
+    [DllImport("libc", EntryPoint = "umount2")] private static extern int Umount2(nint target, int flags);
+    [DllImport("libc", EntryPoint = "chdir")] private static extern int Chdir(nint path);
+    [DllImport("libc", EntryPoint = "execve")] private static extern int Execve(nint path, nint* argv, nint* envp);
+    [DllImport("libc", EntryPoint = "sethostname")] private static extern int Sethostname(nint name, nint length);
+    [DllImport("libc", EntryPoint = "socket")] private static extern int Socket(int domain, int type, int protocol);
+    [DllImport("libc", EntryPoint = "ioctl")] private static extern int Ioctl(int fd, nuint request, void* arg);
+    [DllImport("libc", EntryPoint = "open")] private static extern int Open(nint path, int flags, int mode);
+    [DllImport("libc", EntryPoint = "read")] private static extern nint Read(int fd, void* buffer, nint count);
+    [DllImport("libc", EntryPoint = "write")] private static extern nint Write(int fd, void* buffer, nint count);
+    [DllImport("libc", EntryPoint = "close")] private static extern int Close(int fd);
+    [DllImport("libc", EntryPoint = "pipe2")] private static extern int Pipe2(int* fds, int flags);
+    [DllImport("libc", EntryPoint = "waitpid")] private static extern int Waitpid(int pid, int* status, int options);
+    [DllImport("libc", EntryPoint = "_exit")] private static extern void Exit(int code);
+}
