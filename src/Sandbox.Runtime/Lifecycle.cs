@@ -105,11 +105,6 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 : null;
             var (status, rusage) = Wait(pid);
             var wall = started.Elapsed;
-            var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
-            {
-                Filtered = plan.Seccomp is not null,
-                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded,
-            };
             lock (teardown)
             {
                 timer?.Change(System.Threading.Timeout.Infinite, System.Threading.Timeout.Infinite);
@@ -119,6 +114,12 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics.
             var pidsAtExit = o.ReportPath is not null ? cgroup?.ReadStats().PidsCurrent : null;
             cgroup?.KillAll();
+            // Answered until now: what the container left behind kept getting the profile's errno until it was killed.
+            var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
+            {
+                Filtered = plan.Seccomp is not null,
+                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded,
+            };
             var stats = o.ReportPath is not null ? cgroup?.ReadStats()
                 : config.Linux?.Resources?.Memory?.Limit is not null ? cgroup?.ReadOom() : null;
             var exit = Libc.WifExited(status) ? Libc.WexitStatus(status) : 128 + Libc.WtermSig(status);
