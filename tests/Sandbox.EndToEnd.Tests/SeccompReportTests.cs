@@ -92,6 +92,28 @@ public unsafe class SeccompReportTests
     }
 
     [PrivilegedFact]
+    public void Concurrent_denials_from_many_processes_are_all_answered_and_counted()
+    {
+        using var b = new TestBundle();
+        b.Sh("for i in $(seq 100); do (mount -t tmpfs x /tmp 2>/dev/null; mount -t tmpfs y /tmp 2>/dev/null) & done; wait; echo end");
+        var s = Seccomp(b, out var r, "--seccomp", "default", "--timeout", "60s");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("end", r.Stdout.Trim());
+        Assert.Equal((1, 200L), Denied(s)["mount"]);
+    }
+
+    [PrivilegedFact]
+    public void A_timeout_ends_a_container_that_keeps_making_denied_calls_and_leaves_nothing()
+    {
+        using var b = new TestBundle();
+        b.Sh("while true; do mount -t tmpfs x /tmp 2>/dev/null; done");
+        var s = Seccomp(b, out var r, "--seccomp", "default", "--timeout", "1s");
+        Assert.Equal(137, r.ExitCode);
+        Assert.True(Denied(s)["mount"].Count > 10, s.ToString());
+        Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
     public void Without_a_filter_the_report_says_so()
     {
         using var b = new TestBundle();
@@ -129,11 +151,71 @@ public unsafe class SeccompReportTests
         using var conn = accept.Result;
         var (payload, listener) = ReceiveWithFd((int)conn.Handle);
         Assert.True(listener >= 0, "no descriptor came with the container process state");
+        var answered = AnswerWithSuccess(listener, () => run.IsCompleted);
+        var r = run.Result;
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["mkdir-ok", "absent"], r.Stdout.Trim().Split('\n'));
+        Assert.Equal(1, answered);
+        var state = JsonDocument.Parse(payload).RootElement;
+        Assert.Equal(["seccompFd"], state.GetProperty("fds").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("test-agent", state.GetProperty("metadata").GetString());
+        Assert.True(state.GetProperty("pid").GetInt32() > 1);
+        Assert.Equal(b.Id, state.GetProperty("state").GetProperty("id").GetString());
+        Assert.Equal(state.GetProperty("pid").GetInt32(), state.GetProperty("state").GetProperty("pid").GetInt32());
+        Assert.False(string.IsNullOrEmpty(state.GetProperty("ociVersion").GetString()));
+        // One listener per filter chain, and it is the agent's: the report says that nothing was recorded, and why.
+        var seccomp = JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("seccomp");
+        Assert.False(seccomp.GetProperty("violationsRecorded").GetBoolean());
+        Assert.Contains("listenerPath", seccomp.GetProperty("note").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>With `create`, the filter is installed before `create` returns, which hands the listener to the agent.</summary>
+    [PrivilegedFact]
+    public void A_created_container_hands_its_listener_over_during_create_and_the_agent_answers_after_start()
+    {
+        using var b = new TestBundle();
+        var socketPath = Path.Combine(b.Dir, "agent.sock");
+        var output = Path.Combine(b.Dir, "out");
+        Directory.CreateDirectory(output);
+        using var server = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        server.Bind(new UnixDomainSocketEndPoint(socketPath));
+        server.Listen(1);
+        b.Config = b.Config with
+        {
+            Mounts = [.. b.Config.Mounts!, new OciMount { Destination = "/out", Type = "bind", Source = output, Options = ["bind", "rw"] }],
+        };
+        b.Sh("mkdir /tmp/made && echo mkdir-ok > /out/r; [ -d /tmp/made ] && echo exists >> /out/r || echo absent >> /out/r");
+        WithProfile(b, new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            ListenerPath = socketPath,
+            Syscalls = [new OciSyscallRule { Names = ["mkdir", "mkdirat"], Action = "SCMP_ACT_NOTIFY" }],
+        });
+        var create = Task.Run(() => b.Cli(["create", "--bundle", b.Dir, b.Id]));
+        var accept = server.AcceptAsync();
+        Task.WaitAny([accept, create], TimeSpan.FromSeconds(30));
+        Assert.True(accept.IsCompleted, "create never connected to the agent: " + (create.IsCompleted ? create.Result.ToString() : "still running"));
+        using var conn = accept.Result;
+        var (payload, listener) = ReceiveWithFd((int)conn.Handle);
+        Assert.True(listener >= 0);
+        Assert.True(create.Result.ExitCode == 0, create.Result.ToString());
+        Assert.Equal("creating", JsonDocument.Parse(payload).RootElement.GetProperty("state").GetProperty("status").GetString());
+        var result = Path.Combine(output, "r");
+        Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+        var answered = AnswerWithSuccess(listener, () => File.Exists(result) && File.ReadAllLines(result).Length >= 2);
+        Assert.Equal(["mkdir-ok", "absent"], File.ReadAllLines(result));
+        Assert.Equal(1, answered);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+    }
+
+    /// <summary>Answers every notification with success (return 0) until <paramref name="done"/>, then closes the listener.</summary>
+    private static int AnswerWithSuccess(int listener, Func<bool> done)
+    {
         var answered = 0;
         try
         {
             var watch = Stopwatch.StartNew();
-            while (!run.IsCompleted && watch.Elapsed < TimeSpan.FromSeconds(30))
+            while (!done() && watch.Elapsed < TimeSpan.FromSeconds(30))
             {
                 var pfd = new PollFd { Fd = listener, Events = 1 };
                 if (poll(&pfd, 1, 100) <= 0 || (pfd.Revents & 1) == 0)
@@ -154,21 +236,7 @@ public unsafe class SeccompReportTests
         {
             close(listener);
         }
-        var r = run.Result;
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Equal(["mkdir-ok", "absent"], r.Stdout.Trim().Split('\n'));
-        Assert.Equal(1, answered);
-        var state = JsonDocument.Parse(payload).RootElement;
-        Assert.Equal(["seccompFd"], state.GetProperty("fds").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal("test-agent", state.GetProperty("metadata").GetString());
-        Assert.True(state.GetProperty("pid").GetInt32() > 1);
-        Assert.Equal(b.Id, state.GetProperty("state").GetProperty("id").GetString());
-        Assert.Equal(state.GetProperty("pid").GetInt32(), state.GetProperty("state").GetProperty("pid").GetInt32());
-        Assert.False(string.IsNullOrEmpty(state.GetProperty("ociVersion").GetString()));
-        // One listener per filter chain, and it is the agent's: the report says that nothing was recorded, and why.
-        var seccomp = JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("seccomp");
-        Assert.False(seccomp.GetProperty("violationsRecorded").GetBoolean());
-        Assert.Contains("listenerPath", seccomp.GetProperty("note").GetString(), StringComparison.Ordinal);
+        return answered;
     }
 
     [PrivilegedFact]
