@@ -7,6 +7,16 @@ namespace Sandbox.Runtime;
 internal static unsafe class HookRunner
 {
     /// <summary>Runs the hooks in order; the first failure throws when <paramref name="mustSucceed"/>, else warns.</summary>
+    /// <param name="state">The state JSON, made only when there is a hook to give it to.</param>
+    public static void Run(string kind, List<OciHook>? hooks, Func<byte[]> state, bool mustSucceed, TextWriter warnings)
+    {
+        if (hooks is not { Count: > 0 })
+        {
+            return;
+        }
+        Run(kind, hooks, state(), mustSucceed, warnings);
+    }
+
     public static void Run(string kind, List<OciHook>? hooks, byte[] state, bool mustSucceed, TextWriter warnings)
     {
         for (var i = 0; i < (hooks?.Count ?? 0); i++)

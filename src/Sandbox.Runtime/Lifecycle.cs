@@ -78,7 +78,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             record = record with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) ?? 0, Phase = OciStatus.Running };
             store.Write(record);
             WritePidFile(pidFile, pid);
-            HookRunner.Run("poststart", config.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
+            HookRunner.Run("poststart", config.Hooks?.Poststart, () => StateJson(record, OciStatus.Running), false, warnings);
             var timedOut = 0;
             var teardown = new Lock();
             using var timer = timeout is { } t
@@ -154,7 +154,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             ReapOrphans();
             if (launched)
             {
-                HookRunner.Run("poststop", config.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
+                HookRunner.Run("poststop", config.Hooks?.Poststop, () => StateJson(record, OciStatus.Stopped), false, warnings);
             }
             store.Remove(o.Id);
         }
@@ -341,7 +341,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
         }
         var config = store.ReadConfig(id);
-        HookRunner.Run("poststart", config?.Hooks?.Poststart, StateJson(record, OciStatus.Running), false, warnings);
+        HookRunner.Run("poststart", config?.Hooks?.Poststart, () => StateJson(record, OciStatus.Running), false, warnings);
     }
 
     public OciState State(string id) => store.State(store.Read(id));
@@ -427,7 +427,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
         CgroupHost.KillAndRemove(record.Cgroups);
         var config = store.ReadConfig(id);
-        HookRunner.Run("poststop", config?.Hooks?.Poststop, StateJson(record, OciStatus.Stopped), false, warnings);
+        HookRunner.Run("poststop", config?.Hooks?.Poststop, () => StateJson(record, OciStatus.Stopped), false, warnings);
         store.Remove(id);
     }
 
