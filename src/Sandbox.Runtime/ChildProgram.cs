@@ -232,15 +232,8 @@ internal sealed unsafe class ChildProgram : IDisposable
                     {
                         PrepareListenerTransfer(n);
                     }
-                    var prog = _arena.Alloc<SockFprog>();
-                    var filter = _arena.Alloc<Sandbox.Seccomp.BpfInstruction>(s.Program.Length);
-                    for (var i = 0; i < s.Program.Length; i++)
-                    {
-                        filter[i] = s.Program[i];
-                    }
-                    prog->Length = (ushort)s.Program.Length;
-                    prog->Filter = filter;
-                    n->S1 = (byte*)prog;
+                    n->S1 = (byte*)Fprog(s.Program);
+                    n->S4 = s.Fallback is null ? null : (byte*)Fprog(s.Fallback);
                     n->I1 = (int)s.Flags;
                     break;
                 }
@@ -299,6 +292,20 @@ internal sealed unsafe class ChildProgram : IDisposable
     }
 
     /// <summary>Closes the descriptors only the child needed (namespace files), once it has been cloned.</summary>
+    /// <summary>struct sock_fprog and its instructions, in native memory.</summary>
+    private SockFprog* Fprog(Sandbox.Seccomp.BpfInstruction[] program)
+    {
+        var prog = _arena.Alloc<SockFprog>();
+        var filter = _arena.Alloc<Sandbox.Seccomp.BpfInstruction>(program.Length);
+        for (var i = 0; i < program.Length; i++)
+        {
+            filter[i] = program[i];
+        }
+        prog->Length = (ushort)program.Length;
+        prog->Filter = filter;
+        return prog;
+    }
+
     /// <summary>
     /// A socket pair for the listener, and the message the child sends on it: one byte of data and one SCM_RIGHTS
     /// descriptor, which the child writes into the control buffer (S3) once the kernel has given it the listener.

@@ -189,18 +189,18 @@ internal static unsafe class ContainerLauncher
         }
     }
 
-    private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener)
-    {
-        var fd = ReceiveFd(listenerSocket) ?? throw new SandboxException(ErrorCodes.SetupFailed,
-            "receive the seccomp listener from the container: no descriptor came", "report this as a bug");
-        HandOver(pid, fd, onListener);
-    }
+    /// <summary>The listener, or -1 when the child closed the socket unsent: it installed its filter without one.</summary>
+    private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener) =>
+        HandOver(pid, ReceiveFd(listenerSocket) ?? -1, onListener);
 
     private static void HandOver(int pid, int fd, Action<int, int>? onListener)
     {
         if (onListener is null)
         {
-            Libc.Close(fd);
+            if (fd >= 0)
+            {
+                Libc.Close(fd);
+            }
             return;
         }
         onListener(pid, fd);
@@ -243,6 +243,8 @@ internal static unsafe class ContainerLauncher
         (MountStep or BindDeviceStep, Libc.ENODEV) => "the kernel does not know this filesystem type",
         (SetRlimitStep, Libc.EPERM) => "the hard limit can't be raised without CAP_SYS_RESOURCE",
         (SetCapabilitiesStep, Libc.EPERM) => "a capability asked for is not available to sandbox",
+        (SeccompStep, Libc.EBUSY) => "an enclosing seccomp filter already has a listener (sandbox inside a sandbox), and a filter chain has one; "
+            + "remove the SCMP_ACT_NOTIFY rules, or run this outside the other sandbox",
         (JoinNamespaceStep, _) => "check linux.namespaces[].path",
         _ => "see docs/errors.md for this step",
     };

@@ -252,7 +252,8 @@ internal static class ContainerPlanner
         var notRecorded = !wantRecord || compiled.Profile is not null ? null
             : compiled.UsesNotify ? "the profile's notifications go to its listenerPath"
             : "this kernel has no seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)";
-        var step = new SeccompStep(compiled.Program, compiled.Flags | (compiled.NeedsListener ? SeccompHost.FlagNewListener : 0), compiled.NeedsListener);
+        var step = new SeccompStep(compiled.Program, compiled.Flags | (compiled.NeedsListener ? SeccompHost.FlagNewListener : 0), compiled.NeedsListener,
+            compiled.Profile);
         return (step, compiled, notRecorded);
     }
 

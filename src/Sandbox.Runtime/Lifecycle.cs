@@ -32,6 +32,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         IDisposable? forwarding = null;
         ICgroup? cgroup = null;
         SeccompSupervisor? supervisor = null;
+        string? listenerRefused = null;
         // Orphans of the container (a daemon that double-forked, without a pid namespace) are reparented to
         // sandbox rather than to the host's init, so that after the kill sandbox reaps them: no zombie is left.
         Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -65,7 +66,15 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                         cgroup?.AddProcess(p);
                     }
                     forwarding = ForwardSignals(p);
-                }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
+                }, cgroupFd, (p, listener) =>
+                {
+                    if (listener < 0)
+                    {
+                        listenerRefused = "an enclosing seccomp filter already has a listener (sandbox inside a sandbox), so the profile's filter was installed without one";
+                        return;
+                    }
+                    supervisor = TakeListener(config, plan, record, p, listener);
+                });
             }
             finally
             {
@@ -118,7 +127,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
             {
                 Filtered = plan.Seccomp is not null,
-                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded,
+                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded ?? listenerRefused,
             };
             var stats = o.ReportPath is not null ? cgroup?.ReadStats()
                 : config.Linux?.Resources?.Memory?.Limit is not null ? cgroup?.ReadOom() : null;
@@ -292,7 +301,13 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 {
                     cgroup?.AddProcess(p);
                     store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 });
-                }, onListener: (p, listener) => TakeListener(config, plan, record, p, listener));
+                }, onListener: (p, listener) =>
+                {
+                    if (listener >= 0)
+                    {
+                        TakeListener(config, plan, record, p, listener);
+                    }
+                });
             }
             record = record with { SupervisorPid = 0, SupervisorStartTime = 0, Phase = OciStatus.Created };
             store.Write(record);

@@ -830,6 +830,15 @@ internal static unsafe class PostClone
     private static int InstallSeccomp(ChildContext* ctx, ChildStep* s)
     {
         var rc = Syscall(ctx->Sys.Seccomp, SECCOMP_SET_MODE_FILTER, s->I1, (nint)s->S1, 0, 0);
+        if (rc < 0 && Errno == EBUSY && s->S4 != null)
+        {
+            // An enclosing filter has the listener (sandbox in a sandbox): the profile's own filter, unrecorded.
+            // Closing the listener socket unsent tells the supervisor so.
+            rc = Syscall(ctx->Sys.Seccomp, SECCOMP_SET_MODE_FILTER, s->I1 & ~(int)SECCOMP_FILTER_FLAG_NEW_LISTENER, (nint)s->S4, 0, 0);
+            Close(ctx->ListenerFd);
+            ctx->ListenerFd = -1;
+            return rc < 0 ? Errno : 0;
+        }
         if (rc < 0)
         {
             return Errno;

@@ -181,8 +181,11 @@ internal sealed record UmaskStep(uint Mask) : SetupStep
 /// <summary>
 /// Installs a compiled seccomp filter. With <paramref name="Listener"/>, the kernel returns a listener descriptor,
 /// which the child sends to the supervisor over the listener socket (SCM_RIGHTS) and closes, before anything else.
+/// <paramref name="Fallback"/> (a recording filter's plain profile) is installed instead, without a listener, when
+/// the kernel refuses the listener because an enclosing filter already has one (EBUSY: sandbox inside a sandbox).
 /// </summary>
-internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags, bool Listener = false) : SetupStep
+internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags, bool Listener = false,
+    Sandbox.Seccomp.BpfInstruction[]? Fallback = null) : SetupStep
 {
     public override string Describe() => $"install the seccomp filter ({Program.Length} instructions)";
 }

@@ -62,7 +62,9 @@ public static class SandboxHost
     /// Runs `sandbox ARGS`, with a timeout so a hang fails the test instead of stalling it. Output goes to files,
     /// not pipes: a created container keeps its stdio open after `sandbox create` exits, as it should.
     /// </summary>
-    public static RunResult Run(IEnumerable<string> args, TimeSpan? timeout = null, string? asUser = null, IReadOnlyDictionary<string, string>? env = null)
+    /// <param name="prefix">A program that starts sandbox (with sandbox's path and arguments as its own).</param>
+    public static RunResult Run(IEnumerable<string> args, TimeSpan? timeout = null, string? asUser = null, IReadOnlyDictionary<string, string>? env = null,
+        IEnumerable<string>? prefix = null)
     {
         EnsureBuilt();
         var io = Directory.CreateTempSubdirectory("sandbox-io-").FullName;
@@ -77,6 +79,10 @@ public static class SandboxHost
                 {
                     psi.ArgumentList.Add(a);
                 }
+            }
+            foreach (var a in prefix ?? [])
+            {
+                psi.ArgumentList.Add(a);
             }
             psi.ArgumentList.Add(Exe);
             foreach (var a in args)

@@ -113,6 +113,40 @@ public unsafe class SeccompReportTests
         Assert.Empty(b.StateEntries);
     }
 
+    /// <summary>
+    /// Sandbox inside a sandbox: an enclosing filter already has a listener, and a filter chain has one. The profile's
+    /// own filter is installed then (the calls are still denied), and the report says denials went unrecorded; a
+    /// profile whose NOTIFY rules need the listener is an error that says why.
+    /// </summary>
+    [PrivilegedFact]
+    public void Under_an_enclosing_listener_the_profile_still_applies_and_the_report_says_why_nothing_was_recorded()
+    {
+        using var b = new TestBundle();
+        b.Sh("mount -t tmpfs none /tmp 2>&1; echo end");
+        b.Write();
+        var report = Path.Combine(b.Dir, "report.json");
+        var r = SandboxHost.Run([.. b.Global, "run", "--seccomp", "default", "--report", report, "--bundle", b.Dir, b.Id], prefix: [Helper("nest")]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("mount: permission denied", r.Stdout, StringComparison.Ordinal);
+        var s = JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("seccomp");
+        Assert.True(s.GetProperty("filtered").GetBoolean());
+        Assert.False(s.GetProperty("violationsRecorded").GetBoolean());
+        Assert.Contains("enclosing seccomp filter", s.GetProperty("note").GetString(), StringComparison.Ordinal);
+
+        WithProfile(b, new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            ListenerPath = Path.Combine(b.Dir, "agent.sock"),
+            Syscalls = [new OciSyscallRule { Names = ["mkdir"], Action = "SCMP_ACT_NOTIFY" }],
+        });
+        b.Write();
+        var refused = SandboxHost.Run([.. b.Global, "run", "--bundle", b.Dir, b.Id], prefix: [Helper("nest")]);
+        Assert.Equal(125, refused.ExitCode);
+        Assert.Contains("EBUSY", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("enclosing seccomp filter already has a listener", refused.Stderr, StringComparison.Ordinal);
+        Assert.Empty(b.StateEntries);
+    }
+
     [PrivilegedFact]
     public void Without_a_filter_the_report_says_so()
     {
@@ -258,14 +292,13 @@ public unsafe class SeccompReportTests
         Assert.Empty(b.StateEntries);
     }
 
-    /// <summary>A static program that makes the calls the hermetic profile must refuse and report, and one it must allow.</summary>
-    private static readonly Lazy<string> Probe = new(() =>
+    private static readonly Lazy<string> Probe = new(() => Path.GetDirectoryName(Helper("probe"))!);
+
+    /// <summary>The test's C helpers, compiled static once per test run into a directory the containers may bind.</summary>
+    private static readonly Dictionary<string, string> HelperSources = new()
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"sandbox-probe-{Environment.ProcessId}");
-        Directory.CreateDirectory(dir);
-        File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
-        var src = Path.Combine(dir, "probe.c");
-        File.WriteAllText(src, """
+        // Makes the calls the hermetic profile must refuse and report, and one it must allow.
+        ["probe"] = """
             #define _GNU_SOURCE
             #include <stdio.h>
             #include <string.h>
@@ -296,13 +329,54 @@ public unsafe class SeccompReportTests
               printf("socket-inet %s\n", e(socket(AF_INET, SOCK_STREAM, 0)));
               return 0;
             }
-            """);
-        using var cc = Process.Start(new ProcessStartInfo("cc", $"-static -O2 -o {Path.Combine(dir, "probe")} {src}") { RedirectStandardError = true })!;
+            """,
+        // Starts its arguments under a seccomp filter that has a listener, kept open here until they exit.
+        ["nest"] = """
+            #include <stddef.h>
+            #include <stdio.h>
+            #include <unistd.h>
+            #include <sys/wait.h>
+            #include <sys/prctl.h>
+            #include <sys/syscall.h>
+            #include <linux/filter.h>
+            #include <linux/seccomp.h>
+            int main(int argc, char **argv) {
+              struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_acct, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+              };
+              struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+              int listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+              if (listener < 0) { perror("seccomp"); return 2; }
+              pid_t pid = fork();
+              if (pid == 0) { execv(argv[1], argv + 1); perror("execv"); _exit(127); }
+              int status;
+              waitpid(pid, &status, 0);
+              return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            """,
+    };
+
+    private static readonly Dictionary<string, Lazy<string>> Helpers = HelperSources.ToDictionary(h => h.Key, h => new Lazy<string>(() => Compile(h.Key, h.Value)));
+
+    private static string Helper(string name) => Helpers[name].Value;
+
+    private static string Compile(string name, string source)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"sandbox-helper-{name}-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
+        var src = Path.Combine(dir, name + ".c");
+        File.WriteAllText(src, source);
+        var exe = Path.Combine(dir, name);
+        using var cc = Process.Start(new ProcessStartInfo("cc", $"-static -O2 -o {exe} {src}") { RedirectStandardError = true })!;
         var err = cc.StandardError.ReadToEnd();
         cc.WaitForExit();
         Assert.True(cc.ExitCode == 0, "cc -static: " + err);
-        return dir;
-    });
+        return exe;
+    }
 
     private static (byte[] Payload, int Fd) ReceiveWithFd(int socket)
     {
