@@ -70,8 +70,9 @@ internal static class Doctor
         var notify = SeccompHost.UserNotificationAvailable() && SeccompHost.NotificationSizes() is not null
             ? "user notification available (denied calls are recorded in run reports)"
             : "no user notification: run reports cannot list denied calls";
-        (string Name, uint Value)[] flags = [("TSYNC", 1), ("LOG", 2), ("SPEC_ALLOW", 4), ("NEW_LISTENER", 8), ("TSYNC_ESRCH", 16), ("WAIT_KILLABLE_RECV", 32)];
-        var known = flags.Where(f => SeccompHost.FlagKnown(f.Value)).Select(f => f.Name).ToList();
+        // WAIT_KILLABLE_RECV is only valid with NEW_LISTENER, so it is probed with it.
+        (string Name, uint Probe)[] flags = [("TSYNC", 1), ("LOG", 2), ("SPEC_ALLOW", 4), ("NEW_LISTENER", 8), ("TSYNC_ESRCH", 16), ("WAIT_KILLABLE_RECV", 32 | 8)];
+        var known = flags.Where(f => SeccompHost.FlagKnown(f.Probe)).Select(f => f.Name).ToList();
         var missing = flags.Where(f => !known.Contains(f.Name)).Select(f => f.Name).ToList();
         var flagText = "filter flags: " + string.Join(" ", known) + (missing.Count > 0 ? "; not known here: " + string.Join(" ", missing) : "");
         return new("seccomp", true, $"filters; actions: {actions}; {notify}; {flagText}");

@@ -29,7 +29,7 @@ internal static unsafe class SeccompHost
     }
 
     /// <summary>
-    /// Whether the kernel knows a filter flag: seccomp(SET_MODE_FILTER, flag, NULL) checks the flags before it reads
+    /// Whether the kernel knows a filter flag (or combination): seccomp(SET_MODE_FILTER, flags, NULL) checks them before it reads
     /// the program, so a known flag fails with EFAULT and an unknown one with EINVAL. Nothing is installed.
     /// </summary>
     public static bool FlagKnown(uint flag)

@@ -228,6 +228,8 @@ public unsafe class SeccompReportTests
         var create = Task.Run(() => b.Cli(["create", "--bundle", b.Dir, b.Id]));
         var accept = server.AcceptAsync();
         Task.WaitAny([accept, create], TimeSpan.FromSeconds(30));
+        // create returns once the listener is sent, which can be just before the accept completes here.
+        accept.Wait(create.IsCompleted ? TimeSpan.FromSeconds(5) : TimeSpan.Zero);
         Assert.True(accept.IsCompleted, "create never connected to the agent: " + (create.IsCompleted ? create.Result.ToString() : "still running"));
         using var conn = accept.Result;
         var (payload, listener) = ReceiveWithFd((int)conn.Handle);
