@@ -189,9 +189,21 @@ internal static unsafe class ContainerLauncher
         }
     }
 
-    /// <summary>The listener, or -1 when the child closed the socket unsent: it installed its filter without one.</summary>
-    private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener) =>
-        HandOver(pid, ReceiveFd(listenerSocket) ?? -1, onListener);
+    /// <summary>
+    /// The listener, or -1 when the child closed the socket unsent (it installed its filter without one). Once the
+    /// listener is where it goes, the child gets its go-ahead on the same socket; if that fails, the error kills it.
+    /// </summary>
+    private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener)
+    {
+        var fd = ReceiveFd(listenerSocket) ?? -1;
+        HandOver(pid, fd, onListener);
+        byte go = 1;
+        if (fd >= 0 && Libc.Write(listenerSocket, &go, 1) != 1)
+        {
+            throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(Libc.Errno)}",
+                "the container's first process died during setup");
+        }
+    }
 
     private static void HandOver(int pid, int fd, Action<int, int>? onListener)
     {
@@ -243,6 +255,8 @@ internal static unsafe class ContainerLauncher
         (MountStep or BindDeviceStep, Libc.ENODEV) => "the kernel does not know this filesystem type",
         (SetRlimitStep, Libc.EPERM) => "the hard limit can't be raised without CAP_SYS_RESOURCE",
         (SetCapabilitiesStep, Libc.EPERM) => "a capability asked for is not available to sandbox",
+        (SeccompStep { Listener: true }, Libc.EPERM) =>
+            "the profile denies sendmsg or recvmsg, which hand the seccomp listener over; allow them, or run without --report",
         (SeccompStep, Libc.EBUSY) => "an enclosing seccomp filter already has a listener (sandbox inside a sandbox), and a filter chain has one; "
             + "remove the SCMP_ACT_NOTIFY rules, or run this outside the other sandbox",
         (JoinNamespaceStep, _) => "check linux.namespaces[].path",

@@ -825,7 +825,8 @@ internal static unsafe class PostClone
 
     /// <summary>
     /// seccomp(SECCOMP_SET_MODE_FILTER, flags, &amp;prog). With a listener (S2 set), the call returns its descriptor,
-    /// which goes to the supervisor over the listener socket in the prepared message, and is closed here.
+    /// which goes to the supervisor over the listener socket in the prepared message, and is closed here; then the
+    /// child waits on the same socket until the supervisor has passed the listener on.
     /// </summary>
     private static int InstallSeccomp(ChildContext* ctx, ChildStep* s)
     {
@@ -852,6 +853,13 @@ internal static unsafe class PostClone
         var sent = Sendmsg(ctx->ListenerFd, (MsgHdr*)s->S2, MSG_NOSIGNAL);
         var err = sent < 0 ? Errno : 0;
         Close(listener);
+        if (err == 0)
+        {
+            // Nothing of the container's runs before the runtime has the listener where it goes (its supervisor,
+            // or the agent at listenerPath): wait for its one-byte go-ahead, which a failure never sends.
+            var got = Recvmsg(ctx->ListenerFd, (MsgHdr*)s->S2, 0);
+            err = got == 1 ? 0 : got < 0 ? Errno : EPIPE;
+        }
         Close(ctx->ListenerFd);
         ctx->ListenerFd = -1;
         return err;

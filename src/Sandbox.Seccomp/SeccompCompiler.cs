@@ -73,8 +73,11 @@ public static class SeccompCompiler
     /// <summary>One syscall's rules in profile order; the first whose arguments all match decides.</summary>
     internal sealed record Rule(uint Action, IReadOnlyList<OciSyscallArg> Args);
 
-    /// <summary>The call that hands the listener to the supervisor: it can never wait for the supervisor itself.</summary>
-    public const string ListenerTransfer = "sendmsg";
+    /// <summary>
+    /// The calls of the listener hand-over: the container sends the listener (sendmsg) and waits for the runtime to
+    /// have passed it on (recvmsg). Neither may wait for a supervisor that does not have the listener yet.
+    /// </summary>
+    public static readonly string[] ListenerChannel = ["sendmsg", "recvmsg"];
 
     /// <param name="record">Compile a filter that records denials (see <see cref="CompiledFilter.Profile"/>), unless the
     /// profile sends notifications to a listenerPath of its own (a filter chain has one listener).</param>
@@ -161,9 +164,9 @@ public static class SeccompCompiler
         {
             problems.Add($"{jsonPath}.listenerPath: SCMP_ACT_NOTIFY needs a listener socket path");
         }
-        if (usesNotify && FirstVerdicts(rules, defaultAction ?? 0, ListenerTransfer).Contains(SeccompAction.UserNotif))
+        foreach (var call in ListenerChannel.Where(c => usesNotify && FirstVerdicts(rules, defaultAction ?? 0, c).Contains(SeccompAction.UserNotif)))
         {
-            problems.Add($"{jsonPath}: {ListenerTransfer} may not be SCMP_ACT_NOTIFY: the container hands the listener to the runtime with it, so nobody could answer");
+            problems.Add($"{jsonPath}: {call} may not be SCMP_ACT_NOTIFY: the container hands the listener to the runtime with sendmsg and recvmsg, so nobody could answer");
         }
         if (problems.Count > 0)
         {
@@ -201,8 +204,8 @@ public static class SeccompCompiler
     private static uint Notified(uint value) => IsRecordedDenial(value) ? SeccompAction.UserNotif : value;
 
     /// <summary>
-    /// The rules of a recording filter: denials become notifications, except for the listener's own transfer, which
-    /// keeps the profile's verdicts (its rules, then the default). When the profile limits the families socket() may
+    /// The rules of a recording filter: denials become notifications, except for the listener's hand-over calls,
+    /// which keep the profile's verdicts (their rules, then the default). When the profile limits the families socket() may
     /// create and allows connect() and sendto() outright, those two go to the supervisor first (sendto only with an
     /// address), so that an address of a family the profile refuses is refused too, and reported.
     /// </summary>
@@ -218,9 +221,9 @@ public static class SeccompCompiler
         }
         foreach (var (name, rule) in rules)
         {
-            result.Add((name, name == ListenerTransfer ? rule : rule with { Action = Notified(rule.Action) }));
+            result.Add((name, ListenerChannel.Contains(name) ? rule : rule with { Action = Notified(rule.Action) }));
         }
-        result.Add((ListenerTransfer, new Rule(defaultAction, [])));
+        result.AddRange(ListenerChannel.Select(c => (c, new Rule(defaultAction, []))));
         return (result, inspects);
     }
 

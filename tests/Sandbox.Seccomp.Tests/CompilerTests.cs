@@ -123,6 +123,7 @@ public class CompilerTests
     [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"] }""", "$.linux.seccomp.flags")]
     [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock", "syscalls": [ { "names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY" } ] }""", "sendmsg may not be SCMP_ACT_NOTIFY")]
     [InlineData("""{ "defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock", "syscalls": [ { "names": ["read"], "action": "SCMP_ACT_ALLOW" } ] }""", "sendmsg may not be SCMP_ACT_NOTIFY")]
+    [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock", "syscalls": [ { "names": ["recvmsg"], "action": "SCMP_ACT_NOTIFY", "args": [ { "index": 2, "value": 0, "op": "SCMP_CMP_EQ" } ] } ] }""", "recvmsg may not be SCMP_ACT_NOTIFY")]
     public void Bad_profiles_are_clear_errors(string json, string path)
     {
         var p = System.Text.Json.JsonSerializer.Deserialize(json, OciSeccompJsonContext.Default.OciSeccomp)!;
@@ -142,7 +143,7 @@ public class CompilerTests
     [Fact]
     public void A_notify_profile_that_allows_sendmsg_compiles()
     {
-        var p = Profile("SCMP_ACT_NOTIFY", Rule("SCMP_ACT_ALLOW", ["sendmsg", "read"]));
+        var p = Profile("SCMP_ACT_NOTIFY", Rule("SCMP_ACT_ALLOW", ["sendmsg", "recvmsg", "read"]));
         p.ListenerPath = "/run/agent.sock";
         var c = SeccompCompiler.Compile(p, record: true);
         Assert.True(c.UsesNotify);
@@ -176,7 +177,7 @@ public class CompilerTests
                 var d = new SeccompData(nr, arch.AuditArch, args);
                 var expected = BpfInterpreter.Run(c.Profile!, d);
                 var name2 = arch.Table.FirstOrDefault(t => t.Number == nr).Name;
-                if (name2 != SeccompCompiler.ListenerTransfer && SeccompCompiler.IsRecordedDenial(expected))
+                if (!SeccompCompiler.ListenerChannel.Contains(name2) && SeccompCompiler.IsRecordedDenial(expected))
                 {
                     expected = SeccompAction.UserNotif;
                 }
@@ -193,13 +194,15 @@ public class CompilerTests
     }
 
     [Fact]
-    public void A_recording_filter_leaves_sendmsg_to_the_profile_even_when_it_is_denied()
+    public void A_recording_filter_leaves_the_listener_hand_over_to_the_profile_even_when_it_is_denied()
     {
         var p = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", ["read", "write", "execve"]));
         var c = SeccompCompiler.Compile(p, record: true);
-        var sendmsg = SeccompArch.Native.Numbers["sendmsg"];
         var mkdirat = SeccompArch.Native.Numbers["mkdirat"];
-        Assert.Equal(SeccompAction.Errno | SeccompAction.EPERM, BpfInterpreter.Run(c.Program, new SeccompData(sendmsg, SeccompArch.Native.AuditArch, new ulong[6])));
+        foreach (var call in SeccompCompiler.ListenerChannel)
+        {
+            Assert.Equal(SeccompAction.Errno | SeccompAction.EPERM, BpfInterpreter.Run(c.Program, new SeccompData(SeccompArch.Native.Numbers[call], SeccompArch.Native.AuditArch, new ulong[6])));
+        }
         Assert.Equal(SeccompAction.UserNotif, BpfInterpreter.Run(c.Program, new SeccompData(mkdirat, SeccompArch.Native.AuditArch, new ulong[6])));
         Assert.False(c.InspectsAddresses); // socket() is not limited by argument here
     }
