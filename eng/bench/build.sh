@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 runs=${RUNS:-30}
 bash eng/install-deps.sh --bench
-[ -x artifacts/dist/sandbox ] || bash eng/build.sh
+[ -x artifacts/dist/sandbox ] && [ -x artifacts/dist/sandbox-build ] || bash eng/build.sh
 S=$root/artifacts/dist/sandbox
 bash eng/make-rootfs.sh artifacts/rootfs/busybox
 dotnet publish eng/bench/floor/Floor.csproj -c Release -o artifacts/bench/floor -v quiet -nologo >/dev/null

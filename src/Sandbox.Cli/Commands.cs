@@ -61,9 +61,24 @@ internal static class Commands
         var life = new Lifecycle(store, host, stderr);
         switch (cl.Command)
         {
+#if SANDBOX_BUILD
             case "run" when cl.Value("--spec") is { Length: > 0 } spec:
                 cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
+            case "build":
+                cl.Allow("--output");
+                return SpecCommands.Build(cl, host, Write);
+            case "cache" when cl.Operands is ["prune"]:
+                cl.Allow("--all");
+                return SpecCommands.PruneCache(cl, Write);
+            case "cache":
+                throw new SandboxException(ErrorCodes.Usage, "`sandbox cache` has one subcommand, prune", "e.g. `sandbox cache prune` or `sandbox cache prune --all`");
+#else
+            case "run" when cl.Value("--spec") is { Length: > 0 }:
+            case "build":
+            case "cache":
+                return HandToBuildTool(args);
+#endif
             case "run":
                 cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced", "--seccomp");
                 RefuseUnsupported(cl);
@@ -71,12 +86,6 @@ internal static class Commands
                 {
                     Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
                 }, PidFile(cl));
-            case "build":
-                cl.Allow("--output");
-                return SpecCommands.Build(cl, host, Write);
-            case "cache" when cl.Operands is ["prune"]:
-                cl.Allow("--all");
-                return SpecCommands.PruneCache(cl, Write);
             case "create":
                 cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--console-socket", "--no-new-keyring");
                 RefuseUnsupported(cl);
@@ -155,6 +164,7 @@ internal static class Commands
         };
     }
 
+#if SANDBOX_BUILD
     /// <summary>`run --spec` takes an optional id (first operand); without one it makes a unique one.</summary>
     private static LaunchOptions LaunchForSpec(CommandLine cl)
     {
@@ -165,6 +175,22 @@ internal static class Commands
             Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
         };
     }
+#else
+    /// <summary>
+    /// The sandbox.yaml commands run in `sandbox-build`, next to this executable: the same arguments, the same
+    /// process (execv), so exit codes, signals and stdio are the caller's as if `sandbox` had run them itself.
+    /// </summary>
+    private static unsafe int HandToBuildTool(string[] args)
+    {
+        var tool = Path.Combine(Path.GetDirectoryName(Environment.ProcessPath) ?? ".", "sandbox-build");
+        using var arena = new NativeArena();
+        var path = arena.Str(tool);
+        Sandbox.Runtime.Interop.Libc.Execv(path, arena.StrArray([tool, .. args]));
+        var errno = Sandbox.Runtime.Interop.Libc.Errno;
+        throw new SandboxException(ErrorCodes.Io, $"exec {tool}: {Sandbox.Runtime.Interop.Libc.Describe(errno)}",
+            "sandbox-build runs the sandbox.yaml commands and belongs next to sandbox: run eng/build.sh, or install both");
+    }
+#endif
 
     /// <summary>--timeout 30s, 1m30s, 500ms, or a plain number of seconds.</summary>
     private static TimeSpan? Timeout(CommandLine cl)

@@ -20,6 +20,34 @@ public class HostTests
         Assert.Empty(Directory.Exists(state) ? Directory.GetFileSystemEntries(state) : []);
     }
 
+    /// <summary>`sandbox` hands the sandbox.yaml commands to `sandbox-build` beside it, with the same arguments.</summary>
+    [PrivilegedFact]
+    public void The_yaml_commands_go_to_sandbox_build_beside_sandbox_and_say_so_when_it_is_missing()
+    {
+        var dir = Directory.CreateTempSubdirectory("sandbox-alone-").FullName;
+        try
+        {
+            var alone = Path.Combine(dir, "sandbox");
+            File.Copy(SandboxHost.Exe, alone);
+            File.SetUnixFileMode(alone, (UnixFileMode)0x1ed);
+            using var p = Process.Start(new ProcessStartInfo(alone, ["cache", "prune"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.Equal(125, p.ExitCode);
+            Assert.Contains($"exec {Path.Combine(dir, "sandbox-build")}: ENOENT", stderr, StringComparison.Ordinal);
+            Assert.Contains("sandbox-build runs the sandbox.yaml commands", stderr, StringComparison.Ordinal);
+
+            // Beside it, the same command works and reports as sandbox-build does.
+            var r = SandboxHost.Run(["cache", "prune"], env: new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(dir, "cache") });
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.StartsWith("removed 0 cached bundles", r.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     [PrivilegedFact]
     public void Spec_writes_a_config_that_runs_and_refuses_to_overwrite()
     {

@@ -19,6 +19,11 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Execve(byte* path, byte** argv, byte** envp);
 
+    /// <summary>execve with this process's environment: `sandbox` hands the sandbox.yaml commands to `sandbox-build`.</summary>
+    [DllImport("libc", EntryPoint = "execv", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Execv(byte* path, byte** argv);
+
     [DllImport("libc", EntryPoint = "_exit", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern void Exit(int status);
