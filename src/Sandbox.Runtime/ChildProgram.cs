@@ -232,9 +232,9 @@ internal sealed unsafe class ChildProgram : IDisposable
                     {
                         PrepareListenerTransfer(n);
                     }
-                    n->S1 = (byte*)Fprog(s.Program);
-                    n->S4 = s.Fallback is null ? null : (byte*)Fprog(s.Fallback);
-                    n->I1 = (int)s.Flags;
+                    n->S1 = (byte*)Fprog(s.Filter.Program);
+                    n->S4 = s.Filter.Profile is null ? null : (byte*)Fprog(s.Filter.Profile);
+                    n->I1 = (int)s.Filter.Flags;
                     break;
                 }
             case ReportReadyStep:
@@ -291,7 +291,6 @@ internal sealed unsafe class ChildProgram : IDisposable
         return fd;
     }
 
-    /// <summary>Closes the descriptors only the child needed (namespace files), once it has been cloned.</summary>
     /// <summary>struct sock_fprog and its instructions, in native memory.</summary>
     private SockFprog* Fprog(Sandbox.Seccomp.BpfInstruction[] program)
     {
@@ -337,6 +336,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         n->S3 = (byte*)&cmsg->Fd;
     }
 
+    /// <summary>Closes the descriptors only the child needed (namespace files), once it has been cloned.</summary>
     public void CloseChildDescriptors()
     {
         foreach (var fd in _parentOnlyFds)

@@ -137,12 +137,7 @@ internal static unsafe class ContainerLauncher
             }
             if (got == 0)
             {
-                if (listenerSocket >= 0 && ReceiveFd(listenerSocket) is int late)
-                {
-                    // Sent just before execve, but the pipe's EOF was seen first.
-                    HandOver(pid, late, onListener);
-                }
-                return; // EOF: the report pipe closed on execve
+                return; // EOF: the report pipe closed on execve (a child with a listener waits for its go-ahead first)
             }
             if (got != sizeof(ChildReport))
             {
@@ -196,26 +191,20 @@ internal static unsafe class ContainerLauncher
     private static void TakeListener(int pid, int listenerSocket, Action<int, int>? onListener)
     {
         var fd = ReceiveFd(listenerSocket) ?? -1;
-        HandOver(pid, fd, onListener);
+        if (onListener is not null)
+        {
+            onListener(pid, fd);
+        }
+        else if (fd >= 0)
+        {
+            Libc.Close(fd);
+        }
         byte go = 1;
         if (fd >= 0 && Libc.Write(listenerSocket, &go, 1) != 1)
         {
             throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(Libc.Errno)}",
                 "the container's first process died during setup");
         }
-    }
-
-    private static void HandOver(int pid, int fd, Action<int, int>? onListener)
-    {
-        if (onListener is null)
-        {
-            if (fd >= 0)
-            {
-                Libc.Close(fd);
-            }
-            return;
-        }
-        onListener(pid, fd);
     }
 
     /// <summary>One SCM_RIGHTS descriptor from the socket, received close-on-exec; null when none is waiting.</summary>

@@ -191,7 +191,7 @@ internal static class ContainerPlanner
         AddRlimits(proc, host, steps);
         AddCredentials(proc, host, userNs, !o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
-        var (seccomp, compiled, notRecorded) = SeccompFilter(linux.Seccomp, o);
+        var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
         // Installing a filter without CAP_SYS_ADMIN needs no_new_privs; the process keeps that capability or gets it.
         var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
         if (proc.NoNewPrivileges || (seccomp is not null && !keepsSysAdmin))
@@ -227,7 +227,6 @@ internal static class ContainerPlanner
             JoinPidNamespace = namespaces.TryGetValue("pid", out var pidPath) && !string.IsNullOrEmpty(pidPath) ? pidPath : null,
             OomScoreAdj = proc.OomScoreAdj,
             PreserveFds = o.PreserveFds,
-            Seccomp = compiled,
             SeccompNotRecorded = notRecorded,
         };
     }
@@ -236,11 +235,11 @@ internal static class ContainerPlanner
     /// Compiles linux.seccomp. `run` with a report records denials through a listener the supervisor answers, where
     /// the kernel has user notification; a profile with NOTIFY rules gets a listener for its listenerPath instead.
     /// </summary>
-    private static (SeccompStep? Step, CompiledFilter? Compiled, string? NotRecorded) SeccompFilter(OciSeccomp? profile, LaunchOptions o)
+    private static (SeccompStep? Step, string? NotRecorded) SeccompFilter(OciSeccomp? profile, LaunchOptions o)
     {
         if (profile is null)
         {
-            return (null, null, null);
+            return (null, null);
         }
         var wantRecord = o.ReportPath is not null && !o.Detached;
         var canNotify = wantRecord && SeccompHost.UserNotificationAvailable();
@@ -252,9 +251,7 @@ internal static class ContainerPlanner
         var notRecorded = !wantRecord || compiled.Profile is not null ? null
             : compiled.UsesNotify ? "the profile's notifications go to its listenerPath"
             : "this kernel has no seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)";
-        var step = new SeccompStep(compiled.Program, compiled.Flags | (compiled.NeedsListener ? SeccompHost.FlagNewListener : 0), compiled.NeedsListener,
-            compiled.Profile);
-        return (step, compiled, notRecorded);
+        return (new SeccompStep(compiled), notRecorded);
     }
 
     private static readonly (string Type, ulong Flag)[] NamespaceFlags =

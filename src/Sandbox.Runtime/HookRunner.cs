@@ -6,8 +6,7 @@ namespace Sandbox.Runtime;
 /// <summary>Runs OCI hooks in the runtime namespace, each with the container's state JSON on stdin.</summary>
 internal static unsafe class HookRunner
 {
-    /// <summary>Runs the hooks in order; the first failure throws when <paramref name="mustSucceed"/>, else warns.</summary>
-    /// <param name="state">The state JSON, made only when there is a hook to give it to.</param>
+    /// <summary>Runs the hooks with the state JSON, made only when there is a hook to give it to.</summary>
     public static void Run(string kind, List<OciHook>? hooks, Func<byte[]> state, bool mustSucceed, TextWriter warnings)
     {
         if (hooks is not { Count: > 0 })
@@ -17,6 +16,7 @@ internal static unsafe class HookRunner
         Run(kind, hooks, state(), mustSucceed, warnings);
     }
 
+    /// <summary>Runs the hooks in order; the first failure throws when <paramref name="mustSucceed"/>, else warns.</summary>
     public static void Run(string kind, List<OciHook>? hooks, byte[] state, bool mustSucceed, TextWriter warnings)
     {
         for (var i = 0; i < (hooks?.Count ?? 0); i++)

@@ -32,7 +32,6 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         IDisposable? forwarding = null;
         ICgroup? cgroup = null;
         SeccompSupervisor? supervisor = null;
-        string? listenerRefused = null;
         // Orphans of the container (a daemon that double-forked, without a pid namespace) are reparented to
         // sandbox rather than to the host's init, so that after the kill sandbox reaps them: no zombie is left.
         Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -66,15 +65,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                         cgroup?.AddProcess(p);
                     }
                     forwarding = ForwardSignals(p);
-                }, cgroupFd, (p, listener) =>
-                {
-                    if (listener < 0)
-                    {
-                        listenerRefused = "an enclosing seccomp filter already has a listener (sandbox inside a sandbox), so the profile's filter was installed without one";
-                        return;
-                    }
-                    supervisor = TakeListener(config, plan, record, p, listener);
-                });
+                }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
             }
             finally
             {
@@ -127,7 +118,10 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
             {
                 Filtered = plan.Seccomp is not null,
-                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded ?? listenerRefused,
+                // A recording filter without a supervisor: the kernel refused its listener (see TakeListener).
+                Note = plan.Seccomp is null ? null : plan.SeccompNotRecorded ?? (plan.Seccomp.Profile is not null
+                    ? "an enclosing seccomp filter already has a listener (sandbox inside a sandbox), so the profile's filter was installed without one"
+                    : null),
             };
             var stats = o.ReportPath is not null ? cgroup?.ReadStats()
                 : config.Linux?.Resources?.Memory?.Limit is not null ? cgroup?.ReadOom() : null;
@@ -249,10 +243,15 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 
     /// <summary>
     /// The seccomp listener has arrived from the container: a profile with NOTIFY rules gets it handed to its
-    /// listenerPath agent; a recording filter gets a supervisor that answers and counts its denials.
+    /// listenerPath agent; a recording filter gets a supervisor that answers and counts its denials. -1: the kernel
+    /// refused the listener (an enclosing filter has one) and the child installed the plain profile instead.
     /// </summary>
     private static SeccompSupervisor? TakeListener(OciConfig config, SetupPlan plan, ContainerRecord record, int pid, int listener)
     {
+        if (listener < 0)
+        {
+            return null;
+        }
         var filter = plan.Seccomp!;
         if (filter.UsesNotify)
         {
@@ -301,13 +300,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 {
                     cgroup?.AddProcess(p);
                     store.Write(record = record with { Pid = p, PidStartTime = ProcessInfo.StartTime(p) ?? 0 });
-                }, onListener: (p, listener) =>
-                {
-                    if (listener >= 0)
-                    {
-                        TakeListener(config, plan, record, p, listener);
-                    }
-                });
+                }, onListener: (p, listener) => TakeListener(config, plan, record, p, listener));
             }
             record = record with { SupervisorPid = 0, SupervisorStartTime = 0, Phase = OciStatus.Created };
             store.Write(record);

@@ -5,8 +5,6 @@ namespace Sandbox.Runtime;
 /// <summary>What this kernel's seccomp offers, probed with seccomp(2) itself.</summary>
 internal static unsafe class SeccompHost
 {
-    public const uint FlagNewListener = Libc.SECCOMP_FILTER_FLAG_NEW_LISTENER;
-
     private static int _userNotif; // 0 unknown, 1 yes, 2 no
 
     /// <summary>Whether SECCOMP_RET_USER_NOTIF is available (SECCOMP_GET_ACTION_AVAIL).</summary>

@@ -194,7 +194,7 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         {
             return null;
         }
-        var buffer = new byte[Math.Min((int)Math.Min(length, 128), 128)];
+        var buffer = new byte[(int)Math.Min(length, 128)];
         fixed (byte* b = buffer)
         {
             var local = new IoVec { Base = b, Length = (nuint)buffer.Length };

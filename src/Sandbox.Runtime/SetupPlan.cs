@@ -179,15 +179,16 @@ internal sealed record UmaskStep(uint Mask) : SetupStep
 }
 
 /// <summary>
-/// Installs a compiled seccomp filter. With <paramref name="Listener"/>, the kernel returns a listener descriptor,
-/// which the child sends to the supervisor over the listener socket (SCM_RIGHTS) and closes, before anything else.
-/// <paramref name="Fallback"/> (a recording filter's plain profile) is installed instead, without a listener, when
-/// the kernel refuses the listener because an enclosing filter already has one (EBUSY: sandbox inside a sandbox).
+/// Installs a compiled seccomp filter. When it needs a listener, the kernel returns a listener descriptor, which the
+/// child sends to the supervisor over the listener socket (SCM_RIGHTS) and closes, before anything else. A recording
+/// filter's plain profile is installed instead, without a listener, when the kernel refuses the listener because an
+/// enclosing filter already has one (EBUSY: sandbox inside a sandbox).
 /// </summary>
-internal sealed record SeccompStep(Sandbox.Seccomp.BpfInstruction[] Program, uint Flags, bool Listener = false,
-    Sandbox.Seccomp.BpfInstruction[]? Fallback = null) : SetupStep
+internal sealed record SeccompStep(Sandbox.Seccomp.CompiledFilter Filter) : SetupStep
 {
-    public override string Describe() => $"install the seccomp filter ({Program.Length} instructions)";
+    public bool Listener => Filter.NeedsListener;
+
+    public override string Describe() => $"install the seccomp filter ({Filter.Program.Length} instructions)";
 }
 
 internal sealed record ReportReadyStep : SetupStep
@@ -225,7 +226,7 @@ internal sealed record SetupPlan
     public int PreserveFds { get; init; }
 
     /// <summary>The compiled filter, when there is one: its listener (if any) reaches the supervisor at launch.</summary>
-    public Sandbox.Seccomp.CompiledFilter? Seccomp { get; init; }
+    public Sandbox.Seccomp.CompiledFilter? Seccomp => Steps.OfType<SeccompStep>().FirstOrDefault()?.Filter;
 
     /// <summary>Why denials are not recorded although a report was asked for (null when they are, or no report).</summary>
     public string? SeccompNotRecorded { get; init; }

@@ -39,7 +39,8 @@ public sealed record CompiledFilter(BpfInstruction[] Program, uint Flags, bool U
     /// against the families the profile lets socket() create.</summary>
     public bool InspectsAddresses { get; init; }
 
-    /// <summary>Whether the filter is installed with a listener: for listenerPath (NOTIFY rules) or for recording.</summary>
+    /// <summary>Whether the filter is installed with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER, then in
+    /// <see cref="Flags"/>): for listenerPath (NOTIFY rules) or for recording.</summary>
     public bool NeedsListener => UsesNotify || Profile is not null;
 }
 
@@ -69,6 +70,8 @@ public static class SeccompCompiler
         ["SECCOMP_FILTER_FLAG_TSYNC"] = 1, ["SECCOMP_FILTER_FLAG_LOG"] = 2, ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"] = 4,
         ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] = 32,
     };
+
+    private const uint NewListener = 8; // SECCOMP_FILTER_FLAG_NEW_LISTENER
 
     /// <summary>One syscall's rules in profile order; the first whose arguments all match decides.</summary>
     internal sealed record Rule(uint Action, IReadOnlyList<OciSyscallArg> Args);
@@ -182,10 +185,10 @@ public static class SeccompCompiler
         var program = Checked(Emit(archs, defaultAction!.Value, rules), jsonPath);
         if (!record || usesNotify)
         {
-            return new CompiledFilter(program, flags, usesNotify, warnings);
+            return new CompiledFilter(program, usesNotify ? flags | NewListener : flags, usesNotify, warnings);
         }
         var (recording, inspects) = Recording(defaultAction.Value, rules);
-        return new CompiledFilter(Checked(Emit(archs, Notified(defaultAction.Value), recording), jsonPath), flags, false, warnings)
+        return new CompiledFilter(Checked(Emit(archs, Notified(defaultAction.Value), recording), jsonPath), flags | NewListener, false, warnings)
         {
             Profile = program,
             InspectsAddresses = inspects,
@@ -213,7 +216,7 @@ public static class SeccompCompiler
     {
         var result = new List<(string Name, Rule Rule)>();
         var inspects = rules.Any(r => r.Name == "socket" && r.Rule.Args.Count > 0)
-            && FirstVerdictIsPlainAllow(rules, defaultAction, "connect") && FirstVerdictIsPlainAllow(rules, defaultAction, "sendto");
+            && new[] { "connect", "sendto" }.All(c => FirstVerdicts(rules, defaultAction, c).SetEquals([SeccompAction.Allow]));
         if (inspects)
         {
             result.Add(("connect", new Rule(SeccompAction.UserNotif, [])));
@@ -225,12 +228,6 @@ public static class SeccompCompiler
         }
         result.AddRange(ListenerChannel.Select(c => (c, new Rule(defaultAction, []))));
         return (result, inspects);
-    }
-
-    private static bool FirstVerdictIsPlainAllow(List<(string Name, Rule Rule)> rules, uint defaultAction, string name)
-    {
-        var first = rules.FirstOrDefault(r => r.Name == name).Rule;
-        return first is null ? defaultAction == SeccompAction.Allow : first.Args.Count == 0 && first.Action == SeccompAction.Allow;
     }
 
     /// <summary>Every verdict a call can get: its rules' actions up to the first unconditional one, else also the default.</summary>
