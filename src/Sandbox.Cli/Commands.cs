@@ -232,7 +232,11 @@ internal static class Commands
         {
             throw new SandboxException(ErrorCodes.ContainerExists, $"{path} exists", "remove it first; `spec` never overwrites a config");
         }
-        var json = OciConfigLoader.Serialize(DefaultConfig.Create(cl.Has("--rootless") || !host.IsRoot, host.Uid, host.Gid));
+        var config = DefaultConfig.Create(cl.Has("--rootless") || !host.IsRoot, host.Uid, host.Gid);
+        // The `default` profile, written out: as root the container has no user namespace, and without a filter it
+        // would reach the kernel's keyrings (root's user keyring), io_uring and the rest of what the profile denies.
+        config = config with { Linux = config.Linux! with { Seccomp = Sandbox.Seccomp.BuiltInProfiles.Get("default") } };
+        var json = OciConfigLoader.Serialize(config);
         File.WriteAllText(path, json + "\n");
         return 0;
     }

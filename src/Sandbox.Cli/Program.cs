@@ -3,6 +3,10 @@ using Sandbox.Cli;
 using Sandbox.Oci;
 using Sandbox.Runtime;
 
+// Non-dumpable: no process of a container (or any other unprivileged one) may open this process's binary, memory
+// or environment through /proc/PID, nor those of its forks (the container's first process before it execs, the
+// reaper). The kernel makes a process dumpable again when it execs a program, so containers are unaffected.
+Sandbox.Runtime.Interop.Libc.Prctl(Sandbox.Runtime.Interop.Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
 var stderr = FdWriter.Error;
 int code;
 try

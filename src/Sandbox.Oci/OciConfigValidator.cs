@@ -283,7 +283,27 @@ public static class OciConfigValidator
         if (r.Network is { ValueKind: System.Text.Json.JsonValueKind.Object }) { Refuse("network"); }
         if (r.Rdma is { ValueKind: System.Text.Json.JsonValueKind.Object }) { Refuse("rdma"); }
         if (r.Unified is { Count: > 0 }) { Refuse("unified"); }
-        if (r.Devices is { Count: > 0 }) { Refuse("devices"); }
+        for (var i = 0; i < (r.Devices?.Count ?? 0); i++)
+        {
+            var d = r.Devices![i];
+            if (d is null)
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, $"{at}.devices[{i}]", "null is not a device rule"));
+                continue;
+            }
+            if (d.Type is not (null or "a" or "c" or "b"))
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.devices[{i}].type", $"unknown device type \"{d.Type}\" (a, c or b)"));
+            }
+            if (d.Access is { } access && access.Any(ch => ch is not ('r' or 'w' or 'm')))
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.devices[{i}].access", $"\"{access}\" is not a combination of r, w and m"));
+            }
+            if (d.Major is < -1 or > uint.MaxValue || d.Minor is < -1 or > uint.MaxValue)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.devices[{i}]", "major and minor are device numbers (-1 or absent for any)"));
+            }
+        }
     }
 
     private static void CheckAbsolute(string path, string jsonPath, List<ConfigProblem> p)

@@ -42,6 +42,9 @@ internal enum ChildOp
     WaitForStart,
     Exec,
     Exit,
+    SetDumpable,
+    RestrictExecution,
+    JoinSessionKeyring,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -83,4 +86,11 @@ internal unsafe struct ChildContext
     public SyscallNumbers Sys;
     public byte* StateBuffer;
     public int StateCapacity, StateLength;
+
+    /// <summary>Descriptors the child keeps beyond stdio and the preserved ones, ascending; it closes all others first.</summary>
+    public int* KeepFds;
+    public int KeepFdCount;
+
+    /// <summary>Where the runtime's argv and environment strings lie (from /proc/self/stat), for the reaper to wipe.</summary>
+    public nuint ArgStart, ArgEnd, EnvStart, EnvEnd;
 }

@@ -114,6 +114,17 @@ internal sealed unsafe class ChildProgram : IDisposable
             case BindRootfsStep s:
                 n->Op = ChildOp.BindRootfs;
                 n->S1 = _arena.Str(s.Rootfs);
+                n->I1 = s.ReadonlyBelow ? 1 : 0;
+                break;
+            case SetDumpableStep s:
+                n->Op = ChildOp.SetDumpable;
+                n->I1 = s.Dumpable ? 1 : 0;
+                break;
+            case RestrictExecutionStep:
+                n->Op = ChildOp.RestrictExecution;
+                break;
+            case JoinSessionKeyringStep:
+                n->Op = ChildOp.JoinSessionKeyring;
                 break;
             case MountStep s:
                 n->Op = ChildOp.Mount;
@@ -249,6 +260,10 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->V2 = _arena.StrArray(s.Args);
                 n->V3 = _arena.StrArray(s.Env);
                 n->I1 = s.Reaper ? 1 : 0;
+                if (s.Reaper)
+                {
+                    SetWipeRanges();
+                }
                 break;
             case ExitStep s:
                 n->Op = ChildOp.Exit;
@@ -257,6 +272,44 @@ internal sealed unsafe class ChildProgram : IDisposable
             default:
                 throw new InvalidOperationException($"no native form for {step.GetType().Name}");
         }
+    }
+
+    /// <summary>
+    /// The reaper is a fork of the runtime that stays PID 1 for the container's life: it must not show the host's
+    /// command line or environment in /proc/1/cmdline and /proc/1/environ, so it overwrites where they lie.
+    /// Fields 48-51 of /proc/self/stat (arg_start, arg_end, env_start, env_end) say where that is.
+    /// </summary>
+    private void SetWipeRanges()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Field 3 (state) is fields[0] here, so field N is fields[N - 3].
+        Context->ArgStart = nuint.Parse(fields[48 - 3], System.Globalization.CultureInfo.InvariantCulture);
+        Context->ArgEnd = nuint.Parse(fields[49 - 3], System.Globalization.CultureInfo.InvariantCulture);
+        Context->EnvStart = nuint.Parse(fields[50 - 3], System.Globalization.CultureInfo.InvariantCulture);
+        Context->EnvEnd = nuint.Parse(fields[51 - 3], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Lays out the descriptors the child keeps (the pipes to the parent, the start fifo, the listener socket, the
+    /// namespace files it joins); it closes every other one before its first step, so nothing the runtime holds (a
+    /// cgroup directory for CLONE_INTO_CGROUP, the parent's pipe ends, the runtime's own files) reaches the container.
+    /// </summary>
+    public void KeepDescriptors(int syncFd, int reportFd)
+    {
+        var keep = new List<int> { syncFd, reportFd, Context->StartFd, Context->ListenerFd };
+        foreach (var s in Steps.Select((step, i) => (step, i)).Where(x => x.step is JoinNamespaceStep))
+        {
+            keep.Add(Context->Steps[s.i].I1);
+        }
+        var sorted = keep.Where(fd => fd >= 0).Distinct().Order().ToArray();
+        var native = _arena.Alloc<int>(Math.Max(1, sorted.Length));
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            native[i] = sorted[i];
+        }
+        Context->KeepFds = native;
+        Context->KeepFdCount = sorted.Length;
     }
 
     /// <summary>A hook step on its own, for hooks the parent runs in the runtime namespace.</summary>

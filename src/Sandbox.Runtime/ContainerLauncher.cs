@@ -27,6 +27,7 @@ internal static unsafe class ContainerLauncher
         }
         ctx->SyncFd = sync[0];
         ctx->ReportFd = report[1];
+        program.KeepDescriptors(sync[0], report[1]);
         if (plan.JoinPidNamespace is { } pidNs)
         {
             JoinPidNamespace(pidNs);
@@ -220,7 +221,17 @@ internal static unsafe class ContainerLauncher
 
     private static SandboxException SetupError(SetupPlan plan, ChildReport r)
     {
+        if (r.Step == PostClone.CloseDescriptorsStep)
+        {
+            return new SandboxException(ErrorCodes.SetupFailed, $"close the runtime's descriptors in the container: {Libc.Describe(r.Errno)}",
+                "close_range(2) needs Linux 5.9 or later");
+        }
         var step = r.Step >= 0 && r.Step < plan.Steps.Count ? plan.Steps[r.Step] : null;
+        if (step is ChdirStep chdir && r.Detail == PostClone.DetailOutsideRoot)
+        {
+            return new SandboxException(ErrorCodes.SetupFailed, $"change directory to {chdir.Path}: the directory is outside the container's root",
+                "process.cwd must name a directory inside the rootfs");
+        }
         if (step is RunHookStep hook)
         {
             return new SandboxException(ErrorCodes.HookFailed, HookRunner.Explain(hook, r.Errno, r.Detail) ?? hook.Describe(),
@@ -231,7 +242,8 @@ internal static unsafe class ContainerLauncher
             var where = exec.Candidates.Length == 1 ? exec.Candidates[0] : "PATH (" + string.Join(", ", exec.Candidates) + ")";
             return new SandboxException(ErrorCodes.ExecFailed, $"exec {exec.Program}: {Libc.Describe(r.Errno)}, looked for {where}",
                 r.Errno == Libc.ENOENT ? "check process.args[0] and the PATH in process.env against the rootfs"
-                : "check that the program is executable inside the rootfs");
+                : "check that the program is executable inside the rootfs: nothing outside the container's root (such as a /proc/PID/exe "
+                  + "or /proc/PID/fd link, or a script or ELF interpreter there) may be executed");
         }
         var what = step?.Describe() ?? $"step {r.Step}";
         return new SandboxException(ErrorCodes.SetupFailed, $"{what}: {Libc.Describe(r.Errno)}", Hint(step, r.Errno));

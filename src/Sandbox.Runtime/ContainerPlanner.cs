@@ -80,10 +80,8 @@ internal static class ContainerPlanner
         }
         ulong cloneFlags = 0, unshareFlags = 0;
         var steps = new List<SetupStep>();
-        if (!o.Detached)
-        {
-            steps.Add(new SetParentDeathSignalStep(SIGKILL));
-        }
+        // The child dies with the runtime until it is set up; `create`'s child stops that when it reports ready.
+        steps.Add(new SetParentDeathSignalStep(SIGKILL));
         var joinsUser = userNs && !New("user");
         foreach (var (type, flag) in NamespaceFlags)
         {
@@ -99,7 +97,7 @@ internal static class ContainerPlanner
                     var join = new JoinNamespaceStep(type, path, flag);
                     if (type == "user")
                     {
-                        steps.Insert(o.Detached ? 0 : 1, join);
+                        steps.Insert(1, join);
                     }
                     else
                     {
@@ -135,8 +133,17 @@ internal static class ContainerPlanner
             uidMap = IdMaps(linux.UidMappings, host.Uid, host, "uidMappings");
             gidMap = IdMaps(linux.GidMappings, host.Gid, host, "gidMappings");
         }
-        // The child waits until the parent has written id maps and is ready to supervise it.
+        // The child waits until the parent has written id maps and is ready to supervise it. A parent without root
+        // can write the /proc files of a dumpable child only (it inherits the runtime's non-dumpable state).
+        if (!host.IsRoot)
+        {
+            steps.Add(new SetDumpableStep(true));
+        }
         steps.Add(new WaitForParentStep());
+        if (!host.IsRoot)
+        {
+            steps.Add(new SetDumpableStep(false));
+        }
         CheckUserMapped(proc.User, uidMap, gidMap);
         steps.Add(new SetSidStep());
         steps.Add(new UmaskStep(0)); // device nodes and mount points get exactly the modes asked for
@@ -155,7 +162,7 @@ internal static class ContainerPlanner
 
         var propagation = linux.RootfsPropagation;
         steps.Add(new RootPropagationStep(MS_REC | (propagation is "slave" or "rslave" or "shared" or "rshared" ? MS_SLAVE : MS_PRIVATE)));
-        steps.Add(new BindRootfsStep(rootfs));
+        steps.Add(new BindRootfsStep(rootfs, c.Root!.Readonly));
         AddMounts(c, o, rootfs, userNs, steps);
 
         var hooks = c.Hooks;
@@ -188,12 +195,20 @@ internal static class ContainerPlanner
         {
             steps.Add(new RemountRootReadonlyStep());
         }
+        // Nothing in the container may execute a file outside its root (the runtime's binary above all). Landlock
+        // also forbids mounting, which a process that keeps CAP_SYS_ADMIN was given to do: it runs without the domain.
+        var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
+        var mayMount = keepsSysAdmin || (proc.Capabilities?.Permitted?.Contains("CAP_SYS_ADMIN") ?? false);
+        if (host.LandlockAbi > 0 && !mayMount)
+        {
+            steps.Add(new RestrictExecutionStep());
+        }
         AddRlimits(proc, host, steps);
         AddCredentials(proc, host, userNs, !o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
+        steps.Add(new JoinSessionKeyringStep());
         var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
         // Installing a filter without CAP_SYS_ADMIN needs no_new_privs; the process keeps that capability or gets it.
-        var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
         if (proc.NoNewPrivileges || (seccomp is not null && !keepsSysAdmin))
         {
             steps.Add(new NoNewPrivilegesStep());

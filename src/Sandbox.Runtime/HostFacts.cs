@@ -12,6 +12,9 @@ internal sealed record HostFacts
     public required int LastCap { get; init; }
     public required Func<int, ulong> HardRlimit { get; init; }
 
+    /// <summary>The kernel's Landlock ABI version; 0 where Landlock is missing or turned off.</summary>
+    public int LandlockAbi { get; init; }
+
     public bool IsRoot => Uid == 0;
 
     public bool Has(int cap) => (EffectiveCaps & (1UL << cap)) != 0;
@@ -40,6 +43,7 @@ internal sealed record HostFacts
             EffectiveCaps = eff,
             BoundingCaps = bnd,
             LastCap = last,
+            LandlockAbi = Libc.LandlockAbi(),
             HardRlimit = resource =>
             {
                 Rlimit old;

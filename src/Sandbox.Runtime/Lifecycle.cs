@@ -42,8 +42,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var unenforced = (IReadOnlyList<string>)[];
             if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
             {
-                cgroup = CreateCgroup(config, o, out unenforced, measureUsage: o.ReportPath is not null);
-                store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
+                cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced, measureUsage: o.ReportPath is not null);
             }
             if (timeout is not null && cgroup is null && !NewPidNamespace(config))
             {
@@ -166,13 +165,14 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     private static bool NewPidNamespace(OciConfig config) =>
         (config.Linux?.Namespaces ?? []).Any(n => n.Type == "pid" && string.IsNullOrEmpty(n.Path));
 
-    private static bool NeedsCgroup(OciConfig config, bool forUsage) =>
-        forUsage || !CgroupHost.Limits(config.Linux?.Resources).IsEmpty;
+    private bool NeedsCgroup(OciConfig config, bool forUsage) =>
+        forUsage || !CgroupHost.Limits(config.Linux, host.IsRoot).IsEmpty;
 
     /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
-    private static ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, out IReadOnlyList<string> unenforced, bool measureUsage = false)
+    /// <param name="record">Given the directories before they exist, to write into the state (see ICgroupDriver.Create).</param>
+    private ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, Action<IReadOnlyList<string>> record, out IReadOnlyList<string> unenforced, bool measureUsage = false)
     {
-        var limits = CgroupHost.Limits(config.Linux?.Resources) with { MeasureUsage = measureUsage, NeedFreezer = !NewPidNamespace(config) };
+        var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with { MeasureUsage = measureUsage, NeedFreezer = !NewPidNamespace(config) };
         var driver = CgroupHost.Driver();
         if (driver is null)
         {
@@ -180,14 +180,14 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             CgroupPaths.ThrowOrList(missing, o.AllowUnenforced, "mount cgroup2 at /sys/fs/cgroup", out unenforced);
             return null;
         }
-        var path = config.Linux?.CgroupsPath is { Length: > 0 } p ? p : $"sandbox-{o.Id}";
+        var path = config.Linux?.CgroupsPath is { Length: > 0 } p ? p : store.CgroupName(o.Id);
         if (!limits.IsEmpty)
         {
-            return driver.Create(path, limits, o.AllowUnenforced, out unenforced);
+            return driver.Create(path, limits, o.AllowUnenforced, out unenforced, record);
         }
         try
         {
-            return driver.Create(path, limits, o.AllowUnenforced, out unenforced);
+            return driver.Create(path, limits, o.AllowUnenforced, out unenforced, record);
         }
         catch (SandboxException e) when (e.Code == ErrorCodes.CgroupFailed)
         {
@@ -289,8 +289,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             if (NeedsCgroup(config, forUsage: false))
             {
                 // `events --stats` may ask for figures at any time while it runs: join the usage hierarchies too.
-                cgroup = CreateCgroup(config, o, out _, measureUsage: true);
-                store.Write(record = record with { Cgroups = cgroup?.Paths ?? [] });
+                cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out _, measureUsage: true);
             }
             int pid;
             using (var program = ChildProgram.Create(plan, startFd))
@@ -416,6 +415,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
         catch (SandboxException e) when (force && e.Code == ErrorCodes.ContainerNotFound)
         {
+            store.Remove(id); // a directory without state (a claim that never finished), if there is one
             return;
         }
         catch (SandboxException e) when (force && e.Code == ErrorCodes.StateCorrupt)
@@ -476,7 +476,6 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 
     private ContainerRecord Claim(LaunchOptions o, OciConfig config, byte[]? configBytes)
     {
-        store.Claim(o.Id);
         var me = Environment.ProcessId;
         var record = new ContainerRecord
         {
@@ -487,15 +486,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             Created = DateTime.UtcNow.ToString("o", System.Globalization.CultureInfo.InvariantCulture),
             Annotations = config.Annotations,
         };
-        try
-        {
-            store.Write(record, configBytes);
-        }
-        catch
-        {
-            store.Remove(o.Id);
-            throw;
-        }
+        store.Claim(record, configBytes);
         return record;
     }
 

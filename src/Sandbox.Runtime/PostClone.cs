@@ -22,6 +22,11 @@ internal static unsafe class PostClone
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Run(ChildContext* ctx)
     {
+        var closed = CloseInheritedDescriptors(ctx);
+        if (closed != 0)
+        {
+            Fail(ctx, CloseDescriptorsStep, closed, 0);
+        }
         for (var i = 0; i < ctx->StepCount; i++)
         {
             var step = ctx->Steps + i;
@@ -32,6 +37,36 @@ internal static unsafe class PostClone
             }
         }
         Exit(0);
+    }
+
+    /// <summary>The step index a report gives when closing the inherited descriptors failed (before any step).</summary>
+    public const int CloseDescriptorsStep = -1;
+
+    /// <summary>ChildReport.Detail of a chdir that ended outside the container's root.</summary>
+    public const int DetailOutsideRoot = 1;
+
+    /// <summary>
+    /// Closes every descriptor the child does not need (ctx->KeepFds, stdio and the preserved ones): whatever the
+    /// runtime held open, such as a cgroup directory, must not reach the container, where a cwd of
+    /// /proc/self/fd/N would lead back into the host's filesystem.
+    /// </summary>
+    private static int CloseInheritedDescriptors(ChildContext* ctx)
+    {
+        var next = 3 + ctx->PreserveFds;
+        for (var i = 0; i < ctx->KeepFdCount; i++)
+        {
+            var fd = ctx->KeepFds[i];
+            if (fd < next)
+            {
+                continue;
+            }
+            if (fd > next && Syscall(ctx->Sys.CloseRange, next, fd - 1, 0, 0, 0) != 0)
+            {
+                return Errno;
+            }
+            next = fd + 1;
+        }
+        return Syscall(ctx->Sys.CloseRange, next, unchecked((nint)0xFFFFFFFFu), 0, 0, 0) == 0 ? 0 : Errno;
     }
 
     private static int RunStep(ChildContext* ctx, ChildStep* s)
@@ -77,7 +112,7 @@ internal static unsafe class PostClone
             case ChildOp.MaskPath:
                 return MaskPath(s);
             case ChildOp.ReadonlyPath:
-                return ReadonlyPath(s);
+                return ReadonlyPath(ctx, s);
             case ChildOp.WriteFile:
                 return WriteFile(s);
             case ChildOp.RemountRootReadonly:
@@ -94,7 +129,13 @@ internal static unsafe class PostClone
                     return Prlimit(0, s->I1, &r, null) == 0 ? 0 : Errno;
                 }
             case ChildOp.Chdir:
-                return Chdir(s->S1) == 0 ? 0 : Errno;
+                return ChdirInsideRoot(ctx, s);
+            case ChildOp.SetDumpable:
+                return Prctl(PR_SET_DUMPABLE, (nuint)s->I1, 0, 0, 0) == 0 ? 0 : Errno;
+            case ChildOp.RestrictExecution:
+                return RestrictExecution(ctx);
+            case ChildOp.JoinSessionKeyring:
+                return JoinSessionKeyring(ctx);
             case ChildOp.DropBoundingSet:
                 return DropBoundingSet(s);
             case ChildOp.SetUser:
@@ -110,6 +151,8 @@ internal static unsafe class PostClone
                 return InstallSeccomp(ctx, s);
             case ChildOp.ReportReady:
                 {
+                    // `sandbox create` exits once it reads this: from here on the container outlives it.
+                    Prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
                     ChildReport r = default;
                     r.Kind = ChildReport.KindReady;
                     if (!WriteAll(ctx->ReportFd, &r, sizeof(ChildReport)))
@@ -150,7 +193,7 @@ internal static unsafe class PostClone
             // After "ready" nobody reads the report pipe (create mode): say it on stderr instead.
             var line = stackalloc byte[512];
             var n = Append(line, 0, 512, "sandbox: "u8);
-            n = AppendZ(line, n, 512, (ctx->Steps + step)->Description);
+            n = step >= 0 ? AppendZ(line, n, 512, (ctx->Steps + step)->Description) : Append(line, n, 512, "close descriptors"u8);
             n = Append(line, n, 512, ": errno "u8);
             n = AppendInt(line, n, 512, errno);
             n = Append(line, n, 512, "\n"u8);
@@ -357,7 +400,36 @@ internal static unsafe class PostClone
             return Errno;
         }
         ctx->RootFd = fd;
-        return 0;
+        if (s->I1 == 0)
+        {
+            return 0;
+        }
+        // A read-only root: every mount that lay below the rootfs on the host becomes read-only now; the root itself
+        // stays writable (if it was) until its own remount at the end, so mount points can still be made in it.
+        var buf = stackalloc byte[64];
+        StatFs st;
+        var wasReadonly = Statfs(FdPath(buf, fd), &st) == 0 && (st.Flags & ST_RDONLY) != 0;
+        var err = SetReadonly(ctx, fd, null, true);
+        if (err == 0 && !wasReadonly)
+        {
+            MountAttr a = default;
+            a.AttrClr = MOUNT_ATTR_RDONLY;
+            err = Syscall(ctx->Sys.MountSetattr, fd, (nint)Lit("\0"u8), AT_EMPTY_PATH, (nint)(&a), sizeof(MountAttr)) == 0 ? 0 : Errno;
+        }
+        return err;
+    }
+
+    /// <summary>
+    /// mount_setattr(MOUNT_ATTR_RDONLY) on the mount at dirfd/path, with AT_RECURSIVE on every mount below it too:
+    /// a remount with MS_RDONLY changes only the one mount, and a submount would stay writable.
+    /// </summary>
+    private static int SetReadonly(ChildContext* ctx, int dirfd, byte* path, bool recursive)
+    {
+        MountAttr a = default;
+        a.AttrSet = MOUNT_ATTR_RDONLY;
+        var flags = (path == null ? AT_EMPTY_PATH : 0) | (recursive ? AT_RECURSIVE : 0);
+        var p = path == null ? Lit("\0"u8) : path;
+        return Syscall(ctx->Sys.MountSetattr, dirfd, (nint)p, flags, (nint)(&a), sizeof(MountAttr)) == 0 ? 0 : Errno;
     }
 
     /// <summary>S1 source, S2 rootfs-relative target, S3 fstype, S4 data; L1 flags, L2 flags to apply by remount, L3 propagation; I1 create.</summary>
@@ -384,6 +456,10 @@ internal static unsafe class PostClone
         }
         FdPath(buf, fd);
         err = s->L2 != 0 ? Remount(buf, s->L2) : 0;
+        if (err == 0 && (s->L2 & MS_RDONLY) != 0 && (s->L1 & MS_REC) != 0)
+        {
+            err = SetReadonly(ctx, fd, null, true);
+        }
         if (err == 0 && s->L3 != 0 && Mount(null, buf, null, s->L3, null) != 0)
         {
             err = Errno;
@@ -530,13 +606,85 @@ internal static unsafe class PostClone
         return Mount(Lit("/dev/null\0"u8), s->S1, null, MS_BIND, null) == 0 ? 0 : Errno;
     }
 
-    private static int ReadonlyPath(ChildStep* s)
+    private static int ReadonlyPath(ChildContext* ctx, ChildStep* s)
     {
         if (Mount(s->S1, s->S1, null, MS_BIND | MS_REC, null) != 0)
         {
             return Errno == ENOENT ? 0 : Errno;
         }
-        return Remount(s->S1, MS_RDONLY | MS_REC);
+        var err = Remount(s->S1, MS_RDONLY | MS_REC);
+        return err != 0 ? err : SetReadonly(ctx, AT_FDCWD, s->S1, true);
+    }
+
+    // ---- what the container may reach -------------------------------------------------------------------
+
+    /// <summary>
+    /// chdir, then make sure the directory is inside the container's root: through a descriptor or a magic link a
+    /// cwd could land in the host's filesystem, and the kernel's getcwd then answers "(unreachable)/...".
+    /// </summary>
+    private static int ChdirInsideRoot(ChildContext* ctx, ChildStep* s)
+    {
+        if (Chdir(s->S1) != 0)
+        {
+            return Errno;
+        }
+        var buf = stackalloc byte[4100];
+        if (Syscall(ctx->Sys.Getcwd, (nint)buf, 4100, 0, 0, 0) < 0)
+        {
+            return Errno;
+        }
+        if (buf[0] != (byte)'/')
+        {
+            Fail(ctx, (int)(s - ctx->Steps), ENOENT, DetailOutsideRoot);
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// A Landlock domain that handles execution only, allowing it beneath the container's root: the runtime's own
+    /// binary (reached as /proc/self/exe, a script's interpreter, an ELF interpreter or a descriptor) and every other
+    /// file outside the root can no longer be executed by anything in the container.
+    /// </summary>
+    private static int RestrictExecution(ChildContext* ctx)
+    {
+        LandlockRulesetAttr attr;
+        attr.HandledAccessFs = LANDLOCK_ACCESS_FS_EXECUTE;
+        var ruleset = (int)Syscall(ctx->Sys.LandlockCreateRuleset, (nint)(&attr), sizeof(LandlockRulesetAttr), 0, 0, 0);
+        if (ruleset < 0)
+        {
+            return Errno;
+        }
+        var root = Open(Lit("/\0"u8), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        var err = root < 0 ? Errno : 0;
+        if (err == 0)
+        {
+            LandlockPathBeneathAttr rule;
+            rule.AllowedAccess = LANDLOCK_ACCESS_FS_EXECUTE;
+            rule.ParentFd = root;
+            if (Syscall(ctx->Sys.LandlockAddRule, ruleset, LANDLOCK_RULE_PATH_BENEATH, (nint)(&rule), 0, 0) != 0
+                || Syscall(ctx->Sys.LandlockRestrictSelf, ruleset, 0, 0, 0, 0) != 0)
+            {
+                err = Errno;
+            }
+            Close(root);
+        }
+        Close(ruleset);
+        return err;
+    }
+
+    /// <summary>
+    /// A new anonymous session keyring: the container no longer possesses the keys of the session it was started
+    /// from. Where the kernel has no keyrings (ENOSYS), or an enclosing seccomp filter already denies keyctl (EPERM:
+    /// a sandbox inside a sandbox), there is nothing the container could reach either.
+    /// </summary>
+    private static int JoinSessionKeyring(ChildContext* ctx)
+    {
+        if (Syscall(ctx->Sys.Keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0, 0) >= 0)
+        {
+            return 0;
+        }
+        var e = Errno;
+        return e is ENOSYS or EPERM ? 0 : e;
     }
 
     private static int WriteFile(ChildStep* s)
@@ -799,6 +947,9 @@ internal static unsafe class PostClone
             ctx->ReportFd = -1;
         }
         Syscall(ctx->Sys.CloseRange, 3, -1, 0, 0, 0);
+        // Nothing of the host stays readable in /proc/1/cmdline and /proc/1/environ (the process is non-dumpable too).
+        Wipe(ctx->ArgStart, ctx->ArgEnd);
+        Wipe(ctx->EnvStart, ctx->EnvEnd);
         while (true)
         {
             SigInfo info;
@@ -866,6 +1017,14 @@ internal static unsafe class PostClone
     }
 
     // ---- small no-allocation helpers ---------------------------------------------------------------------
+
+    private static void Wipe(nuint start, nuint end)
+    {
+        for (var p = (byte*)start; p < (byte*)end; p++)
+        {
+            *p = 0;
+        }
+    }
 
     private static byte* Lit(ReadOnlySpan<byte> nulTerminatedLiteral)
     {

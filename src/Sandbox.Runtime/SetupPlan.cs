@@ -68,9 +68,33 @@ internal sealed record RootPropagationStep(ulong Flags) : SetupStep
     public override string Describe() => "make the host's mounts private to the container";
 }
 
-internal sealed record BindRootfsStep(string Rootfs) : SetupStep
+/// <param name="ReadonlyBelow">Make every mount found below the rootfs read-only (for a read-only root), so none
+/// of them is left writable when the root itself is remounted read-only at the end.</param>
+internal sealed record BindRootfsStep(string Rootfs, bool ReadonlyBelow = false) : SetupStep
 {
     public override string Describe() => $"bind the rootfs {Rootfs} onto itself";
+}
+
+/// <summary>
+/// Whether /proc/PID of the child is open to others (ptrace access mode). The runtime runs non-dumpable, so nothing
+/// in the container can open the runtime's binary or memory through /proc; a rootless parent needs the child
+/// dumpable for the moment it writes its id maps.
+/// </summary>
+internal sealed record SetDumpableStep(bool Dumpable) : SetupStep
+{
+    public override string Describe() => Dumpable ? "let the parent write /proc/PID files" : "make the process non-dumpable";
+}
+
+/// <summary>A Landlock domain in which only files inside the container's root may be executed.</summary>
+internal sealed record RestrictExecutionStep : SetupStep
+{
+    public override string Describe() => "allow execution only inside the container's root (Landlock)";
+}
+
+/// <summary>A new anonymous session keyring, so the container reaches none of the host user's keys.</summary>
+internal sealed record JoinSessionKeyringStep : SetupStep
+{
+    public override string Describe() => "join a new session keyring";
 }
 
 /// <param name="Destination">The path inside the container, for messages.</param>

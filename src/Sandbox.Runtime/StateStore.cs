@@ -35,11 +35,33 @@ internal sealed class StateStore(string root)
 
     public string Dir(string id) => Path.Combine(Root, id);
 
+    /// <summary>
+    /// The cgroup of a container without linux.cgroupsPath: "sandbox-TAG-ID", TAG naming this state root, so the
+    /// same ID under two --root directories never shares (and never tears down) one cgroup.
+    /// </summary>
+    public string CgroupName(string id)
+    {
+        // FNV-1a over the root's full path: a name, not a secret (and no cryptography library to load per run).
+        var hash = 0xcbf29ce484222325UL;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(Root)))
+        {
+            hash = (hash ^ b) * 0x100000001b3UL;
+        }
+        return $"sandbox-{hash:x16}-{id}";
+    }
+
     public string FifoPath(string id) => Path.Combine(Dir(id), FifoName);
 
-    /// <summary>Claims the id: the directory's creation is the lock that makes two creates of one id safe.</summary>
-    public string Claim(string id)
+    private const string ClaimPrefix = ".claim-";
+
+    /// <summary>
+    /// Claims the id with its first state: written into a directory of its own, then renamed to the id, so a
+    /// container's directory never exists without its state.json (a `sandbox` killed half-way leaves a ".claim-"
+    /// directory that CollectStale removes). The rename is the lock that makes two creates of one id safe.
+    /// </summary>
+    public void Claim(ContainerRecord record, byte[]? config)
     {
+        var id = record.Id;
         ValidateId(id);
         if (!Directory.Exists(Root))
         {
@@ -54,23 +76,47 @@ internal sealed class StateStore(string root)
             }
         }
         var dir = Dir(id);
+        if (Directory.Exists(dir))
+        {
+            throw Exists(id);
+        }
+        var me = Environment.ProcessId;
+        var claim = Path.Combine(Root, $"{ClaimPrefix}{me}.{ProcessInfo.StartTime(me) ?? 0}-{id}");
         unsafe
         {
-            var p = System.Text.Encoding.UTF8.GetBytes(dir + "\0");
-            fixed (byte* b = p)
+            fixed (byte* c = System.Text.Encoding.UTF8.GetBytes(claim + "\0"))
+            fixed (byte* d = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
             {
-                if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, b, 0x1c0) != 0)
+                if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, c, 0x1c0) != 0)
                 {
-                    var e = Interop.Libc.Errno;
-                    throw e == Interop.Libc.EEXIST
-                        ? new SandboxException(ErrorCodes.ContainerExists, $"container \"{id}\" already exists",
-                            $"pick another id, or remove it with `sandbox delete --force {id}`")
-                        : new SandboxException(ErrorCodes.Io, $"create {dir}: {Interop.Libc.Describe(e)}", "check --root");
+                    throw new SandboxException(ErrorCodes.Io, $"create {claim}: {Interop.Libc.Describe(Interop.Libc.Errno)}", "check --root");
+                }
+                try
+                {
+                    if (config is not null)
+                    {
+                        WriteAtomically(Path.Combine(claim, ConfigName), config);
+                    }
+                    WriteAtomically(Path.Combine(claim, RecordName), record.ToJson());
+                    // rename(2) onto an existing directory fails unless it is empty (an empty one is nobody's state).
+                    if (Interop.Libc.Rename(c, d) != 0)
+                    {
+                        var e = Interop.Libc.Errno;
+                        throw e is Interop.Libc.EEXIST or Interop.Libc.ENOTEMPTY ? Exists(id)
+                            : new SandboxException(ErrorCodes.Io, $"rename {claim} to {dir}: {Interop.Libc.Describe(e)}", "check --root");
+                    }
+                }
+                catch
+                {
+                    Directory.Delete(claim, recursive: true);
+                    throw;
                 }
             }
         }
-        return dir;
     }
+
+    private static SandboxException Exists(string id) => new(ErrorCodes.ContainerExists, $"container \"{id}\" already exists",
+        $"pick another id, or remove it with `sandbox delete --force {id}`");
 
     public void Write(ContainerRecord record, byte[]? config = null)
     {
@@ -167,6 +213,22 @@ internal sealed class StateStore(string root)
         foreach (var dir in Directory.EnumerateDirectories(Root))
         {
             var id = Path.GetFileName(dir);
+            if (id.StartsWith(ClaimPrefix, StringComparison.Ordinal))
+            {
+                // A claim whose `sandbox` died before the rename: nothing ran from it.
+                var owner = id[ClaimPrefix.Length..].Split('-', 2)[0].Split('.');
+                if (owner.Length != 2 || !int.TryParse(owner[0], out var pid) || !ulong.TryParse(owner[1], out var start)
+                    || !ProcessInfo.IsAlive(pid, start))
+                {
+                    TryRemove(dir);
+                }
+                continue;
+            }
+            if (!File.Exists(Path.Combine(dir, RecordName)))
+            {
+                TryRemove(dir); // no container directory lacks its state.json (see Claim): a leftover of an older version
+                continue;
+            }
             try
             {
                 var r = Read(id);
@@ -197,4 +259,16 @@ internal sealed class StateStore(string root)
     }
 
     private static void WriteAtomically(string path, byte[] bytes) => RawFiles.WriteAtomically(path, bytes);
+
+    private static void TryRemove(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Another run is collecting it too.
+        }
+    }
 }

@@ -4,7 +4,7 @@ namespace Sandbox.Seccomp;
 
 /// <summary>
 /// The profiles Sandbox ships. `default` allows every system call its tables know except those a contained
-/// process has no business making (mount, modules, kexec, ptrace, keyctl, bpf, perf_event_open, userfaultfd,
+/// process has no business making (mount, modules, kexec, ptrace, keyctl, bpf, perf_event_open, userfaultfd, io_uring,
 /// namespace changes, clock setting, ...), which fail with EPERM; clone may not create namespaces, and clone3 gets
 /// ENOSYS so libc falls back to clone, whose flags the filter can see. `hermetic` is `default` with sockets limited
 /// to AF_UNIX and AF_NETLINK. `unconfined` installs nothing.
@@ -17,6 +17,8 @@ public static class BuiltInProfiles
     [
         "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module",
         "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp",
+        // io_uring performs socket, connect, open and more without the system calls this filter sees.
+        "io_uring_enter", "io_uring_register", "io_uring_setup",
         "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
         "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
         "process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",

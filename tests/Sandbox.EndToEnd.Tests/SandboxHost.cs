@@ -139,6 +139,10 @@ public static class SandboxHost
         return found;
     }
 
+    /// <summary>The cgroup directory sandbox made for container <paramref name="id"/> in a hierarchy, if there is one.</summary>
+    public static string? CgroupOf(string hierarchy, string id) =>
+        Directory.GetDirectories(Path.Combine("/sys/fs/cgroup", hierarchy), $"sandbox-*-{id}").SingleOrDefault();
+
     public static bool ProcessExists(int pid)
     {
         try

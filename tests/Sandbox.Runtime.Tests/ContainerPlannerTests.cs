@@ -227,10 +227,50 @@ public class ContainerPlannerTests
     }
 
     [Fact]
-    public void Create_mode_reports_ready_and_waits_for_start_before_exec_and_is_not_tied_to_its_parent()
+    public void Execution_is_confined_to_the_root_after_the_last_mount_unless_the_process_may_mount()
+    {
+        var p = Plan(Fixtures.Config());
+        var restrict = IndexOf<RestrictExecutionStep>(p);
+        Assert.True(restrict > IndexOf<RemountRootReadonlyStep>(p) && restrict > p.Steps.ToList().FindLastIndex(s => s is MountStep or MaskPathStep or ReadonlyPathStep));
+        Assert.True(restrict < IndexOf<SetUserStep>(p), "Landlock needs CAP_SYS_ADMIN or no_new_privs: before credentials change");
+        Assert.True(p.Steps.OfType<BindRootfsStep>().Single().ReadonlyBelow);
+
+        var c = Fixtures.Config();
+        c = c with { Process = c.Process! with { Capabilities = c.Process.Capabilities! with { Permitted = [.. c.Process.Capabilities.Permitted!, "CAP_SYS_ADMIN"] } } };
+        Assert.Empty(Plan(c).Steps.OfType<RestrictExecutionStep>());
+        Assert.Empty(Plan(Fixtures.Config(), Fixtures.Root() with { LandlockAbi = 0 }).Steps.OfType<RestrictExecutionStep>());
+    }
+
+    [Fact]
+    public void A_new_session_keyring_is_joined_before_the_filter_that_denies_keyctl()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Seccomp = Sandbox.Seccomp.BuiltInProfiles.Get("default") } };
+        var p = Plan(c);
+        Assert.True(IndexOf<JoinSessionKeyringStep>(p) > IndexOf<SetUserStep>(p));
+        Assert.True(IndexOf<JoinSessionKeyringStep>(p) < IndexOf<SeccompStep>(p));
+    }
+
+    [Fact]
+    public void A_rootless_child_is_dumpable_only_while_its_parent_writes_the_id_maps()
+    {
+        var p = Plan(Fixtures.Config(rootless: true), Fixtures.User());
+        var dumpable = p.Steps.Select((s, i) => (s, i)).Where(x => x.s is SetDumpableStep).ToList();
+        Assert.Equal(2, dumpable.Count);
+        Assert.True(((SetDumpableStep)dumpable[0].s).Dumpable);
+        Assert.False(((SetDumpableStep)dumpable[1].s).Dumpable);
+        Assert.Equal(IndexOf<WaitForParentStep>(p) - 1, dumpable[0].i);
+        Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, dumpable[1].i);
+        Assert.Empty(Plan(Fixtures.Config()).Steps.OfType<SetDumpableStep>());
+    }
+
+    [Fact]
+    public void Create_mode_reports_ready_and_waits_for_start_before_exec_and_is_tied_to_its_parent_only_until_ready()
     {
         var p = Plan(Fixtures.Config(), detached: true);
-        Assert.Empty(p.Steps.OfType<SetParentDeathSignalStep>());
+        // Killed with `sandbox create` while it is being set up; the ready step clears the signal (PostClone).
+        Assert.IsType<SetParentDeathSignalStep>(p.Steps[0]);
+        Assert.Single(p.Steps.OfType<SetParentDeathSignalStep>());
         Assert.True(IndexOf<ReportReadyStep>(p) < IndexOf<WaitForStartStep>(p));
         Assert.Equal(IndexOf<WaitForStartStep>(p) + 1, IndexOf<ExecStep>(p));
     }

@@ -12,6 +12,7 @@ internal static class Fixtures
         EffectiveCaps = 0x1ff_feff_ffffUL & ~(1UL << 24),
         BoundingCaps = 0x1ff_ffff_ffffUL & ~(1UL << 24),
         LastCap = 40,
+        LandlockAbi = 4,
         HardRlimit = r => r == 7 ? hostHardNofile : ulong.MaxValue,
     };
 

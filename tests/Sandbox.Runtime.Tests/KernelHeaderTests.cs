@@ -49,7 +49,7 @@ public class KernelHeaderTests
         ["AF_INET"] = AF_INET, ["SOCK_DGRAM"] = SOCK_DGRAM, ["SOCK_CLOEXEC"] = SOCK_CLOEXEC,
         ["SIOCGIFFLAGS"] = SIOCGIFFLAGS, ["SIOCSIFFLAGS"] = SIOCSIFFLAGS, ["IFF_UP"] = (ulong)IFF_UP, ["IFF_RUNNING"] = (ulong)IFF_RUNNING,
         ["EPERM"] = EPERM, ["ENOENT"] = ENOENT, ["EINTR"] = EINTR, ["EACCES"] = EACCES, ["EEXIST"] = EEXIST, ["ENOTDIR"] = ENOTDIR,
-        ["EINVAL"] = EINVAL, ["EPIPE"] = EPIPE, ["ENOSYS"] = ENOSYS, ["ELOOP"] = ELOOP, ["ENODEV"] = ENODEV, ["ENXIO"] = ENXIO,
+        ["EINVAL"] = EINVAL, ["EPIPE"] = EPIPE, ["ENOSYS"] = ENOSYS, ["ENOTEMPTY"] = ENOTEMPTY, ["ELOOP"] = ELOOP, ["ENODEV"] = ENODEV, ["ENXIO"] = ENXIO,
         ["ETIMEDOUT"] = 110,
         ["sizeof(struct open_how)"] = (ulong)sizeof(OpenHow), ["sizeof(struct statfs)"] = (ulong)sizeof(StatFs),
         ["offsetof(struct statfs, f_flags)"] = (ulong)Marshal.OffsetOf<StatFs>(nameof(StatFs.Flags)),
@@ -73,6 +73,22 @@ public class KernelHeaderTests
         ["sizeof(struct seccomp_data)"] = (ulong)sizeof(SeccompDataNative), ["sizeof(struct seccomp_notif)"] = (ulong)sizeof(SeccompNotif),
         ["offsetof(struct seccomp_notif, data)"] = (ulong)Marshal.OffsetOf<SeccompNotif>(nameof(SeccompNotif.Data)),
         ["sizeof(struct seccomp_notif_resp)"] = (ulong)sizeof(SeccompNotifResp), ["sizeof(struct seccomp_notif_sizes)"] = (ulong)sizeof(SeccompNotifSizes),
+        ["PR_SET_DUMPABLE"] = PR_SET_DUMPABLE, ["AT_RECURSIVE"] = AT_RECURSIVE, ["MOUNT_ATTR_RDONLY"] = MOUNT_ATTR_RDONLY,
+        ["sizeof(struct mount_attr)"] = (ulong)sizeof(MountAttr), ["EOPNOTSUPP"] = EOPNOTSUPP,
+        ["LANDLOCK_ACCESS_FS_EXECUTE"] = LANDLOCK_ACCESS_FS_EXECUTE, ["LANDLOCK_RULE_PATH_BENEATH"] = LANDLOCK_RULE_PATH_BENEATH,
+        ["LANDLOCK_CREATE_RULESET_VERSION"] = LANDLOCK_CREATE_RULESET_VERSION,
+        ["sizeof(struct landlock_path_beneath_attr)"] = (ulong)sizeof(LandlockPathBeneathAttr),
+        ["offsetof(struct landlock_ruleset_attr, handled_access_fs)"] = (ulong)Marshal.OffsetOf<LandlockRulesetAttr>(nameof(LandlockRulesetAttr.HandledAccessFs)),
+        ["KEYCTL_JOIN_SESSION_KEYRING"] = KEYCTL_JOIN_SESSION_KEYRING,
+        ["BPF_PROG_LOAD"] = BPF_PROG_LOAD, ["BPF_PROG_ATTACH"] = BPF_PROG_ATTACH, ["BPF_PROG_TYPE_CGROUP_DEVICE"] = BPF_PROG_TYPE_CGROUP_DEVICE,
+        ["BPF_CGROUP_DEVICE"] = BPF_CGROUP_DEVICE, ["BPF_F_ALLOW_MULTI"] = BPF_F_ALLOW_MULTI,
+        ["BPF_DEVCG_DEV_BLOCK"] = 1, ["BPF_DEVCG_DEV_CHAR"] = 2, ["BPF_DEVCG_ACC_MKNOD"] = 1, ["BPF_DEVCG_ACC_READ"] = 2, ["BPF_DEVCG_ACC_WRITE"] = 4,
+        ["offsetof(union bpf_attr, insns)"] = (ulong)Marshal.OffsetOf<BpfProgLoadAttr>(nameof(BpfProgLoadAttr.Insns)),
+        ["offsetof(union bpf_attr, license)"] = (ulong)Marshal.OffsetOf<BpfProgLoadAttr>(nameof(BpfProgLoadAttr.License)),
+        ["offsetof(union bpf_attr, prog_flags)"] = (ulong)Marshal.OffsetOf<BpfProgLoadAttr>(nameof(BpfProgLoadAttr.ProgFlags)),
+        ["offsetof(union bpf_attr, attach_type)"] = (ulong)Marshal.OffsetOf<BpfProgAttachAttr>(nameof(BpfProgAttachAttr.AttachType)),
+        ["offsetof(union bpf_attr, attach_flags)"] = (ulong)Marshal.OffsetOf<BpfProgAttachAttr>(nameof(BpfProgAttachAttr.AttachFlags)),
+        ["offsetof(struct bpf_cgroup_dev_ctx, major)"] = 4, ["offsetof(struct bpf_cgroup_dev_ctx, minor)"] = 8,
         ["makedev(1,3)"] = ContainerPlanner.MakeDev(1, 3), ["makedev(4097,274)"] = ContainerPlanner.MakeDev(4097, 274),
     };
 
@@ -118,6 +134,13 @@ public class KernelHeaderTests
         Assert.Equal(header["SYS_setgroups"], ours.Setgroups.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_clone3"], ours.Clone3.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_seccomp"], ours.Seccomp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_mount_setattr"], ours.MountSetattr.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_landlock_create_ruleset"], ours.LandlockCreateRuleset.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_landlock_add_rule"], ours.LandlockAddRule.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_landlock_restrict_self"], ours.LandlockRestrictSelf.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_keyctl"], ours.Keyctl.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_getcwd"], ours.Getcwd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["SYS_bpf"], ours.Bpf.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static Dictionary<string, string> CompileAndRun()
@@ -126,7 +149,8 @@ public class KernelHeaderTests
         try
         {
             var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
-                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp"]);
+                .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp",
+                    "SYS_mount_setattr", "SYS_landlock_create_ruleset", "SYS_landlock_add_rule", "SYS_landlock_restrict_self", "SYS_keyctl", "SYS_getcwd", "SYS_bpf"]);
             var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
             var c = $$"""
                 #define _GNU_SOURCE
@@ -154,6 +178,9 @@ public class KernelHeaderTests
                 #include <linux/close_range.h>
                 #include <linux/sched.h>
                 #include <linux/seccomp.h>
+                #include <linux/landlock.h>
+                #include <linux/keyctl.h>
+                #include <linux/bpf.h>
                 #include <sys/uio.h>
                 int main(void) {
                 {{lines}}

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sandbox.Seccomp;
 
 namespace Sandbox.Seccomp.Tests;
@@ -51,19 +50,11 @@ public class ProfileTests
     }
 
     [Fact]
-    public void The_default_profile_compiles_in_well_under_a_millisecond_to_a_short_filter()
+    public void The_default_profile_compiles_to_a_short_filter()
     {
-        var profile = BuiltInProfiles.Get("default")!;
-        SeccompCompiler.Compile(profile); // warm
-        var sw = Stopwatch.StartNew();
-        const int rounds = 50;
-        BpfInstruction[] f = [];
-        for (var i = 0; i < rounds; i++)
-        {
-            f = SeccompCompiler.Compile(profile).Program;
-        }
-        var perCompile = sw.Elapsed.TotalMilliseconds / rounds;
+        // How fast it compiles is measured by eng/bench/seccomp.sh, not asserted here: a timed test fails at random
+        // on two busy cores.
+        var f = SeccompCompiler.Compile(BuiltInProfiles.Get("default")!).Program;
         Assert.True(f.Length < 600, $"{f.Length} instructions");
-        Assert.True(perCompile < 2, $"{perCompile:F3} ms per compile (JIT, test host)");
     }
 }

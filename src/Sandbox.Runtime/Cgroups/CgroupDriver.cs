@@ -25,6 +25,9 @@ internal sealed record CgroupLimits
     /// <summary>v1 blkio.weight (10..1000); the v2 driver converts it to io.weight.</summary>
     public ushort? BlkioWeight { get; init; }
 
+    /// <summary>The device rules (DeviceRules.For), in order; null for no device cgroup (rootless without rules).</summary>
+    public IReadOnlyList<DeviceRule>? Devices { get; init; }
+
     /// <summary>Not a limit: usage figures are wanted (v1 then joins memory, cpuacct, pids and blkio too).</summary>
     public bool MeasureUsage { get; init; }
 
@@ -91,7 +94,9 @@ internal interface ICgroupDriver
     /// Creates the cgroup <paramref name="relativePath"/> (relative to the cgroup this process is in, unless
     /// absolute as the OCI cgroupsPath allows) and writes the limits. A limit whose controller is missing or not
     /// delegated throws SandboxException naming the controller, unless <paramref name="allowUnenforced"/> is set;
-    /// then the names of the limits left unenforced are returned.
+    /// then the names of the limits left unenforced are returned. <paramref name="beforeCreate"/> is given the
+    /// directories before any exists, so a runtime killed half-way has them recorded for the next run to collect.
     /// </summary>
-    ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced);
+    ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+        Action<IReadOnlyList<string>>? beforeCreate = null);
 }

@@ -103,6 +103,25 @@ internal static class CgroupFiles
         return pids;
     }
 
+    /// <summary>
+    /// Creates a container's cgroup directory (parents too); returns false if it was there already. An existing one
+    /// that holds processes is never adopted: they are not sandbox's, and the run's end would kill them.
+    /// </summary>
+    public static bool Claim(string path, string controller)
+    {
+        if (MakeDirectory(path, controller))
+        {
+            return true;
+        }
+        if (ReadProcs(path) is { Count: > 0 } procs)
+        {
+            throw new SandboxException(ErrorCodes.CgroupFailed,
+                $"cgroup {path} ({controller}) already holds processes ({string.Join(", ", procs.Take(5))}) that this container did not start",
+                "give linux.cgroupsPath a cgroup of its own; sandbox never adopts a cgroup in use");
+        }
+        return false;
+    }
+
     /// <summary>Creates a cgroup directory (parents too); returns false if it was there already.</summary>
     public static unsafe bool MakeDirectory(string path, string controller)
     {

@@ -64,6 +64,14 @@ internal static class CgroupHost
     }
 
     /// <summary>linux.resources in cgroup units. Memory+swap defaults to the memory limit: no escape into swap.</summary>
+    /// <param name="deviceRules">Whether to confine devices: always as root (default deny, as runc does); without
+    /// root only when the config lists rules, since an unprivileged user can neither create a v1 devices cgroup
+    /// nor load a v2 device program, and its user namespace already refuses mknod.</param>
+    public static CgroupLimits Limits(OciLinux? linux, bool deviceRules) => Limits(linux?.Resources) with
+    {
+        Devices = deviceRules || linux?.Resources?.Devices is { Count: > 0 } ? DeviceRules.For(linux) : null,
+    };
+
     public static CgroupLimits Limits(OciResources? r) => new()
     {
         MemoryBytes = r?.Memory?.Limit,

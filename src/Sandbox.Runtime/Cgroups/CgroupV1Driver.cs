@@ -12,12 +12,17 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     public IReadOnlyList<string> Controllers => [.. layout.V1Mounts.Keys.Order(StringComparer.Ordinal)];
 
-    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
+    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+        Action<IReadOnlyList<string>>? beforeCreate = null)
     {
         // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had.
         bool Available(string c) => layout.V1Mounts.ContainsKey(c)
             && (c != "blkio" || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
         var (needed, missing) = CgroupPaths.Controllers(limits, Available, "blkio", "");
+        if (limits.Devices is not null)
+        {
+            (Available("devices") ? needed : missing).Add(Available("devices") ? "devices" : "device rules (needs the devices controller)");
+        }
         // Each hierarchy joined costs a mkdir and an rmdir (the memory one an RCU grace period): only what the run
         // needs. Usage figures want memory, cpuacct, pids and blkio; a kill without a new pid namespace, the freezer.
         var wanted = new List<string>(needed);
@@ -36,15 +41,16 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             limits = Unenforced(limits, needed);
         }
 
+        var planned = wanted.Distinct(StringComparer.Ordinal).Where(layout.V1Mounts.ContainsKey)
+            .Select(c => (Controller: c, Dir: CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath))).ToList();
+        beforeCreate?.Invoke([.. planned.Select(p => p.Dir)]);
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
         var cgroup = new V1Cgroup(dirs);
         try
         {
-            foreach (var controller in wanted.Distinct(StringComparer.Ordinal).Where(layout.V1Mounts.ContainsKey))
+            foreach (var (controller, dir) in planned)
             {
-                var parent = layout.OwnDirectory(controller)!;
-                var dir = CgroupPaths.Resolve(layout.V1Mounts[controller], parent, relativePath);
-                var created = CgroupFiles.MakeDirectory(dir, controller);
+                var created = CgroupFiles.Claim(dir, controller);
                 dirs[controller] = dir;
                 if (created && controller == "cpuset")
                 {
@@ -135,6 +141,14 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         if (l.BlkioWeight is ushort weight && dirs.TryGetValue("blkio", out var blkio))
         {
             CgroupFiles.Write(blkio, "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+        }
+        if (l.Devices is { } rules && dirs.TryGetValue("devices", out var devices))
+        {
+            // In order: the first rule denies everything ("a" on devices.deny), later ones open what they name.
+            foreach (var rule in rules)
+            {
+                CgroupFiles.Write(devices, rule.Allow ? "devices.allow" : "devices.deny", rule.V1Line);
+            }
         }
     }
 

@@ -13,7 +13,8 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
     public IReadOnlyList<string> Controllers =>
         (CgroupFiles.Read(layout.OwnDirectory("")!, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
+    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+        Action<IReadOnlyList<string>>? beforeCreate = null)
     {
         var own = layout.OwnDirectory("")!;
         var dir = CgroupPaths.Resolve(layout.V2Mount!, own, relativePath);
@@ -31,11 +32,16 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
                 CgroupFiles.Write(parent, "cgroup.subtree_control", "+" + c);
             }
         }
-        CgroupFiles.MakeDirectory(dir, "unified");
+        beforeCreate?.Invoke([dir]);
+        CgroupFiles.Claim(dir, "unified");
         var cgroup = new V2Cgroup(dir);
         try
         {
             Apply(dir, limits);
+            if (limits.Devices is { } rules)
+            {
+                AttachDeviceFilter(dir, rules);
+            }
             return cgroup;
         }
         catch
@@ -88,6 +94,86 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         if (l.BlkioWeight is ushort weight)
         {
             write(dir, "io.weight", $"default {BlkioToIoWeight(weight).ToString(CultureInfo.InvariantCulture)}");
+        }
+    }
+
+    /// <summary>
+    /// cgroup v2 confines devices with an eBPF program attached to the cgroup (BPF_CGROUP_DEVICE), which the kernel
+    /// runs on every open and mknod of a device node by a process inside; ALLOW_MULTI keeps the parents' programs.
+    /// The program lives as long as the cgroup: its descriptor is closed once attached.
+    /// </summary>
+    private static unsafe void AttachDeviceFilter(string dir, IReadOnlyList<DeviceRule> rules)
+    {
+        var prog = LoadDeviceFilter(DeviceRules.CompileBpf(rules), out var error);
+        if (prog < 0)
+        {
+            throw new SandboxException(ErrorCodes.CgroupFailed, $"load the device filter for {dir}: {error}",
+                error.StartsWith("EPERM", StringComparison.Ordinal) ? "loading a cgroup device program needs root (CAP_BPF and CAP_SYS_ADMIN)"
+                : "check that the kernel has CONFIG_CGROUP_BPF");
+        }
+        var sys = Interop.SyscallNumbers.ForCurrentArchitecture();
+        try
+        {
+            fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
+            {
+                var target = Interop.Libc.Open(p, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
+                if (target < 0)
+                {
+                    throw new SandboxException(ErrorCodes.CgroupFailed, $"open {dir}: {Interop.Libc.Describe(Interop.Libc.Errno)}", "check the cgroup's permissions");
+                }
+                var attach = new Interop.BpfProgAttachAttr
+                {
+                    TargetFd = (uint)target,
+                    AttachBpfFd = (uint)prog,
+                    AttachType = Interop.Libc.BPF_CGROUP_DEVICE,
+                    AttachFlags = Interop.Libc.BPF_F_ALLOW_MULTI,
+                };
+                var rc = Interop.Libc.Syscall(sys.Bpf, Interop.Libc.BPF_PROG_ATTACH, (nint)(&attach), sizeof(Interop.BpfProgAttachAttr), 0, 0);
+                var err = Interop.Libc.Errno;
+                Interop.Libc.Close(target);
+                if (rc != 0)
+                {
+                    throw new SandboxException(ErrorCodes.CgroupFailed, $"attach the device filter to {dir}: {Interop.Libc.Describe(err)}",
+                        "check that the kernel has CONFIG_CGROUP_BPF");
+                }
+            }
+        }
+        finally
+        {
+            Interop.Libc.Close(prog);
+        }
+    }
+
+    /// <summary>BPF_PROG_LOAD of a device program: its descriptor, or -1 with the errno and the verifier's last words.</summary>
+    internal static unsafe int LoadDeviceFilter(ulong[] program, out string error)
+    {
+        var sys = Interop.SyscallNumbers.ForCurrentArchitecture();
+        var log = new byte[4096];
+        fixed (ulong* insns = program)
+        fixed (byte* lic = "MIT\0"u8)
+        fixed (byte* logBuf = log)
+        {
+            var load = new Interop.BpfProgLoadAttr
+            {
+                ProgType = Interop.Libc.BPF_PROG_TYPE_CGROUP_DEVICE,
+                InsnCnt = (uint)program.Length,
+                Insns = (ulong)insns,
+                License = (ulong)lic,
+            };
+            var prog = (int)Interop.Libc.Syscall(sys.Bpf, Interop.Libc.BPF_PROG_LOAD, (nint)(&load), sizeof(Interop.BpfProgLoadAttr), 0, 0);
+            if (prog >= 0 || Interop.Libc.Errno != Interop.Libc.EINVAL)
+            {
+                error = prog >= 0 ? "" : Interop.Libc.Describe(Interop.Libc.Errno);
+                return prog;
+            }
+            // Refused by the verifier: load again with its log, to say why.
+            load.LogLevel = 1;
+            load.LogSize = (uint)log.Length;
+            load.LogBuf = (ulong)logBuf;
+            Interop.Libc.Syscall(sys.Bpf, Interop.Libc.BPF_PROG_LOAD, (nint)(&load), sizeof(Interop.BpfProgLoadAttr), 0, 0);
+            var text = System.Text.Encoding.UTF8.GetString(log).TrimEnd('\0').Trim();
+            error = "EINVAL (the verifier refused it: " + string.Join(" / ", text.Split('\n').TakeLast(3)) + ")";
+            return -1;
         }
     }
 

@@ -13,6 +13,10 @@ internal static unsafe partial class Libc
 
     public const int MNT_DETACH = 2;
 
+    /// <summary>mount_setattr(2): AT_RECURSIVE applies the change to every mount below too (Linux 5.12).</summary>
+    public const int AT_RECURSIVE = 0x8000;
+    public const ulong MOUNT_ATTR_RDONLY = 1;
+
     // statfs f_flags (ST_*), which differ from MS_* for the atime family.
     public const long ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8, ST_NOATIME = 1024,
         ST_NODIRATIME = 2048, ST_RELATIME = 4096;
@@ -42,4 +46,11 @@ internal unsafe struct StatFs
     public long Fsid;
     public long Namelen, Frsize, Flags;
     public fixed long Spare[4];
+}
+
+/// <summary>struct mount_attr (linux/mount.h), for mount_setattr.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct MountAttr
+{
+    public ulong AttrSet, AttrClr, Propagation, UsernsFd;
 }
