@@ -32,6 +32,13 @@ internal static class Doctor
         list.Add(PivotRoot(host));
         list.AddRange(Cgroups(host));
         list.Add(SeccompFilters());
+        list.Add(host.LandlockAbi > 0
+            ? new("landlock", true, $"ABI {host.LandlockAbi}: nothing outside a container's root can be executed in it")
+            : new("landlock", false, "missing or turned off (Linux 5.13+, lsm=...,landlock): containers run without the execution guard; "
+                + "the runtime's binary is then protected only by its being non-dumpable (docs/security.md)"));
+        list.Add(host.IsRoot
+            ? new("device cgroup", true, "every container gets one: deny by default, the standard devices allowed")
+            : new("device cgroup", true, "rootless: only for configs that list linux.resources.devices (which then needs a delegated cgroup); the user namespace refuses mknod"));
         return list;
     }
 
