@@ -38,15 +38,9 @@ public static class BuiltInProfiles
         {
             return Get(nameOrPath);
         }
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(nameOrPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "give the path of a readable OCI seccomp profile");
-        }
+        var bytes = BoundedFile.Read(nameOrPath, out var errno)
+            ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {BoundedFile.Describe(errno)}",
+                "give the path of a readable OCI seccomp profile");
         try
         {
             return System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
