@@ -41,15 +41,24 @@ public static class BuiltInProfiles
         var bytes = BoundedFile.Read(nameOrPath, out var errno)
             ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {BoundedFile.Describe(errno)}",
                 "give the path of a readable OCI seccomp profile");
+        OciSeccomp profile;
         try
         {
-            return System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
+            profile = System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
                 ?? throw new System.Text.Json.JsonException("the document is null");
         }
         catch (System.Text.Json.JsonException e)
         {
             throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "fix the profile's JSON");
         }
+        // Checked here too, though the compiler checks again, so that the message names the file.
+        var problems = NullAndNulScan.Scan(profile, OciSeccompJsonContext.Default.OciSeccomp, "$", ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid);
+        if (problems.Count > 0)
+        {
+            throw new SandboxException(ErrorCodes.SeccompInvalid,
+                $"seccomp profile {nameOrPath}: " + string.Join("\n  ", problems.Select(p => $"{p.Path}: {p.Message}")), problems[0].Hint);
+        }
+        return profile;
     }
 
     /// <summary>The profile of that name, or null for `unconfined` (no filter at all).</summary>
