@@ -31,6 +31,7 @@ public static class OciConfigValidator
         ValidateMounts(c.Mounts, p);
         ValidateHooks(c.Hooks, p);
         ValidateLinux(c.Linux, p);
+        Sysctls.Validate(c, p);
         return p;
     }
 
