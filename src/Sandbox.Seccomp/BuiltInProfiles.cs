@@ -38,9 +38,17 @@ public static class BuiltInProfiles
         {
             return Get(nameOrPath);
         }
-        var bytes = BoundedFile.Read(nameOrPath, out var errno)
-            ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {BoundedFile.Describe(errno)}",
-                "give the path of a readable OCI seccomp profile");
+        byte[] bytes;
+        try
+        {
+            bytes = BoundedFile.Read(nameOrPath, out var errno)
+                ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {BoundedFile.Describe(errno)}",
+                    "give the path of a readable OCI seccomp profile");
+        }
+        catch (SandboxException e) when (e.Code == ErrorCodes.InputNotRegular)
+        {
+            throw new SandboxException(e.Code, $"seccomp profile {e.Message}", e.Hint); // say which input it was
+        }
         OciSeccomp profile;
         try
         {

@@ -24,7 +24,12 @@ public sealed class ProfileInputTests : IDisposable
     }
 
     [Fact]
-    public void A_device_is_refused() => Assert.Equal(ErrorCodes.InputNotRegular, Refused("/dev/zero").Code);
+    public void A_device_is_refused()
+    {
+        var e = Refused("/dev/zero");
+        Assert.Equal(ErrorCodes.InputNotRegular, e.Code);
+        Assert.Equal("seccomp profile /dev/zero: is a character device, not a regular file", e.Message);
+    }
 
     [Fact]
     public void A_fifo_is_refused_without_blocking()
