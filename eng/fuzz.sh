@@ -18,8 +18,10 @@ done
 work=$(mktemp -d /tmp/sandbox-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-dotnet build tests/Sandbox.Runtime.Tests tests/Sandbox.Seccomp.Tests tests/Sandbox.Spec.Tests -c Release -v quiet -nologo >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log"; echo "fuzz.sh: the build failed" >&2; exit 2; }
+for project in Runtime Seccomp Spec; do
+  dotnet build "tests/Sandbox.$project.Tests" -c Release -v quiet -nologo >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log"; echo "fuzz.sh: the build failed" >&2; exit 2; }
+done
 
 export SANDBOX_FUZZ_COUNT=$count SANDBOX_FUZZ_SUMMARY=$work/summary SANDBOX_FUZZ_SAMPLE_DIR=$work/samples SANDBOX_FUZZ_SAMPLE_COUNT=$sample
 failed=0
@@ -74,13 +76,13 @@ run_binary "seccomp-compile" "$work/samples/seccomp" "$exe" seccomp compile {}
 leftover=$(ls "$work/state" | wc -l)
 
 echo
-echo "target               inputs  crashed  hung  (exit codes of the binary: code×count)"
+echo "target               inputs  crashed  hung  accepted (in process) / exit codes (binary: code×count)"
 total_bad=0
 while read -r kind a b c d rest; do
   if [ "$kind" = binary ]; then
     printf '%-20s %6s  %7s  %4s  %s\n' "$a" "$b" "$c" "$d" "$rest"; total_bad=$((total_bad + c + d))
   else
-    printf '%-20s %6s  %7s  %4s\n' "$kind" "$a" "$b" "$c"; total_bad=$((total_bad + b + c))
+    printf '%-20s %6s  %7s  %4s  %s\n' "$kind" "$a" "$b" "$c" "$d"; total_bad=$((total_bad + b + c))
   fi
 done <"$work/summary"
 [ "$leftover" -eq 0 ] || echo "state entries left under --root: $leftover"

@@ -7,7 +7,8 @@ namespace Sandbox.Fuzzing;
 
 internal sealed record FuzzFailure(int Index, string Seed, string Kind, string Detail, byte[] Input);
 
-internal sealed record FuzzResult(string Target, int Inputs, IReadOnlyList<FuzzFailure> Failures)
+/// <param name="Accepted">How many inputs the parser took without an error: mutations that went all the way through.</param>
+internal sealed record FuzzResult(string Target, int Inputs, int Accepted, IReadOnlyList<FuzzFailure> Failures)
 {
     /// <summary>The failures grouped by kind, at most one example each, as a test failure message.</summary>
     public string Describe()
@@ -39,7 +40,9 @@ internal static class Fuzz
         Func<int, string, byte[]> mutate, Action<byte[]> parse, Func<Exception, bool> expected)
     {
         var failures = new List<FuzzFailure>();
-        var sampleEvery = SampleEvery(count);
+        var accepted = 0;
+        var sampleCount = SampleCount();
+        var sampleEvery = sampleCount > 0 ? Math.Max(1, count / (sampleCount - (sampleCount / 2))) : 0;
         for (var i = 0; i < count; i++)
         {
             var (name, text) = seeds[i % seeds.Count];
@@ -55,6 +58,11 @@ internal static class Fuzz
                 {
                     failures.Add(new(i, name, "hang", $"no answer within {HangGuard.TotalSeconds} s", input));
                 }
+                else if (++accepted <= sampleCount / 2)
+                {
+                    // Half the sample is inputs the parser accepted: in the executable they go furthest.
+                    SaveSample(target, i, input);
+                }
             }
             catch (AggregateException a) when (a.InnerException is { } e && !expected(e))
             {
@@ -66,7 +74,7 @@ internal static class Fuzz
                 // The parser's own error: what bad input should give.
             }
         }
-        var result = new FuzzResult(target, count, failures);
+        var result = new FuzzResult(target, count, accepted, failures);
         WriteSummary(result);
         return result;
     }
@@ -83,10 +91,9 @@ internal static class Fuzz
 
     // eng/fuzz.sh asks for a sample of the inputs (SANDBOX_FUZZ_SAMPLE_DIR, SANDBOX_FUZZ_SAMPLE_COUNT) to feed to
     // the published executables, and for one summary line per target (SANDBOX_FUZZ_SUMMARY).
-    private static int SampleEvery(int count) =>
+    private static int SampleCount() =>
         Environment.GetEnvironmentVariable("SANDBOX_FUZZ_SAMPLE_DIR") is { Length: > 0 }
-        && int.TryParse(Environment.GetEnvironmentVariable("SANDBOX_FUZZ_SAMPLE_COUNT"), out var n) && n > 0
-            ? Math.Max(1, count / n) : 0;
+        && int.TryParse(Environment.GetEnvironmentVariable("SANDBOX_FUZZ_SAMPLE_COUNT"), out var n) && n > 0 ? n : 0;
 
     private static void SaveSample(string target, int index, byte[] input)
     {
@@ -100,7 +107,7 @@ internal static class Fuzz
         if (Environment.GetEnvironmentVariable("SANDBOX_FUZZ_SUMMARY") is { Length: > 0 } path)
         {
             var hangs = r.Failures.Count(f => f.Kind == "hang");
-            File.AppendAllText(path, $"{r.Target} {r.Inputs} {r.Failures.Count - hangs} {hangs}\n");
+            File.AppendAllText(path, $"{r.Target} {r.Inputs} {r.Failures.Count - hangs} {hangs} {r.Accepted}\n");
         }
     }
 }
