@@ -18,6 +18,8 @@ public static class ErrorCodes
     public const string ResourceInvalid = "SBX1012";
     public const string CgroupsPathEscapes = "SBX1013";
     public const string SeccompInvalid = "SBX1014";
+    public const string InputNotRegular = "SBX1015";
+    public const string SysctlRefused = "SBX1016";
     public const string ControllerMissing = "SBX2007";
     public const string CgroupFailed = "SBX2008";
 

@@ -10,22 +10,16 @@ public static class OciConfigLoader
     public static OciConfig LoadBundle(string bundleDir)
     {
         var path = Path.Combine(bundleDir, FileName);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: no such file",
-                "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {e.Message}", "check the bundle's permissions");
-        }
-        return Parse(bytes, path);
+        return Parse(ReadFile(path), path);
     }
+
+    /// <summary>config.json's bytes: a regular file of at most <see cref="BoundedFile.DefaultLimit"/> bytes.</summary>
+    public static byte[] ReadFile(string path) => BoundedFile.Read(path, out var errno)
+        ?? throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {BoundedFile.Describe(errno)}",
+            errno == ENOENT ? "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`"
+                : "check the bundle's permissions");
+
+    private const int ENOENT = 2;
 
     public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath)
     {

@@ -7,6 +7,12 @@ public static class OciConfigValidator
 {
     public static IReadOnlyList<ConfigProblem> Validate(OciConfig c)
     {
+        // Nulls in lists and NULs in strings first: every check below, and the runtime, may assume neither is there.
+        var shape = NullAndNulScan.Scan(c, OciJsonContext.Default.OciConfig, "$", ErrorCodes.ConfigMalformed, ErrorCodes.ConfigInvalid);
+        if (shape.Count > 0)
+        {
+            return shape;
+        }
         var p = new List<ConfigProblem>();
         if (string.IsNullOrEmpty(c.OciVersion))
         {
@@ -25,6 +31,7 @@ public static class OciConfigValidator
         ValidateMounts(c.Mounts, p);
         ValidateHooks(c.Hooks, p);
         ValidateLinux(c.Linux, p);
+        Sysctls.Validate(c, p);
         return p;
     }
 

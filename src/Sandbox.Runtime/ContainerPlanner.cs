@@ -181,7 +181,7 @@ internal static class ContainerPlanner
         }
         foreach (var (key, value) in linux.Sysctl ?? [])
         {
-            steps.Add(new WriteFileStep("/proc/sys/" + key.Replace('.', '/'), value));
+            steps.Add(new WriteFileStep(Sysctls.ProcPath(key), value));
         }
         foreach (var path in linux.MaskedPaths ?? [])
         {

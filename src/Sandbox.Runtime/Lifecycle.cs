@@ -456,13 +456,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     private static (OciConfig Config, byte[]? Bytes) Load(string bundle)
     {
         var path = Path.Combine(bundle, OciConfigLoader.FileName);
-        var bytes = RawFiles.Read(path, out var errno);
-        if (bytes is null)
-        {
-            throw new SandboxException(ErrorCodes.ConfigMissing, $"{path}: {Libc.Describe(errno)}",
-                "pass the bundle directory with --bundle, or create a config.json there with `sandbox spec`");
-        }
-        return Check(bytes, path);
+        return Check(OciConfigLoader.ReadFile(path), path);
     }
 
     /// <summary>Validates a config, adds the host variables its allow-list passes, and keeps its bytes if hooks need them later.</summary>

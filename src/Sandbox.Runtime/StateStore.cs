@@ -157,7 +157,7 @@ internal sealed class StateStore(string root)
     public OciConfig? ReadConfig(string id)
     {
         var path = Path.Combine(Dir(id), ConfigName);
-        return File.Exists(path) ? OciConfigLoader.Parse(File.ReadAllBytes(path), path) : null;
+        return File.Exists(path) ? OciConfigLoader.Parse(OciConfigLoader.ReadFile(path), path) : null;
     }
 
     public string Status(ContainerRecord r)

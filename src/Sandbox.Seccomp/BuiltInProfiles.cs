@@ -43,21 +43,32 @@ public static class BuiltInProfiles
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(nameOrPath);
+            bytes = BoundedFile.Read(nameOrPath, out var errno)
+                ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {BoundedFile.Describe(errno)}",
+                    "give the path of a readable OCI seccomp profile");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (SandboxException e) when (e.Code == ErrorCodes.InputNotRegular)
         {
-            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "give the path of a readable OCI seccomp profile");
+            throw new SandboxException(e.Code, $"seccomp profile {e.Message}", e.Hint); // say which input it was
         }
+        OciSeccomp profile;
         try
         {
-            return System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
+            profile = System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
                 ?? throw new System.Text.Json.JsonException("the document is null");
         }
         catch (System.Text.Json.JsonException e)
         {
             throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "fix the profile's JSON");
         }
+        // Checked here too, though the compiler checks again, so that the message names the file.
+        var problems = NullAndNulScan.Scan(profile, OciSeccompJsonContext.Default.OciSeccomp, "$", ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid);
+        if (problems.Count > 0)
+        {
+            throw new SandboxException(ErrorCodes.SeccompInvalid,
+                $"seccomp profile {nameOrPath}: " + string.Join("\n  ", problems.Select(p => $"{p.Path}: {p.Message}")), problems[0].Hint);
+        }
+        return profile;
     }
 
     /// <summary>The profile of that name, or null for `unconfined` (no filter at all).</summary>

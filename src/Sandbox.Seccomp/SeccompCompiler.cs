@@ -86,7 +86,13 @@ public static class SeccompCompiler
     /// profile sends notifications to a listenerPath of its own (a filter chain has one listener).</param>
     public static CompiledFilter Compile(OciSeccomp profile, string jsonPath = "$.linux.seccomp", bool record = false)
     {
-        var problems = new List<string>();
+        // Nulls in lists and NULs in names first: the checks below may then assume neither is there.
+        var problems = NullAndNulScan.Scan(profile, OciSeccompJsonContext.Default.OciSeccomp, jsonPath, ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid)
+            .Select(p => $"{p.Path}: {p.Message}").ToList();
+        if (problems.Count > 0)
+        {
+            throw new SandboxException(ErrorCodes.SeccompInvalid, string.Join("\n  ", problems), "remove each null and \\u0000 listed above");
+        }
         var warnings = new List<string>();
         var errnoDefault = profile.DefaultErrnoRet ?? SeccompAction.EPERM;
         var defaultAction = SeccompAction.Parse(profile.DefaultAction, errnoDefault);

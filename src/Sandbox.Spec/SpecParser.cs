@@ -1,3 +1,5 @@
+using System.Text;
+using Sandbox.Oci;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -11,19 +13,25 @@ public static class SpecParser
     public static SandboxSpec Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string yaml;
+        byte[]? bytes;
         try
         {
-            yaml = File.ReadAllText(path);
+            bytes = BoundedFile.Read(path, out var errno)
+                ?? throw Unreadable(path, $"{path}: {BoundedFile.Describe(errno)}", "check the path and that you may read it");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
+        catch (SandboxException e)
         {
-            throw new SpecException(
-                [new SpecError(SpecErrorCodes.FileUnreadable, new SourceLocation(path, 1, 1), $"cannot read the file: {e.Message}", "check the path and that you may read it")]);
+            // Not a regular file, or too large: still the file's fault, reported in this parser's form.
+            throw Unreadable(path, e.Message, e.Hint);
         }
 
-        return Parse(yaml, path);
+        // Decoded as File.ReadAllText does: UTF-8 unless a byte order mark says otherwise, the mark dropped.
+        using var text = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return Parse(text.ReadToEnd(), path);
     }
+
+    private static SpecException Unreadable(string path, string why, string? hint) =>
+        new([new SpecError(SpecErrorCodes.FileUnreadable, new SourceLocation(path, 1, 1), $"cannot read the file: {why}", hint)]);
 
     /// <summary>
     /// Parses <paramref name="yaml"/> as if read from <paramref name="path"/>: errors name that path as given, and

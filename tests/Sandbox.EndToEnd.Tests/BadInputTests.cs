@@ -137,4 +137,99 @@ public class BadInputTests
         Assert.Equal(0, SandboxHost.Run([.. b.Global, "delete", "--force", "broken"]).ExitCode);
         Assert.Empty(b.StateEntries);
     }
+
+    /// <summary>Only a hang trips this: refusing bad input takes milliseconds.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
+
+    private static string Fifo(string path)
+    {
+        using var p = System.Diagnostics.Process.Start("mkfifo", [path])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        return path;
+    }
+
+    private static void AssertRefused(RunResult r, string code, string text)
+    {
+        Assert.True(r.ExitCode == 125, r.ToString());
+        Assert.Contains(code, r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(text, r.Stderr, StringComparison.Ordinal);
+    }
+
+    [PrivilegedFact]
+    public void A_config_json_linked_to_dev_zero_is_refused_not_read_until_memory_runs_out()
+    {
+        using var b = new TestBundle();
+        File.CreateSymbolicLink(Path.Combine(b.Dir, "config.json"), "/dev/zero");
+        var r = SandboxHost.Run([.. b.Global, "run", "--bundle", b.Dir, b.Id], HangGuard);
+        AssertRefused(r, ErrorCodes.InputNotRegular, "is a character device, not a regular file");
+        AssertNothingLeft(b);
+    }
+
+    [PrivilegedFact]
+    public void A_fifo_as_config_json_is_refused_without_blocking()
+    {
+        using var b = new TestBundle();
+        Fifo(Path.Combine(b.Dir, "config.json"));
+        AssertRefused(SandboxHost.Run([.. b.Global, "run", "--bundle", b.Dir, b.Id], HangGuard), ErrorCodes.InputNotRegular, "is a FIFO");
+        AssertRefused(SandboxHost.Run([.. b.Global, "create", "--bundle", b.Dir, b.Id], HangGuard), ErrorCodes.InputNotRegular, "is a FIFO");
+        AssertNothingLeft(b);
+    }
+
+    [PrivilegedFact]
+    public void A_device_or_fifo_as_seccomp_profile_is_refused()
+    {
+        using var b = new TestBundle();
+        b.Sh("true").Write();
+        var fifo = Fifo(Path.Combine(b.Dir, "profile.json"));
+        AssertRefused(SandboxHost.Run([.. b.Global, "run", "--seccomp", "/dev/zero", "--bundle", b.Dir, b.Id], HangGuard), ErrorCodes.InputNotRegular, "/dev/zero");
+        AssertRefused(SandboxHost.Run([.. b.Global, "run", "--seccomp", fifo, "--bundle", b.Dir, b.Id], HangGuard), ErrorCodes.InputNotRegular, "is a FIFO");
+        AssertRefused(SandboxHost.Run(["seccomp", "compile", "/dev/zero"], HangGuard), ErrorCodes.InputNotRegular, "/dev/zero");
+        AssertRefused(SandboxHost.Run(["seccomp", "compile", fifo], HangGuard), ErrorCodes.InputNotRegular, "is a FIFO");
+        AssertNothingLeft(b);
+    }
+
+    [PrivilegedFact]
+    public void A_device_as_sandbox_yaml_or_as_its_seccomp_profile_is_refused()
+    {
+        using var b = new TestBundle();
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(b.Dir, "cache") };
+        var spec = Path.Combine(b.Dir, "sandbox.yaml");
+        File.WriteAllText(spec, "version: 1\ncommand: [/bin/true]\nseccomp: /dev/zero\n");
+        AssertRefused(SandboxHost.Run(["build", spec, "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env), ErrorCodes.InputNotRegular, "/dev/zero");
+        var r = SandboxHost.Run(["build", "/dev/zero", "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("/dev/zero:1:1: SBX4024: cannot read the file: /dev/zero: is a character device", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(b.Dir, "out")));
+    }
+
+    [PrivilegedFact]
+    public void A_null_argument_is_refused_rather_than_cutting_argv_short()
+    {
+        using var b = new TestBundle();
+        var r = RunRaw(b, OciConfigLoader.Serialize(b.Sh("echo ran").Config).Replace("\"echo ran\"", "\"echo ran\", null", StringComparison.Ordinal));
+        AssertRefused(r, ErrorCodes.ConfigMalformed, "$.process.args[3]: null is not allowed");
+        Assert.DoesNotContain("ran", r.Stdout, StringComparison.Ordinal);
+        AssertNothingLeft(b);
+    }
+
+    [PrivilegedFact]
+    public void A_nul_in_the_root_path_is_refused()
+    {
+        using var b = new TestBundle();
+        var r = RunRaw(b, OciConfigLoader.Serialize(b.Sh("true").Config with { Root = new OciRoot { Path = "rootfs\0" } }));
+        AssertRefused(r, ErrorCodes.ConfigInvalid, "$.root.path: holds a NUL character");
+        AssertNothingLeft(b);
+    }
+
+    [PrivilegedFact]
+    public void A_host_sysctl_is_refused_and_the_host_keeps_its_value()
+    {
+        using var b = new TestBundle();
+        var before = File.ReadAllText("/proc/sys/vm/swappiness");
+        b.Config = b.Sh("true").Config with { Linux = b.Config.Linux! with { Sysctl = new() { ["vm.swappiness"] = before.Trim() == "7" ? "8" : "7" } } };
+        AssertRefused(b.Run(), ErrorCodes.SysctlRefused, "$.linux.sysctl.vm.swappiness: is not namespaced");
+        Assert.Equal(before, File.ReadAllText("/proc/sys/vm/swappiness"));
+        AssertNothingLeft(b);
+    }
 }

@@ -324,6 +324,15 @@ public class ContainerPlannerTests
             Assert.Equal("proc", new string((sbyte*)mount.S2));
         }
     }
+
+    [Fact]
+    public void Sysctls_are_written_under_proc_sys_with_dots_in_names_kept_in_the_slash_form()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Sysctl = new() { ["net.ipv4.ip_forward"] = "1", ["net/ipv4/conf/eth0.100/forwarding"] = "0" } } };
+        var writes = Plan(c).Steps.OfType<WriteFileStep>().Select(w => (w.Path, w.Content));
+        Assert.Equal([("/proc/sys/net/ipv4/ip_forward", "1"), ("/proc/sys/net/ipv4/conf/eth0.100/forwarding", "0")], writes);
+    }
 }
 
 public class NamespacePlanTests

@@ -160,4 +160,40 @@ public sealed class BadSpecTests(SpecDirectory dir) : IClassFixture<SpecDirector
 
         Assert.Equal(SpecErrorCodes.FileUnreadable, error.Code);
     }
+
+    [Theory]
+    [InlineData("/dev/zero", "is a character device, not a regular file")]
+    [InlineData("fifo", "is a FIFO, not a regular file")]
+    [InlineData("zero-link", "is a character device, not a regular file")]
+    [InlineData("huge.yaml", "holds more than 4 MiB")]
+    public void A_device_fifo_or_huge_file_is_unreadable_at_once(string name, string why)
+    {
+        var path = Path.IsPathRooted(name) ? name : Path.Combine(dir.Root, name);
+        switch (name)
+        {
+            case "fifo":
+                using (var p = System.Diagnostics.Process.Start("mkfifo", [path])!)
+                {
+                    p.WaitForExit();
+                }
+                break;
+            case "zero-link":
+                File.CreateSymbolicLink(path, "/dev/zero");
+                break;
+            case "huge.yaml":
+                using (var f = File.Create(path))
+                {
+                    f.SetLength(5 * 1024 * 1024);
+                }
+                break;
+        }
+
+        // A FIFO would block a plain open forever: the guard only catches that hang.
+        var load = Task.Run(() => SpecParser.Load(path));
+        var thrown = Assert.Throws<AggregateException>(() => load.Wait(TimeSpan.FromMinutes(1)));
+        var error = Assert.Single(Assert.IsType<SpecException>(thrown.InnerException).Errors);
+
+        Assert.Equal((SpecErrorCodes.FileUnreadable, path, 1, 1), (error.Code, error.Location.File, error.Location.Line, error.Location.Column));
+        Assert.StartsWith($"cannot read the file: {path}: {why}", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,134 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Sandbox.Oci.Interop;
+using static Sandbox.Oci.Interop.Libc;
+
+namespace Sandbox.Oci;
+
+/// <summary>
+/// Reads an input file (config.json, a seccomp profile, sandbox.yaml) whole, if it is a regular file no larger than a
+/// limit. A path naming /dev/zero would otherwise be read until memory runs out, and a FIFO would block open(2)
+/// forever; both are refused with <see cref="ErrorCodes.InputNotRegular"/>.
+/// </summary>
+public static unsafe class BoundedFile
+{
+    /// <summary>The most an input file may hold: far above any real config.json, profile or sandbox.yaml (tens of KiB).</summary>
+    public const int DefaultLimit = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// The file's bytes (symlinks followed), or null with the errno when it cannot be opened or read. Throws
+    /// SandboxException when it is not a regular file or holds more than <paramref name="limit"/> bytes.
+    /// </summary>
+    public static byte[]? Read(string path, out int errno, int limit = DefaultLimit)
+    {
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            errno = EINVAL;
+            return null;
+        }
+        var p = Encoding.UTF8.GetBytes(path + "\0");
+        StatxBuffer st;
+        // Checked twice. By path first, so that a device is refused without being opened (opening one runs its
+        // driver: a watchdog starts counting, a tape rewinds). Then on the descriptor itself, because the path may be
+        // swapped for something else in between; O_NONBLOCK makes that open return at once even for a FIFO, which a
+        // plain open(2) would wait on for a writer forever. O_NOCTTY keeps a terminal from becoming ours.
+        fixed (byte* b = p)
+        {
+            if (Statx(AT_FDCWD, b, 0, STATX_TYPE | STATX_SIZE, &st) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return null;
+            }
+            CheckKind(path, st, limit);
+            var fd = Open(b, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return null;
+            }
+            try
+            {
+                byte empty = 0;
+                if (Statx(fd, &empty, AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    return null;
+                }
+                CheckKind(path, st, limit);
+                return ReadAll(fd, path, (int)st.Size, limit, out errno);
+            }
+            finally
+            {
+                Close(fd);
+            }
+        }
+    }
+
+    /// <summary>What the errno says, for messages: "No such file or directory".</summary>
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+
+    private static void CheckKind(string path, StatxBuffer st, int limit)
+    {
+        var kind = (st.Mode & S_IFMT) switch
+        {
+            S_IFREG => null,
+            S_IFDIR => "a directory",
+            S_IFCHR => "a character device",
+            S_IFBLK => "a block device",
+            S_IFIFO => "a FIFO",
+            S_IFSOCK => "a socket",
+            _ => "not a file",
+        };
+        if (kind is not null)
+        {
+            throw new SandboxException(ErrorCodes.InputNotRegular, $"{path}: is {kind}, not a regular file",
+                "give the path of a regular file; a device or FIFO has no end or blocks the reader");
+        }
+        if (st.Size > (ulong)limit)
+        {
+            throw TooLarge(path, limit);
+        }
+    }
+
+    private static byte[]? ReadAll(int fd, string path, int sizeHint, int limit, out int errno)
+    {
+        // One byte more than the limit is asked for, so that a file that grew since statx is still caught.
+        var buf = new byte[Math.Min(Math.Max(sizeHint, 4096), limit) + 1];
+        var len = 0;
+        while (true)
+        {
+            if (len == buf.Length)
+            {
+                Array.Resize(ref buf, Math.Min(buf.Length * 2, limit + 1));
+            }
+            nint n;
+            fixed (byte* b = buf)
+            {
+                n = Libc.Read(fd, b + len, buf.Length - len);
+            }
+            if (n < 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                {
+                    continue;
+                }
+                return null;
+            }
+            if (n == 0)
+            {
+                errno = 0;
+                return len == buf.Length ? buf : buf.AsSpan(0, len).ToArray();
+            }
+            len += (int)n;
+            if (len > limit)
+            {
+                throw TooLarge(path, limit);
+            }
+        }
+    }
+
+    private static SandboxException TooLarge(string path, int limit) =>
+        new(ErrorCodes.InputNotRegular, $"{path}: holds more than {limit / (1024 * 1024)} MiB, the most an input file may have",
+            "check the path: no config.json, seccomp profile or sandbox.yaml is that large");
+}
