@@ -122,6 +122,11 @@ public sealed class BundleEscapeTests : IDisposable
         Assert.Equal(secret, new FileInfo(Path.Join(rootfs, "l")).LinkTarget);
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Join(_dir, "cache"), "*", SearchOption.AllDirectories),
             f => !f.Contains("/index/", StringComparison.Ordinal) && File.ReadAllText(f) == "not listed");
+
+        // Replacing the bundle removes the old one, links and all, without following a link out of it.
+        File.WriteAllText(Path.Join(tree, "plain"), "changed");
+        Assert.False(new BundleBuilder(Cache, 0, 0).Build(Spec("s", Copy(tree, "/t"), Copy(linkSource, "/l")), Path.Join(_dir, "out")).Reused);
+        Assert.Equal("not listed", File.ReadAllText(Path.Join(secret, "key")));
     }
 
     [Fact]

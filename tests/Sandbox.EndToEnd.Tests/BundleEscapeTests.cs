@@ -121,4 +121,27 @@ public sealed class BundleEscapeTests : IDisposable
             Assert.Equal(name[..name.IndexOf('.', StringComparison.Ordinal)], Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(blob))));
         }
     }
+
+    [PrivilegedFact]
+    public void A_run_with_a_read_only_root_leaves_its_bundle_as_built_so_the_next_run_reuses_it()
+    {
+        var spec = WriteSpec("ro.yaml", $"""
+            version: 1
+            seccomp: unconfined
+            files:
+              - source: {Path.Combine(SandboxHost.Rootfs, "bin/busybox")}
+                target: /bin/busybox
+            command: [/bin/busybox, "true"]
+            """);
+        var state = Path.Combine(_dir, "state");
+        var first = SandboxHost.Run(["--root", state, "run", "--spec", spec, "ro1"], TimeSpan.FromSeconds(60), env: Env);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var bundle = Directory.GetDirectories(Path.Combine(_dir, "cache/bundles")).Single();
+        var manifest = File.ReadAllText(Path.Combine(bundle, "rootfs.manifest"));
+
+        var second = SandboxHost.Run(["--root", state, "run", "--spec", spec, "ro2"], TimeSpan.FromSeconds(60), env: Env);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Equal(manifest, File.ReadAllText(Path.Combine(bundle, "rootfs.manifest"))); // not rebuilt: same inodes and times
+    }
 }
