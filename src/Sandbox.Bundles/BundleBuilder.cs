@@ -9,7 +9,9 @@ namespace Sandbox.Bundles;
 public sealed record BuiltBundle(string Directory, string Digest, bool Reused);
 
 /// <summary>A bundle before it is written: its layers, the rootfs they make (checked), its config and digest.</summary>
-internal sealed record BundlePlan(List<Layer> Layers, IReadOnlyDictionary<string, LayerEntry> Tree, OciConfig Config, string Digest);
+/// <param name="WritableSources">The writable mounts' sources with symlinks resolved: a bundle inside one gets copies.</param>
+internal sealed record BundlePlan(List<Layer> Layers, IReadOnlyDictionary<string, LayerEntry> Tree, OciConfig Config, string Digest,
+    IReadOnlyList<string> WritableSources);
 
 /// <summary>
 /// spec → layers → rootfs + config.json. The bundle is assembled in a temporary directory beside the
@@ -55,8 +57,54 @@ public sealed class BundleBuilder
         layers.Add(Generated(spec, dotnet));
         var tree = LayerStack.Check(layers);
         var config = BundleConfig.Create(spec, dotnet, rootless, _uid, _gid);
-        return new BundlePlan(layers, tree, config, Digest(layers, config, spec));
+        return new BundlePlan(layers, tree, config, Digest(layers, config, spec), WritableSources(spec));
     }
+
+    /// <summary>
+    /// A writable mount that holds the cache (or lies in it) would let the sandbox rewrite the blobs every bundle is
+    /// made of: refused. One that holds the bundle itself (`mounts: [{source: ., writable: true}]` beside `-o
+    /// bundle`) is allowed, and that bundle gets copies instead of hardlinks.
+    /// </summary>
+    private List<string> WritableSources(SandboxSpec spec)
+    {
+        var cache = Resolve(_store.Root);
+        var sources = new List<string>();
+        foreach (var m in spec.Mounts.Where(m => m.Writable))
+        {
+            var source = Resolve(m.HostPath);
+            if (Overlap(source, cache))
+            {
+                throw new SandboxException(ErrorCodes.MountExposesCache,
+                    $"{(m.Location.Line > 0 ? $"{m.Location.File}:{m.Location.Line}:{m.Location.Column}" : spec.SourcePath)}: the writable mount of {m.HostPath} at {m.ContainerPath} {(cache.StartsWith(source, StringComparison.Ordinal) ? "holds" : "lies inside")} the sandbox cache {cache}, whose files every bundle is made of",
+                    "mount a narrower directory or make it read-only, or move the cache elsewhere (SANDBOX_CACHE)");
+            }
+            sources.Add(source);
+        }
+        return sources;
+    }
+
+    /// <summary>The path with every symlink resolved; the part that does not exist yet is kept as written.</summary>
+    private static string Resolve(string path)
+    {
+        var full = Path.GetFullPath(path).TrimEnd('/');
+        var rest = "";
+        for (var at = full; at.Length > 0; at = Path.GetDirectoryName(at) ?? "")
+        {
+            if (Interop.Libc.Realpath(at) is { } real)
+            {
+                return (real.TrimEnd('/') + rest) is { Length: > 0 } r ? r : "/";
+            }
+            rest = "/" + Path.GetFileName(at) + rest;
+            if (at == "/")
+            {
+                break;
+            }
+        }
+        return full.Length == 0 ? "/" : full;
+    }
+
+    private static bool Overlap(string a, string b) =>
+        a == "/" || b == "/" || a == b || b.StartsWith(a + "/", StringComparison.Ordinal) || a.StartsWith(b + "/", StringComparison.Ordinal);
 
     /// <summary>Builds the bundle into <paramref name="outDir"/> (or reuses it when its digest already matches).</summary>
     public BuiltBundle Build(SandboxSpec spec, string outDir)
@@ -108,8 +156,12 @@ public sealed class BundleBuilder
 
     private BuiltBundle Build(BundlePlan plan, string outDir)
     {
-        var (layers, tree, config, digest) = plan;
-        if (ReadDigest(outDir) == digest && BundleManifest.Intact(outDir, tree, _store))
+        var (layers, tree, config, digest, writableSources) = plan;
+        // A writable root gets copies: a write through a hardlink would change the blob every bundle links. So
+        // does a bundle that a writable mount holds, which the sandbox could otherwise write through that mount.
+        var resolvedOut = Resolve(outDir);
+        var copies = config.Root?.Readonly != true || writableSources.Any(s => Overlap(s, resolvedOut));
+        if (ReadDigest(outDir) == digest && BundleManifest.Intact(outDir, tree, _store, copies))
         {
             foreach (var l in layers)
             {
@@ -127,8 +179,6 @@ public sealed class BundleBuilder
             MakeDirectory(tmp);
             var rootfs = Path.Combine(tmp, "rootfs");
             MakeDirectory(rootfs);
-            // A writable root gets copies: a write through a hardlink would change the blob every bundle links.
-            var copies = config.Root?.Readonly != true;
             using (var writer = new RootfsWriter(rootfs))
             {
                 foreach (var layer in layers)
@@ -339,7 +389,7 @@ public sealed class BundleBuilder
             case FileKind.Missing:
                 throw new SandboxException(ErrorCodes.InputChanged, $"{hostPath} was removed while the bundle was being built", "build again");
             default:
-                throw new SandboxException(ErrorCodes.InputNotRegular,
+                throw new SandboxException(ErrorCodes.InputRefused,
                     $"{hostPath} is {stat.KindName}: only regular files, directories and symlinks are copied into a bundle",
                     "remove it from the source directory or list narrower sources; to share it with the sandbox, use mounts:");
         }

@@ -25,8 +25,11 @@ internal static class BundleManifest
         File.WriteAllText(Path.Combine(bundleDir, FileName), string.Join('\n', lines) + "\n");
     }
 
-    /// <summary>True when every path is as it was built (and each hardlinked file is still its blob's inode).</summary>
-    public static bool Intact(string bundleDir, IReadOnlyDictionary<string, LayerEntry> entries, ContentStore store)
+    /// <summary>
+    /// True when every path is as it was built (and each hardlinked file is still its blob's inode); with
+    /// <paramref name="copiesOnly"/>, also when no file is a hardlink, as a bundle the sandbox may write must be.
+    /// </summary>
+    public static bool Intact(string bundleDir, IReadOnlyDictionary<string, LayerEntry> entries, ContentStore store, bool copiesOnly)
     {
         var manifest = Path.Combine(bundleDir, FileName);
         if (!File.Exists(manifest))
@@ -44,7 +47,7 @@ internal static class BundleManifest
             var stat = FileStat.Of(paths[i].HostPath);
             var ok = lines[i] switch
             {
-                ['L', ' ', .. var inode] => paths[i].Entry is { Kind: EntryKind.File } e && stat.Kind == FileKind.Regular && $"{stat.Dev}:{stat.Ino}" == inode
+                ['L', ' ', .. var inode] => !copiesOnly && paths[i].Entry is { Kind: EntryKind.File } e && stat.Kind == FileKind.Regular && $"{stat.Dev}:{stat.Ino}" == inode
                     && FileStat.Of(store.BlobPath(e.Digest!, e.Mode)) is var blob && $"{blob.Dev}:{blob.Ino}" == inode,
                 ['S', ' ', .. var fingerprint] => stat.Kind != FileKind.Missing && stat.Fingerprint(withCtime: true) == fingerprint,
                 _ => false,

@@ -73,7 +73,7 @@ internal sealed class ContentStore
         }
         if (stat.Size > MaxFileBytes)
         {
-            throw new SandboxException(ErrorCodes.InputTooLarge,
+            throw new SandboxException(ErrorCodes.InputRefused,
                 $"{hostPath} is {stat.Size} bytes, more than the {MaxFileBytes} a copied file may have",
                 "mount it instead (mounts:), which copies nothing");
         }

@@ -42,7 +42,7 @@ public static class ErrorCodes
     // building a bundle from sandbox.yaml (SBX4001–4024 are the spec's own, in Sandbox.Spec)
     public const string BuildThroughSymlink = "SBX4025";
     public const string BuildPathConflict = "SBX4026";
-    public const string InputNotRegular = "SBX4027";
-    public const string InputTooLarge = "SBX4028";
-    public const string InputChanged = "SBX4029";
+    public const string InputRefused = "SBX4027";
+    public const string InputChanged = "SBX4028";
+    public const string MountExposesCache = "SBX4029";
 }

@@ -140,7 +140,7 @@ public sealed class BundleEscapeTests : IDisposable
         foreach (var (spec, named) in new[] { (Spec("a", Copy(fifo, "/f")), fifo), (Spec("b", Copy(tree, "/t")), Path.Join(tree, "pipe")) })
         {
             var e = BuildWithin(spec, Path.Join(_dir, "out"));
-            Assert.Equal(ErrorCodes.InputNotRegular, e.Code);
+            Assert.Equal(ErrorCodes.InputRefused, e.Code);
             Assert.Contains(named, e.Message, StringComparison.Ordinal);
             AssertNothingLeftBeside(Path.Join(_dir, "out"));
         }
@@ -150,7 +150,7 @@ public sealed class BundleEscapeTests : IDisposable
     public void A_device_as_a_source_is_refused()
     {
         var e = BuildWithin(Spec("a", Copy("/dev/zero", "/zero")), Path.Join(_dir, "out"));
-        Assert.Equal(ErrorCodes.InputNotRegular, e.Code);
+        Assert.Equal(ErrorCodes.InputRefused, e.Code);
         Assert.Contains("/dev/zero", e.Message, StringComparison.Ordinal);
     }
 
@@ -174,7 +174,7 @@ public sealed class BundleEscapeTests : IDisposable
 
         var e = Assert.Throws<SandboxException>(() => new BundleBuilder(Cache, 0, 0, maxFileBytes: 1024).Build(Spec("s", Copy(big, "/big")), outDir));
 
-        Assert.Equal(ErrorCodes.InputTooLarge, e.Code);
+        Assert.Equal(ErrorCodes.InputRefused, e.Code);
         Assert.Contains(big, e.Message, StringComparison.Ordinal);
         AssertNothingLeftBeside(outDir);
     }
@@ -271,6 +271,36 @@ public sealed class BundleEscapeTests : IDisposable
         Assert.False(again.Reused);
         Assert.False(File.Exists(Path.Join(outDir, "rootfs/etc/planted")));
         Assert.True(builder.Build(spec, outDir).Reused, "an untouched bundle is still reused");
+    }
+
+    [Fact]
+    public void A_writable_mount_that_holds_the_cache_or_lies_in_it_is_refused_and_a_read_only_one_is_not()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        builder.Build(Spec("warm"), Path.Join(_dir, "warm-out")); // the cache exists, with blobs
+        foreach (var source in new[] { _dir, Path.Join(Cache, "blobs") })
+        {
+            var e = Assert.Throws<SandboxException>(() => builder.Build(Spec("s") with { Mounts = [new HostMount(source, "/w", true, default)] }, Path.Join(_dir, "out")));
+            Assert.Equal(ErrorCodes.MountExposesCache, e.Code);
+            Assert.Contains(Cache, e.Message, StringComparison.Ordinal);
+            AssertNothingLeftBeside(Path.Join(_dir, "out"));
+        }
+        builder.Build(Spec("s") with { Mounts = [new HostMount(_dir, "/w", false, default)] }, Path.Join(_dir, "out"));
+    }
+
+    [Fact]
+    public void A_bundle_inside_a_writable_mount_gets_copies_and_one_outside_gets_hardlinks()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var project = Directory.CreateDirectory(Path.Join(_dir, "project")).FullName;
+        var inside = builder.Build(Spec("s") with { Mounts = [new HostMount(project, "/src", true, default)] }, Path.Join(project, "bundle"));
+        var outside = builder.Build(Spec("s") with { Mounts = [new HostMount(project, "/src", true, default)] }, Path.Join(_dir, "bundle"));
+        var readOnly = builder.Build(Spec("s") with { Mounts = [new HostMount(project, "/src", false, default)] }, Path.Join(project, "ro-bundle"));
+
+        Assert.Equal(1u, FileStat.Of(Path.Join(inside.Directory, "rootfs/etc/passwd")).Nlink);
+        Assert.True(FileStat.Of(Path.Join(outside.Directory, "rootfs/etc/passwd")).Nlink > 1);
+        Assert.True(FileStat.Of(Path.Join(readOnly.Directory, "rootfs/etc/passwd")).Nlink > 1);
+        Assert.True(builder.Build(Spec("s") with { Mounts = [new HostMount(project, "/src", true, default)] }, Path.Join(project, "bundle")).Reused);
     }
 
     /// <summary>The blob a bundle file is a hardlink to (same inode), found by content in the cache.</summary>
