@@ -63,6 +63,19 @@ public sealed class BundleEscapeTests : IDisposable
     }
 
     [Fact]
+    public void Build_refuses_a_writable_mount_that_holds_the_cache()
+    {
+        var spec = WriteSpec("sandbox.yaml", "version: 1\nmounts:\n  - source: .\n    target: /src\n    writable: true\n");
+
+        var r = SandboxHost.Run(["build", spec, "-o", Path.Combine(_dir, "out")], TimeSpan.FromSeconds(60), env: Env);
+
+        Assert.True(r.ExitCode == 125, r.ToString());
+        Assert.Contains("SBX4029", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{spec}:3:", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
+    }
+
+    [Fact]
     public void Build_leaves_no_lock_file_beside_its_output()
     {
         File.WriteAllText(Path.Combine(_dir, "data.txt"), "1");
