@@ -9,9 +9,13 @@ namespace Sandbox.Bundles;
 /// The cache of copied content: blobs named by their sha256 (and mode, since hardlinks share it), plus an index
 /// from a file's path, size and modification time to its digest, so an unchanged input is neither hashed nor
 /// copied again. Every write is a temporary file renamed into place, so concurrent builds never see half a blob.
-/// Each blob has a record of its stat when it was last known good (inode, size, mtime, ctime, mode): a blob whose
-/// stat no longer matches is hashed again, and replaced when its content no longer matches its name, so a blob
-/// changed through a hardlink (by a user, or by an older Sandbox's writable root) is never served.
+/// Each blob has a record of its stat when it was last known good (inode, size, mtime, mode): a blob whose stat no
+/// longer matches is hashed again, and replaced when its content no longer matches its name, so a blob changed
+/// through a hardlink (by a user, or by an older Sandbox's writable root) is never served. The ctime is left out on
+/// purpose: linking or unlinking a blob (building or removing any bundle) moves it, and every build after that would
+/// re-hash the whole cache. A write moves the mtime; only a writer that sets it back on purpose goes unseen, and no
+/// sandbox can reach a blob any more (read-only roots, copies for writable ones, no writable mount of the cache).
+/// Caches written before these records existed are hashed once, on first use.
 /// </summary>
 internal sealed class ContentStore
 {
@@ -182,7 +186,7 @@ internal sealed class ContentStore
         if (stat.Kind == FileKind.Regular && stat.Permissions == mode)
         {
             var record = RecordPath(blob);
-            if (File.Exists(record) && File.ReadAllText(record) == RecordText(stat))
+            if (File.Exists(record) && File.ReadAllText(record) == stat.Fingerprint(withCtime: false))
             {
                 return true;
             }
@@ -204,23 +208,7 @@ internal sealed class ContentStore
         return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static string RecordText(FileStat stat) => stat.Fingerprint(withCtime: false) + "\n" + stat.CtimeNs;
-
-    private void Record(string blob, FileStat stat) => WriteAtomically(RecordPath(blob), RecordText(stat));
-
-    /// <summary>
-    /// After a hardlink to the blob was made: linking moves the ctime, so the record takes the new one when
-    /// nothing else changed. (A concurrent link may leave a stale ctime; the next check then just re-hashes.)
-    /// </summary>
-    private void Relinked(string blob)
-    {
-        var stat = FileStat.Of(blob);
-        var record = RecordPath(blob);
-        if (File.Exists(record) && File.ReadAllText(record).Split('\n')[0] == stat.Fingerprint(withCtime: false))
-        {
-            Record(blob, stat);
-        }
-    }
+    private void Record(string blob, FileStat stat) => WriteAtomically(RecordPath(blob), stat.Fingerprint(withCtime: false));
 
     /// <summary>Records that a layer was used now, with the blobs it needs, for `sandbox cache prune`.</summary>
     public void RecordLayer(Layer layer, string digest)
@@ -247,11 +235,7 @@ internal sealed class ContentStore
                     break;
                 default:
                     var blob = BlobPath(e.Digest!, e.Mode);
-                    if (!copies && rootfs.TryLink(e.Path, blob))
-                    {
-                        Relinked(blob);
-                    }
-                    else
+                    if (copies || !rootfs.TryLink(e.Path, blob))
                     {
                         rootfs.Copy(e.Path, blob, e.Mode);
                     }

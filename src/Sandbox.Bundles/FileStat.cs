@@ -14,7 +14,7 @@ internal enum FileKind
 
 /// <summary>
 /// What statx says about one path, never following a final symlink. Size, mtime and ctime together tell whether
-/// a file may have changed: ctime moves on every write, chmod and link, and no caller can set it back.
+/// a file may have changed: ctime moves on every write, chmod, link and unlink, and no caller can set it back.
 /// </summary>
 /// <param name="Mode">st_mode with the file type bits.</param>
 internal readonly record struct FileStat(FileKind Kind, uint Mode, ulong Dev, ulong Ino, long Size, long MtimeNs, long CtimeNs, uint Nlink)
