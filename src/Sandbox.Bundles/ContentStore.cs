@@ -115,28 +115,28 @@ internal sealed class ContentStore
     private static SandboxException Changed(string hostPath) => new(ErrorCodes.InputChanged,
         $"{hostPath} changed while it was being copied", "build again once nothing writes to it");
 
-    /// <summary>Copies at most <paramref name="size"/> bytes (one more tells the file grew), hashing what it writes.</summary>
+    /// <summary>
+    /// Copies at most <paramref name="stat"/>.Size bytes, plus one to tell that the file grew, then hashes the copy:
+    /// the blob is named for exactly what it holds, however the input changes meanwhile, and the data crosses into
+    /// user space once (the copy is in the kernel, the hash reads the page cache).
+    /// </summary>
     private static string CopyHashing(SafeFileHandle source, string tmp, FileStat stat, string hostPath)
     {
-        var size = stat.Size;
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using (var from = new FileStream(source, FileAccess.Read, bufferSize: 0))
-        using (var to = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+        using var target = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.ReadWrite);
+        var copied = FileData.Copy(source, target, stat.Size + 1, hostPath);
+        var after = FileStat.Of(source);
+        if (copied != stat.Size || after.Size != stat.Size || after.MtimeNs != stat.MtimeNs)
         {
-            var buffer = new byte[1 << 20];
-            long total = 0;
-            int n;
-            while (total <= size && (n = from.Read(buffer, 0, (int)Math.Min(buffer.Length, size + 1 - total))) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                to.Write(buffer, 0, n);
-                total += n;
-            }
-            var after = FileStat.Of(source);
-            if (total != size || after.Size != size || after.MtimeNs != stat.MtimeNs)
-            {
-                throw Changed(hostPath);
-            }
+            throw Changed(hostPath);
+        }
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long offset = 0;
+        int n;
+        while ((n = RandomAccess.Read(target, buffer, offset)) > 0)
+        {
+            sha.AppendData(buffer, 0, n);
+            offset += n;
         }
         return "sha256:" + Convert.ToHexStringLower(sha.GetHashAndReset());
     }

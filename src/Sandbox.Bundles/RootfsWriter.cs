@@ -91,10 +91,7 @@ internal sealed class RootfsWriter : IDisposable
             }
             if (Ioctl(Fd(target), FICLONE, Fd(source)) != 0)
             {
-                // The streams own the handles from here on and close them.
-                using var from = new FileStream(source, FileAccess.Read, bufferSize: 0);
-                using var to = new FileStream(target, FileAccess.Write, bufferSize: 0);
-                from.CopyTo(to, 1 << 20);
+                FileData.Copy(source, target, long.MaxValue, path);
             }
         }
     }
