@@ -16,11 +16,8 @@ internal sealed class RootfsWriter : IDisposable
 
     public RootfsWriter(string rootfs)
     {
-        RootPath = rootfs;
         _root = Check(Openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0), "open", rootfs);
     }
-
-    public string RootPath { get; }
 
     public void Dispose() => _root.Dispose();
 
@@ -94,39 +91,6 @@ internal sealed class RootfsWriter : IDisposable
                 FileData.Copy(source, target, long.MaxValue, path);
             }
         }
-    }
-
-    /// <summary>What is at <paramref name="path"/>, without following it or any symlink above it.</summary>
-    public FileStat Stat(string path)
-    {
-        var rel = path.Trim('/');
-        if (rel.Length == 0)
-        {
-            return FileStat.Of(_root);
-        }
-        var slash = rel.LastIndexOf('/');
-        var fd = slash < 0 ? _root : Openat2Handle(_root, rel[..slash], O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd is null)
-        {
-            return default;
-        }
-        try
-        {
-            return FileStat.At(Fd(fd), rel[(slash + 1)..]);
-        }
-        finally
-        {
-            if (fd != _root)
-            {
-                fd.Dispose();
-            }
-        }
-    }
-
-    private static SafeFileHandle? Openat2Handle(SafeFileHandle dir, string rel, int flags)
-    {
-        var fd = Openat2(Fd(dir), rel, flags, Beneath);
-        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>The parent directory of <paramref name="path"/> (a handle the caller disposes) and the last name.</summary>
