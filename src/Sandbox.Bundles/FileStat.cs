@@ -21,6 +21,8 @@ internal readonly record struct FileStat(FileKind Kind, uint Mode, ulong Dev, ul
 {
     public static FileStat Of(string path) => Call(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW);
 
+    public static FileStat At(int dirfd, string name) => Call(dirfd, name, AT_SYMLINK_NOFOLLOW);
+
     public static FileStat Of(SafeFileHandle handle) => Call((int)handle.DangerousGetHandle(), "", AT_EMPTY_PATH);
 
     /// <summary>The fields that change when content does, as a line for a record file.</summary>

@@ -34,7 +34,14 @@ internal sealed class RootfsWriter : IDisposable
             {
                 Fail(LastError, "mkdir", path);
             }
-            using var dir = Check(Openat2(Fd(parent), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, Beneath), "open", path);
+            var fd = Openat2(Fd(parent), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, Beneath);
+            if (fd < 0)
+            {
+                // A symlink there fails with ENOTDIR or ELOOP depending on the flags' order of checks: name it as one.
+                var errno = LastError;
+                Fail(FileStat.At(Fd(parent), name).Kind == FileKind.Symlink ? ELOOP : errno, "open", path);
+            }
+            using var dir = new SafeFileHandle(fd, ownsHandle: true);
             if (Fchmod(Fd(dir), mode) != 0)
             {
                 Fail(LastError, "chmod", path);

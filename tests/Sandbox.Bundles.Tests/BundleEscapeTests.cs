@@ -69,6 +69,33 @@ public sealed class BundleEscapeTests : IDisposable
     }
 
     [Fact]
+    public void The_rootfs_writer_itself_never_writes_through_a_symlink_whatever_it_is_asked()
+    {
+        var victim = Victim("victim");
+        var payload = Path.Join(_dir, "payload");
+        File.WriteAllText(payload, "x");
+        var rootfs = Directory.CreateDirectory(Path.Join(_dir, "rootfs")).FullName;
+        using var writer = new RootfsWriter(rootfs);
+        writer.Symlink("/etc", victim);
+        writer.Symlink("/tmp", victim);
+
+        var attempts = new Action[]
+        {
+            () => writer.Directory("/tmp", 0x3ff),
+            () => writer.Directory("/etc/app", 0x1ed),
+            () => writer.TryLink("/etc/passwd", payload),
+            () => writer.Copy("/etc/group", payload, 0x1a4),
+            () => writer.Symlink("/etc/link", "/"),
+        };
+        foreach (var attempt in attempts)
+        {
+            Assert.Equal(ErrorCodes.BuildThroughSymlink, Assert.Throws<SandboxException>(attempt).Code);
+        }
+        Assert.Equal((UnixFileMode)0x1c0, File.GetUnixFileMode(victim));
+        Assert.Empty(Directory.GetFileSystemEntries(victim));
+    }
+
+    [Fact]
     public void A_later_files_entry_under_a_copied_symlink_is_refused()
     {
         var victim = Victim("victim");
