@@ -38,14 +38,21 @@ internal static class FileData
 
     private static long Buffered(SafeFileHandle from, SafeFileHandle to, long max)
     {
-        var buffer = new byte[1 << 20];
-        long total = 0;
-        int n;
-        while (total < max && (n = RandomAccess.Read(from, buffer.AsSpan(0, (int)Math.Min(buffer.Length, max - total)), total)) > 0)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 << 10);
+        try
         {
-            RandomAccess.Write(to, buffer.AsSpan(0, n), total);
-            total += n;
+            long total = 0;
+            int n;
+            while (total < max && (n = RandomAccess.Read(from, buffer.AsSpan(0, (int)Math.Min(buffer.Length, max - total)), total)) > 0)
+            {
+                RandomAccess.Write(to, buffer.AsSpan(0, n), total);
+                total += n;
+            }
+            return total;
         }
-        return total;
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }
