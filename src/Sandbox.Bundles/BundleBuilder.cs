@@ -8,6 +8,11 @@ namespace Sandbox.Bundles;
 
 public sealed record BuiltBundle(string Directory, string Digest, bool Reused);
 
+/// <summary>A bundle before it is written: its layers, the rootfs they make (checked), its config and digest.</summary>
+/// <param name="WritableSources">The writable mounts' sources with symlinks resolved: a bundle inside one gets copies.</param>
+internal sealed record BundlePlan(List<Layer> Layers, IReadOnlyDictionary<string, LayerEntry> Tree, OciConfig Config, string Digest,
+    IReadOnlyList<string> WritableSources);
+
 /// <summary>
 /// spec → layers → rootfs + config.json. The bundle is assembled in a temporary directory beside the
 /// destination and renamed into place, so an error leaves nothing half-built; an unchanged spec whose bundle
@@ -20,9 +25,9 @@ public sealed class BundleBuilder
     private readonly uint _uid;
     private readonly uint _gid;
 
-    public BundleBuilder(string cacheRoot, uint uid, uint gid)
+    public BundleBuilder(string cacheRoot, uint uid, uint gid, long maxFileBytes = ContentStore.DefaultMaxFileBytes)
     {
-        _store = new ContentStore(cacheRoot);
+        _store = new ContentStore(cacheRoot) { MaxFileBytes = maxFileBytes };
         _uid = uid;
         _gid = gid;
     }
@@ -33,7 +38,7 @@ public sealed class BundleBuilder
     public string CachedBundleDir(string digest) => Path.Combine(_store.Root, "bundles", digest["sha256:".Length..]);
 
     /// <summary>Computes the layers and config of a spec without writing the bundle.</summary>
-    internal (List<Layer> Layers, OciConfig Config, string Digest) Plan(SandboxSpec spec)
+    internal BundlePlan Plan(SandboxSpec spec)
     {
         var rootless = _uid != 0;
         DotnetInstallation? dotnet = null;
@@ -50,9 +55,56 @@ public sealed class BundleBuilder
             layers.Add(CopiedFiles(spec));
         }
         layers.Add(Generated(spec, dotnet));
+        var tree = LayerStack.Check(layers);
         var config = BundleConfig.Create(spec, dotnet, rootless, _uid, _gid);
-        return (layers, config, Digest(layers, config, spec));
+        return new BundlePlan(layers, tree, config, Digest(layers, config, spec), WritableSources(spec));
     }
+
+    /// <summary>
+    /// A writable mount that holds the cache (or lies in it) would let the sandbox rewrite the blobs every bundle is
+    /// made of: refused. One that holds the bundle itself (`mounts: [{source: ., writable: true}]` beside `-o
+    /// bundle`) is allowed, and that bundle gets copies instead of hardlinks.
+    /// </summary>
+    private List<string> WritableSources(SandboxSpec spec)
+    {
+        var cache = Resolve(_store.Root);
+        var sources = new List<string>();
+        foreach (var m in spec.Mounts.Where(m => m.Writable))
+        {
+            var source = Resolve(m.HostPath);
+            if (Overlap(source, cache))
+            {
+                throw new SandboxException(ErrorCodes.MountExposesCache,
+                    $"{(m.Location.Line > 0 ? $"{m.Location.File}:{m.Location.Line}:{m.Location.Column}" : spec.SourcePath)}: the writable mount of {m.HostPath} at {m.ContainerPath} {(cache.StartsWith(source, StringComparison.Ordinal) ? "holds" : "lies inside")} the sandbox cache {cache}, whose files every bundle is made of",
+                    "mount a narrower directory or make it read-only, or move the cache elsewhere (SANDBOX_CACHE)");
+            }
+            sources.Add(source);
+        }
+        return sources;
+    }
+
+    /// <summary>The path with every symlink resolved; the part that does not exist yet is kept as written.</summary>
+    private static string Resolve(string path)
+    {
+        var full = Path.GetFullPath(path).TrimEnd('/');
+        var rest = "";
+        for (var at = full; at.Length > 0; at = Path.GetDirectoryName(at) ?? "")
+        {
+            if (Interop.Libc.Realpath(at) is { } real)
+            {
+                return (real.TrimEnd('/') + rest) is { Length: > 0 } r ? r : "/";
+            }
+            rest = "/" + Path.GetFileName(at) + rest;
+            if (at == "/")
+            {
+                break;
+            }
+        }
+        return full.Length == 0 ? "/" : full;
+    }
+
+    private static bool Overlap(string a, string b) =>
+        a == "/" || b == "/" || a == b || b.StartsWith(a + "/", StringComparison.Ordinal) || a.StartsWith(b + "/", StringComparison.Ordinal);
 
     /// <summary>Builds the bundle into <paramref name="outDir"/> (or reuses it when its digest already matches).</summary>
     public BuiltBundle Build(SandboxSpec spec, string outDir)
@@ -87,19 +139,29 @@ public sealed class BundleBuilder
                 if (!File.Exists(digest) || File.GetLastWriteTimeUtc(digest) < DateTime.UtcNow - unusedFor)
                 {
                     Directory.Delete(dir, recursive: true);
-                    File.Delete(dir + ".lock");
+                    File.Delete(dir + ".lock"); // left by earlier versions; no build holds it under the exclusive lock
                     bundles++;
                 }
             }
+        }
+        var locks = Path.Combine(cacheRoot, "locks");
+        if (Directory.Exists(locks))
+        {
+            // Builds take these only while holding the shared cache lock, so none is held or waited on now.
+            Directory.Delete(locks, recursive: true);
         }
         var (layers, blobs, bytes) = store.Prune(unusedFor);
         return (layers, blobs, bytes, bundles);
     }
 
-    private BuiltBundle Build((List<Layer> Layers, OciConfig Config, string Digest) plan, string outDir)
+    private BuiltBundle Build(BundlePlan plan, string outDir)
     {
-        var (layers, config, digest) = plan;
-        if (ReadDigest(outDir) == digest)
+        var (layers, tree, config, digest, writableSources) = plan;
+        // A writable root gets copies: a write through a hardlink would change the blob every bundle links. So
+        // does a bundle that a writable mount holds, which the sandbox could otherwise write through that mount.
+        var resolvedOut = Resolve(outDir);
+        var copies = config.Root?.Readonly != true || writableSources.Any(s => Overlap(s, resolvedOut));
+        if (ReadDigest(outDir) == digest && BundleManifest.Intact(outDir, tree, _store, copies))
         {
             foreach (var l in layers)
             {
@@ -113,17 +175,22 @@ public sealed class BundleBuilder
         var tmp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.{Guid.NewGuid():N}.tmp");
         try
         {
+            // mkdir, not CreateDirectory: fails rather than reuse whatever might already be at the name.
+            MakeDirectory(tmp);
             var rootfs = Path.Combine(tmp, "rootfs");
-            Directory.CreateDirectory(rootfs);
-            File.SetUnixFileMode(rootfs, (UnixFileMode)0x1ed);
-            foreach (var layer in layers)
+            MakeDirectory(rootfs);
+            using (var writer = new RootfsWriter(rootfs))
             {
-                _store.Materialize(layer, rootfs);
-                _store.RecordLayer(layer, layer.Digest());
+                foreach (var layer in layers)
+                {
+                    _store.Materialize(layer, writer, copies);
+                    _store.RecordLayer(layer, layer.Digest());
+                }
             }
+            BundleManifest.Write(tmp, tree, _store);
             File.WriteAllText(Path.Combine(tmp, OciConfigLoader.FileName), OciConfigLoader.Serialize(config) + "\n");
             File.WriteAllText(Path.Combine(tmp, DigestFile), digest + "\n");
-            SwapIntoPlace(tmp, outDir, digest);
+            SwapIntoPlace(tmp, outDir);
             return new BuiltBundle(outDir, digest, Reused: false);
         }
         finally
@@ -135,22 +202,76 @@ public sealed class BundleBuilder
         }
     }
 
-    /// <summary>Replaces the destination under a lock of its own; a concurrent build of the same digest may win.</summary>
-    private static void SwapIntoPlace(string tmp, string outDir, string digest)
+    private static void MakeDirectory(string path)
     {
-        using var swap = FileLock.Acquire(outDir + ".lock", exclusive: true);
-        if (ReadDigest(outDir) == digest)
+        if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, path, 0x1ed) != 0)
         {
-            return; // another build just put the same bundle there
+            throw new SandboxException(ErrorCodes.Io, $"mkdir {path}: {Interop.Libc.Describe(Interop.Libc.LastError)}", "check the output directory's permissions");
         }
-        string? old = null;
-        if (Directory.Exists(outDir))
+        File.SetUnixFileMode(path, (UnixFileMode)0x1ed); // the umask's bits out
+    }
+
+    /// <summary>
+    /// Puts the new bundle at <paramref name="outDir"/> in one atomic step: renameat2 with RENAME_NOREPLACE when
+    /// nothing is there, RENAME_EXCHANGE with an earlier bundle (which then sits at <paramref name="tmp"/> and is
+    /// removed with it). No lock is needed, so no lock file is left beside the output, and concurrent builds of one
+    /// output each swap in a whole bundle: the last one wins. Filesystems without these flags fall back to moving
+    /// the old bundle aside under a lock kept in the cache.
+    /// </summary>
+    private void SwapIntoPlace(string tmp, string outDir)
+    {
+        for (var attempt = 0; ; attempt++)
         {
-            if (Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, DigestFile)))
+            if (Interop.Libc.Renameat2(Interop.Libc.AT_FDCWD, tmp, Interop.Libc.AT_FDCWD, outDir, Interop.Libc.RENAME_NOREPLACE) == 0)
             {
-                throw new SandboxException(ErrorCodes.ContainerExists, $"{outDir} exists and is not a bundle sandbox built",
-                    "choose another output directory (-o), or remove it");
+                return;
             }
+            var errno = Interop.Libc.LastError;
+            if (errno == Interop.Libc.EINVAL)
+            {
+                SwapUnderLock(tmp, outDir);
+                return;
+            }
+            if (errno != Interop.Libc.EEXIST)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"rename {tmp} to {outDir}: {Interop.Libc.Describe(errno)}", "check the output directory's permissions");
+            }
+            CheckReplaceable(outDir);
+            if (Interop.Libc.Renameat2(Interop.Libc.AT_FDCWD, tmp, Interop.Libc.AT_FDCWD, outDir, Interop.Libc.RENAME_EXCHANGE) == 0)
+            {
+                return; // the caller removes tmp, which now holds the old bundle
+            }
+            errno = Interop.Libc.LastError;
+            if (errno != Interop.Libc.ENOENT || attempt > 100)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"rename {tmp} to {outDir}: {Interop.Libc.Describe(errno)}", "check the output directory's permissions");
+            }
+            // ENOENT: another build's swap emptied the name in between; try again.
+        }
+    }
+
+    /// <summary>Only a bundle this builder wrote, or an empty directory, is ever replaced.</summary>
+    private static void CheckReplaceable(string outDir)
+    {
+        var stat = FileStat.Of(outDir);
+        if (stat.Kind != FileKind.Directory
+            || (Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, DigestFile))))
+        {
+            throw new SandboxException(ErrorCodes.ContainerExists,
+                stat.Kind == FileKind.Directory ? $"{outDir} exists and is not a bundle sandbox built" : $"{outDir} exists and is {stat.KindName}, not a bundle directory",
+                "choose another output directory (-o), or remove it");
+        }
+    }
+
+    /// <summary>The fallback for filesystems without renameat2 flags: the old bundle moves aside, under a lock in the cache.</summary>
+    private void SwapUnderLock(string tmp, string outDir)
+    {
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(outDir)))[..32];
+        using var swap = FileLock.Acquire(Path.Combine(_store.Root, "locks", key), exclusive: true);
+        string? old = null;
+        if (FileStat.Of(outDir).Kind != FileKind.Missing)
+        {
+            CheckReplaceable(outDir);
             old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.{Guid.NewGuid():N}.old");
             Directory.Move(outDir, old);
         }
@@ -183,7 +304,7 @@ public sealed class BundleBuilder
                 closure.Add(lib);
             }
         }
-        var layer = new Layer("dotnet-libraries");
+        var layer = new Layer(LayerStack.DotnetLayerName);
         var inside = dotnet.Root + "/";
         foreach (var path in closure.Files)
         {
@@ -219,49 +340,65 @@ public sealed class BundleBuilder
         return [];
     }
 
+    /// <summary>
+    /// The `files:` entries, walked without following any symlink: a symlink (the source itself or one inside a
+    /// source directory) is copied as a symlink with its target text unchanged, wherever it points, so nothing the
+    /// spec does not list is read from the host. FIFOs, sockets and devices are refused, never opened.
+    /// </summary>
     private Layer CopiedFiles(SandboxSpec spec)
     {
-        var layer = new Layer("files");
+        var layer = new Layer(LayerStack.FilesLayerName);
         foreach (var f in spec.Files)
         {
-            if (Directory.Exists(f.HostPath))
-            {
-                foreach (var entry in Directory.EnumerateFileSystemEntries(f.HostPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-                {
-                    AddHostPath(layer, entry, f.ContainerPath.TrimEnd('/') + "/" + Path.GetRelativePath(f.HostPath, entry));
-                }
-                layer.Add(new LayerEntry(f.ContainerPath.TrimEnd('/'), EntryKind.Directory, 0x1ed));
-            }
-            else
-            {
-                AddHostPath(layer, f.HostPath, f.ContainerPath);
-            }
+            AddTree(layer, f.HostPath, f.ContainerPath);
         }
         return layer;
     }
 
-    private void AddHostPath(Layer layer, string hostPath, string containerPath)
+    private void AddTree(Layer layer, string hostPath, string containerPath)
     {
-        var info = new FileInfo(hostPath);
-        if (info.LinkTarget is { } target)
+        var stat = AddHostPath(layer, hostPath, containerPath);
+        if (stat.Kind == FileKind.Directory)
         {
-            layer.Add(new LayerEntry(containerPath, EntryKind.Symlink, 0x1ff, LinkTarget: target));
+            foreach (var entry in Directory.EnumerateFileSystemEntries(hostPath).Order(StringComparer.Ordinal))
+            {
+                AddTree(layer, entry, containerPath.TrimEnd('/') + "/" + Path.GetFileName(entry));
+            }
         }
-        else if (Directory.Exists(hostPath))
+    }
+
+    private FileStat AddHostPath(Layer layer, string hostPath, string containerPath)
+    {
+        var stat = FileStat.Of(hostPath);
+        switch (stat.Kind)
         {
-            layer.Add(new LayerEntry(containerPath, EntryKind.Directory, 0x1ed));
+            case FileKind.Symlink:
+                layer.Add(new LayerEntry(containerPath, EntryKind.Symlink, 0x1ff, LinkTarget: new FileInfo(hostPath).LinkTarget));
+                break;
+            case FileKind.Directory:
+                if (containerPath.Trim('/').Length > 0)
+                {
+                    layer.Add(new LayerEntry(containerPath.TrimEnd('/'), EntryKind.Directory, 0x1ed));
+                }
+                break;
+            case FileKind.Regular:
+                // Modes are normalized to 0755 or 0644: the owner's execute bit is the only one that matters.
+                var mode = (stat.Permissions & 0x40) != 0 ? 0x1edu : 0x1a4u;
+                layer.Add(new LayerEntry(containerPath, EntryKind.File, mode, _store.Ingest(hostPath, mode, stat)));
+                break;
+            case FileKind.Missing:
+                throw new SandboxException(ErrorCodes.InputChanged, $"{hostPath} was removed while the bundle was being built", "build again");
+            default:
+                throw new SandboxException(ErrorCodes.InputRefused,
+                    $"{hostPath} is {stat.KindName}: only regular files, directories and symlinks are copied into a bundle",
+                    "remove it from the source directory or list narrower sources; to share it with the sandbox, use mounts:");
         }
-        else
-        {
-            // Modes are normalized to 0755 or 0644: the owner's execute bit is the only one that matters.
-            var mode = (info.UnixFileMode & UnixFileMode.UserExecute) != 0 ? 0x1edu : 0x1a4u;
-            layer.Add(new LayerEntry(containerPath, EntryKind.File, mode, _store.Ingest(hostPath, mode)));
-        }
+        return stat;
     }
 
     private Layer Generated(SandboxSpec spec, DotnetInstallation? dotnet)
     {
-        var layer = new Layer("generated");
+        var layer = new Layer(LayerStack.GeneratedLayerName);
         foreach (var (path, content) in EtcFilesGenerator.Generate(spec, () => File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : null))
         {
             layer.Add(new LayerEntry(path, EntryKind.File, 0x1a4, _store.Ingest(Encoding.UTF8.GetBytes(content), 0x1a4)));

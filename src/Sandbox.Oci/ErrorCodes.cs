@@ -40,4 +40,11 @@ public static class ErrorCodes
     public const string SignalUnknown = "SBX3006";
     public const string IdInvalid = "SBX3007";
     public const string Io = "SBX3008";
+
+    // building a bundle from sandbox.yaml (SBX4001–4024 are the spec's own, in Sandbox.Spec)
+    public const string BuildThroughSymlink = "SBX4025";
+    public const string BuildPathConflict = "SBX4026";
+    public const string InputRefused = "SBX4027";
+    public const string InputChanged = "SBX4028";
+    public const string MountExposesCache = "SBX4029";
 }

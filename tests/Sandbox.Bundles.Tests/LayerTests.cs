@@ -41,19 +41,22 @@ public class LayerTests
             var store = new ContentStore(Path.Join(dir, "cache"));
             var src = Path.Join(dir, "input.txt");
             File.WriteAllText(src, "hello\n");
-            var d1 = store.Ingest(src, 0x1a4);
+            var d1 = store.Ingest(src, 0x1a4, FileStat.Of(src));
             Assert.Equal("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", d1);
-            Assert.Equal(d1, store.Ingest(src, 0x1a4));
+            Assert.Equal(d1, store.Ingest(src, 0x1a4, FileStat.Of(src)));
             var layer = new Layer("t");
             layer.Add(new LayerEntry("/data/input.txt", EntryKind.File, 0x1a4, d1));
             layer.Add(new LayerEntry("/data/link", EntryKind.Symlink, 0x1ff, LinkTarget: "input.txt"));
-            var rootfs = Path.Join(dir, "rootfs");
-            store.Materialize(layer, rootfs);
+            var rootfs = Directory.CreateDirectory(Path.Join(dir, "rootfs")).FullName;
+            using (var writer = new RootfsWriter(rootfs))
+            {
+                store.Materialize(layer, writer, copies: false);
+            }
             Assert.Equal("hello\n", File.ReadAllText(Path.Join(rootfs, "data/link")));
             store.RecordLayer(layer, layer.Digest());
 
             File.WriteAllText(src, "changed\n");
-            var d2 = store.Ingest(src, 0x1a4);
+            var d2 = store.Ingest(src, 0x1a4, FileStat.Of(src));
             Assert.NotEqual(d1, d2);
             var (_, blobs, _) = store.Prune(TimeSpan.FromDays(7));
             Assert.Equal(1, blobs); // d2 is in no layer
