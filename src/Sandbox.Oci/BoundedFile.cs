@@ -64,22 +64,40 @@ public static unsafe class BoundedFile
         }
     }
 
+    /// <summary>
+    /// What the path (symlinks followed) is when it is not a regular file ("a character device", "a FIFO"), without
+    /// opening it; null for a regular file or a path that cannot be looked at (its reader reports that).
+    /// </summary>
+    public static string? NotRegular(string path)
+    {
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        StatxBuffer st;
+        fixed (byte* b = Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            return Statx(AT_FDCWD, b, 0, STATX_TYPE, &st) != 0 ? null : Kind(st);
+        }
+    }
+
+    private static string? Kind(StatxBuffer st) => (st.Mode & S_IFMT) switch
+    {
+        S_IFREG => null,
+        S_IFDIR => "a directory",
+        S_IFCHR => "a character device",
+        S_IFBLK => "a block device",
+        S_IFIFO => "a FIFO",
+        S_IFSOCK => "a socket",
+        _ => "not a file",
+    };
+
     /// <summary>What the errno says, for messages: "No such file or directory".</summary>
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
     private static void CheckKind(string path, StatxBuffer st, int limit)
     {
-        var kind = (st.Mode & S_IFMT) switch
-        {
-            S_IFREG => null,
-            S_IFDIR => "a directory",
-            S_IFCHR => "a character device",
-            S_IFBLK => "a block device",
-            S_IFIFO => "a FIFO",
-            S_IFSOCK => "a socket",
-            _ => "not a file",
-        };
-        if (kind is not null)
+        if (Kind(st) is { } kind)
         {
             throw new SandboxException(ErrorCodes.InputNotRegular, $"{path}: is {kind}, not a regular file",
                 "give the path of a regular file; a device or FIFO has no end or blocks the reader");

@@ -1,4 +1,5 @@
 using YamlDotNet.RepresentationModel;
+using Sandbox.Oci;
 
 namespace Sandbox.Spec;
 
@@ -117,9 +118,12 @@ internal sealed partial class SpecReader
 
         var full = Path.GetFullPath(path.Value, _baseDirectory);
         var exists = mustBeFile ? File.Exists(full) : File.Exists(full) || Directory.Exists(full);
-        if (!exists)
+        // File.Exists is true for a device or a FIFO too, which a reader would never finish (or never open).
+        var notRegular = exists && mustBeFile ? BoundedFile.NotRegular(full) : null;
+        if (!exists || notRegular is not null)
         {
-            var what = mustBeFile && Directory.Exists(full) ? "is a directory, not a file" : "does not exist";
+            var what = notRegular is not null ? $"is {notRegular}, not a regular file"
+                : mustBeFile && Directory.Exists(full) ? "is a directory, not a file" : "does not exist";
             reader.Report(SpecErrorCodes.HostPathMissing, path.Node, $"`{path.Path}` {YamlNodes.Shorten(full)} {what}",
                 $"relative paths start at {_baseDirectory}; create the {(mustBeFile ? "file" : "path")} or correct the name");
             return null;

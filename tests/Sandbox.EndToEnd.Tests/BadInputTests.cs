@@ -196,7 +196,9 @@ public class BadInputTests
         var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(b.Dir, "cache") };
         var spec = Path.Combine(b.Dir, "sandbox.yaml");
         File.WriteAllText(spec, "version: 1\ncommand: [/bin/true]\nseccomp: /dev/zero\n");
-        AssertRefused(SandboxHost.Run(["build", spec, "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env), ErrorCodes.InputNotRegular, "/dev/zero");
+        // Refused where the spec names it, before anything opens it.
+        AssertRefused(SandboxHost.Run(["build", spec, "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env), "SBX4009",
+            $"{spec}:3:10: SBX4009: `seccomp` /dev/zero is a character device, not a regular file");
         var r = SandboxHost.Run(["build", "/dev/zero", "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env);
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("/dev/zero:1:1: SBX4024: cannot read the file: /dev/zero: is a character device", r.Stderr, StringComparison.Ordinal);

@@ -110,7 +110,7 @@ public class CgroupTests
         Limit(b, new OciResources { Memory = new OciMemory { Limit = 64 << 20 } });
         b.WithArgs("sleep", "60");
         Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
-        var mine = SandboxCgroups().Where(d => d.EndsWith("sandbox-" + b.Id, StringComparison.Ordinal)).ToList();
+        var mine = SandboxCgroups().Where(d => d.EndsWith("-" + b.Id, StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(mine);
         var memory = mine.Single(d => d.Contains("/memory/", StringComparison.Ordinal));
         Assert.Equal((64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, "memory.limit_in_bytes")).Trim());

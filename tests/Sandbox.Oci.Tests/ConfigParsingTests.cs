@@ -128,7 +128,13 @@ public class ConfigParsingTests
         var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"hugepageLimits\": [ { \"pageSize\": \"2MB\", \"limit\": 1 } ], \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] }, \"rootfsPropagation\"", StringComparison.Ordinal));
         Assert.Equal(ErrorCodes.Unsupported, e.Code);
         Assert.Contains("$.linux.resources.hugepageLimits", e.Message, StringComparison.Ordinal);
-        Assert.Contains("$.linux.resources.devices", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("$.linux.resources.devices", e.Message, StringComparison.Ordinal); // enforced by the device cgroup
+
+        // Device rules are read and checked: type a, c or b; access a combination of r, w and m.
+        var bad = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"devices\": [ { \"allow\": true, \"type\": \"x\", \"access\": \"rwq\" } ] }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Equal(ErrorCodes.ResourceInvalid, bad.Code);
+        Assert.Contains("$.linux.resources.devices[0].type", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.resources.devices[0].access", bad.Message, StringComparison.Ordinal);
 
         var c = Parse(Minimal.Replace("\"rootfsPropagation\"", "\"seccomp\": { \"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [ { \"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [ { \"index\": 1, \"value\": 2, \"valueTwo\": 3, \"op\": \"SCMP_CMP_MASKED_EQ\" } ] } ] }, \"resources\": { \"memory\": { \"limit\": 33554432, \"swap\": 33554432 }, \"pids\": { \"limit\": 10 } }, \"rootfsPropagation\"", StringComparison.Ordinal));
         Assert.Equal("SCMP_ACT_ERRNO", c.Linux!.Seccomp!.DefaultAction);
