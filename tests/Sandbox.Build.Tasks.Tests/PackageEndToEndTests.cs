@@ -161,7 +161,7 @@ public sealed class PackageEndToEndTests : IClassFixture<PackageEndToEndTests.Ap
     }
 
     [Fact]
-    public void A_sandbox_yaml_beside_the_project_is_used_and_SandboxEnabled_false_builds_no_bundle()
+    public void A_sandbox_yaml_beside_the_project_is_used_the_default_when_it_goes_and_SandboxEnabled_false_builds_no_bundle()
     {
         var dir = _app.Packages.CreateProject("custom", "Console.WriteLine(1);\n", "version: 1\nbase: dotnet\nhostname: custom-box\n");
         var manifest = Path.Combine(dir, "bin/Debug/net10.0/custom.sandbox.json");
@@ -178,5 +178,14 @@ public sealed class PackageEndToEndTests : IClassFixture<PackageEndToEndTests.Ap
         Assert.False(m.RootElement.GetProperty("defaultSpec").GetBoolean());
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(m.RootElement.GetProperty("bundle").GetString()!, "config.json")))!;
         Assert.Equal("custom-box", (string?)config["hostname"]);
+
+        // The sandbox.yaml goes away: older than the bundle or not, the choice changed, so the default takes over.
+        File.Delete(Path.Combine(dir, "sandbox.yaml"));
+        var fallback = _app.Packages.Dotnet(dir, "build", "-nologo");
+        Assert.True(fallback.ExitCode == 0, fallback.ToString());
+        using var m2 = JsonDocument.Parse(File.ReadAllText(manifest));
+        Assert.True(m2.RootElement.GetProperty("defaultSpec").GetBoolean());
+        config = JsonNode.Parse(File.ReadAllText(Path.Combine(m2.RootElement.GetProperty("bundle").GetString()!, "config.json")))!;
+        Assert.Equal("sandbox", (string?)config["hostname"]);
     }
 }
