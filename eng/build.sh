@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build.sh: installs what the build needs, builds everything, publishes the NativeAOT executables to artifacts/dist
-# (`sandbox`, the runtime, and `sandbox-build`, which runs the sandbox.yaml commands `sandbox` hands it), and runs
-# `sandbox` on an example bundle made here (artifacts/bundles/hello).
+# (`sandbox`, the runtime, and `sandbox-build`, which runs the sandbox.yaml commands `sandbox` hands it), packs the
+# MSBuild package Sandbox.Build into artifacts/packages (eng/pack.sh), and runs `sandbox` on an example bundle made
+# here (artifacts/bundles/hello).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,6 +10,7 @@ bash eng/install-deps.sh "$@"
 dotnet build Sandbox.sln -c Release -v quiet -nologo
 dotnet publish src/Sandbox.Cli/Sandbox.Cli.csproj -c Release -o artifacts/dist -v quiet -nologo
 dotnet publish src/Sandbox.Cli.Build/Sandbox.Cli.Build.csproj -c Release -o artifacts/dist -v quiet -nologo
+bash eng/pack.sh
 bash eng/make-rootfs.sh artifacts/rootfs/busybox
 bundle=artifacts/bundles/hello
 rm -rf "$bundle"
