@@ -1,6 +1,6 @@
 // ============================================================================================================
 // THE POST-CLONE PATH. Everything in this file runs in a child of clone()/fork, in a copy of a .NET process
-// whose other threads did not survive the clone. C's rules apply here (shared/DESIGN.md, "the one rule"):
+// whose other threads did not survive the clone. C's rules apply here (docs/design.md, "the one rule"):
 //   - no allocation: no new objects, strings, arrays, boxing, lambdas, string interpolation, LINQ;
 //   - no exceptions: no checked arithmetic, no array indexing (raw pointers only), no casts that can throw;
 //   - no lazily bound code: only DllImports with [SuppressGCTransition] into libc, which the `sandbox`

@@ -8,7 +8,7 @@ namespace Sandbox.Build.Tasks;
 
 /// <summary>
 /// Turns the project's sandbox.yaml, or the hermetic default spec, into a bundle by starting `sandbox-build build
-/// SPEC -o DIR`, then writes the manifest the test adapter reads. The fork rule (shared/DESIGN.md): this runs in a
+/// SPEC -o DIR`, then writes the manifest the test adapter reads. The fork rule (docs/design.md): this runs in a
 /// JIT-compiled, long-lived MSBuild node, so it never forks or clones; the NativeAOT executable does the work.
 /// Safe in multithreaded nodes: no static mutable state, and paths, environment and the working directory of the
 /// child come from <see cref="TaskEnvironment"/>, never from the process.

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Sandbox.Runtime.Tests;
 
 /// <summary>
-/// The post-clone path must not allocate, throw or bind lazily (shared/DESIGN.md). This reads PostClone.cs and
+/// The post-clone path must not allocate, throw or bind lazily (docs/design.md). This reads PostClone.cs and
 /// refuses the constructs that would: a reviewer's checklist, made executable.
 /// </summary>
 public partial class PostCloneRulesTests
