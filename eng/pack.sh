@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pack.sh: packs Sandbox.Build (the MSBuild package, docs/msbuild.md) into artifacts/packages with the executables
+# pack.sh: packs Sandbox.Build (the MSBuild package, docs/msbuild.md) and Sandbox.TestAdapter (docs/testing.md) into artifacts/packages with the executables
 # eng/build.sh published to artifacts/dist. The version is SandboxVersion in Directory.Build.props.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,4 +13,7 @@ done
 mkdir -p artifacts/packages
 dotnet pack tasks/Sandbox.Build.Tasks/Sandbox.Build.Tasks.csproj -c Release -o artifacts/packages -v quiet -nologo \
   -p:SandboxDistDirectory="$root/artifacts/dist"
-ls artifacts/packages/Sandbox.Build.*.nupkg
+# The agent is built first: the adapter's nuspec packs its dll from the agent's output.
+dotnet build src/Sandbox.TestAgent/Sandbox.TestAgent.csproj -c Release -v quiet -nologo
+dotnet pack src/Sandbox.TestAdapter/Sandbox.TestAdapter.csproj -c Release -o artifacts/packages -v quiet -nologo
+ls artifacts/packages/Sandbox.Build.*.nupkg artifacts/packages/Sandbox.TestAdapter.*.nupkg

@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using Sandbox.TestAdapter.Protocol;
+
+namespace Sandbox.TestAdapter;
+
+/// <summary>
+/// One agent: `sandbox run` on a per-run copy of the project's bundle, or, unsandboxed, `dotnet exec` of the agent in
+/// the output directory. Started with System.Diagnostics.Process: testhost is JIT-compiled and must never fork or
+/// clone itself (docs/design.md); `sandbox` is the one process that does. Disposing kills what is left and removes
+/// the per-run directory.
+/// </summary>
+internal sealed class AgentProcess : IDisposable
+{
+    /// <summary>How much of the agent's stderr (where test output that bypasses the framework goes) is kept for crash reports.</summary>
+    private const int StderrTailChars = 16 * 1024;
+
+    private readonly Process _process;
+    private readonly StringBuilder _stderr = new();
+    private readonly Thread _stderrReader;
+    private readonly string? _runDirectory;
+
+    private AgentProcess(Process process, string? runDirectory, string? reportPath, string? sandboxId)
+    {
+        _process = process;
+        _runDirectory = runDirectory;
+        ReportPath = reportPath;
+        SandboxId = sandboxId;
+        Channel = new LineChannel(process.StandardOutput.BaseStream, process.StandardInput.BaseStream);
+        _stderrReader = new Thread(ReadStderr) { IsBackground = true, Name = "sandbox agent stderr" };
+        _stderrReader.Start();
+    }
+
+    public LineChannel Channel { get; }
+    public string? ReportPath { get; }
+    public string? SandboxId { get; }
+
+    /// <summary>The last lines the agent's process wrote to stderr (an Environment.FailFast message lands here).</summary>
+    public string StderrTail
+    {
+        get
+        {
+            _stderrReader.Join(TimeSpan.FromSeconds(5));
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    public static string AgentPath(string outputDirectory) => Path.Combine(outputDirectory, "Sandbox.TestAgent.dll");
+
+    /// <summary>The agent's command line inside the sandbox or out: the test project's runtimeconfig and deps.json,
+    /// so that it loads the same framework, test assembly and adapter dependencies testhost would.</summary>
+    public static List<string> AgentArguments(string source) =>
+    [
+        "exec",
+        "--runtimeconfig", Path.ChangeExtension(source, ".runtimeconfig.json"),
+        "--depsfile", Path.ChangeExtension(source, ".deps.json"),
+        AgentPath(Path.GetDirectoryName(source)!),
+    ];
+
+    public static AgentProcess StartUnsandboxed(string source)
+    {
+        var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : "dotnet";
+        var psi = new ProcessStartInfo(host) { WorkingDirectory = Path.GetDirectoryName(source)! };
+        foreach (var a in AgentArguments(source))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return Start(psi, null, null, null);
+    }
+
+    public static AgentProcess StartSandboxed(string source, SandboxManifest manifest, string? timeout)
+    {
+        var id = "sbx-test-" + Guid.NewGuid().ToString("N")[..12];
+        var dir = Directory.CreateTempSubdirectory("sandbox-test-").FullName;
+        try
+        {
+            var config = RunConfig(source, manifest, dir);
+            var bundle = Directory.CreateDirectory(Path.Combine(dir, "bundle")).FullName;
+            File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+            var report = Path.Combine(dir, "report.json");
+            var psi = new ProcessStartInfo(manifest.Sandbox) { WorkingDirectory = dir };
+            psi.ArgumentList.Add("run");
+            psi.ArgumentList.Add("--bundle");
+            psi.ArgumentList.Add(bundle);
+            psi.ArgumentList.Add("--report");
+            psi.ArgumentList.Add(report);
+            if (timeout is not null)
+            {
+                psi.ArgumentList.Add("--timeout");
+                psi.ArgumentList.Add(timeout);
+            }
+            psi.ArgumentList.Add(id);
+            return Start(psi, dir, report, id);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The bundle's config.json for one run: the root made absolute (the copy lives elsewhere), the agent as the
+    /// process, and the output directory as a copy-on-write overlay at its own path, its upper and work directories
+    /// in <paramref name="runDirectory"/>, so tests write beside their assembly as they always have while nothing
+    /// reaches the host's directory. A bind mount of the output directory in the bundle is replaced by the overlay.
+    /// </summary>
+    public static JsonObject RunConfig(string source, SandboxManifest manifest, string runDirectory)
+    {
+        var configPath = Path.Combine(manifest.Bundle, "config.json");
+        JsonObject config;
+        try
+        {
+            config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new FormatException("not an object");
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or FormatException or InvalidOperationException)
+        {
+            throw new AdapterException(AdapterErrors.BadBundle, $"cannot read the bundle's {configPath} ({e.Message}): rebuild the test project");
+        }
+        var output = Path.TrimEndingDirectorySeparator(Path.GetDirectoryName(Path.GetFullPath(source))!);
+        var root = config["root"] as JsonObject ?? throw new AdapterException(AdapterErrors.BadBundle, $"{configPath} has no root: rebuild the test project");
+        var rootPath = (string?)root["path"] ?? "rootfs";
+        root["path"] = Path.GetFullPath(Path.Combine(manifest.Bundle, rootPath));
+
+        var process = config["process"] as JsonObject ?? new JsonObject();
+        config["process"] = process;
+        var args = new JsonArray { "dotnet" };
+        foreach (var a in AgentArguments(Path.Combine(output, Path.GetFileName(source))))
+        {
+            args.Add(a);
+        }
+        process["args"] = args;
+        process["cwd"] = output;
+        process["terminal"] = false;
+
+        var upper = Directory.CreateDirectory(Path.Combine(runDirectory, "upper")).FullName;
+        var work = Directory.CreateDirectory(Path.Combine(runDirectory, "work")).FullName;
+        // The overlay's root takes its owner from the upper directory: the sandbox's user must own it to write there.
+        var (uid, gid) = HostIds(config);
+        if (Environment.UserName == "root" && (uid != 0 || gid != 0))
+        {
+            Interop.Libc.Chown(upper, uid, gid);
+        }
+        var mounts = config["mounts"] as JsonArray ?? [];
+        config["mounts"] = mounts;
+        foreach (var m in mounts.Where(m => m is JsonObject o && Path.TrimEndingDirectorySeparator((string?)o["destination"] ?? "") == output).ToList())
+        {
+            mounts.Remove(m);
+        }
+        mounts.Add(new JsonObject
+        {
+            ["destination"] = output,
+            ["type"] = "overlay",
+            ["source"] = "overlay",
+            ["options"] = new JsonArray { $"lowerdir={output}", $"upperdir={upper}", $"workdir={work}" },
+        });
+        return config;
+    }
+
+    /// <summary>The host uid and gid of the sandbox's user: its ids through the bundle's id maps, when it has them.</summary>
+    private static (uint Uid, uint Gid) HostIds(JsonObject config)
+    {
+        var user = config["process"]?["user"];
+        var uid = (uint?)user?["uid"] ?? 0;
+        var gid = (uint?)user?["gid"] ?? 0;
+        return (Map(config["linux"]?["uidMappings"] as JsonArray, uid), Map(config["linux"]?["gidMappings"] as JsonArray, gid));
+    }
+
+    private static uint Map(JsonArray? mappings, uint id)
+    {
+        foreach (var m in mappings ?? [])
+        {
+            var container = (uint?)m?["containerID"] ?? 0;
+            var size = (uint?)m?["size"] ?? 0;
+            if (id >= container && id < container + size)
+            {
+                return (uint?)m?["hostID"] + (id - container) ?? id;
+            }
+        }
+        return id;
+    }
+
+    private static AgentProcess Start(ProcessStartInfo psi, string? runDirectory, string? reportPath, string? sandboxId)
+    {
+        psi.RedirectStandardInput = true;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        var process = Process.Start(psi) ?? throw new AdapterException(AdapterErrors.AgentFailed, $"could not start {psi.FileName}");
+        return new AgentProcess(process, runDirectory, reportPath, sandboxId);
+    }
+
+    public void Send(AgentMessage request)
+    {
+        Channel.Write(request);
+        // One request per agent: closing stdin tells it nothing more comes.
+        _process.StandardInput.Close();
+    }
+
+    public void WaitForExit()
+    {
+        if (!_process.WaitForExit(TimeSpan.FromMinutes(1)))
+        {
+            Kill();
+            _process.WaitForExit();
+        }
+        _stderrReader.Join(TimeSpan.FromSeconds(5));
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            // `sandbox run` kills the whole container when it is killed.
+            _process.Kill(entireProcessTree: false);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
+    private void ReadStderr()
+    {
+        var buffer = new char[4096];
+        int n;
+        while ((n = _process.StandardError.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            lock (_stderr)
+            {
+                _stderr.Append(buffer, 0, n);
+                if (_stderr.Length > StderrTailChars * 2)
+                {
+                    _stderr.Remove(0, _stderr.Length - StderrTailChars);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+            _process.WaitForExit();
+        }
+        _process.Dispose();
+        if (_runDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_runDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS's temp cleanup; never worth failing a test run over.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+using System.Collections.Concurrent;
+using System.ComponentModel;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel.Adapter;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel.Logging;
+using Sandbox.TestAdapter.Protocol;
+
+namespace Sandbox.TestAdapter;
+
+/// <summary>
+/// The VSTest adapter testhost loads from the top of the test output, in place of the framework's own (which the
+/// package's targets hid in .sandbox/adapters/). Every request goes to an agent in a sandbox, one per test assembly
+/// (`assembly` isolation), which runs the framework's adapter; the test cases it reports keep their identity, the
+/// results carry the sandbox's usage.
+/// </summary>
+[FileExtension(".dll")]
+[DefaultExecutorUri(ExecutorUriString)]
+[ExtensionUri(ExecutorUriString)]
+[Category("managed")]
+public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
+{
+    public const string ExecutorUriString = "executor://sandbox/testadapter/v1";
+    internal static readonly Uri ExecutorUri = new(ExecutorUriString);
+
+    /// <summary>The framework's executor URI, kept on each proxy test case so that run-with-tests reaches the right executor.</summary>
+    internal static readonly TestProperty OriginalExecutorUri = TestProperty.Register(
+        "Sandbox.OriginalExecutorUri", "Original executor URI", typeof(string), TestPropertyAttributes.Hidden, typeof(SandboxTestAdapter));
+
+    private readonly ConcurrentDictionary<AgentProcess, byte> _running = new();
+    private volatile bool _cancelled;
+
+    public void DiscoverTests(IEnumerable<string> sources, IDiscoveryContext discoveryContext, IMessageLogger logger, ITestCaseDiscoverySink discoverySink)
+    {
+        var settings = Settings(discoveryContext.RunSettings?.SettingsXml, logger);
+        var filter = FilterOf(discoveryContext);
+        foreach (var source in sources)
+        {
+            try
+            {
+                foreach (var dto in Discover(source, settings, discoveryContext.RunSettings?.SettingsXml, filter, logger))
+                {
+                    discoverySink.SendTestCase(ToProxy(dto, logger));
+                }
+            }
+            catch (AdapterException e)
+            {
+                logger.SendMessage(TestMessageLevel.Error, e.Message);
+            }
+        }
+    }
+
+    public void RunTests(IEnumerable<string>? sources, IRunContext? runContext, IFrameworkHandle? frameworkHandle)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        ArgumentNullException.ThrowIfNull(frameworkHandle);
+        var settings = Settings(runContext?.RunSettings?.SettingsXml, frameworkHandle);
+        var filter = runContext?.GetTestCaseFilter(null, _ => null)?.TestCaseFilterValue;
+        foreach (var source in sources)
+        {
+            var request = new AgentMessage
+            {
+                Type = MessageTypes.RunSources,
+                Sources = [source],
+                SettingsXml = runContext?.RunSettings?.SettingsXml,
+                Filter = filter,
+            };
+            Run(source, request, null, settings, runContext, frameworkHandle);
+        }
+    }
+
+    public void RunTests(IEnumerable<TestCase>? tests, IRunContext? runContext, IFrameworkHandle? frameworkHandle)
+    {
+        ArgumentNullException.ThrowIfNull(tests);
+        ArgumentNullException.ThrowIfNull(frameworkHandle);
+        var settings = Settings(runContext?.RunSettings?.SettingsXml, frameworkHandle);
+        foreach (var group in tests.GroupBy(t => t.Source, StringComparer.Ordinal))
+        {
+            var cases = group.ToDictionary(t => t.Id);
+            Run(group.Key, RunTestsRequest(cases.Values, runContext), cases, settings, runContext, frameworkHandle);
+        }
+    }
+
+    public void Cancel()
+    {
+        _cancelled = true;
+        foreach (var agent in _running.Keys)
+        {
+            agent.Kill();
+        }
+    }
+
+    /// <summary>A proxy test case: the framework's case under this executor, with its Id set explicitly (the default
+    /// Id would hash our URI) and the framework's URI kept for the way back.</summary>
+    internal static TestCase ToProxy(TestCaseDto dto, IMessageLogger? logger)
+    {
+        var testCase = TestObjectMapper.FromDto(dto, ExecutorUri, Warner(logger));
+        testCase.SetPropertyValue(OriginalExecutorUri, dto.ExecutorUri);
+        return testCase;
+    }
+
+    /// <summary>The framework's test case again, as the agent hands it to the framework's executor.</summary>
+    internal static TestCaseDto FromProxy(TestCase testCase)
+    {
+        var original = testCase.GetPropertyValue(OriginalExecutorUri) as string ?? testCase.ExecutorUri.OriginalString;
+        return TestObjectMapper.ToDto(testCase, original, p => p.Id == OriginalExecutorUri.Id);
+    }
+
+    private static AgentMessage RunTestsRequest(IEnumerable<TestCase> tests, IRunContext? runContext) => new()
+    {
+        Type = MessageTypes.RunTests,
+        Tests = [.. tests.Select(FromProxy)],
+        SettingsXml = runContext?.RunSettings?.SettingsXml,
+    };
+
+    private static SandboxSettings Settings(string? settingsXml, IMessageLogger logger)
+    {
+        var settings = SandboxSettings.Parse(settingsXml, Environment.GetEnvironmentVariable);
+        if (settings.Isolation != "assembly")
+        {
+            logger.SendMessage(TestMessageLevel.Warning, $"{AdapterErrors.UnsupportedSetting}: Sandbox isolation '{settings.Isolation}' is not implemented yet; tests run with 'assembly' isolation (one sandbox per test assembly)");
+        }
+        if (!settings.Enabled)
+        {
+            logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled by {settings.DisabledBy}: tests run unsandboxed, through the framework's own adapter in an agent process");
+        }
+        return settings;
+    }
+
+    /// <summary>The user's --filter as typed. vstest's DiscoveryContext has GetTestCaseFilter as a public method only
+    /// (not on the interface); xunit finds it the same way.</summary>
+    private static string? FilterOf(IDiscoveryContext context)
+    {
+        if (context is IRunContext run)
+        {
+            return run.GetTestCaseFilter(null, _ => null)?.TestCaseFilterValue;
+        }
+        var method = context.GetType().GetMethod("GetTestCaseFilter", [typeof(IEnumerable<string>), typeof(Func<string, TestProperty>)]);
+        var filter = method?.Invoke(context, [null, (Func<string, TestProperty?>)(_ => null)]) as ITestCaseFilterExpression;
+        return filter?.TestCaseFilterValue;
+    }
+
+    private AgentProcess StartAgent(string source, SandboxSettings settings) =>
+        settings.Enabled
+            ? AgentProcess.StartSandboxed(source, SandboxManifest.Read(source), settings.Timeout)
+            : AgentProcess.StartUnsandboxed(source);
+
+    private List<TestCaseDto> Discover(string source, SandboxSettings settings, string? settingsXml, string? filter, IMessageLogger logger)
+    {
+        using var agent = StartAgent(source, settings);
+        _running.TryAdd(agent, 0);
+        try
+        {
+            agent.Send(new AgentMessage { Type = MessageTypes.Discover, Sources = [source], SettingsXml = settingsXml, Filter = filter });
+            var cases = new List<TestCaseDto>();
+            var done = false;
+            while (ReadSafely(agent, logger) is { } m)
+            {
+                switch (m.Type)
+                {
+                    case MessageTypes.Case when m.Case is not null:
+                        cases.Add(m.Case);
+                        break;
+                    case MessageTypes.Log:
+                        Log(logger, m);
+                        break;
+                    case MessageTypes.Done:
+                        done = true;
+                        if (m.Error is not null)
+                        {
+                            logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: discovery of {source} failed in the agent: {m.Error}");
+                        }
+                        break;
+                }
+            }
+            agent.WaitForExit();
+            if (!done)
+            {
+                var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
+                logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.SandboxCrashed}: discovery of {source} ended without finishing: {CrashCause(agent, usage)}");
+            }
+            return cases;
+        }
+        finally
+        {
+            _running.TryRemove(agent, out _);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="request"/> for one source in one sandbox. If the sandbox dies before the agent is done,
+    /// the test that was running fails with the cause and the figures, and the tests not yet run continue in a new
+    /// sandbox (found by discovering again with the same filter when the request was by sources). When the culprit
+    /// is not certain (several tests were running in parallel, or the framework's start message died with the
+    /// process), the candidates run again one per sandbox, where a crash can only be theirs.
+    /// </summary>
+    private void Run(string source, AgentMessage request, Dictionary<Guid, TestCase>? known, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    {
+        var proxies = known is null ? new Dictionary<Guid, TestCase>() : new Dictionary<Guid, TestCase>(known);
+        var requested = request.Tests?.Select(t => t.Id).ToHashSet();
+        var finished = new HashSet<Guid>();
+        var oneByOne = false;
+        while (!_cancelled)
+        {
+            var outcome = RunOnce(source, request, proxies, finished, settings, runContext, handle);
+            if (outcome.Done)
+            {
+                return;
+            }
+            if (requested is null)
+            {
+                // A run by sources: the cases left are found by discovering again with the same filter. Discovered
+                // cases replace those the run reported, which lack what running them again needs (xunit attaches its
+                // serialization only at discovery). Tests the framework would not run by sources (none for xunit
+                // v2) are in the discovery too; later increments drop explicit ones (research §2.5).
+                try
+                {
+                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle);
+                    foreach (var d in discovered)
+                    {
+                        proxies[d.Id] = ToProxy(d, handle);
+                    }
+                    requested = [.. discovered.Select(d => d.Id)];
+                }
+                catch (AdapterException e)
+                {
+                    handle.SendMessage(TestMessageLevel.Error, e.Message);
+                    return;
+                }
+            }
+            // Suspects first, each alone: the crash is attributed to whichever crashes again.
+            foreach (var id in outcome.Suspects.Where(requested.Contains))
+            {
+                RunOnce(source, RunTestsRequest([proxies[id]], runContext), proxies, finished, settings, runContext, handle);
+            }
+            if (outcome.Suspects.Count == 0 && !outcome.Progressed)
+            {
+                oneByOne = true;
+            }
+            List<TestCase> rest = [.. requested.Where(id => !finished.Contains(id)).Select(id => proxies[id])];
+            if (rest.Count == 0)
+            {
+                return;
+            }
+            handle.SendMessage(TestMessageLevel.Informational, $"Sandbox: {rest.Count} test(s) of {Path.GetFileName(source)} continue in {(oneByOne ? "a new sandbox each" : "a new sandbox")}");
+            if (oneByOne)
+            {
+                foreach (var t in rest)
+                {
+                    if (_cancelled)
+                    {
+                        return;
+                    }
+                    RunOnce(source, RunTestsRequest([t], runContext), proxies, finished, settings, runContext, handle);
+                }
+                return;
+            }
+            request = RunTestsRequest(rest, runContext);
+        }
+    }
+
+    private sealed record RunOutcome(bool Done, bool Progressed, IReadOnlyList<Guid> Suspects);
+
+    private RunOutcome RunOnce(string source, AgentMessage request, Dictionary<Guid, TestCase> proxies, HashSet<Guid> finished, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    {
+        AgentProcess agent;
+        try
+        {
+            agent = StartAgent(source, settings);
+        }
+        catch (AdapterException e)
+        {
+            handle.SendMessage(TestMessageLevel.Error, e.Message);
+            return new(true, false, []);
+        }
+        using (agent)
+        {
+            _running.TryAdd(agent, 0);
+            var started = new List<Guid>();
+            var results = new List<TestResultDto>();
+            var done = false;
+            try
+            {
+                agent.Send(request);
+                while (ReadSafely(agent, handle) is { } m)
+                {
+                    switch (m.Type)
+                    {
+                        case MessageTypes.Start when m.Case is not null:
+                            var proxy = Proxy(m.Case, proxies, handle);
+                            if (!started.Contains(proxy.Id))
+                            {
+                                started.Add(proxy.Id);
+                                handle.RecordStart(proxy);
+                            }
+                            break;
+                        case MessageTypes.Result when m.Result is not null:
+                            results.Add(m.Result);
+                            break;
+                        case MessageTypes.Log:
+                            Log(handle, m);
+                            break;
+                        case MessageTypes.Done:
+                            done = true;
+                            if (m.Error is not null)
+                            {
+                                handle.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: the agent failed running {source}: {m.Error}");
+                            }
+                            break;
+                    }
+                }
+                agent.WaitForExit();
+            }
+            finally
+            {
+                _running.TryRemove(agent, out _);
+            }
+
+            // Results wait for the sandbox's end: only then are its figures known.
+            var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
+            var attachment = usage is null ? null : KeepReport(agent, runContext);
+            var progressed = false;
+            foreach (var dto in results)
+            {
+                var proxy = Proxy(dto.TestCase, proxies, handle);
+                var result = TestObjectMapper.FromDto(dto, proxy, Warner(handle));
+                Decorate(result, usage, attachment);
+                finished.Add(proxy.Id);
+                progressed = true;
+                handle.RecordResult(result);
+                handle.RecordEnd(proxy, result.Outcome);
+            }
+            if (done)
+            {
+                return new(true, progressed, []);
+            }
+            // The sandbox ended before the agent said it was done. Name the cause rather than leave vstest to say
+            // "test host process crashed": certain when one test was running, or when the sandbox had one test to run.
+            var cause = CrashCause(agent, usage);
+            var suspects = started.Where(id => !finished.Contains(id)).ToList();
+            if (suspects.Count == 0 && request.Tests is [var only] && !finished.Contains(only.Id))
+            {
+                suspects.Add(only.Id);
+            }
+            // Certain only when the sandbox had one test: frameworks run tests in parallel, and their start messages
+            // may die with the process, so one test reported running is not proof.
+            if (request.Tests is { Count: 1 } && suspects.Count == 1)
+            {
+                var proxy = proxies[suspects[0]];
+                if (!started.Contains(proxy.Id))
+                {
+                    handle.RecordStart(proxy);
+                }
+                var result = new TestResult(proxy)
+                {
+                    Outcome = TestOutcome.Failed,
+                    ErrorMessage = $"{AdapterErrors.SandboxCrashed}: the test's process ended while it ran: {cause}",
+                    ComputerName = Environment.MachineName,
+                };
+                if (agent.StderrTail is { Length: > 0 } tail)
+                {
+                    result.Messages.Add(new TestResultMessage(TestResultMessage.StandardErrorCategory, tail));
+                }
+                Decorate(result, usage, attachment);
+                finished.Add(proxy.Id);
+                handle.RecordResult(result);
+                handle.RecordEnd(proxy, TestOutcome.Failed);
+                return new(false, true, []);
+            }
+            handle.SendMessage(TestMessageLevel.Informational, $"Sandbox: the sandbox running {Path.GetFileName(source)} ended before its agent finished ({cause.Split('\n')[0]}); {(suspects.Count == 0 ? "no test was reported running" : suspects.Count + " tests were running")}, so the rest runs again to find which test it was");
+            return new(false, progressed, suspects);
+        }
+    }
+
+    /// <summary>The RunReport's account of how the sandbox ended, its figures, and what the runtime said on the way
+    /// out: .NET writes "Process terminated. …" (Environment.FailFast), "Stack overflow." or "Unhandled exception." to
+    /// stderr before the stack, which alone would bury it.</summary>
+    private static string CrashCause(AgentProcess agent, UsageSummary? usage)
+    {
+        var cause = usage?.Cause ?? (agent.ExitCode is { } code ? $"exited with code {code}" : "ended");
+        var lines = agent.StderrTail.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var first = Array.FindIndex(lines, l => l.StartsWith("Process terminated.", StringComparison.Ordinal)
+            || l.StartsWith("Stack overflow.", StringComparison.Ordinal)
+            || l.StartsWith("Unhandled exception.", StringComparison.Ordinal)
+            || l.StartsWith("Out of memory.", StringComparison.Ordinal));
+        // The line after "Process terminated." is FailFast's message.
+        var said = first < 0 ? [] : lines.Skip(first).Take(2).Where(l => !l.StartsWith("at ", StringComparison.Ordinal)).ToList();
+        var text = cause;
+        if (said.Count > 0)
+        {
+            text += ": " + string.Join(" ", said);
+        }
+        text += usage is null ? " (no RunReport)" : "\n" + usage.Describe();
+        if (said.Count == 0 && lines.Length > 0)
+        {
+            text += "\nlast stderr lines:\n" + string.Join('\n', lines.TakeLast(12));
+        }
+        return text;
+    }
+
+    private static void Decorate(TestResult result, UsageSummary? usage, string? reportFile)
+    {
+        if (usage is not null)
+        {
+            result.Messages.Add(new TestResultMessage(TestResultMessage.AdditionalInfoCategory, usage.Describe() + "\n"));
+        }
+        if (reportFile is not null)
+        {
+            var set = new AttachmentSet(new Uri("attachment://sandbox/runreport"), "Sandbox RunReport");
+            set.Attachments.Add(UriDataAttachment.CreateFrom(reportFile, "Sandbox RunReport (docs/run-report.md)"));
+            result.Attachments.Add(set);
+        }
+    }
+
+    /// <summary>Copies the RunReport to the run's results directory, where TRX's writer can copy it later (the
+    /// sandbox's own directory is gone by then).</summary>
+    private static string? KeepReport(AgentProcess agent, IRunContext? runContext)
+    {
+        var dir = runContext?.TestRunDirectory is { Length: > 0 } d ? Path.Combine(d, "Sandbox") : Path.Combine(Path.GetTempPath(), "sandbox-reports");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var path = Path.Combine(dir, agent.SandboxId + ".runreport.json");
+            File.Copy(agent.ReportPath!, path, overwrite: true);
+            return path;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static TestCase Proxy(TestCaseDto dto, Dictionary<Guid, TestCase> proxies, IMessageLogger logger)
+    {
+        if (!proxies.TryGetValue(dto.Id, out var proxy))
+        {
+            proxy = ToProxy(dto, logger);
+            proxies[dto.Id] = proxy;
+        }
+        return proxy;
+    }
+
+    /// <summary>The next message, or null at the end; a malformed line (test code can write to the agent's
+    /// descriptors) ends the conversation as a crash would, with the reason logged.</summary>
+    private static AgentMessage? ReadSafely(AgentProcess agent, IMessageLogger logger)
+    {
+        try
+        {
+            return agent.Channel.Read();
+        }
+        catch (FormatException e)
+        {
+            logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: the agent sent something that is not the protocol ({e.Message}); its sandbox is stopped");
+            agent.Kill();
+            return null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static void Log(IMessageLogger logger, AgentMessage m)
+    {
+        var level = Enum.TryParse<TestMessageLevel>(m.Level, out var l) ? l : TestMessageLevel.Informational;
+        logger.SendMessage(level, m.Text ?? "");
+    }
+
+    private static Action<string> Warner(IMessageLogger? logger) =>
+        text => logger?.SendMessage(TestMessageLevel.Warning, text);
+}

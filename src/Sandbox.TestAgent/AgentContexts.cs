@@ -1,0 +1,87 @@
+using Microsoft.VisualStudio.TestPlatform.Common.Filtering;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel.Adapter;
+using Microsoft.VisualStudio.TestPlatform.ObjectModel.Logging;
+using Sandbox.TestAdapter.Protocol;
+
+namespace Sandbox.TestAgent;
+
+/// <summary>
+/// What testhost would give a framework adapter: the merged runsettings and the user's filter, which the framework
+/// applies itself as it would without Sandbox. Serves as the discovery context too: xunit looks for a public
+/// GetTestCaseFilter on it by reflection, as vstest's DiscoveryContext has one.
+/// </summary>
+internal sealed class AgentRunContext : IRunContext
+{
+    private readonly string? _filter;
+
+    public AgentRunContext(string? settingsXml, string? filter, string runDirectory)
+    {
+        RunSettings = new AgentRunSettings(settingsXml);
+        _filter = filter;
+        TestRunDirectory = runDirectory;
+    }
+
+    public IRunSettings? RunSettings { get; }
+    public bool KeepAlive => false;
+    public bool InIsolation => false;
+    public bool IsDataCollectionEnabled => false;
+    public bool IsBeingDebugged => false;
+    public string? TestRunDirectory { get; }
+    public string? SolutionDirectory => null;
+
+    public ITestCaseFilterExpression? GetTestCaseFilter(IEnumerable<string>? supportedProperties, Func<string, TestProperty?> propertyProvider)
+    {
+        if (string.IsNullOrEmpty(_filter))
+        {
+            return null;
+        }
+        var wrapper = new FilterExpressionWrapper(_filter);
+        if (wrapper.ParseError is not null)
+        {
+            throw new TestPlatformFormatException(wrapper.ParseError, _filter);
+        }
+        // Like vstest's own contexts: properties the framework does not know are the framework's business, not an error.
+        return new TestCaseFilterExpression(wrapper);
+    }
+}
+
+internal sealed class AgentRunSettings(string? settingsXml) : IRunSettings
+{
+    public string? SettingsXml { get; } = settingsXml;
+    public ISettingsProvider? GetSettings(string? settingsName) => null;
+}
+
+/// <summary>Sink, logger and framework handle in one: each call becomes a protocol line at once.</summary>
+internal sealed class StreamingFrameworkHandle : IFrameworkHandle2, ITestCaseDiscoverySink
+{
+    private readonly LineChannel _channel;
+
+    public StreamingFrameworkHandle(LineChannel channel) => _channel = channel;
+
+    public bool EnableShutdownAfterTestRun { get; set; }
+
+    public void SendTestCase(TestCase discoveredTest) =>
+        _channel.Write(new AgentMessage { Type = MessageTypes.Case, Case = TestObjectMapper.ToDto(discoveredTest) });
+
+    public void RecordStart(TestCase testCase) =>
+        _channel.Write(new AgentMessage { Type = MessageTypes.Start, Id = testCase.Id, Case = TestObjectMapper.ToDto(testCase) });
+
+    public void RecordEnd(TestCase testCase, TestOutcome outcome) =>
+        _channel.Write(new AgentMessage { Type = MessageTypes.End, Id = testCase.Id });
+
+    public void RecordResult(TestResult testResult) =>
+        _channel.Write(new AgentMessage { Type = MessageTypes.Result, Result = TestObjectMapper.ToDto(testResult) });
+
+    public void RecordAttachments(IList<AttachmentSet> attachmentSets) =>
+        SendMessage(TestMessageLevel.Warning, "Sandbox does not carry run-level attachments out of the sandbox yet; dropped: "
+            + string.Join(", ", attachmentSets.SelectMany(s => s.Attachments).Select(a => a.Uri.ToString())));
+
+    public void SendMessage(TestMessageLevel testMessageLevel, string message) =>
+        _channel.Write(new AgentMessage { Type = MessageTypes.Log, Level = testMessageLevel.ToString(), Text = message });
+
+    public int LaunchProcessWithDebuggerAttached(string filePath, string? workingDirectory, string? arguments, IDictionary<string, string?>? environmentVariables) =>
+        throw new NotSupportedException("debugging inside a sandbox is not supported; run with SANDBOX_DISABLE=1");
+
+    public bool AttachDebuggerToProcess(int pid) => false;
+}

@@ -1,0 +1,22 @@
+using Sandbox.TestAdapter.Protocol;
+using Sandbox.TestAgent;
+
+// One request per agent process: the host starts a fresh agent (a fresh sandbox) for each, so a crash ends one
+// request and nothing else.
+var channel = AgentChannel.TakeStdio();
+string? error = null;
+try
+{
+    var request = channel.Read() ?? throw new InvalidDataException("the host closed the channel before sending a request");
+    var adapters = FrameworkAdapters.Load(Path.Combine(AppContext.BaseDirectory, ".sandbox", "adapters"));
+    var runner = new AgentRunner(channel, adapters);
+    runner.Handle(request);
+}
+#pragma warning disable CA1031 // whatever the framework throws is reported to the host, which decides
+catch (Exception e)
+#pragma warning restore CA1031
+{
+    error = e.ToString();
+}
+channel.Write(new AgentMessage { Type = MessageTypes.Done, Error = error });
+return error is null ? 0 : 1;
