@@ -61,16 +61,5 @@ public sealed class DefaultSpecTests : IDisposable
         Assert.Contains("```yaml\n" + template + "```", docs, StringComparison.Ordinal);
     }
 
-    internal static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sandbox.sln")))
-            {
-                dir = dir.Parent;
-            }
-            return dir?.FullName ?? throw new InvalidOperationException("no Sandbox.sln above " + AppContext.BaseDirectory);
-        }
-    }
+    internal static string RepoRoot => PackageFixture.RepoRoot;
 }

@@ -11,14 +11,15 @@ public sealed record CommandResult(int ExitCode, string Output)
 /// <summary>
 /// Generated projects that reference Sandbox.Build from artifacts/packages (what eng/pack.sh writes), restored with
 /// an isolated NuGet cache and a NuGet.config of their own, as a user's project would: one cache per test class,
-/// so the package is extracted once.
+/// so the package is extracted once. Also compiled into Sandbox.TestAdapter.Tests, whose generated test projects
+/// restore the same way.
 /// </summary>
 public sealed class PackageFixture : IDisposable
 {
     public PackageFixture()
     {
-        var feed = Path.Combine(DefaultSpecTests.RepoRoot, "artifacts/packages");
-        var version = XDocument.Load(Path.Combine(DefaultSpecTests.RepoRoot, "Directory.Build.props")).Descendants("SandboxVersion").Single().Value;
+        var feed = Path.Combine(RepoRoot, "artifacts/packages");
+        var version = XDocument.Load(Path.Combine(RepoRoot, "Directory.Build.props")).Descendants("SandboxVersion").Single().Value;
         Package = Path.Combine(feed, $"Sandbox.Build.{version}.nupkg");
         // Never a skip: a missing package is a broken build, in CI and anywhere else.
         Assert.True(File.Exists(Package), $"{Package} is missing: run eng/build.sh, or eng/pack.sh after publishing to artifacts/dist");
@@ -41,13 +42,27 @@ public sealed class PackageFixture : IDisposable
         File.WriteAllText(Path.Combine(Root, "Directory.Packages.props"), "<Project />\n");
     }
 
+    /// <summary>The repository's root: the directory above the test assembly that holds Sandbox.sln.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sandbox.sln")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("no Sandbox.sln above " + AppContext.BaseDirectory);
+        }
+    }
+
     public string Package { get; }
     public string Version { get; }
     public string Root { get; }
     public string NuGetCache { get; }
     public string SandboxCache => Path.Combine(Root, "sandbox-cache");
 
-    public static string SandboxExe => Path.Combine(DefaultSpecTests.RepoRoot, "artifacts/dist/sandbox");
+    public static string SandboxExe => Path.Combine(RepoRoot, "artifacts/dist/sandbox");
 
     /// <summary>A console project (net10.0) referencing Sandbox.Build, with an optional sandbox.yaml beside it.</summary>
     public string CreateProject(string name, string program, string? sandboxYaml = null)
@@ -75,7 +90,10 @@ public sealed class PackageFixture : IDisposable
     }
 
     /// <summary>`dotnet ARGS` in <paramref name="dir"/>, with the isolated caches and no lingering build nodes.</summary>
-    public CommandResult Dotnet(string dir, params string[] args)
+    public CommandResult Dotnet(string dir, params string[] args) => Dotnet(dir, new Dictionary<string, string?>(), args);
+
+    /// <summary>`dotnet ARGS` with <paramref name="environment"/> added to (or, for null values, removed from) the caches' environment.</summary>
+    public CommandResult Dotnet(string dir, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
@@ -88,6 +106,10 @@ public sealed class PackageFixture : IDisposable
         psi.Environment["DOTNET_NOLOGO"] = "1";
         psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         psi.Environment["DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER"] = "1";
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
         return Run(psi, TimeSpan.FromMinutes(5));
     }
 
