@@ -383,7 +383,9 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             || l.StartsWith("Unhandled exception.", StringComparison.Ordinal)
             || l.StartsWith("Out of memory.", StringComparison.Ordinal));
         // The line after "Process terminated." is FailFast's message.
-        var said = first < 0 ? [] : lines.Skip(first).Take(2).Where(l => !l.StartsWith("at ", StringComparison.Ordinal)).ToList();
+        var said = first < 0 ? []
+            : lines.Skip(first).Take(lines[first].StartsWith("Process terminated.", StringComparison.Ordinal) ? 2 : 1)
+                .Where(l => !l.StartsWith("at ", StringComparison.Ordinal)).ToList();
         var text = cause;
         if (said.Count > 0)
         {
