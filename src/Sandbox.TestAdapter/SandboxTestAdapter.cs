@@ -147,19 +147,39 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     private List<TestCaseDto> Discover(string source, SandboxSettings settings, string? settingsXml, string? filter, IMessageLogger logger)
     {
         using var agent = StartAgent(source, settings);
+        var cases = new List<TestCaseDto>();
+        var request = new AgentMessage { Type = MessageTypes.Discover, Sources = [source], SettingsXml = settingsXml, Filter = filter };
+        var done = Converse(agent, request, logger, $"discovery of {source}", m =>
+        {
+            if (m is { Type: MessageTypes.Case, Case: { } c })
+            {
+                cases.Add(c);
+            }
+        });
+        if (!done)
+        {
+            var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
+            logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.SandboxCrashed}: discovery of {source} ended without finishing: {CrashCause(agent, usage)}");
+        }
+        return cases;
+    }
+
+    /// <summary>
+    /// Sends one request and reads the agent's messages until it ends, passing on its log lines and the error it
+    /// reports, and <paramref name="onMessage"/> the rest; the agent can be cancelled meanwhile. True when the agent
+    /// said it was done, false when its sandbox ended first.
+    /// </summary>
+    private bool Converse(AgentProcess agent, AgentMessage request, IMessageLogger logger, string what, Action<AgentMessage> onMessage)
+    {
         _running.TryAdd(agent, 0);
         try
         {
-            agent.Send(new AgentMessage { Type = MessageTypes.Discover, Sources = [source], SettingsXml = settingsXml, Filter = filter });
-            var cases = new List<TestCaseDto>();
             var done = false;
+            agent.Send(request);
             while (ReadSafely(agent, logger) is { } m)
             {
                 switch (m.Type)
                 {
-                    case MessageTypes.Case when m.Case is not null:
-                        cases.Add(m.Case);
-                        break;
                     case MessageTypes.Log:
                         Log(logger, m);
                         break;
@@ -167,18 +187,16 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                         done = true;
                         if (m.Error is not null)
                         {
-                            logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: discovery of {source} failed in the agent: {m.Error}");
+                            logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: {what} failed in the agent: {m.Error}");
                         }
+                        break;
+                    default:
+                        onMessage(m);
                         break;
                 }
             }
             agent.WaitForExit();
-            if (!done)
-            {
-                var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
-                logger.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.SandboxCrashed}: discovery of {source} ended without finishing: {CrashCause(agent, usage)}");
-            }
-            return cases;
+            return done;
         }
         finally
         {
@@ -274,46 +292,25 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         }
         using (agent)
         {
-            _running.TryAdd(agent, 0);
             var started = new List<Guid>();
             var results = new List<TestResultDto>();
-            var done = false;
-            try
+            var done = Converse(agent, request, handle, $"running {source}", m =>
             {
-                agent.Send(request);
-                while (ReadSafely(agent, handle) is { } m)
+                switch (m)
                 {
-                    switch (m.Type)
-                    {
-                        case MessageTypes.Start when m.Case is not null:
-                            var proxy = Proxy(m.Case, proxies, handle);
-                            if (!started.Contains(proxy.Id))
-                            {
-                                started.Add(proxy.Id);
-                                handle.RecordStart(proxy);
-                            }
-                            break;
-                        case MessageTypes.Result when m.Result is not null:
-                            results.Add(m.Result);
-                            break;
-                        case MessageTypes.Log:
-                            Log(handle, m);
-                            break;
-                        case MessageTypes.Done:
-                            done = true;
-                            if (m.Error is not null)
-                            {
-                                handle.SendMessage(TestMessageLevel.Error, $"{AdapterErrors.AgentFailed}: the agent failed running {source}: {m.Error}");
-                            }
-                            break;
-                    }
+                    case { Type: MessageTypes.Start, Case: { } c }:
+                        var proxy = Proxy(c, proxies, handle);
+                        if (!started.Contains(proxy.Id))
+                        {
+                            started.Add(proxy.Id);
+                            handle.RecordStart(proxy);
+                        }
+                        break;
+                    case { Type: MessageTypes.Result, Result: { } r }:
+                        results.Add(r);
+                        break;
                 }
-                agent.WaitForExit();
-            }
-            finally
-            {
-                _running.TryRemove(agent, out _);
-            }
+            });
 
             // Results wait for the sandbox's end: only then are its figures known.
             var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
