@@ -1,4 +1,3 @@
-using System.Xml.Linq;
 using Sandbox.Build.Tasks.Tests;
 
 namespace Sandbox.TestAdapter.Tests;
@@ -112,22 +111,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         public void Dispose() => Packages.Dispose();
     }
 
-    private sealed record Result(Guid Id, string Name, string Outcome, string Message, IReadOnlyList<string> TextMessages, IReadOnlyList<string> ResultFiles);
-
-    private static readonly XNamespace Trx = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
-
-    private List<Result> ReadTrx(string name)
-    {
-        var path = Path.Combine(_runs.Root, name);
-        Assert.True(File.Exists(path), $"{path} was not written");
-        return [.. XDocument.Load(path).Descendants(Trx + "UnitTestResult").Select(r => new Result(
-            Guid.Parse((string)r.Attribute("testId")!),
-            (string)r.Attribute("testName")!,
-            (string)r.Attribute("outcome")!,
-            (string?)r.Element(Trx + "Output")?.Element(Trx + "ErrorInfo")?.Element(Trx + "Message") ?? "",
-            [.. r.Descendants(Trx + "TextMessages").Elements(Trx + "Message").Select(m => m.Value)],
-            [.. r.Descendants(Trx + "ResultFile").Select(f => (string)f.Attribute("path")!)]))];
-    }
+    private List<TrxResult> ReadTrx(string name) => TrxResult.Read(Path.Combine(_runs.Root, name));
 
     [RootFact]
     public void The_test_output_holds_only_the_sandbox_adapter_where_testhost_looks_and_the_framework_adapter_hidden_even_after_a_build_without_it()

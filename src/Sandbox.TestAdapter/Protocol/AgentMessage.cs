@@ -13,7 +13,6 @@ internal static class MessageTypes
     public const string RunSources = "runSources";
     public const string RunTests = "runTests";
     // agent → host
-    public const string Ready = "ready";
     public const string Log = "log";
     public const string Case = "case";
     public const string Start = "start";

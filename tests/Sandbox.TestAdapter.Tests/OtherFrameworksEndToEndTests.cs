@@ -1,0 +1,105 @@
+using Sandbox.Build.Tasks.Tests;
+
+namespace Sandbox.TestAdapter.Tests;
+
+/// <summary>
+/// NUnit (NUnit3TestAdapter) and MSTest (MSTest.TestAdapter, which arrives as a reference rather than a content
+/// file) through Sandbox.TestAdapter: each test once, the framework's ids and messages, the usage line.
+/// </summary>
+public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworksEndToEndTests.Runs>
+{
+    private readonly Runs _runs;
+
+    public OtherFrameworksEndToEndTests(Runs runs) => _runs = runs;
+
+    public sealed record Framework(string Name, string References, string Tests);
+
+    public static readonly Framework NUnit = new("nunit",
+        """
+        <PackageReference Include="NUnit" Version="4.4.0" />
+        <PackageReference Include="NUnit3TestAdapter" Version="5.2.0" />
+        """,
+        """
+        using NUnit.Framework;
+        namespace N;
+        public class C
+        {
+            [Test] public void Passes() => Assert.Pass();
+            [Test] public void Fails() => Assert.Fail("the nunit failure message");
+            [TestCase(1), TestCase(2)] public void Cases(int n) => Assert.That(n, Is.GreaterThan(0));
+        }
+        """);
+
+    public static readonly Framework MSTest = new("mstest",
+        """
+        <PackageReference Include="MSTest.TestAdapter" Version="4.5.3" />
+        <PackageReference Include="MSTest.TestFramework" Version="4.5.3" />
+        """,
+        """
+        using Microsoft.VisualStudio.TestTools.UnitTesting;
+        namespace M;
+        [TestClass] public class C
+        {
+            [TestMethod] public void Passes() { }
+            [TestMethod] public void Fails() => Assert.Fail("the mstest failure message");
+            [TestMethod, DataRow(1), DataRow(2)] public void Rows(int n) => Assert.IsTrue(n > 0);
+        }
+        """);
+
+    /// <summary>For each framework, a project with Sandbox and one without, each built and run once.</summary>
+    public sealed class Runs : IDisposable
+    {
+        public Runs()
+        {
+            Packages = new PackageFixture();
+            foreach (var f in new[] { NUnit, MSTest })
+            {
+                foreach (var sandboxed in new[] { true, false })
+                {
+                    var name = f.Name + (sandboxed ? "-sandboxed" : "-plain");
+                    var dir = Directory.CreateDirectory(Path.Combine(Packages.Root, name)).FullName;
+                    var sandbox = sandboxed ? $"""<PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />""" : "";
+                    File.WriteAllText(Path.Combine(dir, "tests.csproj"), $"""
+                        <Project Sdk="Microsoft.NET.Sdk">
+                          <PropertyGroup>
+                            <TargetFramework>net10.0</TargetFramework>
+                            <ImplicitUsings>enable</ImplicitUsings>
+                          </PropertyGroup>
+                          <ItemGroup>
+                            <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
+                            {f.References}
+                            {sandbox}
+                          </ItemGroup>
+                        </Project>
+                        """);
+                    File.WriteAllText(Path.Combine(dir, "Tests.cs"), f.Tests);
+                    Outputs[name] = Packages.Dotnet(dir, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null },
+                        "test", "--logger", $"trx;LogFileName={Packages.Root}/{name}.trx");
+                }
+            }
+        }
+
+        public PackageFixture Packages { get; }
+        public Dictionary<string, CommandResult> Outputs { get; } = [];
+
+        public void Dispose() => Packages.Dispose();
+    }
+
+    public static TheoryData<string> Names => [NUnit.Name, MSTest.Name];
+
+    [RootTheory]
+    [MemberData(nameof(Names))]
+    public void Each_test_runs_once_with_the_framework_adapters_ids_outcomes_and_messages_and_the_usage_line(string framework)
+    {
+        var sandboxedRun = _runs.Outputs[framework + "-sandboxed"];
+        var sandboxed = TrxResult.Read(Path.Combine(_runs.Packages.Root, framework + "-sandboxed.trx"));
+        var plain = TrxResult.Read(Path.Combine(_runs.Packages.Root, framework + "-plain.trx"));
+        Assert.True(sandboxed.Count == 4, sandboxedRun.ToString());
+        Assert.Equal(4, sandboxed.Select(r => r.Id).Distinct().Count());
+        Assert.Equal(
+            plain.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order(),
+            sandboxed.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order());
+        Assert.Contains(sandboxed, r => r.Message.Contains($"the {framework} failure message", StringComparison.Ordinal));
+        Assert.All(sandboxed, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
+    }
+}
