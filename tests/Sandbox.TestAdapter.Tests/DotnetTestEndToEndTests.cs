@@ -32,6 +32,16 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         {
             [Fact] public void Fails_fast() => Environment.FailFast("the test called FailFast");
         }
+        public class Memory
+        {
+            [Fact]
+            public void Needs_more_than_the_limit()
+            {
+                var blocks = new List<byte[]>();
+                for (var i = 0; i < 600; i++) { var b = new byte[1 << 20]; Array.Fill(b, (byte)1); blocks.Add(b); }
+                Assert.Equal(600, blocks.Count);
+            }
+        }
         """;
 
     private readonly Runs _runs;
@@ -52,6 +62,11 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             BuildBefore = Packages.Dotnet(Suite, "build", "-nologo");
             AdapterBefore = File.Exists(Path.Combine(Output, "xunit.runner.visualstudio.testadapter.dll"));
             CreateProject("suite", sandboxed: true);
+            // The default spec with a memory limit the Memory test exceeds (and the rest stay far below).
+            var template = File.ReadAllText(Path.Combine(PackageFixture.RepoRoot, "tasks/Sandbox.Build.Tasks/build/Sandbox.Build.default.yaml"));
+            File.WriteAllText(Path.Combine(Suite, "sandbox.yaml"), template
+                .Replace("{{OutputDirectory}}", $"\"{Output}\"", StringComparison.Ordinal)
+                .Replace("memory: 2Gi", "memory: 256Mi", StringComparison.Ordinal));
             Plain = CreateProject("plain", sandboxed: false);
             Build = Packages.Dotnet(Suite, "build", "-nologo");
             PlainBuild = Packages.Dotnet(Plain, "build", "-nologo");
@@ -133,24 +148,24 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx" })
         {
             var results = ReadTrx(trx);
-            Assert.Equal(7, results.Count);
-            Assert.Equal(7, results.Select(r => r.Id).Distinct().Count());
+            Assert.Equal(8, results.Count);
+            Assert.Equal(8, results.Select(r => r.Id).Distinct().Count());
         }
     }
 
     [RootFact]
     public void Ids_and_names_are_the_framework_adapters_own()
     {
-        Assert.True(_runs.PlainRun.ExitCode != 0 || ReadTrx("plain.trx").Count == 6, _runs.PlainRun.ToString());
+        Assert.True(_runs.PlainRun.ExitCode != 0 || ReadTrx("plain.trx").Count == 7, _runs.PlainRun.ToString());
         var plain = ReadTrx("plain.trx").ToDictionary(r => r.Id, r => r.Name);
-        Assert.Equal(6, plain.Count);
+        Assert.Equal(7, plain.Count);
         var sandboxed = ReadTrx("sandboxed.trx").ToDictionary(r => r.Id, r => r.Name);
         Assert.All(plain, p => Assert.Equal(p.Value, sandboxed.GetValueOrDefault(p.Key)));
 
         static IEnumerable<string> Listed(CommandResult r) =>
             r.Output.Split('\n').SkipWhile(l => !l.Contains("The following Tests are available:", StringComparison.Ordinal)).Skip(1)
                 .Select(l => l.Trim()).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
-        Assert.Equal(7, Listed(_runs.PlainList).Count());
+        Assert.Equal(8, Listed(_runs.PlainList).Count());
         Assert.Equal(Listed(_runs.PlainList), Listed(_runs.SandboxedList));
     }
 
@@ -169,6 +184,12 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             {
                 // The host's environment reaches a test only without the sandbox.
                 Assert.Equal(("Failed", "Passed"), (u.Outcome, s.Outcome));
+                continue;
+            }
+            if (s.Name.EndsWith("Needs_more_than_the_limit", StringComparison.Ordinal))
+            {
+                // The memory limit exists only in the sandbox.
+                Assert.Equal(("Passed", "Failed"), (u.Outcome, s.Outcome));
                 continue;
             }
             Assert.Equal(u.Outcome, s.Outcome);
@@ -196,12 +217,23 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             Assert.Equal("Failed", crash.Outcome);
             Assert.Contains("SBX5024", crash.Message, StringComparison.Ordinal);
             Assert.Contains("the test called FailFast", crash.Message, StringComparison.Ordinal);
-            Assert.Equal(7, results.Count);
+            Assert.Equal(8, results.Count);
             Assert.Equal("Passed", results.Single(r => r.Name == "Sample.Basics.Passes").Outcome);
             Assert.Equal("Failed", results.Single(r => r.Name == "Sample.Basics.Fails_with_a_message").Outcome);
         }
         var sandboxedCrash = ReadTrx("sandboxed.trx").Single(r => r.Name == "Sample.Crashes.Fails_fast");
         Assert.Contains("peak memory", sandboxedCrash.Message, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public void A_test_over_the_memory_limit_fails_as_OOM_killed_with_its_peak()
+    {
+        var oom = ReadTrx("sandboxed.trx").Single(r => r.Name == "Sample.Memory.Needs_more_than_the_limit");
+        Assert.Equal("Failed", oom.Outcome);
+        Assert.Contains("SBX5024", oom.Message, StringComparison.Ordinal);
+        Assert.Contains("killed by the OOM killer", oom.Message, StringComparison.Ordinal);
+        Assert.Contains("OOM-killed yes", oom.Message, StringComparison.Ordinal);
+        Assert.Contains("cgroup peak", oom.Message, StringComparison.Ordinal);
     }
 
     [RootFact]
@@ -213,7 +245,8 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             var usage = Assert.Single(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal));
             Assert.Contains("max RSS", usage, StringComparison.Ordinal);
             Assert.Contains("CPU", usage, StringComparison.Ordinal);
-            Assert.Contains("OOM-killed no", usage, StringComparison.Ordinal);
+            // The figures are those of the sandbox that ran the test (at assembly isolation, with the others).
+            Assert.Contains("OOM-killed ", usage, StringComparison.Ordinal);
             Assert.EndsWith(".runreport.json", Assert.Single(r.ResultFiles), StringComparison.Ordinal);
         }
         Assert.All(ReadTrx("unsandboxed.trx"), r => Assert.DoesNotContain(r.TextMessages, m => m.StartsWith("Sandbox:", StringComparison.Ordinal)));
