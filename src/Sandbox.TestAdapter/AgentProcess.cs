@@ -51,6 +51,34 @@ internal sealed class AgentProcess : IDisposable
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
+    private const string RunDirectoryPrefix = "sandbox-test-";
+    private const string OwnerFile = "owner.pid";
+
+    /// <summary>
+    /// Removes the run directories (overlay upper and work directories, per-run bundles) of testhosts that died
+    /// before they could: a directory whose owner process is gone. The sandboxes themselves die with their
+    /// `sandbox run`, and their mounts with their mount namespace.
+    /// </summary>
+    public static void CollectLeftovers(string tempDirectory)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(tempDirectory, RunDirectoryPrefix + "*"))
+        {
+            try
+            {
+                var owner = File.ReadAllText(Path.Combine(dir, OwnerFile)).Trim();
+                if (int.TryParse(owner, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                    && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another user's, one being created right now (no owner file yet), or one being removed: not ours to judge.
+            }
+        }
+    }
+
     public static string AgentPath(string outputDirectory) => Path.Combine(outputDirectory, "Sandbox.TestAgent.dll");
 
     /// <summary>The agent's command line inside the sandbox or out: the test project's runtimeconfig and deps.json,
@@ -77,9 +105,11 @@ internal sealed class AgentProcess : IDisposable
     public static AgentProcess StartSandboxed(string source, SandboxManifest manifest, string? timeout)
     {
         var id = "sbx-test-" + Guid.NewGuid().ToString("N")[..12];
-        var dir = Directory.CreateTempSubdirectory("sandbox-test-").FullName;
+        CollectLeftovers(Path.GetTempPath());
+        var dir = Directory.CreateTempSubdirectory(RunDirectoryPrefix).FullName;
         try
         {
+            File.WriteAllText(Path.Combine(dir, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var config = RunConfig(source, manifest, dir);
             var bundle = Directory.CreateDirectory(Path.Combine(dir, "bundle")).FullName;
             File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());

@@ -149,3 +149,41 @@ public class HostSideTests
         }
     }
 }
+
+public class LeftoverTests
+{
+    [Fact]
+    public void Run_directories_of_dead_testhosts_are_collected_and_live_ones_kept()
+    {
+        var temp = Directory.CreateTempSubdirectory("sandbox-adapter-leftovers-").FullName;
+        try
+        {
+            string Run(string name, string? owner)
+            {
+                var dir = Directory.CreateDirectory(Path.Combine(temp, "sandbox-test-" + name)).FullName;
+                Directory.CreateDirectory(Path.Combine(dir, "upper/sub"));
+                if (owner is not null)
+                {
+                    File.WriteAllText(Path.Combine(dir, "owner.pid"), owner);
+                }
+                return dir;
+            }
+            // pid_max is at most 2^22: this pid is never alive.
+            var dead = Run("dead", "9999999");
+            var live = Run("live", "1");
+            var mine = Run("mine", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var unowned = Run("unowned", null);
+            var other = Directory.CreateDirectory(Path.Combine(temp, "something-else")).FullName;
+            AgentProcess.CollectLeftovers(temp);
+            Assert.False(Directory.Exists(dead));
+            Assert.True(Directory.Exists(live));
+            Assert.True(Directory.Exists(mine));
+            Assert.True(Directory.Exists(unowned));
+            Assert.True(Directory.Exists(other));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+}
