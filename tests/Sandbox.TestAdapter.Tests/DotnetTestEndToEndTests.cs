@@ -70,7 +70,9 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             Plain = CreateProject("plain", sandboxed: false);
             Build = Packages.Dotnet(Suite, "build", "-nologo");
             PlainBuild = Packages.Dotnet(Plain, "build", "-nologo");
-            var env = new Dictionary<string, string?> { [Secret] = "from-the-host", ["SANDBOX_DISABLE"] = null };
+            // A temporary directory of its own, so the check that run directories are removed sees only this run's.
+            var env = new Dictionary<string, string?> { [Secret] = "from-the-host", ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory };
+            Directory.CreateDirectory(TempDirectory);
 
             Sandboxed = Packages.Dotnet(Suite, env, "test", "--no-build", "--logger", $"trx;LogFileName={Root}/sandboxed.trx");
             WrittenFileReachedHost = File.Exists(Path.Combine(Output, "written-by-test.txt"));
@@ -88,6 +90,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         public string Suite { get; }
         public string Plain { get; }
         public string Output => Path.Combine(Suite, "bin/Debug/net10.0");
+        public string TempDirectory => Path.Combine(Root, "tmp");
         public CommandResult BuildBefore { get; }
         public bool AdapterBefore { get; }
         public CommandResult Build { get; }
@@ -257,6 +260,6 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
     {
         Assert.Contains("Writes_beside_its_assembly", string.Join(' ', ReadTrx("sandboxed.trx").Where(r => r.Outcome == "Passed").Select(r => r.Name)), StringComparison.Ordinal);
         Assert.False(_runs.WrittenFileReachedHost, "the sandboxed test's file appeared in the host's output directory");
-        Assert.Empty(Directory.GetDirectories(Path.GetTempPath(), "sandbox-test-*"));
+        Assert.Empty(Directory.GetDirectories(_runs.TempDirectory, "sandbox-test-*"));
     }
 }
