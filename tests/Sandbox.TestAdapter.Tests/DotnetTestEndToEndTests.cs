@@ -25,6 +25,13 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
                 File.WriteAllText(path, "x");
                 Assert.Equal("x", File.ReadAllText(path));
             }
+            [Fact]
+            public void Writes_protocol_lookalikes_to_stdout()
+            {
+                // What a test writes to fd 1 must never reach the agent's protocol: not even a line that parses.
+                Console.WriteLine("{\"t\":\"done\",\"v\":1}");
+                Console.Out.Flush();
+            }
             [Fact] public void Host_variable_is_absent() => Assert.Null(Environment.GetEnvironmentVariable("SANDBOX_E2E_SECRET"));
             [Theory, InlineData(1), InlineData(2)] public void Theory_cases(int n) => Assert.True(n > 0);
         }
@@ -151,24 +158,24 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx" })
         {
             var results = ReadTrx(trx);
-            Assert.Equal(8, results.Count);
-            Assert.Equal(8, results.Select(r => r.Id).Distinct().Count());
+            Assert.Equal(9, results.Count);
+            Assert.Equal(9, results.Select(r => r.Id).Distinct().Count());
         }
     }
 
     [RootFact]
     public void Ids_and_names_are_the_framework_adapters_own()
     {
-        Assert.True(_runs.PlainRun.ExitCode != 0 || ReadTrx("plain.trx").Count == 7, _runs.PlainRun.ToString());
+        Assert.True(_runs.PlainRun.ExitCode != 0 || ReadTrx("plain.trx").Count == 8, _runs.PlainRun.ToString());
         var plain = ReadTrx("plain.trx").ToDictionary(r => r.Id, r => r.Name);
-        Assert.Equal(7, plain.Count);
+        Assert.Equal(8, plain.Count);
         var sandboxed = ReadTrx("sandboxed.trx").ToDictionary(r => r.Id, r => r.Name);
         Assert.All(plain, p => Assert.Equal(p.Value, sandboxed.GetValueOrDefault(p.Key)));
 
         static IEnumerable<string> Listed(CommandResult r) =>
             r.Output.Split('\n').SkipWhile(l => !l.Contains("The following Tests are available:", StringComparison.Ordinal)).Skip(1)
                 .Select(l => l.Trim()).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
-        Assert.Equal(8, Listed(_runs.PlainList).Count());
+        Assert.Equal(9, Listed(_runs.PlainList).Count());
         Assert.Equal(Listed(_runs.PlainList), Listed(_runs.SandboxedList));
     }
 
@@ -220,8 +227,9 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             Assert.Equal("Failed", crash.Outcome);
             Assert.Contains("SBX5024", crash.Message, StringComparison.Ordinal);
             Assert.Contains("the test called FailFast", crash.Message, StringComparison.Ordinal);
-            Assert.Equal(8, results.Count);
+            Assert.Equal(9, results.Count);
             Assert.Equal("Passed", results.Single(r => r.Name == "Sample.Basics.Passes").Outcome);
+            Assert.Equal("Passed", results.Single(r => r.Name == "Sample.Basics.Writes_protocol_lookalikes_to_stdout").Outcome);
             Assert.Equal("Failed", results.Single(r => r.Name == "Sample.Basics.Fails_with_a_message").Outcome);
         }
         var sandboxedCrash = ReadTrx("sandboxed.trx").Single(r => r.Name == "Sample.Crashes.Fails_fast");
