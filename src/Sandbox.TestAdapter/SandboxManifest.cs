@@ -17,7 +17,7 @@ internal sealed record SandboxManifest(string Bundle, string Sandbox, string Out
         var path = PathFor(source);
         if (!File.Exists(path))
         {
-            throw new AdapterException(AdapterErrors.NoManifest, $"{path} is missing: Sandbox.Build writes it after Build. Check that the project references Sandbox.TestAdapter and was built with SandboxEnabled not false, or run unsandboxed with SANDBOX_DISABLE=1");
+            throw new AdapterException(AdapterErrors.NoManifest, $"{path} is missing: Sandbox.Build writes it after Build. rebuild the project (it must reference Sandbox.TestAdapter), or run unsandboxed with SANDBOX_DISABLE=1");
         }
         try
         {

@@ -4,10 +4,18 @@ namespace Sandbox.TestAdapter;
 
 /// <summary>
 /// The `&lt;Sandbox&gt;` section of the merged runsettings (a file, or `dotnet test -- Sandbox.Enabled=false`, which
-/// vstest turns into the same nested elements), and `SANDBOX_DISABLE=1`.
+/// vstest turns into the same nested elements), `SANDBOX_DISABLE=1`, and per test assembly the project's
+/// SandboxEnabled=false (<see cref="For"/>).
 /// </summary>
 internal sealed record SandboxSettings(bool Enabled, string? DisabledBy, string Isolation, string? Timeout)
 {
+    /// <summary>The file the package's targets write beside the hidden adapters when the project sets SandboxEnabled=false.</summary>
+    public static string DisabledMarker(string source) => Path.Combine(Path.GetDirectoryName(source) ?? ".", ".sandbox", "disabled");
+
+    /// <summary>The settings for one source: as <see cref="Parse"/>, and off when the project was built with SandboxEnabled=false.</summary>
+    public SandboxSettings For(string source) =>
+        Enabled && File.Exists(DisabledMarker(source)) ? this with { Enabled = false, DisabledBy = "the MSBuild property SandboxEnabled=false" } : this;
+
     public static SandboxSettings Parse(string? settingsXml, Func<string, string?> environment)
     {
         string? enabled = null, isolation = null, timeout = null;

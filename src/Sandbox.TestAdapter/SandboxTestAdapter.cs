@@ -35,6 +35,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         var filter = FilterOf(discoveryContext);
         foreach (var source in sources)
         {
+            AnnounceProjectSwitch(source, settings, logger);
             try
             {
                 foreach (var dto in Discover(source, settings, discoveryContext.RunSettings?.SettingsXml, filter, logger))
@@ -57,6 +58,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         var filter = runContext?.GetTestCaseFilter(null, _ => null)?.TestCaseFilterValue;
         foreach (var source in sources)
         {
+            AnnounceProjectSwitch(source, settings, frameworkHandle);
             var request = new AgentMessage
             {
                 Type = MessageTypes.RunSources,
@@ -75,6 +77,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         var settings = Settings(runContext?.RunSettings?.SettingsXml, frameworkHandle);
         foreach (var group in tests.GroupBy(t => t.Source, StringComparer.Ordinal))
         {
+            AnnounceProjectSwitch(group.Key, settings, frameworkHandle);
             var cases = group.ToDictionary(t => t.Id);
             Run(group.Key, RunTestsRequest(cases.Values, runContext), cases, settings, runContext, frameworkHandle);
         }
@@ -126,6 +129,15 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         return settings;
     }
 
+    /// <summary>Says once per test assembly that its project turned the sandbox off (the run-wide switches are said by <see cref="Settings"/>).</summary>
+    private static void AnnounceProjectSwitch(string source, SandboxSettings settings, IMessageLogger logger)
+    {
+        if (settings.Enabled && !settings.For(source).Enabled)
+        {
+            logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled for {Path.GetFileName(source)} by the MSBuild property SandboxEnabled=false: its tests run unsandboxed");
+        }
+    }
+
     /// <summary>The user's --filter as typed. vstest's DiscoveryContext has GetTestCaseFilter as a public method only
     /// (not on the interface); xunit finds it the same way.</summary>
     private static string? FilterOf(IDiscoveryContext context)
@@ -139,8 +151,8 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         return filter?.TestCaseFilterValue;
     }
 
-    private AgentProcess StartAgent(string source, SandboxSettings settings) =>
-        settings.Enabled
+    private static AgentProcess StartAgent(string source, SandboxSettings settings) =>
+        settings.For(source).Enabled
             ? AgentProcess.StartSandboxed(source, SandboxManifest.Read(source), settings.Timeout)
             : AgentProcess.StartUnsandboxed(source);
 

@@ -187,3 +187,28 @@ public class LeftoverTests
         }
     }
 }
+
+public class ProjectSwitchTests
+{
+    [Fact]
+    public void A_project_built_with_SandboxEnabled_false_runs_unsandboxed_and_only_that_project()
+    {
+        var dir = Directory.CreateTempSubdirectory("sandbox-adapter-switch-").FullName;
+        try
+        {
+            var off = Path.Combine(dir, "off/proj.dll");
+            var on = Path.Combine(dir, "on/proj.dll");
+            Directory.CreateDirectory(Path.Combine(dir, "off/.sandbox"));
+            Directory.CreateDirectory(Path.Combine(dir, "on"));
+            File.WriteAllText(SandboxSettings.DisabledMarker(off), "SandboxEnabled=false");
+            var settings = SandboxSettings.Parse(null, _ => null);
+            Assert.False(settings.For(off).Enabled);
+            Assert.Equal("the MSBuild property SandboxEnabled=false", settings.For(off).DisabledBy);
+            Assert.True(settings.For(on).Enabled);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
