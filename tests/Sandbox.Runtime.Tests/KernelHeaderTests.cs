@@ -66,7 +66,7 @@ public class KernelHeaderTests
         ["SECCOMP_RET_USER_NOTIF"] = Sandbox.Seccomp.SeccompAction.UserNotif,
         ["AF_UNIX"] = AF_UNIX, ["SOCK_STREAM"] = SOCK_STREAM, ["SOCK_SEQPACKET"] = SOCK_SEQPACKET, ["SOL_SOCKET"] = SOL_SOCKET,
         ["SCM_RIGHTS"] = SCM_RIGHTS, ["MSG_DONTWAIT"] = MSG_DONTWAIT, ["MSG_CMSG_CLOEXEC"] = MSG_CMSG_CLOEXEC, ["MSG_NOSIGNAL"] = MSG_NOSIGNAL,
-        ["POLLIN"] = (ulong)POLLIN, ["POLLHUP"] = (ulong)POLLHUP,
+        ["POLLIN"] = (ulong)POLLIN, ["POLLOUT"] = (ulong)POLLOUT, ["POLLERR"] = (ulong)POLLERR, ["POLLHUP"] = (ulong)POLLHUP,
         ["sizeof(struct msghdr)"] = (ulong)sizeof(MsgHdr), ["offsetof(struct msghdr, msg_control)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Control)),
         ["offsetof(struct msghdr, msg_flags)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Flags)),
         ["CMSG_SPACE(sizeof(int))"] = CmsgFd.Size, ["CMSG_LEN(sizeof(int))"] = CmsgFd.LengthOfOne, ["sizeof(struct iovec)"] = (ulong)sizeof(IoVec),
