@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using static Sandbox.Bundles.Interop.Libc;
 
-using Sandbox.Tests.Shared;
 
 namespace Sandbox.Bundles.Tests;
 

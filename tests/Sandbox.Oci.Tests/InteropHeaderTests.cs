@@ -21,7 +21,7 @@ public class InteropHeaderTests
             ["offsetof(struct statx, stx_mode)"] = (long)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.Mode)),
             ["offsetof(struct statx, stx_size)"] = (long)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.Size)),
         };
-        var lines = Sandbox.Tests.Shared.CProgram.Output("#define _GNU_SOURCE\n#include <fcntl.h>\n#include <errno.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <sys/stat.h>",
+        var lines = CProgram.Output("#define _GNU_SOURCE\n#include <fcntl.h>\n#include <errno.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <sys/stat.h>",
             ours.Keys.Select(k => $"  printf(\"%s=%lld\\n\", \"{k}\", (long long)({k}));"));
         var theirs = lines.Select(l => l.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(ours.OrderBy(p => p.Key), theirs.OrderBy(p => p.Key));

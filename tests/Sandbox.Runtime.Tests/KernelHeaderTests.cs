@@ -4,7 +4,6 @@ using Sandbox.Runtime;
 using Sandbox.Runtime.Interop;
 using static Sandbox.Runtime.Interop.Libc;
 
-using Sandbox.Tests.Shared;
 
 namespace Sandbox.Runtime.Tests;
 

@@ -83,7 +83,7 @@ public class LibseccompComparisonTests(ITestOutputHelper output)
             ["SCMP_FLTATR_ACT_BADARCH"] = Libseccomp.AttrActBadArch,
             ["__NR_SCMP_ERROR"] = Libseccomp.NrScmpError,
         };
-        var output = Sandbox.Tests.Shared.CProgram.Output("#include <stddef.h>\n#include <stdio.h>\n#include <seccomp.h>",
+        var output = CProgram.Output("#include <stddef.h>\n#include <stdio.h>\n#include <seccomp.h>",
             expected.Keys.Select(k => $"  printf(\"%s\\t%lld\\n\", \"{k}\", (long long)({k}));"));
         foreach (var line in output)
         {

@@ -10,7 +10,7 @@ public class SyscallTableTests
     public void Every_entry_of_the_native_table_matches_the_kernel_headers()
     {
         var arch = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? SeccompArch.Aarch64 : SeccompArch.X86_64;
-        var header = Sandbox.Tests.Shared.CProgram.Output("#include <stdio.h>\n#include <asm/unistd.h>",
+        var header = CProgram.Output("#include <stdio.h>\n#include <asm/unistd.h>",
                 arch.Table.Select(t => $"  printf(\"%s %ld\\n\", \"{t.Name}\", (long)__NR_{t.Name});"))
             .Select(l => l.Split(' ')).ToDictionary(p => p[0], p => int.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (name, number) in arch.Table)
