@@ -74,7 +74,16 @@ internal static unsafe class PostClone
         switch (s->Op)
         {
             case ChildOp.SetParentDeathSignal:
-                return Prctl(PR_SET_PDEATHSIG, (nuint)s->I1, 0, 0, 0) == 0 ? 0 : Errno;
+                if (Prctl(PR_SET_PDEATHSIG, (nuint)s->I1, 0, 0, 0) != 0)
+                {
+                    return Errno;
+                }
+                if (ParentGone(ctx))
+                {
+                    // It died before the signal was armed (it may have sent the go-ahead first): nobody would kill us.
+                    Exit(SetupFailedExit);
+                }
+                return 0;
             case ChildOp.WaitForParent:
                 return WaitForParent(ctx);
             case ChildOp.SetNs:
@@ -200,6 +209,23 @@ internal static unsafe class PostClone
             Write(2, line, n);
         }
         Exit(SetupFailedExit);
+    }
+
+    /// <summary>
+    /// Whether the runtime is gone: it holds the only read end of the report pipe, so once it has died a poll of the
+    /// write end reports POLLERR. (getppid cannot tell: in a new pid namespace it is 0 either way.)
+    /// </summary>
+    private static bool ParentGone(ChildContext* ctx)
+    {
+        if (ctx->ReportFd < 0)
+        {
+            return false;
+        }
+        PollFd p;
+        p.Fd = ctx->ReportFd;
+        p.Events = POLLOUT;
+        p.Revents = 0;
+        return Poll(&p, 1, 0) > 0 && (p.Revents & POLLERR) != 0;
     }
 
     private static int WaitForParent(ChildContext* ctx)

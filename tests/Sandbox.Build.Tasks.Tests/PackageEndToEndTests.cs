@@ -89,7 +89,7 @@ public sealed class PackageEndToEndTests : IClassFixture<PackageEndToEndTests.Ap
         Assert.Contains(config["linux"]!["namespaces"]!.AsArray(), n => (string?)n!["type"] == "network");
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void The_bundle_runs_the_projects_output_in_its_output_directory_read_only_without_network_or_host_environment()
     {
         Assert.True(_app.FirstBuild.ExitCode == 0, _app.FirstBuild.ToString());

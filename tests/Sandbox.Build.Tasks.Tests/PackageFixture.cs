@@ -131,27 +131,3 @@ public sealed class PackageFixture : IDisposable
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
-
-/// <summary>A test that runs a sandbox, which needs root here; under CI=true it never skips.</summary>
-public sealed class RootFactAttribute : FactAttribute
-{
-    public RootFactAttribute()
-    {
-        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("CI") != "true")
-        {
-            Skip = "needs root: the bundle is run for real (CI runs these as root)";
-        }
-    }
-}
-
-/// <summary>A theory that runs a sandbox, which needs root here; under CI=true it never skips.</summary>
-public sealed class RootTheoryAttribute : TheoryAttribute
-{
-    public RootTheoryAttribute()
-    {
-        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("CI") != "true")
-        {
-            Skip = "needs root: the bundle is run for real (CI runs these as root)";
-        }
-    }
-}

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using static Sandbox.Bundles.Interop.Libc;
+
 
 namespace Sandbox.Bundles.Tests;
 
@@ -43,47 +43,6 @@ public class KernelHeaderTests
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
     }
 
-    private static Dictionary<string, string> CompileAndRun(IEnumerable<string> names)
-    {
-        var dir = Directory.CreateTempSubdirectory("bundles-headers-");
-        try
-        {
-            var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
-            var src = Path.Combine(dir.FullName, "h.c");
-            File.WriteAllText(src, $$"""
-                #define _GNU_SOURCE
-                #include <stdio.h>
-                #include <stddef.h>
-                #include <errno.h>
-                #include <fcntl.h>
-                #include <sys/stat.h>
-                #include <sys/file.h>
-                #include <sys/ioctl.h>
-                #include <sys/syscall.h>
-                #include <linux/fs.h>
-                #include <linux/openat2.h>
-                int main(void) {
-                {{lines}}
-                  return 0;
-                }
-                """);
-            var exe = Path.Combine(dir.FullName, "h");
-            Run("cc", $"-o {exe} {src}");
-            return Run(exe, "").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        }
-        finally
-        {
-            dir.Delete(true);
-        }
-    }
-
-    private static string Run(string file, string args)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {args}: {stderr}");
-        return stdout;
-    }
+    private static Dictionary<string, string> CompileAndRun(IEnumerable<string> names) =>
+        CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "sys/stat.h", "sys/file.h", "sys/ioctl.h", "sys/syscall.h", "linux/fs.h", "linux/openat2.h"], names);
 }

@@ -160,6 +160,30 @@ public class LifecycleTests
         Assert.Empty(b.StateEntries);
     }
 
+    /// <summary>
+    /// A state directory without its state.json (what a killed run of an older version left, or a half-written
+    /// claim): `state` says there is no such container, `delete --force` removes it, and `run` collects it.
+    /// </summary>
+    [PrivilegedFact]
+    public void A_state_directory_without_state_is_collected_or_removable()
+    {
+        using var b = new TestBundle();
+        b.Sh("echo ran");
+        b.Write();
+        var ghost = Path.Combine(b.StateRoot, b.Id);
+        Directory.CreateDirectory(ghost);
+        File.WriteAllText(Path.Combine(ghost, "config.json"), "{}");
+        Assert.Contains(ErrorCodes.ContainerNotFound, b.Cli(["state", b.Id]).Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        Assert.False(Directory.Exists(ghost));
+
+        Directory.CreateDirectory(ghost);
+        File.WriteAllText(Path.Combine(ghost, "config.json"), "{}");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0 && r.Stdout == "ran\n", r.ToString());
+        Assert.Empty(b.StateEntries);
+    }
+
     [PrivilegedFact]
     public void A_create_killed_during_setup_leaves_a_container_the_next_run_collects()
     {

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Sandbox.Oci.Interop;
-using Sandbox.Seccomp.Tests;
 using static Sandbox.Oci.Interop.Libc;
 
 namespace Sandbox.Oci.Tests;

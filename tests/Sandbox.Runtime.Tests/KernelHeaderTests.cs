@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Sandbox.Oci;
 using Sandbox.Runtime;
 using Sandbox.Runtime.Interop;
 using static Sandbox.Runtime.Interop.Libc;
+
 
 namespace Sandbox.Runtime.Tests;
 
@@ -66,7 +66,7 @@ public class KernelHeaderTests
         ["SECCOMP_RET_USER_NOTIF"] = Sandbox.Seccomp.SeccompAction.UserNotif,
         ["AF_UNIX"] = AF_UNIX, ["SOCK_STREAM"] = SOCK_STREAM, ["SOCK_SEQPACKET"] = SOCK_SEQPACKET, ["SOL_SOCKET"] = SOL_SOCKET,
         ["SCM_RIGHTS"] = SCM_RIGHTS, ["MSG_DONTWAIT"] = MSG_DONTWAIT, ["MSG_CMSG_CLOEXEC"] = MSG_CMSG_CLOEXEC, ["MSG_NOSIGNAL"] = MSG_NOSIGNAL,
-        ["POLLIN"] = (ulong)POLLIN, ["POLLHUP"] = (ulong)POLLHUP,
+        ["POLLIN"] = (ulong)POLLIN, ["POLLOUT"] = (ulong)POLLOUT, ["POLLERR"] = (ulong)POLLERR, ["POLLHUP"] = (ulong)POLLHUP,
         ["sizeof(struct msghdr)"] = (ulong)sizeof(MsgHdr), ["offsetof(struct msghdr, msg_control)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Control)),
         ["offsetof(struct msghdr, msg_flags)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Flags)),
         ["CMSG_SPACE(sizeof(int))"] = CmsgFd.Size, ["CMSG_LEN(sizeof(int))"] = CmsgFd.LengthOfOne, ["sizeof(struct iovec)"] = (ulong)sizeof(IoVec),
@@ -145,68 +145,9 @@ public class KernelHeaderTests
 
     private static Dictionary<string, string> CompileAndRun()
     {
-        var dir = Directory.CreateTempSubdirectory("sandbox-headers-");
-        try
-        {
-            var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
+        var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
                 .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp",
                     "SYS_mount_setattr", "SYS_landlock_create_ruleset", "SYS_landlock_add_rule", "SYS_landlock_restrict_self", "SYS_keyctl", "SYS_getcwd", "SYS_bpf"]);
-            var lines = string.Join("\n", names.Select(n => $"  printf(\"%s=%llu\\n\", \"{n}\", (unsigned long long)({n}));"));
-            var c = $$"""
-                #define _GNU_SOURCE
-                #include <stdio.h>
-                #include <stddef.h>
-                #include <errno.h>
-                #include <fcntl.h>
-                #include <signal.h>
-                #include <sched.h>
-                #include <sys/mount.h>
-                #include <sys/statvfs.h>
-                #include <sys/statfs.h>
-                #include <sys/stat.h>
-                #include <sys/wait.h>
-                #include <sys/prctl.h>
-                #include <sys/resource.h>
-                #include <sys/socket.h>
-                #include <sys/ioctl.h>
-                #include <sys/syscall.h>
-                #include <sys/sysmacros.h>
-                #include <poll.h>
-                #include <net/if.h>
-                #include <linux/capability.h>
-                #include <linux/openat2.h>
-                #include <linux/close_range.h>
-                #include <linux/sched.h>
-                #include <linux/seccomp.h>
-                #include <linux/landlock.h>
-                #include <linux/keyctl.h>
-                #include <linux/bpf.h>
-                #include <sys/uio.h>
-                int main(void) {
-                {{lines}}
-                  return 0;
-                }
-                """;
-            var src = Path.Combine(dir.FullName, "h.c");
-            File.WriteAllText(src, c);
-            var exe = Path.Combine(dir.FullName, "h");
-            Run("cc", $"-o {exe} {src}");
-            return Run(exe, "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        }
-        finally
-        {
-            dir.Delete(true);
-        }
-    }
-
-    private static string Run(string file, string args)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {args}: {stderr}");
-        return stdout;
+        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h"], names);
     }
 }

@@ -138,7 +138,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
 
     private List<TrxResult> ReadTrx(string name) => TrxResult.Read(Path.Combine(_runs.Root, name));
 
-    [RootFact]
+    [PrivilegedFact]
     public void The_test_output_holds_only_the_sandbox_adapter_where_testhost_looks_and_the_framework_adapter_hidden_even_after_a_build_without_it()
     {
         Assert.True(_runs.BuildBefore.ExitCode == 0, _runs.BuildBefore.ToString());
@@ -152,7 +152,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.True(File.Exists(Path.Combine(_runs.Output, "proj.sandbox.json")));
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void Every_test_runs_exactly_once_sandboxed_and_unsandboxed()
     {
         foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx" })
@@ -163,7 +163,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         }
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void Ids_and_names_are_the_framework_adapters_own()
     {
         Assert.True(_runs.PlainRun.ExitCode != 0 || ReadTrx("plain.trx").Count == 8, _runs.PlainRun.ToString());
@@ -179,7 +179,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.Equal(Listed(_runs.PlainList), Listed(_runs.SandboxedList));
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void Outcomes_and_messages_match_a_run_without_the_sandbox_except_where_the_sandbox_is_the_point()
     {
         var plain = ReadTrx("plain.trx").ToDictionary(r => r.Id);
@@ -217,7 +217,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.Contains("the message of a failing test", sandboxed.Values.Single(r => r.Name.EndsWith("Fails_with_a_message", StringComparison.Ordinal)).Message, StringComparison.Ordinal);
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void A_test_that_ends_its_process_fails_with_the_cause_and_the_figures_and_the_rest_still_run()
     {
         foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx" })
@@ -236,7 +236,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.Contains("peak memory", sandboxedCrash.Message, StringComparison.Ordinal);
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void A_test_over_the_memory_limit_fails_as_OOM_killed_with_its_peak()
     {
         var oom = ReadTrx("sandboxed.trx").Single(r => r.Name == "Sample.Memory.Needs_more_than_the_limit");
@@ -247,7 +247,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.Contains("cgroup peak", oom.Message, StringComparison.Ordinal);
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void Sandboxed_results_carry_the_usage_in_TRX_and_the_RunReport_as_a_result_file()
     {
         Assert.Contains("Sandbox: peak memory", _runs.Sandboxed.Output, StringComparison.Ordinal);
@@ -263,7 +263,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.All(ReadTrx("unsandboxed.trx"), r => Assert.DoesNotContain(r.TextMessages, m => m.StartsWith("Sandbox:", StringComparison.Ordinal)));
     }
 
-    [RootFact]
+    [PrivilegedFact]
     public void A_file_a_sandboxed_test_writes_beside_its_assembly_never_reaches_the_hosts_output_directory()
     {
         Assert.Contains("Writes_beside_its_assembly", string.Join(' ', ReadTrx("sandboxed.trx").Where(r => r.Outcome == "Passed").Select(r => r.Name)), StringComparison.Ordinal);

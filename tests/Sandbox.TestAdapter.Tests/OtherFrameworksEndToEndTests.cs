@@ -87,7 +87,7 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
 
     public static TheoryData<string> Names => [NUnit.Name, MSTest.Name];
 
-    [RootTheory]
+    [PrivilegedTheory]
     [MemberData(nameof(Names))]
     public void Each_test_runs_once_with_the_framework_adapters_ids_outcomes_and_messages_and_the_usage_line(string framework)
     {

@@ -20,7 +20,7 @@ internal static unsafe partial class Libc
 
     public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOL_SOCKET = 1, SCM_RIGHTS = 1;
     public const int MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000, MSG_NOSIGNAL = 0x4000;
-    public const short POLLIN = 1, POLLHUP = 0x10;
+    public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
 
     [DllImport("libc", EntryPoint = "socketpair", ExactSpelling = true)]
     [SuppressGCTransition]

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace Sandbox.Tests.Shared;
+
+/// <summary>
+/// Compiles a small C program with the system compiler and runs it: how the tests check what is declared by hand
+/// against the C headers (the Tmds.LibC practice), and ask the headers for values. Linked into every test project.
+/// </summary>
+internal static class CProgram
+{
+    /// <summary>The output lines of a program made of <paramref name="includes"/> and a main() of <paramref name="statements"/>.</summary>
+    public static string[] Output(string includes, IEnumerable<string> statements)
+    {
+        var dir = Directory.CreateTempSubdirectory("sandbox-c-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Join(dir, "p.c"), $"{includes}\nint main(void) {{\n{string.Join("\n", statements)}\n  return 0;\n}}\n");
+            Run("cc", $"-o {dir}/p {dir}/p.c");
+            return Run($"{dir}/p", "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>Each C expression's value as the headers give it (an unsigned 64-bit number), by its text.</summary>
+    public static Dictionary<string, string> Values(IEnumerable<string> headers, IEnumerable<string> expressions)
+    {
+        var includes = "#define _GNU_SOURCE\n" + string.Concat(headers.Select(h => $"#include <{h}>\n"));
+        return Output(includes, expressions.Select(e => $"  printf(\"%s=%llu\\n\", \"{e}\", (unsigned long long)({e}));"))
+            .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+    }
+
+    private static string Run(string file, string args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {args}: {stderr}");
+        return stdout;
+    }
+}
