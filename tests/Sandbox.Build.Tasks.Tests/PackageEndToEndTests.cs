@@ -187,5 +187,14 @@ public sealed class PackageEndToEndTests : IClassFixture<PackageEndToEndTests.Ap
         Assert.True(m2.RootElement.GetProperty("defaultSpec").GetBoolean());
         config = JsonNode.Parse(File.ReadAllText(Path.Combine(m2.RootElement.GetProperty("bundle").GetString()!, "config.json")))!;
         Assert.Equal("sandbox", (string?)config["hostname"]);
+
+        // Turned off for one build, then on again: the bundle of before is still whole (IncrementalClean must not
+        // take its files for leftovers of the build that made none) and the next build reuses it.
+        var offAgain = _app.Packages.Dotnet(dir, "build", "-nologo", "-p:SandboxEnabled=false");
+        Assert.True(offAgain.ExitCode == 0, offAgain.ToString());
+        Assert.False(File.Exists(manifest));
+        var onAgain = _app.Packages.Dotnet(dir, "build", "-nologo");
+        Assert.True(onAgain.ExitCode == 0, onAgain.ToString());
+        Assert.True(File.Exists(manifest));
     }
 }

@@ -185,7 +185,7 @@ public class LifecycleTests
     }
 
     [PrivilegedFact]
-    public void A_create_killed_during_setup_leaves_a_container_the_next_run_collects()
+    public void A_create_killed_during_setup_takes_its_container_along_and_the_next_run_collects_the_state()
     {
         using var b = new TestBundle();
         // The container's own setup blocks in a createContainer hook while its `sandbox create` is killed.
@@ -212,13 +212,14 @@ public class LifecycleTests
         Assert.Equal("creating", State(b).GetProperty("status").GetString());
         p.Kill();
         p.WaitForExit();
-        Assert.True(SandboxHost.ProcessExists(pid));
+        // Until it is set up, the container dies with its `sandbox create` (its hook with it: the pid namespace goes).
+        SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(pid), TimeSpan.FromSeconds(5), "the half-made container to die with create");
+        Assert.Single(b.StateEntries);
 
         var stale = b.Id;
         b.Id = "next";
         b.Config = b.Config with { Hooks = null };
         Assert.Equal(0, b.Sh("true").Run().ExitCode);
-        SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(pid), TimeSpan.FromSeconds(5), "the half-made container to be killed");
         Assert.DoesNotContain(b.StateEntries, e => e.EndsWith(stale, StringComparison.Ordinal));
         Assert.Empty(SandboxHost.ProcessesMentioning(b.Dir));
     }
