@@ -47,7 +47,8 @@ public class StressTests
         Task.WaitAll(workers);
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
         // How many runs fit in the time is a speed (eng/bench measures those); a hang fails the run's own timeout above.
-        Assert.True(runs >= 8, $"only {runs} runs in {seconds} s");
+        // Each of the eight loops finishes at least the run it started.
+        Assert.True(runs >= workers.Length, $"{runs} runs by {workers.Length} concurrent loops: one of them never finished a run");
         Assert.Empty(b.StateEntries);
         Assert.Empty(SandboxHost.ProcessesMentioning(b.StateRoot));
     }
