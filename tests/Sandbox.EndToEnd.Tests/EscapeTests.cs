@@ -44,6 +44,15 @@ public class EscapeTests
         b.Sh("exec /bin/echo inside");
         var ok = b.Run();
         Assert.True(ok.ExitCode == 0 && ok.Stdout == "inside\n", ok.ToString());
+
+        // Rootless too: there the binary is often the user's own file, writable by the container's root.
+        const uint nobody = 65534;
+        using var rootless = new TestBundle(rootless: true, uid: nobody);
+        var state = rootless.SharedStateRoot();
+        rootless.WithArgs("/proc/self/exe", "--help");
+        rootless.Write();
+        var r2 = SandboxHost.Run(["--root", state, "run", "--bundle", rootless.Dir, rootless.Id], asUser: "65534");
+        Assert.True(r2.ExitCode == 126 && r2.Stderr.Contains("EACCES", StringComparison.Ordinal), r2.ToString());
     }
 
     /// <summary>The reaper (PID 1 with --reaper) is a fork of the runtime: it must show nothing of the host.</summary>
