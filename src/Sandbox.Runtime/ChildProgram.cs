@@ -298,9 +298,12 @@ internal sealed unsafe class ChildProgram : IDisposable
     public void KeepDescriptors(int syncFd, int reportFd)
     {
         var keep = new List<int> { syncFd, reportFd, Context->StartFd, Context->ListenerFd };
-        foreach (var s in Steps.Select((step, i) => (step, i)).Where(x => x.step is JoinNamespaceStep))
+        for (var i = 0; i < Context->StepCount; i++)
         {
-            keep.Add(Context->Steps[s.i].I1);
+            if (Context->Steps[i].Op == ChildOp.SetNs)
+            {
+                keep.Add(Context->Steps[i].I1);
+            }
         }
         var sorted = keep.Where(fd => fd >= 0).Distinct().Order().ToArray();
         var native = _arena.Alloc<int>(Math.Max(1, sorted.Length));

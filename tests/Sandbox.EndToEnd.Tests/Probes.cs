@@ -69,13 +69,7 @@ public static class Probes
         {
             var c = Path.Combine(dir, name + ".c");
             File.WriteAllText(c, source);
-            using var p = Process.Start(new ProcessStartInfo("cc", ["-static", "-O1", "-o", Path.Combine(dir, name), c])
-            {
-                RedirectStandardError = true,
-            })!;
-            var err = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, $"cc {name}.c: {err}");
+            CProgram.Compile(c, Path.Combine(dir, name), "-static", "-O1");
         }
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true);
         return dir;

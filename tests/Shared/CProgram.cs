@@ -15,8 +15,8 @@ internal static class CProgram
         try
         {
             File.WriteAllText(Path.Join(dir, "p.c"), $"{includes}\nint main(void) {{\n{string.Join("\n", statements)}\n  return 0;\n}}\n");
-            Run("cc", $"-o {dir}/p {dir}/p.c");
-            return Run($"{dir}/p", "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Compile(Path.Join(dir, "p.c"), Path.Join(dir, "p"));
+            return Run($"{dir}/p", []).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         }
         finally
         {
@@ -32,13 +32,16 @@ internal static class CProgram
             .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
     }
 
-    private static string Run(string file, string args)
+    /// <summary>cc SOURCE -o EXE with the flags given (e.g. -static for a program that runs in a container).</summary>
+    public static void Compile(string source, string exe, params string[] flags) => Run("cc", [.. flags, "-o", exe, source]);
+
+    private static string Run(string file, IEnumerable<string> args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stdout = p.StandardOutput.ReadToEnd();
         var stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {args}: {stderr}");
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {stderr}");
         return stdout;
     }
 }
