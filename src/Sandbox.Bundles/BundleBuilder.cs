@@ -110,7 +110,7 @@ public sealed class BundleBuilder
     public BuiltBundle Build(SandboxSpec spec, string outDir)
     {
         using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
-        return Build(Plan(spec), Path.GetFullPath(outDir));
+        return Build(Plan(spec), Path.GetFullPath(outDir), TestSettingsFile.Serialize(spec));
     }
 
     /// <summary>Builds into the cache, under the bundle's digest: what `sandbox run --spec` runs.</summary>
@@ -118,7 +118,8 @@ public sealed class BundleBuilder
     {
         using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
         var plan = Plan(spec);
-        return Build(plan, CachedBundleDir(plan.Digest));
+        // No test.json: specs that differ only in `test:` or where they live share this bundle, and `run` ignores it.
+        return Build(plan, CachedBundleDir(plan.Digest), testSettings: null);
     }
 
     /// <summary>
@@ -154,7 +155,8 @@ public sealed class BundleBuilder
         return (layers, blobs, bytes, bundles);
     }
 
-    private BuiltBundle Build(BundlePlan plan, string outDir)
+    /// <param name="testSettings">test.json's content, or null for none; not part of the digest, so written on reuse too.</param>
+    private BuiltBundle Build(BundlePlan plan, string outDir, string? testSettings)
     {
         var (layers, tree, config, digest, writableSources) = plan;
         // A writable root gets copies: a write through a hardlink would change the blob every bundle links. So
@@ -167,6 +169,7 @@ public sealed class BundleBuilder
             {
                 _store.RecordLayer(l, l.Digest());
             }
+            TestSettingsFile.Update(outDir, testSettings);
             File.SetLastWriteTimeUtc(Path.Combine(outDir, DigestFile), DateTime.UtcNow); // used: keep it from `cache prune`
             return new BuiltBundle(outDir, digest, Reused: true);
         }
@@ -190,6 +193,7 @@ public sealed class BundleBuilder
             BundleManifest.Write(tmp, tree, _store);
             File.WriteAllText(Path.Combine(tmp, OciConfigLoader.FileName), OciConfigLoader.Serialize(config) + "\n");
             File.WriteAllText(Path.Combine(tmp, DigestFile), digest + "\n");
+            TestSettingsFile.Update(tmp, testSettings);
             SwapIntoPlace(tmp, outDir);
             return new BuiltBundle(outDir, digest, Reused: false);
         }

@@ -69,6 +69,11 @@ internal sealed class MappingView
 
     public bool Bool(string key, bool fallback) => TryGet(key, out var node) ? _reader.Bool(node, PathOf(key)) ?? fallback : fallback;
 
+    /// <summary>One of a fixed set of names (<see cref="NodeReader.Choice"/>); <paramref name="fallback"/> when absent or invalid.</summary>
+    public T Choice<T>(string key, IReadOnlyList<KeyValuePair<string, T>> choices, T fallback)
+        where T : struct =>
+        TryGet(key, out var node) ? _reader.Choice(node, PathOf(key), choices) ?? fallback : fallback;
+
     public MappingView? Mapping(string key, IReadOnlyList<string> keys) =>
         TryGet(key, out var node) ? _reader.Mapping(node, PathOf(key), keys) : null;
 }

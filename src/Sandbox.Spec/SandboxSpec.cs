@@ -65,6 +65,9 @@ public sealed record SandboxSpec
 
     /// <summary>For hermetic build steps: what the step reads and writes.</summary>
     public BuildStep? Build { get; init; }
+
+    /// <summary>How the test adapter runs this project's tests; null when the spec has no `test:` section.</summary>
+    public TestSettings? Test { get; init; }
 }
 
 /// <summary>A host file or directory made visible at <see cref="ContainerPath"/>; read-only unless declared writable.</summary>
@@ -97,3 +100,40 @@ public sealed record ResourceLimits
 }
 
 public sealed record BuildStep(IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, SourceLocation Location);
+
+/// <summary>How many tests share one sandbox.</summary>
+public enum TestIsolation
+{
+    /// <summary>One sandbox per test assembly.</summary>
+    Assembly,
+
+    /// <summary>One sandbox per test class.</summary>
+    Class,
+
+    /// <summary>One sandbox per test.</summary>
+    Test,
+}
+
+/// <summary>
+/// The `test:` section: settings the test adapter reads from the bundle's test.json, each of which a runsettings
+/// `&lt;Sandbox&gt;` element overrides. Null values are "not given": the adapter's default applies.
+/// </summary>
+public sealed record TestSettings
+{
+    public TestIsolation Isolation { get; init; } = TestIsolation.Assembly;
+
+    /// <summary>How many sandboxes run at once; null: as many as the host has CPUs.</summary>
+    public int? Parallel { get; init; }
+
+    /// <summary>How long one test may run; null: no limit.</summary>
+    public TimeSpan? TestTimeout { get; init; }
+
+    /// <summary>How long one sandbox may run; null: no limit.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>False runs this project's tests unsandboxed.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>On a host that cannot make sandboxes, run unsandboxed with a warning on every result instead of failing.</summary>
+    public bool AllowUnsandboxed { get; init; }
+}

@@ -44,7 +44,7 @@ public static class SpecErrorCodes
     /// <summary>A value has the wrong shape: a list where a string belongs, a non-boolean, a non-integer, no value at all.</summary>
     public const string WrongType = "SBX4006";
 
-    /// <summary>A value is not one of the names allowed there (base, network, seccomp).</summary>
+    /// <summary>A value is not one of the names allowed there (base, network, seccomp, test.isolation).</summary>
     public const string InvalidChoice = "SBX4007";
 
     /// <summary>A size, CPU count or duration that does not parse, is zero or negative, or overflows.</summary>
@@ -82,7 +82,7 @@ public static class SpecErrorCodes
     /// <summary>A build output that is absolute or reaches outside the spec's directory with '..'.</summary>
     public const string PathEscapes = "SBX4022";
 
-    /// <summary>An integer outside its range (uid, gid, pids).</summary>
+    /// <summary>An integer outside its range (uid, gid, pids, test.parallel).</summary>
     public const string OutOfRange = "SBX4023";
 
     /// <summary>The sandbox.yaml itself cannot be read.</summary>

@@ -9,7 +9,7 @@ internal static class SpecKeys
     public static IReadOnlyList<string> Root { get; } =
     [
         "version", "base", "hostname", "user", "workdir", "readOnlyRoot", "network", "env", "mounts", "tmpfs", "files",
-        "etc", "limits", "seccomp", "capabilities", "command", "build",
+        "etc", "limits", "seccomp", "capabilities", "command", "build", "test",
     ];
 
     public static IReadOnlyList<string> User { get; } = ["uid", "gid"];
@@ -28,11 +28,16 @@ internal static class SpecKeys
 
     public static IReadOnlyList<string> Build { get; } = ["inputs", "outputs"];
 
+    public static IReadOnlyList<string> Test { get; } = ["isolation", "parallel", "testTimeout", "timeout", "enabled", "allowUnsandboxed"];
+
     public static IReadOnlyList<KeyValuePair<string, BaseImage>> Bases { get; } =
         [new("empty", BaseImage.Empty), new("dotnet", BaseImage.Dotnet)];
 
     public static IReadOnlyList<KeyValuePair<string, NetworkMode>> Networks { get; } =
         [new("none", NetworkMode.None), new("host", NetworkMode.Host)];
+
+    public static IReadOnlyList<KeyValuePair<string, TestIsolation>> Isolations { get; } =
+        [new("assembly", TestIsolation.Assembly), new("class", TestIsolation.Class), new("test", TestIsolation.Test)];
 
     public static IReadOnlyList<string> SeccompProfiles { get; } = ["default", "hermetic", "unconfined"];
 }

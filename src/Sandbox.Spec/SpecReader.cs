@@ -28,13 +28,13 @@ internal sealed partial class SpecReader(NodeReader reader, string sourcePath)
         var spec = new SandboxSpec
         {
             SourcePath = sourcePath,
-            Base = root.TryGet("base", out var baseNode) ? reader.Choice(baseNode, "base", SpecKeys.Bases) ?? BaseImage.Empty : BaseImage.Empty,
+            Base = root.Choice("base", SpecKeys.Bases, BaseImage.Empty),
             Hostname = ReadHostname(root) ?? "sandbox",
             Uid = ReadId(user, "uid"),
             Gid = ReadId(user, "gid"),
             WorkingDirectory = ReadWorkingDirectory(root) ?? "/",
             ReadOnlyRoot = root.Bool("readOnlyRoot", true),
-            Network = root.TryGet("network", out var networkNode) ? reader.Choice(networkNode, "network", SpecKeys.Networks) ?? NetworkMode.None : NetworkMode.None,
+            Network = root.Choice("network", SpecKeys.Networks, NetworkMode.None),
             Environment = environment,
             PassEnvironment = pass.Select(p => p.Value).ToList(),
             Mounts = ReadMounts(root),
@@ -46,6 +46,7 @@ internal sealed partial class SpecReader(NodeReader reader, string sourcePath)
             Capabilities = ReadCapabilities(root),
             Command = ReadCommand(root),
             Build = ReadBuild(root),
+            Test = ReadTest(root),
         };
         SpecValidation.CheckTargetsUnique(reader, _targets);
         return spec;
@@ -229,9 +230,12 @@ internal sealed partial class SpecReader(NodeReader reader, string sourcePath)
             MemoryBytes = Quantity<long>(limits, "memory", Units.TryParseSize, $"write bytes, or a number with a unit: {Units.SizeUnits}; for example 512Mi"),
             Cpus = Quantity<double>(limits, "cpus", Units.TryParseCpus, "write a number of CPUs greater than zero, such as 1.5, or millicpus, such as 1500m"),
             Pids = limits.TryGet("pids", out var pidsNode) ? reader.Integer(pidsNode, "limits.pids", 1, long.MaxValue) : null,
-            WallTime = Quantity<TimeSpan>(limits, "time", Units.TryParseDuration, $"write numbers with units {Units.DurationUnits}, largest first, such as 30s, 500ms or 1h30m"),
+            WallTime = Duration(limits, "time"),
         };
     }
+
+    private TimeSpan? Duration(MappingView section, string key) =>
+        Quantity<TimeSpan>(section, key, Units.TryParseDuration, $"write numbers with units {Units.DurationUnits}, largest first, such as 30s, 500ms or 1h30m");
 
     private delegate bool QuantityParser<T>(string text, out T value, out string? error);
 
@@ -317,6 +321,24 @@ internal sealed partial class SpecReader(NodeReader reader, string sourcePath)
         }
 
         return new BuildStep(inputs.Select(i => i.Value).ToList(), outputs.Select(o => o.Value).ToList(), reader.Locate(build.Node));
+    }
+
+    private TestSettings? ReadTest(MappingView root)
+    {
+        if (root.Mapping("test", SpecKeys.Test) is not { } test)
+        {
+            return null;
+        }
+
+        return new TestSettings
+        {
+            Isolation = test.Choice("isolation", SpecKeys.Isolations, TestIsolation.Assembly),
+            Parallel = test.TryGet("parallel", out var parallel) ? (int?)reader.Integer(parallel, test.PathOf("parallel"), 1, int.MaxValue) : null,
+            TestTimeout = Duration(test, "testTimeout"),
+            Timeout = Duration(test, "timeout"),
+            Enabled = test.Bool("enabled", true),
+            AllowUnsandboxed = test.Bool("allowUnsandboxed", false),
+        };
     }
 
     /// <summary>A required, non-empty list of non-empty strings, such as build.inputs.</summary>

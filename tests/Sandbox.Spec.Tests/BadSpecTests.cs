@@ -63,6 +63,28 @@ public sealed class BadSpecTests(SpecDirectory dir) : IClassFixture<SpecDirector
     [InlineData("version: 1\nuser: { uid: -1 }\n", SpecErrorCodes.OutOfRange, 2, 14)]
     [InlineData("version: 1\nuser: { gid: 4294967295 }\n", SpecErrorCodes.OutOfRange, 2, 14)]
     [InlineData("version: 1\nlimits:\n  pids: 0\n", SpecErrorCodes.OutOfRange, 3, 9)]
+    [InlineData("version: 1\ntest:\n  isolaton: class\n", SpecErrorCodes.UnknownKey, 3, 3)]
+    [InlineData("version: 1\ntest:\n  retries: 3\n", SpecErrorCodes.UnknownKey, 3, 3)]
+    [InlineData("version: 1\ntest: [class]\n", SpecErrorCodes.WrongType, 2, 7)]
+    [InlineData("version: 1\ntest: class\n", SpecErrorCodes.WrongType, 2, 7)]
+    [InlineData("version: 1\ntest:\n  isolation: [class]\n", SpecErrorCodes.WrongType, 3, 14)]
+    [InlineData("version: 1\ntest:\n  parallel: many\n", SpecErrorCodes.WrongType, 3, 13)]
+    [InlineData("version: 1\ntest:\n  parallel: 1.5\n", SpecErrorCodes.WrongType, 3, 13)]
+    [InlineData("version: 1\ntest:\n  parallel:\n", SpecErrorCodes.WrongType, 3, 12)]
+    [InlineData("version: 1\ntest:\n  enabled: yes\n", SpecErrorCodes.WrongType, 3, 12)]
+    [InlineData("version: 1\ntest:\n  allowUnsandboxed: 1\n", SpecErrorCodes.WrongType, 3, 21)]
+    [InlineData("version: 1\ntest:\n  timeout: [10m]\n", SpecErrorCodes.WrongType, 3, 12)]
+    [InlineData("version: 1\ntest:\n  isolation: process\n", SpecErrorCodes.InvalidChoice, 3, 14)]
+    [InlineData("version: 1\ntest:\n  isolation: Class\n", SpecErrorCodes.InvalidChoice, 3, 14)]
+    [InlineData("version: 1\ntest:\n  testTimeout: 30\n", SpecErrorCodes.InvalidQuantity, 3, 16)]
+    [InlineData("version: 1\ntest:\n  testTimeout: 0s\n", SpecErrorCodes.InvalidQuantity, 3, 16)]
+    [InlineData("version: 1\ntest:\n  testTimeout: -5s\n", SpecErrorCodes.InvalidQuantity, 3, 16)]
+    [InlineData("version: 1\ntest:\n  timeout: 10 minutes\n", SpecErrorCodes.InvalidQuantity, 3, 12)]
+    [InlineData("version: 1\ntest:\n  timeout: 0ms\n", SpecErrorCodes.InvalidQuantity, 3, 12)]
+    [InlineData("version: 1\ntest:\n  timeout: 30s1m\n", SpecErrorCodes.InvalidQuantity, 3, 12)]
+    [InlineData("version: 1\ntest:\n  parallel: 0\n", SpecErrorCodes.OutOfRange, 3, 13)]
+    [InlineData("version: 1\ntest:\n  parallel: -4\n", SpecErrorCodes.OutOfRange, 3, 13)]
+    [InlineData("version: 1\ntest:\n  parallel: 2147483648\n", SpecErrorCodes.OutOfRange, 3, 13)]
     public void A_spec_with_one_problem_gets_its_code_and_position(string yaml, string code, int line, int column)
     {
         var error = Assert.Single(dir.Errors(yaml));
@@ -127,6 +149,10 @@ public sealed class BadSpecTests(SpecDirectory dir) : IClassFixture<SpecDirector
     [InlineData("version: 1\nnetwork: hots\n", "host")]
     [InlineData("version: 1\ncapabilities: [net_bind_service]\n", "CAP_NET_BIND_SERVICE")]
     [InlineData("version: 1\ncapabilities: [CAP_SYS_ADMN]\n", "CAP_SYS_ADMIN")]
+    [InlineData("version: 1\ntets:\n  parallel: 2\n", "test")]
+    [InlineData("version: 1\ntest:\n  testtimeout: 30s\n", "testTimeout")]
+    [InlineData("version: 1\ntest:\n  allowUnsanboxed: true\n", "allowUnsandboxed")]
+    [InlineData("version: 1\ntest:\n  isolation: clas\n", "class")]
     public void A_near_miss_gets_a_did_you_mean_hint(string yaml, string suggestion)
     {
         var error = Assert.Single(dir.Errors(yaml));
@@ -140,6 +166,30 @@ public sealed class BadSpecTests(SpecDirectory dir) : IClassFixture<SpecDirector
         var error = Assert.Single(dir.Errors("version: 1\nlimits:\n  bandwidth: 1M\n"));
 
         Assert.Equal("keys allowed in `limits`: memory, cpus, pids, time", error.Hint);
+    }
+
+    [Fact]
+    public void Every_problem_of_the_test_section_is_reported_at_once_with_the_names_it_allows()
+    {
+        var errors = dir.Errors("version: 1\ntest:\n  isolation: fork\n  parallel: 0\n  testTimeout: 30\n  timeout: 0s\n  enabled: no\n  allowUnsandboxed: maybe\n  colour: red\n");
+
+        Assert.Equal(
+            [
+                (SpecErrorCodes.InvalidChoice, 3, 14),
+                (SpecErrorCodes.OutOfRange, 4, 13),
+                (SpecErrorCodes.InvalidQuantity, 5, 16),
+                (SpecErrorCodes.InvalidQuantity, 6, 12),
+                (SpecErrorCodes.WrongType, 7, 12),
+                (SpecErrorCodes.WrongType, 8, 21),
+                (SpecErrorCodes.UnknownKey, 9, 3),
+            ],
+            errors.Select(e => (e.Code, e.Location.Line, e.Location.Column)));
+        Assert.Equal("`test.isolation` is 'fork', which is not a known value", errors[0].Message);
+        Assert.Equal("allowed: assembly, class, test", errors[0].Hint);
+        Assert.Equal("`test.parallel` is 0, but must be at least 1", errors[1].Message);
+        Assert.StartsWith("`test.testTimeout`: ", errors[2].Message, StringComparison.Ordinal);
+        Assert.StartsWith("`test.timeout`: ", errors[3].Message, StringComparison.Ordinal);
+        Assert.Equal("keys allowed in `test`: isolation, parallel, testTimeout, timeout, enabled, allowUnsandboxed", errors[6].Hint);
     }
 
     [Fact]

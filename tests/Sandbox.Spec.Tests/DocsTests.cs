@@ -72,6 +72,7 @@ public sealed partial class DocsTests
     [InlineData("etc", false)]
     [InlineData("limits", false)]
     [InlineData("build", false)]
+    [InlineData("test", false)]
     public void The_schema_lists_the_keys_of_each_section_and_refuses_others(string section, bool isList)
     {
         using var schema = LoadSchema();
@@ -90,6 +91,7 @@ public sealed partial class DocsTests
             "files" => SpecKeys.File,
             "etc" => SpecKeys.Etc,
             "limits" => SpecKeys.Limits,
+            "test" => SpecKeys.Test,
             _ => SpecKeys.Build,
         };
         Assert.Equal(expected.Order(), Keys(node).Order());
@@ -106,6 +108,7 @@ public sealed partial class DocsTests
         Assert.Equal(SpecKeys.Bases.Select(b => b.Key), Enum(properties.GetProperty("base")));
         Assert.Equal(SpecKeys.Networks.Select(n => n.Key), Enum(properties.GetProperty("network")));
         Assert.Equal(SpecKeys.SeccompProfiles, Enum(properties.GetProperty("seccomp").GetProperty("anyOf")[0]));
+        Assert.Equal(SpecKeys.Isolations.Select(i => i.Key), Enum(properties.GetProperty("test").GetProperty("properties").GetProperty("isolation")));
     }
 
     public static TheoryData<string> Codes()

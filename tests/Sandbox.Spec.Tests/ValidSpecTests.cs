@@ -60,6 +60,13 @@ public sealed class ValidSpecTests(SpecDirectory dir) : IClassFixture<SpecDirect
             build:
               inputs: ["src/**/*.cs", "*.csproj"]
               outputs: [out/, obj/cache]
+            test:
+              isolation: class
+              parallel: 4
+              testTimeout: 1.5s
+              timeout: 1h30m
+              enabled: false
+              allowUnsandboxed: TRUE
             """;
 
         var spec = dir.Parse(yaml);
@@ -113,6 +120,18 @@ public sealed class ValidSpecTests(SpecDirectory dir) : IClassFixture<SpecDirect
         Assert.Equal(["src/**/*.cs", "*.csproj"], spec.Build.Inputs);
         Assert.Equal(["out/", "obj/cache"], spec.Build.Outputs);
         Assert.Equal(At(53, 3), spec.Build.Location);
+
+        Assert.Equal(
+            new TestSettings
+            {
+                Isolation = TestIsolation.Class,
+                Parallel = 4,
+                TestTimeout = TimeSpan.FromMilliseconds(1500),
+                Timeout = TimeSpan.FromMinutes(90),
+                Enabled = false,
+                AllowUnsandboxed = true,
+            },
+            spec.Test);
     }
 
     [Fact]
@@ -140,18 +159,57 @@ public sealed class ValidSpecTests(SpecDirectory dir) : IClassFixture<SpecDirect
         Assert.Empty(spec.Capabilities);
         Assert.Null(spec.Command);
         Assert.Null(spec.Build);
+        Assert.Null(spec.Test);
+    }
+
+    [Fact]
+    public void An_empty_test_mapping_gets_every_test_default()
+    {
+        var test = dir.Parse("version: 1\ntest: {}\n").Test;
+
+        Assert.NotNull(test);
+        Assert.Equal(TestIsolation.Assembly, test.Isolation);
+        Assert.Null(test.Parallel);
+        Assert.Null(test.TestTimeout);
+        Assert.Null(test.Timeout);
+        Assert.True(test.Enabled);
+        Assert.False(test.AllowUnsandboxed);
+    }
+
+    [Theory]
+    [InlineData("assembly", TestIsolation.Assembly)]
+    [InlineData("class", TestIsolation.Class)]
+    [InlineData("test", TestIsolation.Test)]
+    public void Each_isolation_is_read_by_name(string name, TestIsolation isolation) =>
+        Assert.Equal(isolation, dir.Parse($"version: 1\ntest:\n  isolation: {name}\n").Test!.Isolation);
+
+    [Theory]
+    [InlineData("1", 1)]
+    [InlineData("\"16\"", 16)]
+    [InlineData("2147483647", int.MaxValue)]
+    public void Parallel_is_a_positive_integer(string text, int parallel) =>
+        Assert.Equal(parallel, dir.Parse($"version: 1\ntest:\n  parallel: {text}\n").Test!.Parallel);
+
+    [Fact]
+    public void Test_durations_parse_as_the_other_durations_do()
+    {
+        var test = dir.Parse("version: 1\ntest:\n  testTimeout: 500ms\n  timeout: 1m30s\n").Test!;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(500), test.TestTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(90), test.Timeout);
     }
 
     [Fact]
     public void Empty_sections_and_lists_count_as_absent()
     {
-        var spec = dir.Parse("version: 1\nuser:\nenv:\n  set:\n  pass: ~\nmounts: null\netc:\nlimits:\ncommand:\nbuild:\n");
+        var spec = dir.Parse("version: 1\nuser:\nenv:\n  set:\n  pass: ~\nmounts: null\netc:\nlimits:\ncommand:\nbuild:\ntest:\n");
 
         Assert.Equal(1000u, spec.Uid);
         Assert.Empty(spec.Environment);
         Assert.Empty(spec.Mounts);
         Assert.Null(spec.Command);
         Assert.Null(spec.Build);
+        Assert.Null(spec.Test);
     }
 
     [Fact]
