@@ -2,13 +2,18 @@ using Sandbox.Fuzzing;
 
 namespace Sandbox.Spec.Tests;
 
-/// <summary>Mutated sandbox.yaml files (the sample and the docs' complete examples) only ever give SpecException.</summary>
+/// <summary>Mutated sandbox.yaml files (the sample, the docs' complete examples, a test: section) only ever give SpecException.</summary>
 [Collection(FuzzCollection.Name)]
 public sealed class SpecFuzzTests(SpecDirectory dir) : IClassFixture<SpecDirectory>
 {
     private static IReadOnlyList<(string Name, string Text)> Seeds()
     {
-        var seeds = new List<(string, string)> { ("samples/spec/sandbox.yaml", File.ReadAllText(RepoFiles.PathOf("samples/spec/sandbox.yaml"))) };
+        var seeds = new List<(string, string)>
+        {
+            ("samples/spec/sandbox.yaml", File.ReadAllText(RepoFiles.PathOf("samples/spec/sandbox.yaml"))),
+            // A short spec, so that most mutations land in the test: section's lines.
+            ("test section", "version: 1\ntest:\n  isolation: class\n  parallel: 4\n  testTimeout: 30s\n  timeout: 10m\n  enabled: true\n  allowUnsandboxed: false\n"),
+        };
         var index = 0;
         foreach (var row in DocsTests.CompleteExamples())
         {
