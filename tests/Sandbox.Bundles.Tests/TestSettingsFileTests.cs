@@ -32,34 +32,19 @@ public sealed class TestSettingsFileTests : IDisposable
         return _builder.Build(SpecParser.Load(SpecPath), Bundle);
     }
 
-    [Fact]
-    public void Every_key_of_the_section_lands_in_test_json_in_the_agreed_form()
+    // Each row: a test: section and what test.json holds after "source" (the contract the adapter reads).
+    [Theory]
+    [InlineData("test:\n  isolation: class\n  parallel: 4\n  testTimeout: 30s\n  timeout: 10m\n  enabled: true\n  allowUnsandboxed: false\n",
+        "\"isolation\":\"class\",\"parallel\":4,\"testTimeoutMs\":30000,\"timeoutMs\":600000,\"enabled\":true,\"allowUnsandboxed\":false")]
+    [InlineData("test: {}\n",
+        "\"isolation\":\"assembly\",\"parallel\":0,\"testTimeoutMs\":null,\"timeoutMs\":null,\"enabled\":true,\"allowUnsandboxed\":false")]
+    [InlineData("test:\n  isolation: test\n  testTimeout: 0.0004ms\n  timeout: 1h0.0005s\n  enabled: FALSE\n  allowUnsandboxed: true\n",
+        "\"isolation\":\"test\",\"parallel\":0,\"testTimeoutMs\":1,\"timeoutMs\":3600001,\"enabled\":false,\"allowUnsandboxed\":true")]
+    public void The_section_lands_in_test_json_in_the_agreed_form(string section, string settings)
     {
-        Build(Head + "test:\n  isolation: class\n  parallel: 4\n  testTimeout: 30s\n  timeout: 10m\n  enabled: true\n  allowUnsandboxed: false\n");
+        Build(Head + section);
 
-        Assert.Equal(
-            $$"""{"version":1,"source":"{{SpecPath}}","isolation":"class","parallel":4,"testTimeoutMs":30000,"timeoutMs":600000,"enabled":true,"allowUnsandboxed":false}""",
-            File.ReadAllText(TestJson));
-    }
-
-    [Fact]
-    public void Absent_keys_are_written_as_their_defaults_and_timeouts_as_null()
-    {
-        Build(Head + "test: {}\n");
-
-        Assert.Equal(
-            $$"""{"version":1,"source":"{{SpecPath}}","isolation":"assembly","parallel":0,"testTimeoutMs":null,"timeoutMs":null,"enabled":true,"allowUnsandboxed":false}""",
-            File.ReadAllText(TestJson));
-    }
-
-    [Fact]
-    public void The_other_values_and_a_duration_under_a_millisecond_are_written_as_given()
-    {
-        Build(Head + "test:\n  isolation: test\n  testTimeout: 0.0004ms\n  timeout: 1h0.0005s\n  enabled: FALSE\n  allowUnsandboxed: true\n");
-
-        Assert.Equal(
-            $$"""{"version":1,"source":"{{SpecPath}}","isolation":"test","parallel":0,"testTimeoutMs":1,"timeoutMs":3600001,"enabled":false,"allowUnsandboxed":true}""",
-            File.ReadAllText(TestJson));
+        Assert.Equal($$"""{"version":1,"source":"{{SpecPath}}",{{settings}}}""", File.ReadAllText(TestJson));
     }
 
     [Fact]

@@ -165,15 +165,12 @@ public sealed class ValidSpecTests(SpecDirectory dir) : IClassFixture<SpecDirect
     [Fact]
     public void An_empty_test_mapping_gets_every_test_default()
     {
-        var test = dir.Parse("version: 1\ntest: {}\n").Test;
+        var documented = new TestSettings
+        {
+            Isolation = TestIsolation.Assembly, Parallel = null, TestTimeout = null, Timeout = null, Enabled = true, AllowUnsandboxed = false,
+        };
 
-        Assert.NotNull(test);
-        Assert.Equal(TestIsolation.Assembly, test.Isolation);
-        Assert.Null(test.Parallel);
-        Assert.Null(test.TestTimeout);
-        Assert.Null(test.Timeout);
-        Assert.True(test.Enabled);
-        Assert.False(test.AllowUnsandboxed);
+        Assert.Equal(documented, dir.Parse("version: 1\ntest: {}\n").Test);
     }
 
     [Theory]
