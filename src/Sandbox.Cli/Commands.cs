@@ -80,11 +80,12 @@ internal static class Commands
                 return HandToBuildTool(args);
 #endif
             case "run":
-                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced", "--seccomp");
+                cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--detach", "-d", "--console-socket", "--no-new-keyring", "--timeout", "--report", "--allow-unenforced", "--seccomp", "--die-with-parent", "--remove-if-orphaned");
                 RefuseUnsupported(cl);
                 return life.Run(Launch(cl) with
                 {
                     Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
+                    DieWithParent = cl.Has("--die-with-parent"), RemoveIfOrphaned = cl.Value("--remove-if-orphaned") is { Length: > 0 } orphaned ? Path.GetFullPath(orphaned) : null,
                 }, PidFile(cl));
             case "create":
                 cl.Allow("--bundle", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--console-socket", "--no-new-keyring");

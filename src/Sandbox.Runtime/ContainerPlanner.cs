@@ -26,6 +26,13 @@ internal sealed record LaunchOptions
 
     /// <summary>`run --seccomp NAME|PATH`: replaces the bundle's profile for this run ("unconfined" removes it).</summary>
     public string? SeccompOverride { get; init; }
+
+    /// <summary>`run --die-with-parent`: kill the container when the process that started `sandbox run` ends.</summary>
+    public bool DieWithParent { get; init; }
+
+    /// <summary>`run --remove-if-orphaned DIR`: a directory of the caller's (a per-run bundle, say) that `run` removes
+    /// at its end if the caller is gone by then, since nobody else will.</summary>
+    public string? RemoveIfOrphaned { get; init; }
 }
 
 /// <summary>

@@ -17,6 +17,44 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     /// </summary>
     public int Run(LaunchOptions o, string? pidFile, OciConfig? configOverride = null)
     {
+        var caller = Libc.Getppid();
+        try
+        {
+            return RunContainer(o, pidFile, configOverride);
+        }
+        finally
+        {
+            if (o.RemoveIfOrphaned is { } dir && Libc.Getppid() != caller)
+            {
+                RemoveCallersDirectory(dir);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes <paramref name="dir"/> for a caller that died: only a real directory (not a link) of this user's,
+    /// never one of the system's; its contents go without following links.
+    /// </summary>
+    private void RemoveCallersDirectory(string dir)
+    {
+        try
+        {
+            var info = new DirectoryInfo(dir);
+            if (!info.Exists || info.LinkTarget is not null || Path.GetDirectoryName(dir) is null or "/" || Libc.OwnerOf(dir) != host.Uid)
+            {
+                warnings.WriteLine($"sandbox: warning: --remove-if-orphaned {dir}: not a directory of this user's below a top-level one; left in place");
+                return;
+            }
+            info.Delete(recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            warnings.WriteLine($"sandbox: warning: --remove-if-orphaned {dir}: {e.Message}");
+        }
+    }
+
+    private int RunContainer(LaunchOptions o, string? pidFile, OciConfig? configOverride)
+    {
         store.CollectStale();
         var (config, bytes) = configOverride is null
             ? Load(o.Bundle)
@@ -80,28 +118,32 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             HookRunner.Run("poststart", config.Hooks?.Poststart, () => StateJson(record, OciStatus.Running), false, warnings);
             var timedOut = 0;
             var teardown = new Lock();
-            using var timer = timeout is { } t
-                ? new Timer(_ =>
+            // On a pool or watcher thread: never throw (it would end the process), never race the teardown below.
+            // 1 = timed out, 3 = the parent ended; 2 = the container ended first, and nothing is killed.
+            void KillContainer(int why)
+            {
+                lock (teardown)
                 {
-                    // On a pool thread: never throw (it would end the process), never race the teardown below.
-                    lock (teardown)
+                    if (Interlocked.CompareExchange(ref timedOut, why, 0) != 0)
                     {
-                        if (Interlocked.Exchange(ref timedOut, 1) != 0)
-                        {
-                            return;
-                        }
-                        Libc.Kill(pid, Libc.SIGKILL);
-                        try
-                        {
-                            cgroup?.KillAll();
-                        }
-                        catch (SandboxException e)
-                        {
-                            warnings.WriteLine($"sandbox: warning: {e.Code}: {e.Message}");
-                        }
+                        return;
                     }
-                }, null, t, System.Threading.Timeout.InfiniteTimeSpan)
-                : null;
+                    Libc.Kill(pid, Libc.SIGKILL);
+                    try
+                    {
+                        cgroup?.KillAll();
+                    }
+                    catch (SandboxException e)
+                    {
+                        warnings.WriteLine($"sandbox: warning: {e.Code}: {e.Message}");
+                    }
+                }
+            }
+            using var timer = timeout is { } t ? new Timer(_ => KillContainer(1), null, t, System.Threading.Timeout.InfiniteTimeSpan) : null;
+            if (o.DieWithParent)
+            {
+                WatchParent(() => KillContainer(3));
+            }
             var (status, rusage) = Wait(pid);
             var wall = started.Elapsed;
             lock (teardown)
@@ -128,6 +170,10 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             if (timedOut == 1)
             {
                 warnings.WriteLine($"sandbox: {ErrorCodes.TimedOut}: {o.Id} timed out after {timeout!.Value.TotalSeconds:0.###} s and was killed with everything it started");
+            }
+            else if (timedOut == 3)
+            {
+                warnings.WriteLine($"sandbox: {o.Id}: the process that started `sandbox run` ended (--die-with-parent), so the container was killed with everything it started");
             }
             if (stats?.OomKilled == true)
             {
@@ -160,6 +206,38 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             store.Remove(o.Id);
         }
+    }
+
+    /// <summary>
+    /// `run --die-with-parent`: a thread waits on a pidfd of the process that started `sandbox run` and calls
+    /// <paramref name="gone"/> when it ends. A pidfd, not PR_SET_PDEATHSIG: that fires when the parent's *thread*
+    /// ends, and a .NET parent starts processes from whichever thread it likes. Opened after the container exists,
+    /// so the container never holds it; a parent that ended before that is caught by getppid changing.
+    /// </summary>
+    private static void WatchParent(Action gone)
+    {
+        var parent = Libc.Getppid();
+        var fd = (int)Libc.Syscall(SyscallNumbers.ForCurrentArchitecture().PidfdOpen, parent, 0, 0, 0, 0);
+        if (fd < 0)
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, $"--die-with-parent: pidfd_open: {Libc.Describe(Libc.Errno)}", "Linux 5.3 or later is needed for --die-with-parent");
+        }
+        if (Libc.Getppid() != parent)
+        {
+            Libc.Close(fd);
+            gone();
+            return;
+        }
+        new Thread(() =>
+        {
+            var p = new PollFd { Fd = fd, Events = Libc.POLLIN };
+            while (Libc.PollBlocking(&p, 1, -1) < 0 && Libc.Errno == Libc.EINTR)
+            {
+            }
+            Libc.Close(fd);
+            gone();
+        })
+        { IsBackground = true, Name = "parent watch" }.Start();
     }
 
     private static bool NewPidNamespace(OciConfig config) =>

@@ -20,16 +20,35 @@ internal sealed class AgentProcess : IDisposable
     private readonly StringBuilder _stderr = new();
     private readonly Thread _stderrReader;
     private readonly string? _runDirectory;
+    private readonly string? _sandbox;
+    private int _killed;
+    private volatile bool _forced;
 
-    private AgentProcess(Process process, string? runDirectory, string? reportPath, string? sandboxId)
+    private AgentProcess(Process process, string? runDirectory, string? reportPath, string? sandboxId, string? sandbox)
     {
         _process = process;
+        _sandbox = sandbox;
         _runDirectory = runDirectory;
         ReportPath = reportPath;
         SandboxId = sandboxId;
         Channel = new LineChannel(process.StandardOutput.BaseStream, process.StandardInput.BaseStream);
+        Live.TryAdd(this, 0);
         _stderrReader = new Thread(ReadStderr) { IsBackground = true, Name = "sandbox agent stderr" };
         _stderrReader.Start();
+    }
+
+    /// <summary>Every agent not yet disposed, in this testhost.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<AgentProcess, byte> Live = new();
+
+    /// <summary>Waits until every agent of this testhost has been disposed (its sandbox gone, its run directory removed), at most <paramref name="limit"/>.</summary>
+    public static bool WaitForAllDisposed(TimeSpan limit)
+    {
+        var until = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        while (!Live.IsEmpty && Environment.TickCount64 < until)
+        {
+            Thread.Sleep(20);
+        }
+        return Live.IsEmpty;
     }
 
     public LineChannel Channel { get; }
@@ -99,10 +118,10 @@ internal sealed class AgentProcess : IDisposable
         {
             psi.ArgumentList.Add(a);
         }
-        return Start(psi, null, null, null);
+        return Start(psi, null, null, null, null);
     }
 
-    public static AgentProcess StartSandboxed(string source, SandboxManifest manifest, string? timeout)
+    public static AgentProcess StartSandboxed(string source, SandboxManifest manifest, TimeSpan? timeout)
     {
         var id = "sbx-test-" + Guid.NewGuid().ToString("N")[..12];
         CollectLeftovers(Path.GetTempPath());
@@ -120,13 +139,17 @@ internal sealed class AgentProcess : IDisposable
             psi.ArgumentList.Add(bundle);
             psi.ArgumentList.Add("--report");
             psi.ArgumentList.Add(report);
-            if (timeout is not null)
+            // testhost may die without a word (vstest kills it on Ctrl+C, a crash, a SIGKILL): the sandbox goes with it.
+            psi.ArgumentList.Add("--die-with-parent");
+            psi.ArgumentList.Add("--remove-if-orphaned");
+            psi.ArgumentList.Add(dir);
+            if (timeout is { } t)
             {
                 psi.ArgumentList.Add("--timeout");
-                psi.ArgumentList.Add(timeout);
+                psi.ArgumentList.Add(Durations.ForCommandLine(t));
             }
             psi.ArgumentList.Add(id);
-            return Start(psi, dir, report, id);
+            return Start(psi, dir, report, id, manifest.Sandbox);
         }
         catch
         {
@@ -216,14 +239,14 @@ internal sealed class AgentProcess : IDisposable
         return id;
     }
 
-    private static AgentProcess Start(ProcessStartInfo psi, string? runDirectory, string? reportPath, string? sandboxId)
+    private static AgentProcess Start(ProcessStartInfo psi, string? runDirectory, string? reportPath, string? sandboxId, string? sandbox)
     {
         psi.RedirectStandardInput = true;
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
         var process = Process.Start(psi) ?? throw new AdapterException(AdapterErrors.AgentFailed, $"could not start {psi.FileName}");
-        return new AgentProcess(process, runDirectory, reportPath, sandboxId);
+        return new AgentProcess(process, runDirectory, reportPath, sandboxId, sandbox);
     }
 
     public void Send(AgentMessage request)
@@ -238,21 +261,55 @@ internal sealed class AgentProcess : IDisposable
         if (!_process.WaitForExit(TimeSpan.FromMinutes(1)))
         {
             Kill();
-            _process.WaitForExit();
         }
         _stderrReader.Join(TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>
+    /// Stops the agent and everything it started. A sandbox is stopped with `sandbox kill ID KILL`, so that `sandbox
+    /// run` sees its container end, writes the RunReport (the figures of a test over its timeout) and cleans up as
+    /// after any run; killing `sandbox run` itself is the fallback, after which its container dies with it
+    /// (--die-with-parent, and its first process's parent-death signal). Unsandboxed, the agent's process tree.
+    /// </summary>
     public void Kill()
     {
+        if (Interlocked.Exchange(ref _killed, 1) != 0 || _process.HasExited)
+        {
+            return;
+        }
+        if (_sandbox is not null && SandboxId is not null && Sandbox(_sandbox, "kill", SandboxId, "KILL") && _process.WaitForExit(TimeSpan.FromSeconds(10)))
+        {
+            return;
+        }
+        _forced = true;
         try
         {
-            // `sandbox run` kills the whole container when it is killed.
-            _process.Kill(entireProcessTree: false);
+            _process.Kill(entireProcessTree: _sandbox is null);
         }
         catch (InvalidOperationException)
         {
             // already gone
+        }
+    }
+
+    /// <summary>Runs `sandbox ARGS`, true when it succeeded.</summary>
+    private static bool Sandbox(string sandbox, params string[] args)
+    {
+        var psi = new ProcessStartInfo(sandbox) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        try
+        {
+            using var kill = Process.Start(psi)!;
+            kill.StandardOutput.ReadToEnd();
+            kill.StandardError.ReadToEnd();
+            return kill.WaitForExit(TimeSpan.FromSeconds(10)) && kill.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
         }
     }
 
@@ -275,12 +332,19 @@ internal sealed class AgentProcess : IDisposable
 
     public void Dispose()
     {
-        if (!_process.HasExited)
+        Kill();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(15)))
         {
-            Kill();
+            _forced = true;
+            _process.Kill(entireProcessTree: _sandbox is null);
             _process.WaitForExit();
         }
         _process.Dispose();
+        // `sandbox run` killed before it could clean up: its state directory and cgroup go now, not at the next run.
+        if (_forced && _sandbox is not null && SandboxId is not null)
+        {
+            Sandbox(_sandbox, "delete", "--force", SandboxId);
+        }
         if (_runDirectory is not null)
         {
             try
@@ -295,5 +359,6 @@ internal sealed class AgentProcess : IDisposable
             {
             }
         }
+        Live.TryRemove(this, out _);
     }
 }

@@ -50,5 +50,8 @@ internal static class AdapterErrors
     public const string AgentFailed = "SBX5023";
     public const string SandboxCrashed = "SBX5024";
     public const string BadBundle = "SBX5025";
-    public const string UnsupportedSetting = "SBX5026";
+    public const string BadSetting = "SBX5026";
+    public const string HostCannotSandbox = "SBX5027";
+    public const string RanUnsandboxed = "SBX5028";
+    public const string TestTimedOut = "SBX5029";
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.ComponentModel;
+using System.Runtime.InteropServices;
 using Microsoft.VisualStudio.TestPlatform.ObjectModel;
 using Microsoft.VisualStudio.TestPlatform.ObjectModel.Adapter;
 using Microsoft.VisualStudio.TestPlatform.ObjectModel.Logging;
@@ -31,14 +32,21 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
 
     public void DiscoverTests(IEnumerable<string> sources, IDiscoveryContext discoveryContext, IMessageLogger logger, ITestCaseDiscoverySink discoverySink)
     {
-        var settings = Settings(discoveryContext.RunSettings?.SettingsXml, logger);
+        var settingsXml = discoveryContext.RunSettings?.SettingsXml;
+        if (RunSettings(settingsXml, logger) is not { } run)
+        {
+            return;
+        }
         var filter = FilterOf(discoveryContext);
         foreach (var source in sources)
         {
-            AnnounceProjectSwitch(source, settings, logger);
+            if (Resolve(source, run, logger) is not { } settings)
+            {
+                continue;
+            }
             try
             {
-                foreach (var dto in Discover(source, settings, discoveryContext.RunSettings?.SettingsXml, filter, logger))
+                foreach (var dto in Discover(source, settings, settingsXml, filter, logger))
                 {
                     discoverySink.SendTestCase(ToProxy(dto, logger));
                 }
@@ -54,33 +62,69 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(frameworkHandle);
-        var settings = Settings(runContext?.RunSettings?.SettingsXml, frameworkHandle);
-        var filter = runContext?.GetTestCaseFilter(null, _ => null)?.TestCaseFilterValue;
-        foreach (var source in sources)
+        var handle = new SynchronizedHandle(frameworkHandle);
+        var settingsXml = runContext?.RunSettings?.SettingsXml;
+        if (RunSettings(settingsXml, handle) is not { } run)
         {
-            AnnounceProjectSwitch(source, settings, frameworkHandle);
-            var request = new AgentMessage
-            {
-                Type = MessageTypes.RunSources,
-                Sources = [source],
-                SettingsXml = runContext?.RunSettings?.SettingsXml,
-                Filter = filter,
-            };
-            Run(source, request, null, settings, runContext, frameworkHandle);
+            return;
         }
+        var filter = runContext?.GetTestCaseFilter(null, _ => null)?.TestCaseFilterValue;
+        var jobs = sources.Select(s => (Source: s, Settings: Resolve(s, run, handle))).Where(j => j.Settings is not null).ToList();
+        var pool = Pool(jobs.Select(j => j.Settings!));
+        using var signals = CancelOnSignals();
+        foreach (var (source, settings) in jobs)
+        {
+            var request = new AgentMessage { Type = MessageTypes.RunSources, Sources = [source], SettingsXml = settingsXml, Filter = filter };
+            if (settings!.Isolation == "assembly")
+            {
+                pool.Add(() => Run(source, request, null, settings, runContext, handle));
+                continue;
+            }
+            // Groups need the test cases: discovered first (in a sandbox of its own), with the user's filter, then
+            // one sandbox per class or per test, as many at once as the settings allow.
+            pool.Add(() =>
+            {
+                List<TestCaseDto> discovered;
+                try
+                {
+                    discovered = Discover(source, settings, settingsXml, filter, handle);
+                }
+                catch (AdapterException e)
+                {
+                    handle.SendMessage(TestMessageLevel.Error, e.Message);
+                    return;
+                }
+                // What the framework reports for an explicit test it was not asked for: a result without an outcome.
+                foreach (var skipped in discovered.Where(d => !RunsBySource(d)).Select(d => ToProxy(d, handle)))
+                {
+                    handle.RecordResult(new TestResult(skipped) { Outcome = TestOutcome.None, ComputerName = Environment.MachineName });
+                    handle.RecordEnd(skipped, TestOutcome.None);
+                }
+                AddGroups(pool, source, [.. discovered.Where(RunsBySource).Select(d => ToProxy(d, handle))], settings, runContext, handle);
+            });
+        }
+        pool.Run();
     }
 
     public void RunTests(IEnumerable<TestCase>? tests, IRunContext? runContext, IFrameworkHandle? frameworkHandle)
     {
         ArgumentNullException.ThrowIfNull(tests);
         ArgumentNullException.ThrowIfNull(frameworkHandle);
-        var settings = Settings(runContext?.RunSettings?.SettingsXml, frameworkHandle);
-        foreach (var group in tests.GroupBy(t => t.Source, StringComparer.Ordinal))
+        var handle = new SynchronizedHandle(frameworkHandle);
+        if (RunSettings(runContext?.RunSettings?.SettingsXml, handle) is not { } run)
         {
-            AnnounceProjectSwitch(group.Key, settings, frameworkHandle);
-            var cases = group.ToDictionary(t => t.Id);
-            Run(group.Key, RunTestsRequest(cases.Values, runContext), cases, settings, runContext, frameworkHandle);
+            return;
         }
+        var jobs = tests.GroupBy(t => t.Source, StringComparer.Ordinal)
+            .Select(g => (Source: g.Key, Tests: g.ToList(), Settings: Resolve(g.Key, run, handle)))
+            .Where(j => j.Settings is not null).ToList();
+        var pool = Pool(jobs.Select(j => j.Settings!));
+        using var signals = CancelOnSignals();
+        foreach (var (source, cases, settings) in jobs)
+        {
+            AddGroups(pool, source, cases, settings!, runContext, handle);
+        }
+        pool.Run();
     }
 
     public void Cancel()
@@ -91,6 +135,78 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             agent.Kill();
         }
     }
+
+    private WorkPool Pool(IEnumerable<SandboxSettings> settings) =>
+        new(settings.Select(s => s.EffectiveParallel).DefaultIfEmpty(1).Min(), () => _cancelled);
+
+    /// <summary>
+    /// Ctrl+C in a terminal reaches testhost too, which then ends before vstest can ask for a cancel: so while
+    /// sandboxes run, SIGINT and SIGTERM cancel the run here first, and the signal's default action (ending
+    /// testhost) waits until every sandbox is gone and its run directory removed.
+    /// </summary>
+    private IDisposable CancelOnSignals()
+    {
+        void Handler(PosixSignalContext context)
+        {
+            Cancel();
+            AgentProcess.WaitForAllDisposed(TimeSpan.FromSeconds(20));
+        }
+        var registrations = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM }.Select(s => PosixSignalRegistration.Create(s, Handler)).ToList();
+        return new Registrations(registrations);
+    }
+
+    private sealed class Registrations(List<PosixSignalRegistration> registrations) : IDisposable
+    {
+        public void Dispose() => registrations.ForEach(r => r.Dispose());
+    }
+
+    /// <summary>One work item per sandbox the isolation asks for: the whole assembly, each class, or each test.</summary>
+    private void AddGroups(WorkPool pool, string source, List<TestCase> cases, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    {
+        IEnumerable<List<TestCase>> groups = settings.Isolation switch
+        {
+            "test" => cases.Select(c => new List<TestCase> { c }),
+            "class" => cases.GroupBy(ClassOf, StringComparer.Ordinal).Select(g => g.ToList()),
+            _ => [cases],
+        };
+        foreach (var group in groups.Where(g => g.Count > 0))
+        {
+            var known = group.ToDictionary(t => t.Id);
+            pool.Add(() => Run(source, RunTestsRequest(known.Values, runContext), known, settings, runContext, handle));
+        }
+    }
+
+    /// <summary>
+    /// The class a test belongs to: the framework's ManagedType property where it sets one (xunit, NUnit, MSTest
+    /// do), else its fully qualified name up to the method (parameters, as NUnit writes them, cut off first).
+    /// </summary>
+    internal static string ClassOf(TestCase test)
+    {
+        if (test.Properties.FirstOrDefault(p => p.Id == "TestCase.ManagedType") is { } managedType
+            && test.GetPropertyValue(managedType) is string { Length: > 0 } type)
+        {
+            return type;
+        }
+        var name = test.FullyQualifiedName;
+        var paren = name.IndexOf('(', StringComparison.Ordinal);
+        if (paren >= 0)
+        {
+            name = name[..paren];
+        }
+        var dot = name.LastIndexOf('.');
+        return dot < 0 ? name : name[..dot];
+    }
+
+    /// <summary>
+    /// Whether a discovered test runs when its assembly runs without a selection. Explicit tests (NUnit's
+    /// [Explicit], xunit v3's Explicit = true) are discovered but run only when selected, and a run of discovered
+    /// cases is a selection: so where a run by sources becomes runs of test cases (class and test isolation, the
+    /// rest of a crashed sandbox) they are left out, as the framework itself would leave them.
+    /// </summary>
+    internal static bool RunsBySource(TestCaseDto test) =>
+        !test.Properties.Any(p =>
+            (p.Id == "TestObject.Traits" && p.Pairs?.Any(t => string.Equals(t.Key, "Explicit", StringComparison.OrdinalIgnoreCase)) == true)
+            || (p.Id.EndsWith(".Explicit", StringComparison.OrdinalIgnoreCase) && string.Equals(p.Value, "True", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>A proxy test case: the framework's case under this executor, with its Id set explicitly (the default
     /// Id would hash our URI) and the framework's URI kept for the way back.</summary>
@@ -115,26 +231,52 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         SettingsXml = runContext?.RunSettings?.SettingsXml,
     };
 
-    private static SandboxSettings Settings(string? settingsXml, IMessageLogger logger)
+    /// <summary>The run's own settings (runsettings, environment); null, with the error logged, when they are wrong.</summary>
+    private static RunSandboxSettings? RunSettings(string? settingsXml, IMessageLogger logger)
     {
-        var settings = SandboxSettings.Parse(settingsXml, Environment.GetEnvironmentVariable);
-        if (settings.Isolation != "assembly")
+        try
         {
-            logger.SendMessage(TestMessageLevel.Warning, $"{AdapterErrors.UnsupportedSetting}: Sandbox isolation '{settings.Isolation}' is not implemented yet; tests run with 'assembly' isolation (one sandbox per test assembly)");
+            return RunSandboxSettings.Parse(settingsXml, Environment.GetEnvironmentVariable);
         }
-        if (!settings.Enabled)
+        catch (AdapterException e)
         {
-            logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled by {settings.DisabledBy}: tests run unsandboxed, through the framework's own adapter in an agent process");
+            logger.SendMessage(TestMessageLevel.Error, e.Message);
+            return null;
         }
-        return settings;
     }
 
-    /// <summary>Says once per test assembly that its project turned the sandbox off (the run-wide switches are said by <see cref="Settings"/>).</summary>
-    private static void AnnounceProjectSwitch(string source, SandboxSettings settings, IMessageLogger logger)
+    /// <summary>
+    /// One test assembly's settings, with what they mean said once: the project's sandbox.yaml `test:` section under
+    /// the run's settings, and whether this host can make sandboxes at all. Null, with the error logged, when the
+    /// assembly cannot run.
+    /// </summary>
+    private static SandboxSettings? Resolve(string source, RunSandboxSettings run, IMessageLogger logger)
     {
-        if (settings.Enabled && !settings.For(source).Enabled)
+        try
         {
-            logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled for {Path.GetFileName(source)} by the MSBuild property SandboxEnabled=false: its tests run unsandboxed");
+            var manifest = File.Exists(SandboxManifest.PathFor(source)) ? SandboxManifest.Read(source) : null;
+            var settings = run.For(source, run.Enabled == false || manifest is null ? null : ProjectTestSettings.Read(manifest.Bundle));
+            if (!settings.Enabled)
+            {
+                logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled for {Path.GetFileName(source)} by {settings.DisabledBy}: its tests run unsandboxed, through the framework's own adapter in an agent process");
+                return settings;
+            }
+            if (manifest is not null && HostCheck.Problem(manifest.Sandbox) is { } problem)
+            {
+                if (!settings.AllowUnsandboxed)
+                {
+                    throw new AdapterException(AdapterErrors.HostCannotSandbox, $"{Path.GetFileName(source)} cannot run in a sandbox on this host: {problem}. "
+                        + "To run its tests unsandboxed here instead, with a warning on every result: `dotnet test -- Sandbox.AllowUnsandboxed=true`, or allowUnsandboxed: true in the test: section of sandbox.yaml");
+                }
+                logger.SendMessage(TestMessageLevel.Warning, $"{AdapterErrors.RanUnsandboxed}: {Path.GetFileName(source)} runs UNSANDBOXED (AllowUnsandboxed): {problem}");
+                return settings with { Enabled = false, DisabledBy = "AllowUnsandboxed on a host that cannot make sandboxes", Fallback = problem };
+            }
+            return settings;
+        }
+        catch (AdapterException e)
+        {
+            logger.SendMessage(TestMessageLevel.Error, e.Message);
+            return null;
         }
     }
 
@@ -152,7 +294,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     }
 
     private static AgentProcess StartAgent(string source, SandboxSettings settings) =>
-        settings.For(source).Enabled
+        settings.Enabled
             ? AgentProcess.StartSandboxed(source, SandboxManifest.Read(source), settings.Timeout)
             : AgentProcess.StartUnsandboxed(source);
 
@@ -187,7 +329,19 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         try
         {
             var done = false;
-            agent.Send(request);
+            if (_cancelled)
+            {
+                agent.Kill();
+                return false;
+            }
+            try
+            {
+                agent.Send(request);
+            }
+            catch (IOException)
+            {
+                // The sandbox ended before it read the request (its setup failed): what it said is in its stderr.
+            }
             while (ReadSafely(agent, logger) is { } m)
             {
                 switch (m.Type)
@@ -240,11 +394,11 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             {
                 // A run by sources: the cases left are found by discovering again with the same filter. Discovered
                 // cases replace those the run reported, which lack what running them again needs (xunit attaches its
-                // serialization only at discovery). Tests the framework would not run by sources (none for xunit
-                // v2) are in the discovery too; later increments drop explicit ones (research §2.5).
+                // serialization only at discovery). Explicit tests, which the framework would not run by sources,
+                // stay out (RunsBySource).
                 try
                 {
-                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle);
+                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle).Where(RunsBySource).ToList();
                     foreach (var d in discovered)
                     {
                         proxies[d.Id] = ToProxy(d, handle);
@@ -306,6 +460,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         {
             var started = new List<Guid>();
             var results = new List<TestResultDto>();
+            using var watchdog = new TestWatchdog(settings.TestTimeout, agent);
             var done = Converse(agent, request, handle, $"running {source}", m =>
             {
                 switch (m)
@@ -317,12 +472,17 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                             started.Add(proxy.Id);
                             handle.RecordStart(proxy);
                         }
+                        watchdog.Started(proxy.Id);
+                        break;
+                    case { Type: MessageTypes.End, Id: { } id }:
+                        watchdog.Ended(id);
                         break;
                     case { Type: MessageTypes.Result, Result: { } r }:
                         results.Add(r);
                         break;
                 }
             });
+            watchdog.Dispose();
 
             // Results wait for the sandbox's end: only then are its figures known.
             var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
@@ -332,13 +492,21 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             {
                 var proxy = Proxy(dto.TestCase, proxies, handle);
                 var result = TestObjectMapper.FromDto(dto, proxy, Warner(handle));
-                Decorate(result, usage, attachment);
+                Decorate(result, usage, attachment, settings);
                 finished.Add(proxy.Id);
                 progressed = true;
                 handle.RecordResult(result);
                 handle.RecordEnd(proxy, result.Outcome);
             }
-            if (done)
+            // A test over its timeout: its sandbox was stopped for it, so it is certainly the one.
+            foreach (var id in watchdog.TimedOut.Where(id => !finished.Contains(id)))
+            {
+                var message = $"{AdapterErrors.TestTimedOut}: timed out after {Durations.Describe(settings.TestTimeout!.Value)} (the per-test timeout, Sandbox.TestTimeout or testTimeout in sandbox.yaml); its {(settings.Enabled ? "sandbox" : "agent")} was stopped";
+                Fail(proxies[id], message, started, agent, usage, attachment, settings, handle);
+                finished.Add(id);
+                progressed = true;
+            }
+            if (done || _cancelled)
             {
                 return new(true, progressed, []);
             }
@@ -351,33 +519,44 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                 suspects.Add(only.Id);
             }
             // Certain only when the sandbox had one test: frameworks run tests in parallel, and their start messages
-            // may die with the process, so one test reported running is not proof.
-            if (request.Tests is { Count: 1 } && suspects.Count == 1)
+            // may die with the process, so one test reported running is not proof. A sandbox's own timeout is the
+            // exception: it was killed from outside, so every start message sent had arrived, and a single test
+            // still running is the one that held it up.
+            if (suspects.Count == 1 && (request.Tests is { Count: 1 } || usage?.TimedOut == true))
             {
-                var proxy = proxies[suspects[0]];
-                if (!started.Contains(proxy.Id))
-                {
-                    handle.RecordStart(proxy);
-                }
-                var result = new TestResult(proxy)
-                {
-                    Outcome = TestOutcome.Failed,
-                    ErrorMessage = $"{AdapterErrors.SandboxCrashed}: the test's process ended while it ran: {cause}",
-                    ComputerName = Environment.MachineName,
-                };
-                if (agent.StderrTail is { Length: > 0 } tail)
-                {
-                    result.Messages.Add(new TestResultMessage(TestResultMessage.StandardErrorCategory, tail));
-                }
-                Decorate(result, usage, attachment);
-                finished.Add(proxy.Id);
-                handle.RecordResult(result);
-                handle.RecordEnd(proxy, TestOutcome.Failed);
+                Fail(proxies[suspects[0]], $"{AdapterErrors.SandboxCrashed}: the test's process ended while it ran: {cause}", started, agent, usage, attachment, settings, handle);
+                finished.Add(suspects[0]);
+                return new(false, true, []);
+            }
+            if (watchdog.TimedOut.Count > 0 && suspects.Count == 0)
+            {
                 return new(false, true, []);
             }
             handle.SendMessage(TestMessageLevel.Informational, $"Sandbox: the sandbox running {Path.GetFileName(source)} ended before its agent finished ({cause.Split('\n')[0]}); {(suspects.Count == 0 ? "no test was reported running" : suspects.Count + " tests were running")}, so the rest runs again to find which test it was");
             return new(false, progressed, suspects);
         }
+    }
+
+    /// <summary>Fails a test the framework could not report on: its process ended, or it ran over its timeout.</summary>
+    private static void Fail(TestCase proxy, string message, List<Guid> started, AgentProcess agent, UsageSummary? usage, string? attachment, SandboxSettings settings, IFrameworkHandle handle)
+    {
+        if (!started.Contains(proxy.Id))
+        {
+            handle.RecordStart(proxy);
+        }
+        var result = new TestResult(proxy)
+        {
+            Outcome = TestOutcome.Failed,
+            ErrorMessage = message,
+            ComputerName = Environment.MachineName,
+        };
+        if (agent.StderrTail is { Length: > 0 } tail)
+        {
+            result.Messages.Add(new TestResultMessage(TestResultMessage.StandardErrorCategory, tail));
+        }
+        Decorate(result, usage, attachment, settings);
+        handle.RecordResult(result);
+        handle.RecordEnd(proxy, TestOutcome.Failed);
     }
 
     /// <summary>The RunReport's account of how the sandbox ended, its figures, and what the runtime said on the way
@@ -408,8 +587,12 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         return text;
     }
 
-    private static void Decorate(TestResult result, UsageSummary? usage, string? reportFile)
+    private static void Decorate(TestResult result, UsageSummary? usage, string? reportFile, SandboxSettings settings)
     {
+        if (settings.Fallback is { } why)
+        {
+            result.Messages.Add(new TestResultMessage(TestResultMessage.AdditionalInfoCategory, $"{AdapterErrors.RanUnsandboxed} warning: this test ran UNSANDBOXED (AllowUnsandboxed): {why}\n"));
+        }
         if (usage is not null)
         {
             result.Messages.Add(new TestResultMessage(TestResultMessage.AdditionalInfoCategory, usage.Describe() + "\n"));

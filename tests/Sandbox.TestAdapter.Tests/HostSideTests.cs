@@ -6,39 +6,6 @@ namespace Sandbox.TestAdapter.Tests;
 /// <summary>What the adapter makes of runsettings, RunReports and the bundle's config.json, without running anything.</summary>
 public class HostSideTests
 {
-    private static string? NoEnvironment(string _) => null;
-
-    [Fact]
-    public void Without_settings_tests_are_sandboxed_one_sandbox_per_assembly()
-    {
-        var s = SandboxSettings.Parse(null, NoEnvironment);
-        Assert.True(s.Enabled);
-        Assert.Equal("assembly", s.Isolation);
-        Assert.Null(s.Timeout);
-    }
-
-    [Theory]
-    [InlineData("1")]
-    [InlineData("true")]
-    public void SANDBOX_DISABLE_turns_it_off(string value)
-    {
-        var s = SandboxSettings.Parse(null, n => n == "SANDBOX_DISABLE" ? value : null);
-        Assert.False(s.Enabled);
-        Assert.Equal("SANDBOX_DISABLE=1", s.DisabledBy);
-    }
-
-    [Fact]
-    public void The_runsettings_section_is_read_as_dotnet_test_dash_dash_writes_it()
-    {
-        // `dotnet test -- Sandbox.Enabled=false Sandbox.Timeout=30s` becomes these nested elements.
-        const string xml = "<RunSettings><RunConfiguration /><Sandbox><Enabled>False</Enabled><Isolation>Test</Isolation><Timeout>30s</Timeout></Sandbox></RunSettings>";
-        var s = SandboxSettings.Parse(xml, NoEnvironment);
-        Assert.False(s.Enabled);
-        Assert.Equal("test", s.Isolation);
-        Assert.Equal("30s", s.Timeout);
-        Assert.True(SandboxSettings.Parse("<RunSettings><Sandbox><Enabled>true</Enabled></Sandbox></RunSettings>", NoEnvironment).Enabled);
-    }
-
     private const string Report = """
         {
           "schemaVersion": 1, "id": "x", "exitCode": 139, "signal": 11, "signalName": "SIGSEGV", "wallTimeMs": 630.5,
@@ -184,31 +151,6 @@ public class LeftoverTests
         finally
         {
             Directory.Delete(temp, recursive: true);
-        }
-    }
-}
-
-public class ProjectSwitchTests
-{
-    [Fact]
-    public void A_project_built_with_SandboxEnabled_false_runs_unsandboxed_and_only_that_project()
-    {
-        var dir = Directory.CreateTempSubdirectory("sandbox-adapter-switch-").FullName;
-        try
-        {
-            var off = Path.Combine(dir, "off/proj.dll");
-            var on = Path.Combine(dir, "on/proj.dll");
-            Directory.CreateDirectory(Path.Combine(dir, "off/.sandbox"));
-            Directory.CreateDirectory(Path.Combine(dir, "on"));
-            File.WriteAllText(SandboxSettings.DisabledMarker(off), "SandboxEnabled=false");
-            var settings = SandboxSettings.Parse(null, _ => null);
-            Assert.False(settings.For(off).Enabled);
-            Assert.Equal("the MSBuild property SandboxEnabled=false", settings.For(off).DisabledBy);
-            Assert.True(settings.For(on).Enabled);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
         }
     }
 }

@@ -27,7 +27,9 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
             [Test] public void Passes() => Assert.Pass();
             [Test] public void Fails() => Assert.Fail("the nunit failure message");
             [TestCase(1), TestCase(2)] public void Cases(int n) => Assert.That(n, Is.GreaterThan(0));
+            [Test, Explicit("only when asked")] public void Only_when_asked() => Assert.Fail("an explicit test ran");
         }
+        public class D { [Test] public void Other() { } }
         """);
 
     public static readonly Framework MSTest = new("mstest",
@@ -44,6 +46,7 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
             [TestMethod] public void Fails() => Assert.Fail("the mstest failure message");
             [TestMethod, DataRow(1), DataRow(2)] public void Rows(int n) => Assert.IsTrue(n > 0);
         }
+        [TestClass] public class D { [TestMethod] public void Other() { } }
         """);
 
     /// <summary>For each framework, a project with Sandbox and one without, each built and run once.</summary>
@@ -75,6 +78,14 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
                     File.WriteAllText(Path.Combine(dir, "Tests.cs"), f.Tests);
                     Outputs[name] = Packages.Dotnet(dir, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null },
                         "test", "--logger", $"trx;LogFileName={Packages.Root}/{name}.trx");
+                    if (sandboxed)
+                    {
+                        foreach (var isolation in new[] { "class", "test" })
+                        {
+                            Outputs[$"{name}-{isolation}"] = Packages.Dotnet(dir, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null },
+                                "test", "--no-build", "--logger", $"trx;LogFileName={Packages.Root}/{name}-{isolation}.trx", "--", $"Sandbox.Isolation={isolation}");
+                        }
+                    }
                 }
             }
         }
@@ -85,21 +96,28 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
         public void Dispose() => Packages.Dispose();
     }
 
-    public static TheoryData<string> Names => [NUnit.Name, MSTest.Name];
+    public static TheoryData<string, string> Runs_of_each_framework => new()
+    {
+        { NUnit.Name, "sandboxed" }, { NUnit.Name, "sandboxed-class" }, { NUnit.Name, "sandboxed-test" },
+        { MSTest.Name, "sandboxed" }, { MSTest.Name, "sandboxed-class" }, { MSTest.Name, "sandboxed-test" },
+    };
 
     [PrivilegedTheory]
-    [MemberData(nameof(Names))]
-    public void Each_test_runs_once_with_the_framework_adapters_ids_outcomes_and_messages_and_the_usage_line(string framework)
+    [MemberData(nameof(Runs_of_each_framework))]
+    public void Each_test_runs_once_at_every_isolation_with_the_framework_adapters_ids_outcomes_and_messages_and_the_usage_line(string framework, string run)
     {
-        var sandboxedRun = _runs.Outputs[framework + "-sandboxed"];
-        var sandboxed = TrxResult.Read(Path.Combine(_runs.Packages.Root, framework + "-sandboxed.trx"));
+        var sandboxedRun = _runs.Outputs[$"{framework}-{run}"];
+        var sandboxed = TrxResult.Read(Path.Combine(_runs.Packages.Root, $"{framework}-{run}.trx"));
         var plain = TrxResult.Read(Path.Combine(_runs.Packages.Root, framework + "-plain.trx"));
-        Assert.True(sandboxed.Count == 4, sandboxedRun.ToString());
-        Assert.Equal(4, sandboxed.Select(r => r.Id).Distinct().Count());
+        var executed = sandboxed.Where(r => r.Outcome != "NotExecuted").ToList();
+        Assert.True(executed.Count == 5, sandboxedRun.ToString());
+        Assert.Equal(sandboxed.Count, sandboxed.Select(r => r.Id).Distinct().Count());
+        // NUnit's explicit test is discovered but, as without Sandbox, not run: reported without an outcome.
         Assert.Equal(
             plain.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order(),
             sandboxed.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order());
+        Assert.DoesNotContain(sandboxed, r => r.Message.Contains("an explicit test ran", StringComparison.Ordinal));
         Assert.Contains(sandboxed, r => r.Message.Contains($"the {framework} failure message", StringComparison.Ordinal));
-        Assert.All(sandboxed, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
+        Assert.All(executed, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
     }
 }

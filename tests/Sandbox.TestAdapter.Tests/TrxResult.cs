@@ -5,6 +5,9 @@ namespace Sandbox.TestAdapter.Tests;
 /// <summary>One UnitTestResult of a TRX file, as far as the end-to-end comparisons need it.</summary>
 internal sealed record TrxResult(Guid Id, string Name, string Outcome, string Message, IReadOnlyList<string> TextMessages, IReadOnlyList<string> ResultFiles)
 {
+    /// <summary>What the test wrote to its output (ITestOutputHelper, Console).</summary>
+    public string StdOut { get; init; } = "";
+
     private static readonly XNamespace Trx = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
 
     public static List<TrxResult> Read(string path)
@@ -16,6 +19,9 @@ internal sealed record TrxResult(Guid Id, string Name, string Outcome, string Me
             (string)r.Attribute("outcome")!,
             (string?)r.Element(Trx + "Output")?.Element(Trx + "ErrorInfo")?.Element(Trx + "Message") ?? "",
             [.. r.Descendants(Trx + "TextMessages").Elements(Trx + "Message").Select(m => m.Value)],
-            [.. r.Descendants(Trx + "ResultFile").Select(f => (string)f.Attribute("path")!)]))];
+            [.. r.Descendants(Trx + "ResultFile").Select(f => (string)f.Attribute("path")!)])
+        {
+            StdOut = (string?)r.Element(Trx + "Output")?.Element(Trx + "StdOut") ?? "",
+        })];
     }
 }
