@@ -94,12 +94,43 @@ internal sealed class AgentProcess : IDisposable
                 if (int.TryParse(owner, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
                     && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
                 {
-                    Directory.Delete(dir, recursive: true);
+                    RemoveRunDirectory(dir);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Another user's, one being created right now (no owner file yet), or one being removed: not ours to judge.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes a run directory of this user, once its sandbox is gone. Without root its owner may still be denied
+    /// a directory in it: the overlay's work directory (mode 000 when the overlay was mounted in a user namespace),
+    /// or one a test made in the upper directory without permissions; the owner gives itself access to each first.
+    /// </summary>
+    private static void RemoveRunDirectory(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+            return;
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        GrantOwnerAccess(new DirectoryInfo(dir));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static void GrantOwnerAccess(DirectoryInfo dir)
+    {
+        dir.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        foreach (var sub in dir.EnumerateDirectories())
+        {
+            if (sub.LinkTarget is null)
+            {
+                GrantOwnerAccess(sub);
             }
         }
     }
@@ -149,6 +180,12 @@ internal sealed class AgentProcess : IDisposable
             {
                 psi.ArgumentList.Add("--timeout");
                 psi.ArgumentList.Add(timeout);
+            }
+            if (!Interop.Libc.IsRoot)
+            {
+                // An ordinary user has cgroup limits only where a cgroup is delegated to it: elsewhere the sandbox runs
+                // without them (its RunReport lists them under "unenforced") rather than not at all.
+                psi.ArgumentList.Add("--allow-unenforced");
             }
             psi.ArgumentList.Add(id);
             return Start(psi, dir, report, id);
@@ -312,7 +349,7 @@ internal sealed class AgentProcess : IDisposable
         {
             try
             {
-                Directory.Delete(_runDirectory, recursive: true);
+                RemoveRunDirectory(_runDirectory);
             }
             catch (IOException)
             {

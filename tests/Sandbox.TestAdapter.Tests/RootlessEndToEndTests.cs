@@ -77,7 +77,7 @@ public sealed class RootlessEndToEndTests : IClassFixture<RootlessEndToEndTests.
                         }
                         // Root in a user namespace that maps it to the user who ran dotnet test, and to nothing else.
                         [Fact] public void Runs_as_root_mapped_to_its_user() =>
-                            Assert.Equal("0 {{Uid}} 1", string.Join(' ', File.ReadAllText("/proc/self/uid_map").Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+                            Assert.Equal("0 {{Uid}} 1", string.Join(' ', File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
                     }
                     """);
                 Chown(Root);

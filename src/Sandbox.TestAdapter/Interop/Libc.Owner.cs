@@ -21,6 +21,8 @@ internal static partial class Libc
     [LibraryImport("libc")]
     private static partial uint geteuid();
 
+    public static bool IsRoot => geteuid() == 0;
+
     /// <summary>True when <paramref name="path"/> itself (a symlink is not followed) belongs to this process's user.</summary>
     public static bool IsOwnedByMe(string path) =>
         statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid, out var buf) == 0 && buf.Uid == geteuid();
