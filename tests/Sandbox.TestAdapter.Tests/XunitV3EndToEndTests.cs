@@ -40,33 +40,35 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
 
     public XunitV3EndToEndTests(Runs runs) => _runs = runs;
 
-    /// <summary>Both projects built and run once.</summary>
+    /// <summary>The project built and run once without Sandbox, then once with it.</summary>
     public sealed class Runs : IDisposable
     {
         public Runs()
         {
             Packages = new PackageFixture();
-            Suite = CreateProject("suite", sandboxed: true);
-            Plain = CreateProject("plain", sandboxed: false);
             Directory.CreateDirectory(TempDirectory);
             var env = new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory };
-            Build = Packages.Dotnet(Suite, env, "build", "-nologo");
-            PlainBuild = Packages.Dotnet(Plain, env, "build", "-nologo");
-            Properties = Packages.Dotnet(Suite, env, "msbuild", "-nologo", "-getProperty:IsTestingPlatformApplication", "-getProperty:TestingPlatformDotnetTestSupport");
+            // The project without Sandbox first, then the same project, at the same path, with it: vstest's test ids
+            // hash the source's path, so only the same path gives comparable ids.
+            CreateProject(sandboxed: false);
+            PlainBuild = Packages.Dotnet(Suite, env, "build", "-nologo");
+            PlainRun = Packages.Dotnet(Suite, env, "test", "--no-build", "--filter", WithoutCrashes, "--logger", $"trx;LogFileName={Root}/plain.trx");
+            PlainList = Packages.Dotnet(Suite, env, "test", "--no-build", "--list-tests");
+            File.Delete(Path.Combine(Output, "written-by-test.txt"));
 
+            CreateProject(sandboxed: true);
+            Build = Packages.Dotnet(Suite, env, "build", "-nologo");
+            Properties = Packages.Dotnet(Suite, env, "msbuild", "-nologo", "-getProperty:IsTestingPlatformApplication", "-getProperty:TestingPlatformDotnetTestSupport");
             Sandboxed = Packages.Dotnet(Suite, env, "test", "--no-build", "--logger", $"trx;LogFileName={Root}/sandboxed.trx");
             WrittenFileReachedHost = File.Exists(Path.Combine(Output, "written-by-test.txt"));
             SandboxedList = Packages.Dotnet(Suite, env, "test", "--no-build", "--list-tests");
             Unsandboxed = Packages.Dotnet(Suite, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = "1" },
                 "test", "--no-build", "--filter", WithoutCrashes, "--logger", $"trx;LogFileName={Root}/unsandboxed.trx");
-            PlainRun = Packages.Dotnet(Plain, env, "test", "--no-build", "--filter", WithoutCrashes, "--logger", $"trx;LogFileName={Root}/plain.trx");
-            PlainList = Packages.Dotnet(Plain, env, "test", "--no-build", "--list-tests");
         }
 
         public PackageFixture Packages { get; }
         public string Root => Packages.Root;
-        public string Suite { get; }
-        public string Plain { get; }
+        public string Suite => Path.Combine(Root, "suite");
         public string Output => Path.Combine(Suite, "bin/Debug/net10.0");
         public string TempDirectory => Path.Combine(Root, "tmp");
         public CommandResult Build { get; }
@@ -79,11 +81,11 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
         public CommandResult PlainList { get; }
         public bool WrittenFileReachedHost { get; }
 
-        private string CreateProject(string name, bool sandboxed)
+        private void CreateProject(bool sandboxed)
         {
-            var dir = Directory.CreateDirectory(Path.Combine(Packages.Root, name)).FullName;
+            var dir = Directory.CreateDirectory(Suite).FullName;
             var sandbox = sandboxed ? $"""<PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />""" : "";
-            File.WriteAllText(Path.Combine(dir, $"{name}.csproj"), $"""
+            File.WriteAllText(Path.Combine(dir, "suite.csproj"), $"""
                 <Project Sdk="Microsoft.NET.Sdk">
                   <PropertyGroup>
                     <TargetFramework>net10.0</TargetFramework>
@@ -101,7 +103,6 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
                 </Project>
                 """);
             File.WriteAllText(Path.Combine(dir, "Tests.cs"), Tests);
-            return dir;
         }
 
         public void Dispose() => Packages.Dispose();
