@@ -46,23 +46,12 @@ public sealed class RootlessEndToEndTests : IClassFixture<RootlessEndToEndTests.
                     """);
                 File.WriteAllText(Path.Combine(Root, "Directory.Build.props"), "<Project />\n");
                 File.WriteAllText(Path.Combine(Root, "Directory.Packages.props"), "<Project />\n");
-                Directory.CreateDirectory(Project);
-                File.WriteAllText(Path.Combine(Project, "rootless.csproj"), $"""
-                    <Project Sdk="Microsoft.NET.Sdk">
-                      <PropertyGroup>
-                        <TargetFramework>net10.0</TargetFramework>
-                        <AssemblyName>proj</AssemblyName>
-                        <ImplicitUsings>enable</ImplicitUsings>
-                      </PropertyGroup>
-                      <ItemGroup>
-                        <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
-                        <PackageReference Include="xunit" Version="2.9.3" />
-                        <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
-                        <PackageReference Include="Sandbox.TestAdapter" Version="{version}" />
-                      </ItemGroup>
-                    </Project>
-                    """);
-                File.WriteAllText(Path.Combine(Project, "Tests.cs"), $$"""
+                TestProject.Write(Project, "rootless",
+                    """
+                    <PackageReference Include="xunit" Version="2.9.3" />
+                    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
+                    """ + TestProject.SandboxReference(version),
+                    $$"""
                     using Xunit;
                     namespace Sample;
                     public class Rootless
@@ -79,7 +68,7 @@ public sealed class RootlessEndToEndTests : IClassFixture<RootlessEndToEndTests.
                         [Fact] public void Runs_as_root_mapped_to_its_user() =>
                             Assert.Equal("0 {{Uid}} 1", string.Join(' ', File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
                     }
-                    """);
+                    """, "<AssemblyName>proj</AssemblyName>");
                 Chown(Root);
 
                 Build = AsUser(Project, "dotnet", "build", "-nologo");

@@ -41,11 +41,10 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
     public XunitV3EndToEndTests(Runs runs) => _runs = runs;
 
     /// <summary>The project built and run once without Sandbox, then once with it.</summary>
-    public sealed class Runs : IDisposable
+    public sealed class Runs : ComparedRuns
     {
         public Runs()
         {
-            Packages = new PackageFixture();
             Directory.CreateDirectory(TempDirectory);
             var env = new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory };
             // The project without Sandbox first, then the same project, at the same path, with it: vstest's test ids
@@ -66,46 +65,14 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
                 "test", "--no-build", "--filter", WithoutCrashes, "--logger", $"trx;LogFileName={Root}/unsandboxed.trx");
         }
 
-        public PackageFixture Packages { get; }
-        public string Root => Packages.Root;
-        public string Suite => Path.Combine(Root, "suite");
-        public string Output => Path.Combine(Suite, "bin/Debug/net10.0");
-        public string TempDirectory => Path.Combine(Root, "tmp");
-        public CommandResult Build { get; }
-        public CommandResult PlainBuild { get; }
         public CommandResult Properties { get; }
-        public CommandResult Sandboxed { get; }
-        public CommandResult SandboxedList { get; }
-        public CommandResult Unsandboxed { get; }
-        public CommandResult PlainRun { get; }
-        public CommandResult PlainList { get; }
-        public bool WrittenFileReachedHost { get; }
 
-        private void CreateProject(bool sandboxed)
-        {
-            var dir = Directory.CreateDirectory(Suite).FullName;
-            var sandbox = sandboxed ? $"""<PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />""" : "";
-            File.WriteAllText(Path.Combine(dir, "suite.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                    <TargetFramework>net10.0</TargetFramework>
-                    <OutputType>Exe</OutputType>
-                    <AssemblyName>proj</AssemblyName>
-                    <ImplicitUsings>enable</ImplicitUsings>
-                    <Nullable>enable</Nullable>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
-                    <PackageReference Include="xunit.v3" Version="3.2.2" />
-                    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
-                    {sandbox}
-                  </ItemGroup>
-                </Project>
-                """);
-            File.WriteAllText(Path.Combine(dir, "Tests.cs"), Tests);
-        }
-
-        public void Dispose() => Packages.Dispose();
+        private void CreateProject(bool sandboxed) => TestProject.Write(Suite, "suite",
+            """
+            <PackageReference Include="xunit.v3" Version="3.2.2" />
+            <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
+            """ + (sandboxed ? TestProject.SandboxReference(Packages.Version) : ""),
+            Tests, "<OutputType>Exe</OutputType><AssemblyName>proj</AssemblyName><Nullable>enable</Nullable>");
     }
 
     private List<TrxResult> ReadTrx(string name) => TrxResult.Read(Path.Combine(_runs.Root, name));
@@ -140,12 +107,8 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
         Assert.Contains(sandboxed, r => r is { Name: "Sample.Basics.Fails_with_a_message", Outcome: "Failed" } && r.Message.Contains("the message of a failing test", StringComparison.Ordinal));
         Assert.Equal(["Sample.Basics.Theory_cases(n: 1)", "Sample.Basics.Theory_cases(n: 2)"],
             sandboxed.Where(r => r.Outcome == "Passed" && r.Name.Contains("Theory", StringComparison.Ordinal)).Select(r => r.Name).Order(StringComparer.Ordinal));
-
-        static IEnumerable<string> Listed(CommandResult r) =>
-            r.Output.Split('\n').SkipWhile(l => !l.Contains("The following Tests are available:", StringComparison.Ordinal)).Skip(1)
-                .Select(l => l.Trim()).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
-        Assert.Equal(7, Listed(_runs.PlainList).Count());
-        Assert.Equal(Listed(_runs.PlainList), Listed(_runs.SandboxedList));
+        Assert.Equal(7, TestProject.Listed(_runs.PlainList).Count());
+        Assert.Equal(TestProject.Listed(_runs.PlainList), TestProject.Listed(_runs.SandboxedList));
     }
 
     [PrivilegedFact]
