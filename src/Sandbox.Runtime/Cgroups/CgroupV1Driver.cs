@@ -12,7 +12,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     public IReadOnlyList<string> Controllers => [.. layout.V1Mounts.Keys.Order(StringComparer.Ordinal)];
 
-    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+    public ICgroup? Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
         Action<IReadOnlyList<string>>? beforeCreate = null)
     {
         // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had.
@@ -44,6 +44,11 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
         var planned = wanted.Distinct(StringComparer.Ordinal).Where(Usable)
             .Select(c => (Controller: c, Dir: CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath))).ToList();
+        if (planned.Count == 0)
+        {
+            // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
+            return null;
+        }
         beforeCreate?.Invoke([.. planned.Select(p => p.Dir)]);
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
         var cgroup = new V1Cgroup(dirs);
