@@ -283,12 +283,37 @@ internal static unsafe class ContainerLauncher
         {
             return;
         }
+        WaitUntilWritable(pid);
         if (plan.DenySetgroups)
         {
             WriteProcFile(pid, "setgroups", "deny");
         }
         WriteProcFile(pid, "uid_map", string.Concat(plan.UidMap.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n")));
         WriteProcFile(pid, "gid_map", string.Concat(plan.GidMap.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n")));
+    }
+
+    /// <summary>
+    /// A parent without root may write the child's /proc files only once the child has made itself dumpable (its
+    /// first step, ContainerPlanner): until then they belong to root, and the child may not have run yet. Waits
+    /// (up to 10 s) until they are this user's; a child that dies meanwhile is reported by the write that follows.
+    /// </summary>
+    private static void WaitUntilWritable(int pid)
+    {
+        var uid = Libc.Getuid();
+        if (uid == 0)
+        {
+            return;
+        }
+        var path = System.Text.Encoding.UTF8.GetBytes($"/proc/{pid}/uid_map\0");
+        var deadline = Environment.TickCount64 + 10_000;
+        fixed (byte* p = path)
+        {
+            Libc.StatxBuffer st;
+            while (Libc.Statx(Libc.AT_FDCWD, p, 0, Libc.STATX_UID, &st) == 0 && st.Uid != uid && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(1);
+            }
+        }
     }
 
     private static void WriteProcFile(int pid, string name, string content)

@@ -12,6 +12,13 @@ internal sealed class StateStore(string root)
 
     public string Root { get; } = root;
 
+    /// <summary>
+    /// The state root without --root: /run/sandbox as root; otherwise $XDG_RUNTIME_DIR/sandbox, or /tmp/sandbox-UID
+    /// when XDG_RUNTIME_DIR is unset (as after `su`, `setpriv` or `sudo -u`). Either is made 0700 if missing, and is
+    /// used only if it is a directory (not a symlink) this user owns that no one else may write: in /tmp another user
+    /// can create the name first, and whoever controls the state root feeds `sandbox` the pids it signals and the
+    /// cgroups it removes, and reads every container's config.
+    /// </summary>
     public static string DefaultRoot(uint uid)
     {
         if (uid == 0)
@@ -19,7 +26,32 @@ internal sealed class StateStore(string root)
             return "/run/sandbox";
         }
         var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        return string.IsNullOrEmpty(xdg) ? $"/tmp/sandbox-{uid}" : Path.Combine(xdg, "sandbox");
+        var root = string.IsNullOrEmpty(xdg) ? $"/tmp/sandbox-{uid}" : Path.Combine(xdg, "sandbox");
+        EnsurePrivate(root, uid);
+        return root;
+    }
+
+    private static unsafe void EnsurePrivate(string root, uint uid)
+    {
+        const string Hint = "remove it if it is not yours, or pass a --root this user owns, or set XDG_RUNTIME_DIR";
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(root + "\0"))
+        {
+            if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, p, 0x1c0) != 0 && Interop.Libc.Errno is var e && e != Interop.Libc.EEXIST)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"create the state directory {root}: {Interop.Libc.Describe(e)}", Hint);
+            }
+            Interop.Libc.StatxBuffer st;
+            if (Interop.Libc.Statx(Interop.Libc.AT_FDCWD, p, Interop.Libc.AT_SYMLINK_NOFOLLOW,
+                    Interop.Libc.STATX_TYPE | Interop.Libc.STATX_MODE | Interop.Libc.STATX_UID, &st) != 0)
+            {
+                throw new SandboxException(ErrorCodes.Io, $"stat the state directory {root}: {Interop.Libc.Describe(Interop.Libc.Errno)}", Hint);
+            }
+            if ((st.Mode & Interop.Libc.S_IFMT) != Interop.Libc.S_IFDIR || st.Uid != uid || (st.Mode & 0x12) != 0)
+            {
+                throw new SandboxException(ErrorCodes.Io,
+                    $"the state directory {root} is not a directory of uid {uid} that only it may write (type and mode {Convert.ToString(st.Mode, 8)}, owner {st.Uid})", Hint);
+            }
+        }
     }
 
     public static void ValidateId(string id)

@@ -18,6 +18,7 @@ internal sealed class AgentProcess : IDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
+    private string? _endLines;
     private readonly Thread _stderrReader;
     private readonly string? _runDirectory;
     private readonly string? _sandbox;
@@ -55,7 +56,9 @@ internal sealed class AgentProcess : IDisposable
     public string? ReportPath { get; }
     public string? SandboxId { get; }
 
-    /// <summary>The last lines the agent's process wrote to stderr (an Environment.FailFast message lands here).</summary>
+    /// <summary>The last lines the agent's process wrote to stderr (an Environment.FailFast message lands here),
+    /// after the last lines that said why a .NET process ended if the tail has moved past them: a child of the agent
+    /// (xunit v3's test process) may die long before the agent does, and its stack trace alone can fill the tail.</summary>
     public string StderrTail
     {
         get
@@ -63,9 +66,25 @@ internal sealed class AgentProcess : IDisposable
             _stderrReader.Join(TimeSpan.FromSeconds(5));
             lock (_stderr)
             {
-                return _stderr.ToString();
+                var tail = _stderr.ToString();
+                return _endLines is null || tail.Contains(_endLines, StringComparison.Ordinal) ? tail : _endLines + "\n[…]\n" + tail;
             }
         }
+    }
+
+    /// <summary>How .NET begins what it writes as a process ends abnormally; the FailFast message follows "Process terminated.".</summary>
+    private static readonly string[] EndMarkers = ["Process terminated.", "Stack overflow.", "Unhandled exception.", "Out of memory."];
+
+    /// <summary>The last marker line in <paramref name="text"/> and the line after it, or null.</summary>
+    private static string? EndLines(string text)
+    {
+        var at = EndMarkers.Select(m => text.LastIndexOf(m, StringComparison.Ordinal)).Max();
+        if (at < 0)
+        {
+            return null;
+        }
+        var lines = text[at..].Split('\n', 3);
+        return string.Join('\n', lines.Take(2)).TrimEnd();
     }
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
@@ -76,24 +95,61 @@ internal sealed class AgentProcess : IDisposable
     /// <summary>
     /// Removes the run directories (overlay upper and work directories, per-run bundles) of testhosts that died
     /// before they could: a directory whose owner process is gone. The sandboxes themselves die with their
-    /// `sandbox run`, and their mounts with their mount namespace.
+    /// `sandbox run`, and their mounts with their mount namespace. Only this user's: in a shared /tmp anyone can
+    /// make a "sandbox-test-" directory, and removing a tree someone else can change under the walk (a directory
+    /// swapped for a symlink) removes what the symlink points at.
     /// </summary>
     public static void CollectLeftovers(string tempDirectory)
     {
         foreach (var dir in Directory.EnumerateDirectories(tempDirectory, RunDirectoryPrefix + "*"))
         {
+            if (!Interop.Libc.IsOwnedByMe(dir))
+            {
+                continue;
+            }
             try
             {
                 var owner = File.ReadAllText(Path.Combine(dir, OwnerFile)).Trim();
                 if (int.TryParse(owner, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
                     && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
                 {
-                    Directory.Delete(dir, recursive: true);
+                    RemoveRunDirectory(dir);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Another user's, one being created right now (no owner file yet), or one being removed: not ours to judge.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes a run directory of this user, once its sandbox is gone. Without root its owner may still be denied
+    /// a directory in it: the overlay's work directory (mode 000 when the overlay was mounted in a user namespace),
+    /// or one a test made in the upper directory without permissions; the owner gives itself access to each first.
+    /// </summary>
+    private static void RemoveRunDirectory(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+            return;
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        GrantOwnerAccess(new DirectoryInfo(dir));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static void GrantOwnerAccess(DirectoryInfo dir)
+    {
+        dir.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        foreach (var sub in dir.EnumerateDirectories())
+        {
+            if (sub.LinkTarget is null)
+            {
+                GrantOwnerAccess(sub);
             }
         }
     }
@@ -147,6 +203,12 @@ internal sealed class AgentProcess : IDisposable
             {
                 psi.ArgumentList.Add("--timeout");
                 psi.ArgumentList.Add(Durations.ForCommandLine(t));
+            }
+            if (!Interop.Libc.IsRoot)
+            {
+                // An ordinary user has cgroup limits only where a cgroup is delegated to it: elsewhere the sandbox runs
+                // without them (its RunReport lists them under "unenforced") rather than not at all.
+                psi.ArgumentList.Add("--allow-unenforced");
             }
             psi.ArgumentList.Add(id);
             return Start(psi, dir, report, id, manifest.Sandbox);
@@ -324,7 +386,9 @@ internal sealed class AgentProcess : IDisposable
                 _stderr.Append(buffer, 0, n);
                 if (_stderr.Length > StderrTailChars * 2)
                 {
-                    _stderr.Remove(0, _stderr.Length - StderrTailChars);
+                    var dropped = _stderr.Length - StderrTailChars;
+                    _endLines = EndLines(_stderr.ToString(0, dropped)) ?? _endLines;
+                    _stderr.Remove(0, dropped);
                 }
             }
         }
@@ -349,7 +413,7 @@ internal sealed class AgentProcess : IDisposable
         {
             try
             {
-                Directory.Delete(_runDirectory, recursive: true);
+                RemoveRunDirectory(_runDirectory);
             }
             catch (IOException)
             {

@@ -77,8 +77,14 @@ internal sealed class StreamingFrameworkHandle : IFrameworkHandle2, ITestCaseDis
         SendMessage(TestMessageLevel.Warning, "Sandbox does not carry run-level attachments out of the sandbox yet; dropped: "
             + string.Join(", ", attachmentSets.SelectMany(s => s.Attachments).Select(a => a.Uri.ToString())));
 
-    public void SendMessage(TestMessageLevel testMessageLevel, string message) =>
+    /// <summary>The first crash of a test process the framework reported (see <see cref="FrameworkProcessCrash"/>).</summary>
+    public FrameworkProcessCrash? Crash { get; private set; }
+
+    public void SendMessage(TestMessageLevel testMessageLevel, string message)
+    {
+        Crash ??= FrameworkProcessCrash.From(testMessageLevel, message);
         _channel.Write(new AgentMessage { Type = MessageTypes.Log, Level = testMessageLevel.ToString(), Text = message });
+    }
 
     public int LaunchProcessWithDebuggerAttached(string filePath, string? workingDirectory, string? arguments, IDictionary<string, string?>? environmentVariables) =>
         throw new NotSupportedException("debugging inside a sandbox is not supported; run with SANDBOX_DISABLE=1");

@@ -16,7 +16,8 @@ internal sealed class AgentRunner
         _adapters = adapters;
     }
 
-    public void Handle(AgentMessage request)
+    /// <summary>Carries out <paramref name="request"/>; the crash of a test process the framework started, if it reported one.</summary>
+    public FrameworkProcessCrash? Handle(AgentMessage request)
     {
         var context = new AgentRunContext(request.SettingsXml, request.Filter, request.RunDirectory ?? Path.Combine(Path.GetTempPath(), "TestResults"));
         var handle = new StreamingFrameworkHandle(_channel);
@@ -53,6 +54,7 @@ internal sealed class AgentRunner
             default:
                 throw new InvalidDataException($"unknown request '{request.Type}'");
         }
+        return handle.Crash;
     }
 
     private static List<string> Sources(AgentMessage request) => request.Sources ?? [];

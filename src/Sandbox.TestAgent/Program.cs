@@ -10,7 +10,12 @@ try
     var request = channel.Read() ?? throw new InvalidDataException("the host closed the channel before sending a request");
     var adapters = FrameworkAdapters.Load(Path.Combine(AppContext.BaseDirectory, ".sandbox", "adapters"));
     var runner = new AgentRunner(channel, adapters);
-    runner.Handle(request);
+    if (runner.Handle(request) is { } crash)
+    {
+        // Ended like the test process did, without `done`: the host treats it as this sandbox's crash (FrameworkProcessCrash).
+        Console.Error.WriteLine($"Sandbox.TestAgent: the framework's test process ended without finishing ({crash.Message}); the agent ends with its exit code {crash.ExitCode}");
+        return crash.ExitCode;
+    }
 }
 #pragma warning disable CA1031 // whatever the framework throws is reported to the host, which decides
 catch (Exception e)

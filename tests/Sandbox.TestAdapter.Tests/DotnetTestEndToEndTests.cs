@@ -56,16 +56,15 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
     public DotnetTestEndToEndTests(Runs runs) => _runs = runs;
 
     /// <summary>Both projects built once; the runs made once, in the order the assertions need.</summary>
-    public sealed class Runs : IDisposable
+    public sealed class Runs : ComparedRuns
     {
         public Runs()
         {
-            Packages = new PackageFixture();
             var adapterPackage = Path.Combine(PackageFixture.RepoRoot, "artifacts/packages", $"Sandbox.TestAdapter.{Packages.Version}.nupkg");
             Assert.True(File.Exists(adapterPackage), $"{adapterPackage} is missing: run eng/build.sh, or eng/pack.sh after publishing to artifacts/dist");
             // The suite is built once without Sandbox first, as a project that adopts the package was: the
             // framework's adapter that build left in the top of the output must not survive the next build.
-            Suite = CreateProject("suite", sandboxed: false);
+            CreateProject("suite", sandboxed: false);
             BuildBefore = Packages.Dotnet(Suite, "build", "-nologo");
             AdapterBefore = File.Exists(Path.Combine(Output, "xunit.runner.visualstudio.testadapter.dll"));
             CreateProject("suite", sandboxed: true);
@@ -74,10 +73,9 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             File.WriteAllText(Path.Combine(Suite, "sandbox.yaml"), template
                 .Replace("{{OutputDirectory}}", $"\"{Output}\"", StringComparison.Ordinal)
                 .Replace("memory: 2Gi", "memory: 256Mi", StringComparison.Ordinal));
-            Plain = CreateProject("plain", sandboxed: false);
+            CreateProject("plain", sandboxed: false);
             Build = Packages.Dotnet(Suite, "build", "-nologo");
             PlainBuild = Packages.Dotnet(Plain, "build", "-nologo");
-            // A temporary directory of its own, so the check that run directories are removed sees only this run's.
             var env = new Dictionary<string, string?> { [Secret] = "from-the-host", ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory };
             Directory.CreateDirectory(TempDirectory);
 
@@ -92,48 +90,16 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
             PlainList = Packages.Dotnet(Plain, env, "test", "--no-build", "--list-tests");
         }
 
-        public PackageFixture Packages { get; }
-        public string Root => Packages.Root;
-        public string Suite { get; }
-        public string Plain { get; }
-        public string Output => Path.Combine(Suite, "bin/Debug/net10.0");
-        public string TempDirectory => Path.Combine(Root, "tmp");
+        public string Plain => Path.Combine(Root, "plain");
         public CommandResult BuildBefore { get; }
         public bool AdapterBefore { get; }
-        public CommandResult Build { get; }
-        public CommandResult PlainBuild { get; }
-        public CommandResult Sandboxed { get; }
-        public CommandResult SandboxedList { get; }
-        public CommandResult Unsandboxed { get; }
-        public CommandResult PlainRun { get; }
-        public CommandResult PlainList { get; }
-        public bool WrittenFileReachedHost { get; }
 
-        private string CreateProject(string name, bool sandboxed)
-        {
-            var dir = Directory.CreateDirectory(Path.Combine(Packages.Root, name)).FullName;
-            var sandbox = sandboxed ? $"""<PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />""" : "";
-            File.WriteAllText(Path.Combine(dir, $"{name}.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                    <TargetFramework>net10.0</TargetFramework>
-                    <AssemblyName>proj</AssemblyName>
-                    <ImplicitUsings>enable</ImplicitUsings>
-                    <Nullable>enable</Nullable>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
-                    <PackageReference Include="xunit" Version="2.9.3" />
-                    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
-                    {sandbox}
-                  </ItemGroup>
-                </Project>
-                """);
-            File.WriteAllText(Path.Combine(dir, "Tests.cs"), Tests);
-            return dir;
-        }
-
-        public void Dispose() => Packages.Dispose();
+        private string CreateProject(string name, bool sandboxed) => TestProject.Write(Path.Combine(Packages.Root, name), name,
+            """
+            <PackageReference Include="xunit" Version="2.9.3" />
+            <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
+            """ + (sandboxed ? TestProject.SandboxReference(Packages.Version) : ""),
+            Tests, "<AssemblyName>proj</AssemblyName><Nullable>enable</Nullable>");
     }
 
     private List<TrxResult> ReadTrx(string name) => TrxResult.Read(Path.Combine(_runs.Root, name));
@@ -171,12 +137,8 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         Assert.Equal(8, plain.Count);
         var sandboxed = ReadTrx("sandboxed.trx").ToDictionary(r => r.Id, r => r.Name);
         Assert.All(plain, p => Assert.Equal(p.Value, sandboxed.GetValueOrDefault(p.Key)));
-
-        static IEnumerable<string> Listed(CommandResult r) =>
-            r.Output.Split('\n').SkipWhile(l => !l.Contains("The following Tests are available:", StringComparison.Ordinal)).Skip(1)
-                .Select(l => l.Trim()).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
-        Assert.Equal(9, Listed(_runs.PlainList).Count());
-        Assert.Equal(Listed(_runs.PlainList), Listed(_runs.SandboxedList));
+        Assert.Equal(9, TestProject.Listed(_runs.PlainList).Count());
+        Assert.Equal(TestProject.Listed(_runs.PlainList), TestProject.Listed(_runs.SandboxedList));
     }
 
     [PrivilegedFact]

@@ -60,22 +60,8 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
                 foreach (var sandboxed in new[] { true, false })
                 {
                     var name = f.Name + (sandboxed ? "-sandboxed" : "-plain");
-                    var dir = Directory.CreateDirectory(Path.Combine(Packages.Root, name)).FullName;
-                    var sandbox = sandboxed ? $"""<PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />""" : "";
-                    File.WriteAllText(Path.Combine(dir, "tests.csproj"), $"""
-                        <Project Sdk="Microsoft.NET.Sdk">
-                          <PropertyGroup>
-                            <TargetFramework>net10.0</TargetFramework>
-                            <ImplicitUsings>enable</ImplicitUsings>
-                          </PropertyGroup>
-                          <ItemGroup>
-                            <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
-                            {f.References}
-                            {sandbox}
-                          </ItemGroup>
-                        </Project>
-                        """);
-                    File.WriteAllText(Path.Combine(dir, "Tests.cs"), f.Tests);
+                    var dir = TestProject.Write(Path.Combine(Packages.Root, name), "tests",
+                        f.References + (sandboxed ? TestProject.SandboxReference(Packages.Version) : ""), f.Tests);
                     Outputs[name] = Packages.Dotnet(dir, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null },
                         "test", "--logger", $"trx;LogFileName={Packages.Root}/{name}.trx");
                     if (sandboxed)

@@ -96,7 +96,9 @@ internal interface ICgroupDriver
     /// delegated throws SandboxException naming the controller, unless <paramref name="allowUnenforced"/> is set;
     /// then the names of the limits left unenforced are returned. <paramref name="beforeCreate"/> is given the
     /// directories before any exists, so a runtime killed half-way has them recorded for the next run to collect.
+    /// Null when there is nothing this user may write at all (v1 without root and nothing delegated), which happens
+    /// only when no limit is asked for or every one was allowed to go unenforced.
     /// </summary>
-    ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+    ICgroup? Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
         Action<IReadOnlyList<string>>? beforeCreate = null);
 }

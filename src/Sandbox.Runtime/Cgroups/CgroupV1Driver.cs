@@ -12,11 +12,12 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     public IReadOnlyList<string> Controllers => [.. layout.V1Mounts.Keys.Order(StringComparer.Ordinal)];
 
-    public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
+    public ICgroup? Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
         Action<IReadOnlyList<string>>? beforeCreate = null)
     {
         // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had.
-        bool Available(string c) => layout.V1Mounts.ContainsKey(c)
+        // A hierarchy whose directory this user cannot write (rootless, nothing delegated) is as good as missing.
+        bool Available(string c) => Usable(c)
             && (c != "blkio" || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
         var (needed, missing) = CgroupPaths.Controllers(limits, Available, "blkio", "");
         if (limits.Devices is not null)
@@ -41,8 +42,13 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             limits = Unenforced(limits, needed);
         }
 
-        var planned = wanted.Distinct(StringComparer.Ordinal).Where(layout.V1Mounts.ContainsKey)
+        var planned = wanted.Distinct(StringComparer.Ordinal).Where(Usable)
             .Select(c => (Controller: c, Dir: CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath))).ToList();
+        if (planned.Count == 0)
+        {
+            // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
+            return null;
+        }
         beforeCreate?.Invoke([.. planned.Select(p => p.Dir)]);
         var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
         var cgroup = new V1Cgroup(dirs);
@@ -66,6 +72,19 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         {
             cgroup.Remove();
             throw;
+        }
+    }
+
+    /// <summary>A mounted hierarchy whose directory for this process this user may create cgroups in.</summary>
+    private unsafe bool Usable(string controller)
+    {
+        if (!layout.V1Mounts.ContainsKey(controller) || layout.OwnDirectory(controller) is not { } dir)
+        {
+            return false;
+        }
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
+        {
+            return Interop.Libc.Access(p, Interop.Libc.W_OK) == 0;
         }
     }
 

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Runtime.Interop;
+
+// statx rather than stat: one layout on every architecture. Only what the state root's check reads (StateStore).
+internal static unsafe partial class Libc
+{
+    public const uint STATX_TYPE = 1, STATX_MODE = 2, STATX_UID = 8;
+
+    /// <summary>struct statx: only the fields read here are named; the size is the kernel's 256 bytes.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct StatxBuffer
+    {
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(28)] public ushort Mode;
+    }
+
+    [DllImport("libc", EntryPoint = "statx", ExactSpelling = true)]
+    public static extern int Statx(int dirfd, byte* path, int flags, uint mask, StatxBuffer* buf);
+}

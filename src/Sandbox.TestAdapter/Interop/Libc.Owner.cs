@@ -1,0 +1,29 @@
+// statx(2) for the owner of a path, never following a final symlink, and geteuid(2): the adapter removes only run
+// directories of its own user (AgentProcess.CollectLeftovers). statx rather than stat: one layout on every architecture.
+using System.Runtime.InteropServices;
+
+namespace Sandbox.TestAdapter.Interop;
+
+internal static partial class Libc
+{
+    private const int AtFdcwd = -100, AtSymlinkNofollow = 0x100;
+    private const uint StatxUid = 8;
+
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct StatxBuffer
+    {
+        [FieldOffset(20)] public uint Uid;
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buf);
+
+    [LibraryImport("libc")]
+    private static partial uint geteuid();
+
+    public static bool IsRoot => geteuid() == 0;
+
+    /// <summary>True when <paramref name="path"/> itself (a symlink is not followed) belongs to this process's user.</summary>
+    public static bool IsOwnedByMe(string path) =>
+        statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid, out var buf) == 0 && buf.Uid == geteuid();
+}

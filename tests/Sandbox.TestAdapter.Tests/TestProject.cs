@@ -1,0 +1,63 @@
+using Sandbox.Build.Tasks.Tests;
+
+namespace Sandbox.TestAdapter.Tests;
+
+/// <summary>The generated test projects of the end-to-end tests: one shape, their references and tests differing.</summary>
+internal static class TestProject
+{
+    public static string SandboxReference(string version) => $"""<PackageReference Include="Sandbox.TestAdapter" Version="{version}" />""";
+
+    /// <summary>Writes DIR/NAME.csproj (net10.0, Microsoft.NET.Test.Sdk, <paramref name="references"/>) and DIR/Tests.cs; returns DIR.</summary>
+    public static string Write(string dir, string name, string references, string tests, string properties = "")
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, $"{name}.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                {properties}
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
+                {references}
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Tests.cs"), tests);
+        return dir;
+    }
+
+    /// <summary>The tests `dotnet test --list-tests` printed, sorted.</summary>
+    public static IEnumerable<string> Listed(CommandResult r) =>
+        r.Output.Split('\n').SkipWhile(l => !l.Contains("The following Tests are available:", StringComparison.Ordinal)).Skip(1)
+            .Select(l => l.Trim()).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// What an end-to-end comparison keeps of its runs: a project (ROOT/suite) built and run with Sandbox, with
+/// SANDBOX_DISABLE=1 and without the package, each run's command result; TRX files are written to ROOT.
+/// </summary>
+public abstract class ComparedRuns : IDisposable
+{
+    public PackageFixture Packages { get; } = new();
+    public string Root => Packages.Root;
+    public string Suite => Path.Combine(Root, "suite");
+    public string Output => Path.Combine(Suite, "bin/Debug/net10.0");
+    /// <summary>A temporary directory of the sandboxed runs' own, so the check that run directories are removed sees only theirs.</summary>
+    public string TempDirectory => Path.Combine(Root, "tmp");
+    public CommandResult Build { get; protected set; } = new(-1, "");
+    public CommandResult PlainBuild { get; protected set; } = new(-1, "");
+    public CommandResult Sandboxed { get; protected set; } = new(-1, "");
+    public CommandResult SandboxedList { get; protected set; } = new(-1, "");
+    public CommandResult Unsandboxed { get; protected set; } = new(-1, "");
+    public CommandResult PlainRun { get; protected set; } = new(-1, "");
+    public CommandResult PlainList { get; protected set; } = new(-1, "");
+    public bool WrittenFileReachedHost { get; protected set; }
+
+    public void Dispose()
+    {
+        Packages.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
