@@ -32,7 +32,12 @@ portfile="$output/hermetic-listener.port"
 rm -f "$portfile"
 python3 "$here/listener.py" "$portfile" "$results/listener.port" &
 listener=$!
-trap 'kill "$listener" 2>/dev/null || true; wait "$listener" 2>/dev/null || true' EXIT
+stop_listener() {
+  kill "$listener" 2>/dev/null || true
+  wait "$listener" 2>/dev/null || true
+  rm -f "$portfile"
+}
+trap stop_listener EXIT
 for _ in $(seq 100); do
   [ -s "$portfile" ] && break
   kill -0 "$listener" 2>/dev/null || { echo "run.sh: the listener did not start" >&2; exit 1; }
@@ -52,8 +57,7 @@ echo "== HERMETIC_SAMPLE_SECRET=from-the-host dotnet test $*"
 status=0
 HERMETIC_SAMPLE_SECRET=from-the-host dotnet test --no-build -nologo \
   --logger "trx;LogFileName=hermetic.trx" --results-directory "$results" "$@" || status=$?
-kill "$listener" 2>/dev/null || true
-wait "$listener" 2>/dev/null || true
+stop_listener
 trap - EXIT
 echo "== what the sandbox reported (dotnet test exited with $status; $results/hermetic.trx)"
 summary=0
