@@ -20,17 +20,18 @@ fi
 # go stale. Its Sandbox packages are dropped before each restore, so the newest pack is what runs.
 export NUGET_PACKAGES="$root/artifacts/nuget"
 rm -rf "$NUGET_PACKAGES/sandbox.build" "$NUGET_PACKAGES/sandbox.testadapter"
+# No MSBuild nodes, build server or compiler server left running after the script.
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER=1
 cd "$here"
 echo "== dotnet build samples/HermeticTests"
-dotnet build -nologo -v quiet
+dotnet build -nologo -v quiet -p:UseSharedCompilation=false
 output="$here/bin/Debug/net10.0"
 
 rm -rf "$results"
 mkdir -p "$results"
 portfile="$output/hermetic-listener.port"
 rm -f "$portfile"
-python3 "$here/listener.py" "$portfile" "$results/listener.port" &
+python3 "$here/listener.py" $$ "$portfile" "$results/listener.port" &
 listener=$!
 stop_listener() {
   kill "$listener" 2>/dev/null || true
