@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build.sh: installs what the build needs, builds everything, publishes the NativeAOT executables to artifacts/dist
 # (`sandbox`, the runtime, and `sandbox-build`, which runs the sandbox.yaml commands `sandbox` hands it), packs the
-# MSBuild package Sandbox.Build into artifacts/packages (eng/pack.sh), and runs `sandbox` on an example bundle made
-# here (artifacts/bundles/hello).
+# packages Sandbox.Build and Sandbox.TestAdapter into artifacts/packages (eng/pack.sh), runs `sandbox` on an example
+# bundle made here (artifacts/bundles/hello), and ends with the main job: `dotnet test` of samples/HermeticTests in
+# sandboxes (its run.sh), which fails the build unless every test has its expected outcome.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,3 +20,5 @@ cp samples/hello/config.json "$bundle/config.json"
 ln -s "$root/artifacts/rootfs/busybox" "$bundle/rootfs"
 echo "== artifacts/dist/sandbox run --bundle $bundle hello"
 artifacts/dist/sandbox --root "$root/artifacts/state" run --bundle "$bundle" hello
+echo "== samples/HermeticTests/run.sh: dotnet test in sandboxes"
+bash samples/HermeticTests/run.sh

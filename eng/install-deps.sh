@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sandbox needs on Debian/Ubuntu: the NativeAOT linker toolchain,
 # busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
+# python3 (samples/HermeticTests' listener and TRX summary, the benchmarks' figures),
 # and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
 set -euo pipefail
 need=()
@@ -14,6 +15,7 @@ if [ "${1:-}" = "--bench" ]; then
   done
 fi
 command -v file >/dev/null || need+=(file)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install these packages first (as root): ${need[*]}" >&2

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# test.sh: what running tests in sandboxes costs (issue 10's benchmark), in one run. A generated suite of 200
+# passing xunit v2 tests in 20 classes, built once into two projects that differ only in the Sandbox.TestAdapter
+# reference, each command `dotnet test --no-build`:
+#   plain       the project without Sandbox: the framework's adapter in testhost
+#   assembly    with Sandbox.TestAdapter, `-- Sandbox.Isolation=assembly`: one sandbox
+#   class       `-- Sandbox.Isolation=class`: one sandbox per class (20)
+#   test        `-- Sandbox.Isolation=test`: one sandbox per test (200)
+#   agent-bare  the agent started outside a sandbox, as the adapter starts it (`dotnet exec --runtimeconfig
+#               T.runtimeconfig.json --depsfile T.deps.json Sandbox.TestAgent.dll` in the output directory), handling
+#               one request, `runSources` filtered to one test, then its stdin closed: what starting an agent for
+#               one test costs without any sandbox
+# Targets: assembly <= 1.10 x plain; test isolation's cost per test, (test - assembly) / 200, <= 1.3 x agent-bare.
+# Each `dotnet test` command runs once first, unmeasured, and is checked (200 passed; a warning that the adapter
+# does not implement the isolation yet, SBX5026, is reported: that mode's figures are then assembly's). Needs root.
+# RUNS (default 3) measured runs each (the agent 10x as many); prints medians and the two ratios, of the medians and
+# of the fastest runs (the machine's other load only ever adds).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+runs=${RUNS:-3}
+bash eng/install-deps.sh --bench
+version=$(sed -n 's:.*<SandboxVersion>\(.*\)</SandboxVersion>.*:\1:p' Directory.Build.props)
+[ -e "artifacts/packages/Sandbox.TestAdapter.$version.nupkg" ] || bash eng/build.sh
+
+# Not under /tmp, which each sandbox has privately, and not under the repository, whose Directory.Build.props
+# would apply to the generated projects.
+work=$(mktemp -d /var/tmp/sandbox-bench-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# The isolated NuGet cache samples/HermeticTests uses, without the Sandbox packages: the newest pack is restored.
+export NUGET_PACKAGES="$root/artifacts/nuget"
+rm -rf "$NUGET_PACKAGES/sandbox.build" "$NUGET_PACKAGES/sandbox.testadapter"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER=1
+unset SANDBOX_DISABLE
+python3 - "$work/Tests.cs" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("using Xunit;\nnamespace Bench;\n")
+    for c in range(1, 21):
+        f.write(f"public class C{c:02}\n{{\n")
+        for t in range(1, 11):
+            f.write(f"    [Fact] public void T{t:02}() => Assert.Equal({c * t}, {c} * {t});\n")
+        f.write("}\n")
+PY
+for name in plain sandboxed; do
+  mkdir -p "$work/$name"
+  reference=""
+  [ "$name" = sandboxed ] && reference="<PackageReference Include=\"Sandbox.TestAdapter\" Version=\"$version\" />"
+  cat > "$work/$name/$name.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net10.0</TargetFramework>
+    <AssemblyName>Bench</AssemblyName>
+    <Nullable>enable</Nullable>
+  </PropertyGroup>
+  <ItemGroup>
+    <Compile Include="../Tests.cs" />
+    <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
+    <PackageReference Include="xunit" Version="2.9.3" />
+    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
+    $reference
+  </ItemGroup>
+</Project>
+XML
+  # Sandbox's packages from artifacts/packages, the rest from nuget.org.
+  dotnet build "$work/$name" -c Release -nologo -v quiet --source "$root/artifacts/packages" \
+    --source https://api.nuget.org/v3/index.json >/dev/null
+done
+out=$work/sandboxed/bin/Release/net10.0
+
+echo "== checking each command once (unmeasured)"
+unimplemented=()
+declare -A cmd=(
+  [plain]="dotnet test $work/plain --no-build -c Release -nologo"
+  [assembly]="dotnet test $work/sandboxed --no-build -c Release -nologo -- Sandbox.Isolation=assembly"
+  [class]="dotnet test $work/sandboxed --no-build -c Release -nologo -- Sandbox.Isolation=class"
+  [test]="dotnet test $work/sandboxed --no-build -c Release -nologo -- Sandbox.Isolation=test"
+)
+for k in plain assembly class test; do
+  log=$work/check-$k.log
+  if ! ${cmd[$k]} >"$log" 2>&1 || ! grep -q 'Passed: *200, Skipped: *0, Total: *200' "$log"; then
+    echo "$k: not 200 passed tests:" >&2
+    tail -30 "$log" >&2
+    exit 1
+  fi
+  if grep -q SBX5026 "$log"; then
+    echo "warning: $k: the adapter does not implement this isolation yet (SBX5026): its figures are assembly's"
+    unimplemented+=("$k")
+  fi
+done
+request=$work/request.json
+printf '{"t":"runSources","v":1,"sources":["%s"],"filter":"FullyQualifiedName=Bench.C01.T01"}\n' "$out/Bench.dll" > "$request"
+agent="dotnet exec --runtimeconfig $out/Bench.runtimeconfig.json --depsfile $out/Bench.deps.json $out/Sandbox.TestAgent.dll < $request"
+(cd "$out" && eval "$agent") > "$work/agent.log" 2>&1 || true
+if ! grep -q '"t":"result"' "$work/agent.log" || ! grep -q '"t":"done"' "$work/agent.log" || grep -q '"error":' "$work/agent.log"; then
+  echo "agent-bare: the agent did not run the one test:" >&2
+  tail -20 "$work/agent.log" >&2
+  exit 1
+fi
+
+echo "== measuring: $runs runs each (the test isolation's take a while: 200 sandboxes a run)"
+hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
+  -n plain "${cmd[plain]}" -n assembly "${cmd[assembly]}" -n class "${cmd[class]}" -n test "${cmd[test]}" >/dev/null
+# In the output directory, as the adapter starts it; through a shell for the redirection (hyperfine subtracts the
+# shell's own start).
+(cd "$out" && hyperfine --warmup 3 --runs "$((runs * 10))" --export-json "$work/agent.json" -n agent-bare "$agent" >/dev/null)
+
+python3 - "$work/test.json" "$work/agent.json" "${unimplemented[*]:-}" <<'PY'
+import json, statistics, sys
+unimplemented = sys.argv[3].split()
+res = {}
+for path in sys.argv[1:3]:
+    res.update({r["command"]: r for r in json.load(open(path))["results"]})
+med = {k: statistics.median(v["times"]) for k, v in res.items()}
+print(f"{'command':<11} {'median s':>9} {'mean s':>8} {'stddev':>7} {'min s':>7}")
+for k, v in res.items():
+    print(f"{k:<11} {med[k]:>9.3f} {v['mean']:>8.3f} {v['stddev']:>7.3f} {v['min']:>7.3f}")
+plain, assembly, klass, test, agent = (med[k] for k in ("plain", "assembly", "class", "test", "agent-bare"))
+fastest = {k: v["min"] for k, v in res.items()}
+print(f"assembly / plain = {assembly / plain:.2f}, of the fastest runs {fastest['assembly'] / fastest['plain']:.2f}   (target <= 1.10)")
+note = lambda k: "   (ran as assembly: SBX5026)" if k in unimplemented else ""
+print(f"class isolation's cost per class: (class - assembly) / 20 = {(klass - assembly) / 20 * 1000:.0f} ms" + note("class"))
+per_test = (test - assembly) / 200
+print(f"test isolation's cost per test: (test - assembly) / 200 = {per_test * 1000:.0f} ms;"
+      f" bare agent start {agent * 1000:.0f} ms; ratio {per_test / agent:.2f},"
+      f" of the fastest runs {(fastest['test'] - fastest['assembly']) / 200 / fastest['agent-bare']:.2f}   (target <= 1.30)" + note("test"))
+PY

@@ -1,0 +1,39 @@
+using Xunit;
+using Xunit.Abstractions;
+
+namespace HermeticTests;
+
+/// <summary>What a test may write: its private /tmp and the output directory (a copy-on-write layer of its own); nothing else.</summary>
+public class FileSystem(ITestOutputHelper output)
+{
+    [Fact]
+    public void Writing_outside_tmp_and_the_output_directory_is_refused()
+    {
+        // As root and unsandboxed this write succeeds (and the test removes the file and fails).
+        const string path = "/hermetic-tests-probe.txt";
+        var refused = Record.Exception(() => File.WriteAllText(path, "written by HermeticTests"));
+        if (refused is null)
+        {
+            File.Delete(path);
+        }
+        Assert.True(refused is IOException or UnauthorizedAccessException, $"writing {path} was allowed");
+        output.WriteLine($"writing {path}: {refused.GetType().Name}: {refused.Message}");
+    }
+
+    [Fact]
+    public void Tmp_is_writable()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "hermetic-tests.txt");
+        File.WriteAllText(path, "x");
+        Assert.Equal("x", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void Writes_beside_the_assembly_stay_in_the_sandbox()
+    {
+        // Allowed, into the sandbox's own layer over the output directory: the host's directory never gets the file.
+        var path = Path.Combine(AppContext.BaseDirectory, "written-in-the-sandbox.txt");
+        File.WriteAllText(path, "x");
+        Assert.Equal("x", File.ReadAllText(path));
+    }
+}
