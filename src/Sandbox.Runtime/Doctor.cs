@@ -212,7 +212,11 @@ internal static class Doctor
     private static unsafe string? Probe(ulong flags, HostFacts? host, List<SetupStep> steps)
     {
         var mapped = (flags & Libc.CLONE_NEWUSER) != 0 && host is not null;
-        steps.Insert(0, new WaitForParentStep());
+        // As in a container: the parent writes the child's id maps, which /proc lets it do only while the child is
+        // dumpable (sandbox itself runs non-dumpable, and its forks inherit that).
+        steps.InsertRange(0, mapped && !host!.IsRoot
+            ? [new SetDumpableStep(true), new WaitForParentStep(), new SetDumpableStep(false)]
+            : [new WaitForParentStep()]);
         var plan = new SetupPlan
         {
             CloneFlags = flags,

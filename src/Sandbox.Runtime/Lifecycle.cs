@@ -40,7 +40,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         try
         {
             var info = new DirectoryInfo(dir);
-            if (!info.Exists || info.LinkTarget is not null || Path.GetDirectoryName(dir) is null or "/" || Libc.OwnerOf(dir) != host.Uid)
+            if (!info.Exists || info.LinkTarget is not null || Path.GetDirectoryName(dir) is null or "/" || OwnerOf(dir) != host.Uid)
             {
                 warnings.WriteLine($"sandbox: warning: --remove-if-orphaned {dir}: not a directory of this user's below a top-level one; left in place");
                 return;
@@ -50,6 +50,16 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             warnings.WriteLine($"sandbox: warning: --remove-if-orphaned {dir}: {e.Message}");
+        }
+    }
+
+    /// <summary>The uid that owns <paramref name="path"/> (the link itself if it is one), or null when it cannot be read.</summary>
+    private static uint? OwnerOf(string path)
+    {
+        Libc.StatxBuffer st;
+        fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            return Libc.Statx(Libc.AT_FDCWD, p, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_UID, &st) == 0 ? st.Uid : null;
         }
     }
 

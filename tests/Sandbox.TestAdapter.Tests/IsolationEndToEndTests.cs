@@ -229,7 +229,10 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         // Until the hanging test's sandbox runs: a state directory whose bundle is in this run's temporary directory.
         while (deadline.Elapsed < TimeSpan.FromMinutes(2) && !OurContainers(ids).Any(id => Directory.Exists($"/run/sandbox/{id}")))
         {
-            Assert.False(run.HasExited, "dotnet test ended before its sandbox ran: " + stdout.Result + stderr.Result);
+            if (run.HasExited)
+            {
+                Assert.Fail("dotnet test ended before its sandbox ran: " + stdout.Result + stderr.Result);
+            }
             Thread.Sleep(100);
         }
         Thread.Sleep(1500); // the test is running now, the other class finished or still going
