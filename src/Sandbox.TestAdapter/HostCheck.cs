@@ -14,7 +14,9 @@ internal static class HostCheck
     private static readonly Dictionary<string, string?> Verdicts = new(StringComparer.Ordinal);
 
     /// <summary>Null when <paramref name="sandbox"/> can make sandboxes here, else why not and the fix.</summary>
-    public static string? Problem(string sandbox)
+    public static string? Problem(string sandbox) => Problem(sandbox, Interop.Libc.Geteuid());
+
+    internal static string? Problem(string sandbox, uint euid)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -24,7 +26,7 @@ internal static class HostCheck
         {
             return $"the runtime {sandbox} is missing: rebuild the test project (Sandbox.Build copies it), or reinstall the package";
         }
-        if (Interop.Libc.Geteuid() == 0)
+        if (euid == 0)
         {
             return null;
         }

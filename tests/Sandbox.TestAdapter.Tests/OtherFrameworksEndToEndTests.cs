@@ -98,10 +98,12 @@ public sealed class OtherFrameworksEndToEndTests : IClassFixture<OtherFrameworks
         var executed = sandboxed.Where(r => r.Outcome != "NotExecuted").ToList();
         Assert.True(executed.Count == 5, sandboxedRun.ToString());
         Assert.Equal(sandboxed.Count, sandboxed.Select(r => r.Id).Distinct().Count());
-        // NUnit's explicit test is discovered but, as without Sandbox, not run: reported without an outcome.
-        Assert.Equal(
-            plain.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order(),
-            sandboxed.Select(r => (r.Id, r.Name, r.Outcome, r.Message)).Order());
+        // NUnit's explicit test is discovered but, as without Sandbox, not run: reported without an outcome. At class
+        // and test isolation the adapter reports it (the framework is only given the tests to run), without the
+        // reason NUnit gives at run time.
+        (Guid, string, string, string) Key(TrxResult r) =>
+            (r.Id, r.Name, r.Outcome, r.Outcome == "NotExecuted" && run != "sandboxed" ? "" : r.Message);
+        Assert.Equal(plain.Select(Key).Order(), sandboxed.Select(Key).Order());
         Assert.DoesNotContain(sandboxed, r => r.Message.Contains("an explicit test ran", StringComparison.Ordinal));
         Assert.Contains(sandboxed, r => r.Message.Contains($"the {framework} failure message", StringComparison.Ordinal));
         Assert.All(executed, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));

@@ -165,3 +165,42 @@ public sealed class SettingsTests : IDisposable
         Assert.True(SandboxTestAdapter.RunsBySource(Dto(new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Category", "Slow")] })));
     }
 }
+
+/// <summary>What the adapter concludes from the host before its first sandbox (HostCheck), with `sandbox doctor` played by a script.</summary>
+public sealed class HostCheckTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sandbox-hostcheck-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Doctor(string name, string userNamespacesLine)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, $"#!/bin/sh\n[ \"$1\" = doctor ] || exit 2\necho 'kernel:                      ok  6.1'\necho '{userNamespacesLine}'\nexit 1\n");
+        File.SetUnixFileMode(path, (UnixFileMode)0x1ed);
+        return path;
+    }
+
+    [Fact]
+    public void An_ordinary_user_without_user_namespaces_is_told_doctors_finding_and_the_fix()
+    {
+        var problem = HostCheck.Problem(Doctor("no", "user namespaces:             NO  unshare(CLONE_NEWUSER): EPERM (Operation not permitted)"), 1000);
+        Assert.NotNull(problem);
+        Assert.Contains("sandbox doctor says: user namespaces:             NO  unshare(CLONE_NEWUSER): EPERM", problem, StringComparison.Ordinal);
+        Assert.Contains("sysctl user.max_user_namespaces", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void User_namespaces_that_work_or_root_need_no_check()
+    {
+        Assert.Null(HostCheck.Problem(Doctor("ok", "user namespaces:             ok  user.max_user_namespaces=100"), 1000));
+        Assert.Null(HostCheck.Problem(Doctor("no-but-root", "user namespaces:             NO  whatever"), 0));
+    }
+
+    [Fact]
+    public void A_missing_runtime_is_named()
+    {
+        var missing = Path.Combine(_dir, "gone", "sandbox");
+        Assert.Contains($"the runtime {missing} is missing", HostCheck.Problem(missing, 0), StringComparison.Ordinal);
+    }
+}
