@@ -100,10 +100,15 @@ hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
 # shell's own start).
 (cd "$out" && hyperfine --warmup 3 --runs "$((runs * 10))" --export-json "$work/agent.json" -n agent-bare "$agent" >/dev/null)
 
-python3 - "$work/test.json" "$work/agent.json" <<'PY'
+# The same test isolation one sandbox at a time, once (200 sandboxes in a row): the per-test cost without the
+# overlap that Parallel (one per CPU) gives.
+hyperfine -N --warmup 0 --runs 1 --export-json "$work/serial.json" \
+  -n test-serial "${cmd[test]} Sandbox.Parallel=1" >/dev/null
+
+python3 - "$work/test.json" "$work/agent.json" "$work/serial.json" <<'PY'
 import json, statistics, sys
 res = {}
-for path in sys.argv[1:3]:
+for path in sys.argv[1:4]:
     res.update({r["command"]: r for r in json.load(open(path))["results"]})
 med = {k: statistics.median(v["times"]) for k, v in res.items()}
 print(f"{'command':<11} {'median s':>9} {'mean s':>8} {'stddev':>7} {'min s':>7}")
@@ -117,4 +122,6 @@ per_test = (test - assembly) / 200
 print(f"test isolation's cost per test: (test - assembly) / 200 = {per_test * 1000:.0f} ms;"
       f" bare agent start {agent * 1000:.0f} ms; ratio {per_test / agent:.2f},"
       f" of the fastest runs {(fastest['test'] - fastest['assembly']) / 200 / fastest['agent-bare']:.2f}   (target <= 1.30)")
+serial = (med["test-serial"] - assembly) / 200
+print(f"the same, one sandbox at a time (Sandbox.Parallel=1, one run): {serial * 1000:.0f} ms per test; ratio {serial / agent:.2f}")
 PY

@@ -63,6 +63,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(frameworkHandle);
         var handle = new SynchronizedHandle(frameworkHandle);
+        _cancelled = false; // one executor may serve several runs of a testhost
         var settingsXml = runContext?.RunSettings?.SettingsXml;
         if (RunSettings(settingsXml, handle) is not { } run)
         {
@@ -111,6 +112,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         ArgumentNullException.ThrowIfNull(tests);
         ArgumentNullException.ThrowIfNull(frameworkHandle);
         var handle = new SynchronizedHandle(frameworkHandle);
+        _cancelled = false; // one executor may serve several runs of a testhost
         if (RunSettings(runContext?.RunSettings?.SettingsXml, handle) is not { } run)
         {
             return;

@@ -16,5 +16,6 @@ internal static unsafe partial class Libc
     }
 
     [DllImport("libc", EntryPoint = "statx", ExactSpelling = true)]
+    [SuppressGCTransition]
     public static extern int Statx(int dirfd, byte* path, int flags, uint mask, StatxBuffer* buf);
 }
