@@ -18,8 +18,17 @@ internal static class ResultLimit
     /// <summary>A text this short is never cut: the long ones are what make a result too large.</summary>
     private const int UncutChars = 4096;
 
+    /// <summary>The most JSON makes of one UTF-16 character: <c>\u003C</c>.</summary>
+    private const int EscapedBytes = 6;
+
     public static TestResultDto Fit(TestResultDto result)
     {
+        // The common case, measured without serializing: texts that fit in half the line even with every character escaped.
+        var chars = (long)(result.ErrorMessage?.Length ?? 0) + (result.ErrorStackTrace?.Length ?? 0) + result.Messages.Sum(m => (long)m.Text.Length);
+        if (chars * EscapedBytes <= MaxResultLineBytes / 2)
+        {
+            return result;
+        }
         var size = LineBytes(result);
         var share = 1.0;
         var fitted = result;
