@@ -71,7 +71,7 @@ internal sealed class StreamingFrameworkHandle : IFrameworkHandle2, ITestCaseDis
         _channel.Write(new AgentMessage { Type = MessageTypes.End, Id = testCase.Id });
 
     public void RecordResult(TestResult testResult) =>
-        _channel.Write(new AgentMessage { Type = MessageTypes.Result, Result = TestObjectMapper.ToDto(testResult) });
+        _channel.Write(new AgentMessage { Type = MessageTypes.Result, Result = ResultLimit.Fit(TestObjectMapper.ToDto(testResult)) });
 
     public void RecordAttachments(IList<AttachmentSet> attachmentSets) =>
         SendMessage(TestMessageLevel.Warning, "Sandbox does not carry run-level attachments out of the sandbox yet; dropped: "
