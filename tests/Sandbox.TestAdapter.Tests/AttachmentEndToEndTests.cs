@@ -4,13 +4,14 @@ using Sandbox.Build.Tasks.Tests;
 namespace Sandbox.TestAdapter.Tests;
 
 /// <summary>
-/// MSTest's TestContext.AddResultFile on files a test wrote inside its sandbox (its private /tmp, the copy-on-write
-/// layer over the output directory): `dotnet test --logger trx` lists them as result files and copies them beside
-/// the TRX with the content the test wrote, as it does for the same project without Sandbox.
+/// MSTest's TestContext.AddResultFile and NUnit's TestContext.AddTestAttachment on files a test wrote inside its
+/// sandbox (its private /tmp, the copy-on-write layer over the output directory): `dotnet test --logger trx` lists
+/// them as result files and copies them beside the TRX with the content the test wrote, as it does for the same
+/// project without Sandbox.
 /// </summary>
 public sealed class AttachmentEndToEndTests
 {
-    private const string Tests = """
+    private const string MSTestTests = """
         using Microsoft.VisualStudio.TestTools.UnitTesting;
         namespace M;
         [TestClass] public class Files
@@ -28,6 +29,25 @@ public sealed class AttachmentEndToEndTests
             }
         }
         """;
+
+    private const string NUnitTests = """
+        using NUnit.Framework;
+        namespace N;
+        public class Files
+        {
+            [Test] public void Attaches_files_it_wrote()
+            {
+                var inTmp = Path.Combine(Path.GetTempPath(), "written-in-tmp.txt");
+                File.WriteAllText(inTmp, "what the test wrote in /tmp");
+                TestContext.AddTestAttachment(inTmp, "in /tmp");
+                var beside = Path.Combine(AppContext.BaseDirectory, "written-beside-the-assembly.txt");
+                File.WriteAllText(beside, "what the test wrote beside its assembly");
+                TestContext.AddTestAttachment(beside);
+            }
+        }
+        """;
+
+    public static TheoryData<string> Frameworks => ["mstest", "nunit"];
 
     private static readonly XNamespace Trx = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
 
@@ -50,17 +70,20 @@ public sealed class AttachmentEndToEndTests
         return files;
     }
 
-    [PrivilegedFact]
-    public void Result_files_written_in_the_sandbox_reach_the_TRX_as_without_Sandbox()
+    [PrivilegedTheory]
+    [MemberData(nameof(Frameworks))]
+    public void Result_files_written_in_the_sandbox_reach_the_TRX_as_without_Sandbox(string framework)
     {
         using var packages = new PackageFixture();
         var environment = new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null };
-        var references = OtherFrameworksEndToEndTests.MSTest.References;
+        var (references, tests) = framework == "mstest"
+            ? (OtherFrameworksEndToEndTests.MSTest.References, MSTestTests)
+            : (OtherFrameworksEndToEndTests.NUnit.References, NUnitTests);
         var runs = new Dictionary<string, CommandResult>();
         foreach (var name in new[] { "sandboxed", "plain" })
         {
             var dir = TestProject.Write(Path.Combine(packages.Root, name), "tests",
-                references + (name == "sandboxed" ? TestProject.SandboxReference(packages.Version) : ""), Tests);
+                references + (name == "sandboxed" ? TestProject.SandboxReference(packages.Version) : ""), tests);
             runs[name] = packages.Dotnet(dir, environment, "test", "--logger", $"trx;LogFileName={packages.Root}/{name}.trx");
         }
         // The plain run's test wrote to the host's /tmp.
