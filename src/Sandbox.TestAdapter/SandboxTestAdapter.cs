@@ -462,6 +462,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         {
             var started = new List<Guid>();
             var results = new List<TestResultDto>();
+            var attachments = new AttachmentReceiver(Path.Combine(ResultsDirectory(runContext), agent.SandboxId ?? $"unsandboxed-{Guid.NewGuid():N}"));
             using var watchdog = new TestWatchdog(settings.TestTimeout, agent);
             var done = Converse(agent, request, handle, $"running {source}", m =>
             {
@@ -482,6 +483,12 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                     case { Type: MessageTypes.Result, Result: { } r }:
                         results.Add(r);
                         break;
+                    case { Type: MessageTypes.Attachment, Attachment: { } a }:
+                        attachments.Receive(a);
+                        break;
+                    case { Type: MessageTypes.RunAttachments, AttachmentSets: { } sets }:
+                        attachments.RecordRun(sets, handle);
+                        break;
                 }
             });
             watchdog.Dispose();
@@ -494,6 +501,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             {
                 var proxy = Proxy(dto.TestCase, proxies, handle);
                 var result = TestObjectMapper.FromDto(dto, proxy, Warner(handle));
+                attachments.AttachTo(result, dto.Attachments);
                 Decorate(result, usage, attachment, settings);
                 finished.Add(proxy.Id);
                 progressed = true;
@@ -611,7 +619,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     /// sandbox's own directory is gone by then).</summary>
     private static string? KeepReport(AgentProcess agent, IRunContext? runContext)
     {
-        var dir = runContext?.TestRunDirectory is { Length: > 0 } d ? Path.Combine(d, "Sandbox") : Path.Combine(Path.GetTempPath(), "sandbox-reports");
+        var dir = ResultsDirectory(runContext);
         try
         {
             Directory.CreateDirectory(dir);
@@ -628,6 +636,10 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             return null;
         }
     }
+
+    /// <summary>Where what outlives a sandbox (its RunReport, the files its tests attached) is kept: TRX's writer copies it from here.</summary>
+    private static string ResultsDirectory(IRunContext? runContext) =>
+        runContext?.TestRunDirectory is { Length: > 0 } d ? Path.Combine(d, "Sandbox") : Path.Combine(Path.GetTempPath(), "sandbox-reports");
 
     private static TestCase Proxy(TestCaseDto dto, Dictionary<Guid, TestCase> proxies, IMessageLogger logger)
     {

@@ -56,8 +56,13 @@ internal sealed class AgentRunSettings(string? settingsXml) : IRunSettings
 internal sealed class StreamingFrameworkHandle : IFrameworkHandle2, ITestCaseDiscoverySink
 {
     private readonly LineChannel _channel;
+    private readonly AttachmentSender _attachments;
 
-    public StreamingFrameworkHandle(LineChannel channel) => _channel = channel;
+    public StreamingFrameworkHandle(LineChannel channel)
+    {
+        _channel = channel;
+        _attachments = new AttachmentSender(channel);
+    }
 
     public bool EnableShutdownAfterTestRun { get; set; }
 
@@ -70,12 +75,37 @@ internal sealed class StreamingFrameworkHandle : IFrameworkHandle2, ITestCaseDis
     public void RecordEnd(TestCase testCase, TestOutcome outcome) =>
         _channel.Write(new AgentMessage { Type = MessageTypes.End, Id = testCase.Id });
 
-    public void RecordResult(TestResult testResult) =>
-        _channel.Write(new AgentMessage { Type = MessageTypes.Result, Result = ResultLimit.Fit(TestObjectMapper.ToDto(testResult)) });
+    /// <summary>The result, after the files it attached (their paths are the sandbox's); a file not sent is said on
+    /// the result; a result too large for a protocol line is cut down to fit (ResultLimit).</summary>
+    public void RecordResult(TestResult testResult)
+    {
+        var dto = TestObjectMapper.ToDto(testResult);
+        if (testResult.Attachments.Count > 0)
+        {
+            var dropped = new List<string>();
+            dto = dto with
+            {
+                Attachments = _attachments.Send(testResult.Attachments, dropped),
+                Messages = [.. dto.Messages, .. dropped.Select(d => new MessageDto(TestResultMessage.AdditionalInfoCategory, d + "\n"))],
+            };
+        }
+        _channel.Write(new AgentMessage { Type = MessageTypes.Result, Result = ResultLimit.Fit(dto) });
+    }
 
-    public void RecordAttachments(IList<AttachmentSet> attachmentSets) =>
-        SendMessage(TestMessageLevel.Warning, "Sandbox does not carry run-level attachments out of the sandbox yet; dropped: "
-            + string.Join(", ", attachmentSets.SelectMany(s => s.Attachments).Select(a => a.Uri.ToString())));
+    /// <summary>Run-level attachments: the files, then the sets naming them; a file not sent is a warning.</summary>
+    public void RecordAttachments(IList<AttachmentSet> attachmentSets)
+    {
+        var dropped = new List<string>();
+        var sets = _attachments.Send(attachmentSets, dropped);
+        foreach (var text in dropped)
+        {
+            SendMessage(TestMessageLevel.Warning, text);
+        }
+        if (sets.Count > 0)
+        {
+            _channel.Write(new AgentMessage { Type = MessageTypes.RunAttachments, AttachmentSets = sets });
+        }
+    }
 
     /// <summary>The first crash of a test process the framework reported (see <see cref="FrameworkProcessCrash"/>).</summary>
     public FrameworkProcessCrash? Crash { get; private set; }

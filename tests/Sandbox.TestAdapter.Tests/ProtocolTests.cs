@@ -150,6 +150,9 @@ public class ProtocolTests
     [InlineData("{\"t\":\"done\",\"v\":2}\n")]
     [InlineData("{\"t\":\"done\",\"v\":1,\"result\":{\"$type\":\"System.IO.FileInfo\"}}\n")]
     [InlineData("[1,2,3]\n")]
+    [InlineData("{\"t\":\"result\",\"v\":1,\"result\":{\"testCase\":{\"id\":\"6f9619ff-8b86-d011-b42d-00c04fc964ff\",\"fullyQualifiedName\":\"N.C.M\",\"displayName\":\"M\",\"executorUri\":\"executor://x\",\"source\":\"/s.dll\"},\"messages\":null}}\n")]
+    [InlineData("{\"t\":\"result\",\"v\":1,\"result\":{\"testCase\":{\"id\":\"6f9619ff-8b86-d011-b42d-00c04fc964ff\",\"fullyQualifiedName\":\"N.C.M\",\"displayName\":\"M\",\"executorUri\":\"executor://x\",\"source\":\"/s.dll\",\"properties\":[null]}}}\n")]
+    [InlineData("{\"t\":\"case\",\"v\":1,\"case\":{\"id\":\"6f9619ff-8b86-d011-b42d-00c04fc964ff\",\"fullyQualifiedName\":null,\"displayName\":\"M\",\"executorUri\":\"executor://x\",\"source\":\"/s.dll\"}}\n")]
     public void Anything_but_a_message_of_this_protocol_version_is_a_format_error(string text)
     {
         var channel = new LineChannel(new MemoryStream(Encoding.UTF8.GetBytes(text)), Stream.Null);

@@ -18,6 +18,8 @@ internal static class MessageTypes
     public const string Start = "start";
     public const string End = "end";
     public const string Result = "result";
+    public const string Attachment = "attachment";
+    public const string RunAttachments = "runAttachments";
     public const string Done = "done";
 }
 
@@ -39,6 +41,9 @@ internal sealed record AgentMessage
     public string? Level { get; init; }
     public string? Text { get; init; }
     public string? Error { get; init; }
+    public AttachmentDto? Attachment { get; init; }
+    /// <summary>The run-level attachment sets of a <c>runAttachments</c> message.</summary>
+    public List<AttachmentSetDto>? AttachmentSets { get; init; }
 }
 
 internal sealed record TestCaseDto
@@ -89,6 +94,46 @@ internal sealed record TestResultDto
     public DateTimeOffset EndTime { get; init; }
     public List<MessageDto> Messages { get; init; } = [];
     public List<PropertyDto> Properties { get; init; } = [];
+    /// <summary>The result's attachment sets, naming files sent before it in <c>attachment</c> messages.</summary>
+    public List<AttachmentSetDto> Attachments { get; init; } = [];
+}
+
+/// <summary>
+/// One chunk of a file the framework attached, which the agent read inside the sandbox (its path means nothing on
+/// the host): <see cref="Number"/> names the file within one agent's conversation, the first chunk carries its name
+/// (a base name) and description, <see cref="Content"/> is base64 (at most <see cref="AttachmentLimits.ChunkBytes"/>
+/// bytes, so a line stays under the line cap), and the last chunk says <see cref="Final"/>. A last chunk with an
+/// <see cref="Error"/> says the agent gave the file up (it grew over the cap while being read).
+/// </summary>
+internal sealed record AttachmentDto
+{
+    public int Number { get; init; }
+    public string? Name { get; init; }
+    public string? Description { get; init; }
+    public string Content { get; init; } = "";
+    public bool Final { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>An AttachmentSet whose attachments are files sent as <see cref="AttachmentDto"/>s, by number.</summary>
+internal sealed record AttachmentSetDto
+{
+    public string Uri { get; init; } = "";
+    public string DisplayName { get; init; } = "";
+    public List<int> Files { get; init; } = [];
+}
+
+/// <summary>What one sandbox may hand out as attachments; the agent keeps to it, the host enforces it.</summary>
+internal static class AttachmentLimits
+{
+    public const long FileBytes = 64L * 1024 * 1024;
+    public const long SandboxBytes = 256L * 1024 * 1024;
+    public const int SandboxFiles = 1000;
+    /// <summary>Raw bytes per <c>attachment</c> line: base64 makes them about 1.4 MB, well under <see cref="LineChannel.MaxLineBytes"/>,
+    /// and the agent (in the test's process, under the sandbox's memory limit) holds little at a time.</summary>
+    public const int ChunkBytes = 1024 * 1024;
+
+    public const string Described = "64 MiB a file, 256 MiB and 1000 files a sandbox";
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

@@ -49,7 +49,53 @@ internal sealed class LineChannel
         {
             throw new FormatException($"not a protocol message of version {AgentMessage.ProtocolVersion}: {Encoding.UTF8.GetString(line[..Math.Min(line.Length, 200)])}");
         }
+        Validate(message);
         return message;
+    }
+
+    /// <summary>
+    /// What the JSON reader lets through but the rest of the code may not meet: a null where a list, an element or
+    /// a name must be (the reader gives an explicit null, or a missing list, as null). The agent shares its process
+    /// with test code, so a line is checked whole before anything uses it.
+    /// </summary>
+    private static void Validate(AgentMessage m)
+    {
+        if (m.Case is { } c)
+        {
+            Validate(c);
+        }
+        foreach (var t in m.Tests ?? [])
+        {
+            Check(t is not null, "a null test case");
+            Validate(t);
+        }
+        Check(m.Sources is null || m.Sources.All(s => s is not null), "a null source");
+        if (m.Result is { } r)
+        {
+            Check(r.TestCase is not null, "a result without its test case");
+            Validate(r.TestCase);
+            Check(r.Messages is not null && r.Messages.All(x => x is not null && x.Category is not null), "a result's messages");
+            Properties(r.Properties);
+            // Attachment sets are checked where they are used (AttachmentReceiver), which drops what is malformed.
+        }
+    }
+
+    private static void Validate(TestCaseDto? c)
+    {
+        Check(c is not null, "a test case");
+        Check(c!.FullyQualifiedName is not null && c.DisplayName is not null && c.ExecutorUri is not null && c.Source is not null, "a test case without its names");
+        Properties(c.Properties);
+    }
+
+    private static void Properties(List<PropertyDto>? properties) =>
+        Check(properties is not null && properties.All(p => p is not null && p.Id is not null && p.Kind is not null), "a property list");
+
+    private static void Check(bool ok, string what)
+    {
+        if (!ok)
+        {
+            throw new FormatException($"not a protocol message: {what} is missing or null");
+        }
     }
 
     public void Write(AgentMessage message)
