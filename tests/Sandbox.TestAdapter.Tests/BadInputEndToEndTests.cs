@@ -268,7 +268,7 @@ public sealed class BadInputEndToEndTests : IClassFixture<BadInputEndToEndTests.
         var (baseline, baselineResults, baselineTook) = _project.Test("FullyQualifiedName=Bad.Quiet.Two");
         Assert.True(baselineResults.Count == 1, baseline.ToString());
         var (output, results, took) = _project.Test("FullyQualifiedName~Bad.Daemon");
-        var survivors = ProcessesWith(_project.Marker);
+        var survivors = HostProcesses.With(_project.Marker);
         Assert.True(survivors.Count == 0, "left on the host: " + string.Join("; ", survivors) + "\n" + output);
         var result = Assert.Single(results);
         Assert.True(result.Outcome == "Passed", result.Message + "\n" + output);
@@ -385,30 +385,4 @@ public sealed class BadInputEndToEndTests : IClassFixture<BadInputEndToEndTests.
 
     /// <summary>The end of a run's output: a failed megabyte run's whole output would bury the message.</summary>
     private static string Tail(CommandResult r) => r.Output.Length <= 8000 ? r.ToString() : $"exit {r.ExitCode}\n[…]{r.Output[^8000..]}";
-
-    /// <summary>Processes on the host whose command line contains <paramref name="marker"/>.</summary>
-    private static List<string> ProcessesWith(string marker)
-    {
-        var found = new List<string>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                if (cmdline.Contains(marker, StringComparison.Ordinal))
-                {
-                    found.Add($"{pid}: {cmdline}");
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // gone meanwhile
-            }
-        }
-        return found;
-    }
 }

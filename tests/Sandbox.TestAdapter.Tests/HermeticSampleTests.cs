@@ -59,21 +59,8 @@ public sealed partial class HermeticSampleTests : IClassFixture<HermeticSampleTe
         private int KillListeners()
         {
             var killed = 0;
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            foreach (var (pid, cmdline) in HostProcesses.All())
             {
-                if (!int.TryParse(Path.GetFileName(dir), out var pid))
-                {
-                    continue;
-                }
-                string cmdline;
-                try
-                {
-                    cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    continue; // gone meanwhile, or not ours to read
-                }
                 if (cmdline.Contains("listener.py", StringComparison.Ordinal) && cmdline.Contains(Results, StringComparison.Ordinal))
                 {
                     try

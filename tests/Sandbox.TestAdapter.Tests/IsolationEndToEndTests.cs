@@ -53,23 +53,11 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         public Project()
         {
             Packages = new PackageFixture();
-            Dir = Directory.CreateDirectory(Path.Combine(Packages.Root, "iso")).FullName;
-            File.WriteAllText(Path.Combine(Dir, "iso.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                    <TargetFramework>net10.0</TargetFramework>
-                    <ImplicitUsings>enable</ImplicitUsings>
-                    <Nullable>enable</Nullable>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
-                    <PackageReference Include="xunit" Version="2.9.3" />
-                    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
-                    <PackageReference Include="Sandbox.TestAdapter" Version="{Packages.Version}" />
-                  </ItemGroup>
-                </Project>
-                """);
-            File.WriteAllText(Path.Combine(Dir, "Tests.cs"), Tests);
+            Dir = Path.Combine(Packages.Root, "iso");
+            TestProject.Write(Dir, "iso", """
+                <PackageReference Include="xunit" Version="2.9.3" />
+                <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
+                """ + TestProject.SandboxReference(Packages.Version), Tests);
             Build = Packages.Dotnet(Dir, "build", "-nologo");
             Assert.True(Build.ExitCode == 0, Build.ToString());
             Directory.CreateDirectory(TempDirectory);
@@ -244,7 +232,7 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         }
         else
         {
-            var testhost = Processes().Single(p => p.CommandLine.Contains("--runtimeconfig", StringComparison.Ordinal)
+            var testhost = HostProcesses.All().Single(p => p.CommandLine.Contains("--runtimeconfig", StringComparison.Ordinal)
                 && p.CommandLine.Contains(_project.Dir, StringComparison.Ordinal) && !p.CommandLine.Contains("Sandbox.TestAgent", StringComparison.Ordinal));
             Signal("-KILL", testhost.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
@@ -288,7 +276,7 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         left.AddRange(Directory.EnumerateDirectories("/sys/fs/cgroup", "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3, IgnoreInaccessible = true })
             .Where(d => ids.Any(id => Path.GetFileName(d).EndsWith(id, StringComparison.Ordinal))).Select(d => $"cgroup {d}"));
         left.AddRange(Directory.EnumerateDirectories(_project.TempDirectory, "sandbox-test-*").Select(d => $"run directory {d}"));
-        left.AddRange(Processes().Where(p => p.CommandLine.Contains(_project.Dir, StringComparison.Ordinal) || p.CommandLine.Contains(_project.TempDirectory, StringComparison.Ordinal))
+        left.AddRange(HostProcesses.All().Where(p => p.CommandLine.Contains(_project.Dir, StringComparison.Ordinal) || p.CommandLine.Contains(_project.TempDirectory, StringComparison.Ordinal))
             .Select(p => $"process {p.Pid} {p.CommandLine}"));
         return left;
     }
@@ -303,36 +291,6 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
             left = check();
         }
         return left;
-    }
-
-    private static IEnumerable<(int Pid, string CommandLine)> Processes()
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-            string cmdline;
-            try
-            {
-                cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                // A zombie has no command line left; one of ours would still be a leak, but shows under its stat.
-                if (cmdline.Length == 0)
-                {
-                    continue;
-                }
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                continue;
-            }
-            yield return (pid, cmdline);
-        }
     }
 
     private static void Signal(string signal, string target)

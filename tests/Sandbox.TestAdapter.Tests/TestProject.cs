@@ -61,3 +61,36 @@ public abstract class ComparedRuns : IDisposable
         GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>The host's processes, as the leak checks of the end-to-end tests look for them.</summary>
+internal static class HostProcesses
+{
+    /// <summary>Every live process with a command line (a zombie has none left), with it, spaces for the NULs.</summary>
+    public static IEnumerable<(int Pid, string CommandLine)> All()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+            string cmdline;
+            try
+            {
+                cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // gone meanwhile, or not ours to read
+            }
+            if (cmdline.Length > 0)
+            {
+                yield return (pid, cmdline);
+            }
+        }
+    }
+
+    /// <summary>"PID: command line" of each process whose command line contains <paramref name="marker"/>.</summary>
+    public static List<string> With(string marker) =>
+        [.. All().Where(p => p.CommandLine.Contains(marker, StringComparison.Ordinal)).Select(p => $"{p.Pid}: {p.CommandLine}")];
+}
