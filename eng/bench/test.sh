@@ -113,7 +113,7 @@ for path in sys.argv[1:4]:
 med = {k: statistics.median(v["times"]) for k, v in res.items()}
 print(f"{'command':<11} {'median s':>9} {'mean s':>8} {'stddev':>7} {'min s':>7}")
 for k, v in res.items():
-    print(f"{k:<11} {med[k]:>9.3f} {v['mean']:>8.3f} {v['stddev']:>7.3f} {v['min']:>7.3f}")
+    print(f"{k:<11} {med[k]:>9.3f} {v['mean']:>8.3f} {v['stddev'] or 0:>7.3f} {v['min']:>7.3f}")
 plain, assembly, klass, test, agent = (med[k] for k in ("plain", "assembly", "class", "test", "agent-bare"))
 fastest = {k: v["min"] for k, v in res.items()}
 print(f"assembly / plain = {assembly / plain:.2f}, of the fastest runs {fastest['assembly'] / fastest['plain']:.2f}   (target <= 1.10)")

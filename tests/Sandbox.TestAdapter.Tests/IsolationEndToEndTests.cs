@@ -38,11 +38,11 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         }
         public class P1(ITestOutputHelper o)
         {
-            [Fact] public void Window() { var start = DateTime.UtcNow; Thread.Sleep(2500); o.WriteLine($"window={start.Ticks}-{DateTime.UtcNow.Ticks}"); }
+            [Fact] public void Window() { var start = DateTime.UtcNow; Thread.Sleep(5000); o.WriteLine($"window={start.Ticks}-{DateTime.UtcNow.Ticks}"); }
         }
         public class P2(ITestOutputHelper o)
         {
-            [Fact] public void Window() { var start = DateTime.UtcNow; Thread.Sleep(2500); o.WriteLine($"window={start.Ticks}-{DateTime.UtcNow.Ticks}"); }
+            [Fact] public void Window() { var start = DateTime.UtcNow; Thread.Sleep(5000); o.WriteLine($"window={start.Ticks}-{DateTime.UtcNow.Ticks}"); }
         }
         """;
 
@@ -150,8 +150,8 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         Assert.True(results.Count == 2, output.ToString());
         var windows = results.Select(r => Window().Match(r.StdOut)).Select(m => (Start: long.Parse(m.Groups[1].Value), End: long.Parse(m.Groups[2].Value))).OrderBy(w => w.Start).ToList();
         var overlap = windows[1].Start < windows[0].End;
-        // One at a time cannot overlap; two at once both sleep 2.5 s from their start, which overlaps unless one
-        // sandbox started 2.5 s after the other.
+        // One at a time cannot overlap; two at once both sleep 5 s from their start, which overlaps unless one
+        // sandbox started 5 s after the other.
         Assert.True(overlap == (parallel == 2), $"windows {windows[0]} and {windows[1]}\n{output}");
     }
 
