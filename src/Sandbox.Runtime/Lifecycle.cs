@@ -24,12 +24,30 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
         finally
         {
-            if (o.RemoveIfOrphaned is { } dir && Libc.Getppid() != caller)
+            if (o.RemoveIfOrphaned is { } dir && CallerGone(caller))
             {
                 RemoveCallersDirectory(dir);
             }
         }
     }
+
+    /// <summary>
+    /// Whether the caller is gone. After a terminal's SIGINT or a SIGTERM, which reach the caller too, it is given a
+    /// few seconds to go: a caller that ends on the same signal may not live to clean up after this run, and a caller
+    /// that survives it only waits a little longer for this run to end.
+    /// </summary>
+    private static bool CallerGone(int caller)
+    {
+        var until = Environment.TickCount64 + (terminationForwarded ? 5000 : 0);
+        while (Libc.Getppid() == caller && Environment.TickCount64 < until)
+        {
+            Thread.Sleep(20);
+        }
+        return Libc.Getppid() != caller;
+    }
+
+    /// <summary>Set once SIGINT, SIGTERM or SIGHUP was passed on to the container.</summary>
+    private static volatile bool terminationForwarded;
 
     /// <summary>
     /// Removes <paramref name="dir"/> for a caller that died: only a real directory (not a link) of this user's,
@@ -636,6 +654,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             regs.Add(PosixSignalRegistration.Create(signal, c =>
             {
                 c.Cancel = true;
+                terminationForwarded |= number is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
                 Libc.Kill(pid, number);
             }));
         }
