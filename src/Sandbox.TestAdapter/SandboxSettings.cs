@@ -18,6 +18,9 @@ internal sealed record SandboxSettings(
     /// make sandboxes): every result says so.</summary>
     public string? Fallback { get; init; }
 
+    /// <summary>The assembly's manifest, read once when its settings were resolved (null when it has none: starting a sandbox then says so).</summary>
+    public SandboxManifest? Manifest { get; init; }
+
     public static readonly string[] Isolations = ["assembly", "class", "test"];
 
     /// <summary>The file the package's targets write beside the hidden adapters when the project sets SandboxEnabled=false.</summary>

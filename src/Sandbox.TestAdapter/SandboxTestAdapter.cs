@@ -257,7 +257,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         try
         {
             var manifest = File.Exists(SandboxManifest.PathFor(source)) ? SandboxManifest.Read(source) : null;
-            var settings = run.For(source, run.Enabled == false || manifest is null ? null : ProjectTestSettings.Read(manifest.Bundle));
+            var settings = run.For(source, run.Enabled == false || manifest is null ? null : ProjectTestSettings.Read(manifest.Bundle)) with { Manifest = manifest };
             if (!settings.Enabled)
             {
                 logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled for {Path.GetFileName(source)} by {settings.DisabledBy}: its tests run unsandboxed, through the framework's own adapter in an agent process");
@@ -297,7 +297,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
 
     private static AgentProcess StartAgent(string source, SandboxSettings settings) =>
         settings.Enabled
-            ? AgentProcess.StartSandboxed(source, SandboxManifest.Read(source), settings.Timeout)
+            ? AgentProcess.StartSandboxed(source, settings.Manifest ?? SandboxManifest.Read(source), settings.Timeout)
             : AgentProcess.StartUnsandboxed(source);
 
     private List<TestCaseDto> Discover(string source, SandboxSettings settings, string? settingsXml, string? filter, IMessageLogger logger)
