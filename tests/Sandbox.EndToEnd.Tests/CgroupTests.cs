@@ -203,7 +203,10 @@ public class CpuQuotaTests
         var usage = json.GetProperty("usage");
         var cpu = usage.GetProperty("cpuUserMs").GetDouble() + usage.GetProperty("cpuSystemMs").GetDouble();
         var wall = json.GetProperty("wallTimeMs").GetDouble();
-        Assert.InRange(cpu / wall, 0.4, 0.6);
+        // The quota is a ceiling: half a CPU, give or take a period's slack. Other processes loading both cores (CI
+        // runs test projects side by side) can only lower the share, so there is no floor beyond "it ran";
+        // without the quota, on an idle host, the loop takes a whole CPU (about 1.0).
+        Assert.InRange(cpu / wall, 0.05, 0.6);
     }
 
 }

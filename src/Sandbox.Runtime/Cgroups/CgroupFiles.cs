@@ -27,6 +27,26 @@ internal static class CgroupFiles
     public static long? ParseSingle(string? text) =>
         text is null ? null : long.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 
+    /// <summary>
+    /// The exact CPU total (ns) split into user and system by the ratio of the tick-sampled figures; without the
+    /// total, the sampled figures as they are; with no tick sampled yet, all of it as user time.
+    /// </summary>
+    public static (long? User, long? System) SplitCpuUsage(long? total, long? sampledUser, long? sampledSystem)
+    {
+        if (total is not { } t)
+        {
+            return (sampledUser, sampledSystem);
+        }
+        var u = Math.Max(sampledUser ?? 0, 0);
+        var s = Math.Max(sampledSystem ?? 0, 0);
+        if (u + s == 0)
+        {
+            return (t, 0);
+        }
+        var user = (long)Math.Round(t * ((double)u / (u + s)));
+        return (user, t - user);
+    }
+
     /// <summary>"key value" lines: memory.events, cpu.stat, memory.oom_control, cpuacct.stat, pids.events.</summary>
     public static Dictionary<string, long> ParseFlatKeyed(string? text)
     {

@@ -231,13 +231,17 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             }
             if (dirs.TryGetValue("cpuacct", out var acct))
             {
-                var user = CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_user"));
-                var sys = CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_sys"));
+                // usage_user and usage_sys are sampled at the timer tick (and count interrupt time as system);
+                // cpuacct.usage is exact. The exact total is split by the ticks' ratio, as cgroup v2's cpu.stat does.
+                var (user, sys) = CgroupFiles.SplitCpuUsage(
+                    CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage")),
+                    CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_user")),
+                    CgroupFiles.ParseSingle(CgroupFiles.Read(acct, "cpuacct.usage_sys")));
                 stats = stats with
                 {
                     CpuUserMicros = user / 1000,
                     CpuSystemMicros = sys / 1000,
-                    CpuSource = "cgroup v1 cpuacct.usage_user, cpuacct.usage_sys",
+                    CpuSource = "cgroup v1 cpuacct.usage, split by cpuacct.usage_user/usage_sys",
                 };
             }
             if (dirs.TryGetValue("pids", out var pids))

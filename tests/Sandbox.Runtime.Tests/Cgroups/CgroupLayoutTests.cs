@@ -53,6 +53,17 @@ public class CgroupLayoutTests
         Assert.Equal(3, oom["oom_kill"]);
     }
 
+    [Fact]
+    public void The_exact_v1_cpu_total_is_split_by_the_sampled_ratio()
+    {
+        // 1.5 s exact; the ticks said 1.532 s user and 4 ms system (a throttled busy loop on this kind of host).
+        var (user, system) = CgroupFiles.SplitCpuUsage(1_510_908_881, 1_532_000_000, 4_000_000);
+        Assert.Equal(1_510_908_881, user!.Value + system!.Value);
+        Assert.InRange(user.Value, 1_506_900_000, 1_507_000_000);
+        Assert.Equal((5_000L, 0L), CgroupFiles.SplitCpuUsage(5_000, 0, 0));
+        Assert.Equal((7L, 3L), CgroupFiles.SplitCpuUsage(null, 7, 3));
+    }
+
     [Theory]
     [InlineData("../escape")]
     [InlineData("a/../../b")]
