@@ -36,4 +36,15 @@ public class FileSystem(ITestOutputHelper output)
         File.WriteAllText(path, "x");
         Assert.Equal("x", File.ReadAllText(path));
     }
+
+    [Fact]
+    public void Files_the_build_put_beside_the_assembly_can_be_overwritten()
+    {
+        // The build (root, in CI) owns fixtures/: the sandbox's user may still change it, as unsandboxed, in its copy.
+        var fixtures = Path.Combine(AppContext.BaseDirectory, "fixtures");
+        Assert.Equal("written by the build", File.ReadAllText(Path.Combine(fixtures, "greeting.txt")).Trim());
+        File.WriteAllText(Path.Combine(fixtures, "greeting.txt"), "overwritten in the sandbox");
+        File.WriteAllText(Path.Combine(fixtures, "added-in-the-sandbox.txt"), "x");
+        Assert.Equal("overwritten in the sandbox", File.ReadAllText(Path.Combine(fixtures, "greeting.txt")));
+    }
 }

@@ -63,10 +63,13 @@ trap - EXIT
 echo "== what the sandbox reported (dotnet test exited with $status; $results/hermetic.trx)"
 summary=0
 python3 "$here/summary.py" "$results/hermetic.trx" || summary=$?
-if [ -e "$written" ]; then
-  echo "BAD the file a test wrote beside its assembly reached the host's $output"
+if [ -e "$written" ] || [ -e "$output/fixtures/added-in-the-sandbox.txt" ]; then
+  echo "BAD a file a test wrote beside its assembly reached the host's $output"
+  summary=1
+elif [ "$(cat "$output/fixtures/greeting.txt")" != "written by the build" ]; then
+  echo "BAD the file a test overwrote in its sandbox changed in the host's $output/fixtures"
   summary=1
 else
-  echo "ok  the file a test wrote beside its assembly stayed in its sandbox's copy-on-write layer, not in the host's output"
+  echo "ok  the files a test wrote or overwrote beside its assembly stayed in its sandbox's copy-on-write layer, not in the host's output"
 fi
 exit "$summary"

@@ -15,6 +15,7 @@ EXPECTED = {
     "HermeticTests.FileSystem.Writing_outside_tmp_and_the_output_directory_is_refused": "Passed",
     "HermeticTests.FileSystem.Tmp_is_writable": "Passed",
     "HermeticTests.FileSystem.Writes_beside_the_assembly_stay_in_the_sandbox": "Passed",
+    "HermeticTests.FileSystem.Files_the_build_put_beside_the_assembly_can_be_overwritten": "Passed",
     "HermeticTests.HostEnvironment.Host_variable_is_absent": "Passed",
     "HermeticTests.HostEnvironment.Home_is_the_private_tmp": "Passed",
     "HermeticTests.Network.Connects_to_a_listener_on_the_hosts_loopback": "Failed",

@@ -128,9 +128,19 @@ public static class OciConfigValidator
             {
                 p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}].type", "missing: say which filesystem to mount (tmpfs, proc, ...) or use \"bind\""));
             }
-            if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
+            if ((m.UidMappings is { Count: > 0 }) != (m.GidMappings is { Count: > 0 }))
             {
-                p.Add(new(ErrorCodes.Unsupported, $"$.mounts[{i}]", "id-mapped mounts are not supported yet", "remove uidMappings/gidMappings from the mount"));
+                p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}]", "uidMappings and gidMappings go together: give both or neither"));
+            }
+            foreach (var (map, name) in new[] { (m.UidMappings, "uidMappings"), (m.GidMappings, "gidMappings") })
+            {
+                for (var j = 0; j < (map?.Count ?? 0); j++)
+                {
+                    if (map![j].Size == 0)
+                    {
+                        p.Add(new(ErrorCodes.ConfigInvalid, $"$.mounts[{i}].{name}[{j}].size", "must be at least 1"));
+                    }
+                }
             }
         }
     }

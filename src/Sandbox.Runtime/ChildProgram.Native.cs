@@ -45,6 +45,7 @@ internal enum ChildOp
     SetDumpable,
     RestrictExecution,
     JoinSessionKeyring,
+    AttachIdmapped,
 }
 
 [StructLayout(LayoutKind.Sequential)]

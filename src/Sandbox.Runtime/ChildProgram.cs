@@ -12,6 +12,7 @@ internal sealed unsafe class ChildProgram : IDisposable
 
     private readonly NativeArena _arena = new();
     private readonly List<int> _parentOnlyFds = [];
+    private readonly Dictionary<string, int> _idmapNamespaces = new(StringComparer.Ordinal);
 
     public ChildContext* Context { get; }
 
@@ -136,6 +137,12 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->L2 = s.RemountFlags;
                 n->L3 = s.Propagation;
                 n->I1 = (int)s.Create;
+                n->I2 = s.Idmapped is null ? -1 : OpenIdmapped(s.Idmapped);
+                break;
+            case AttachIdmappedStep s:
+                n->Op = ChildOp.AttachIdmapped;
+                n->S1 = _arena.Str(s.Tree.HostPath);
+                n->I1 = OpenIdmapped(s.Tree);
                 break;
             case MakeDeviceStep s:
                 n->Op = ChildOp.MakeDevice;
@@ -300,9 +307,14 @@ internal sealed unsafe class ChildProgram : IDisposable
         var keep = new List<int> { syncFd, reportFd, Context->StartFd, Context->ListenerFd };
         for (var i = 0; i < Context->StepCount; i++)
         {
-            if (Context->Steps[i].Op == ChildOp.SetNs)
+            var step = Context->Steps[i];
+            if (step.Op is ChildOp.SetNs or ChildOp.AttachIdmapped)
             {
-                keep.Add(Context->Steps[i].I1);
+                keep.Add(step.I1);
+            }
+            else if (step.Op == ChildOp.Mount)
+            {
+                keep.Add(step.I2);
             }
         }
         var sorted = keep.Where(fd => fd >= 0).Distinct().Order().ToArray();
@@ -344,6 +356,43 @@ internal sealed unsafe class ChildProgram : IDisposable
                 "check linux.namespaces[].path: it must name a namespace file such as /proc/PID/ns/net");
         }
         _parentOnlyFds.Add(fd);
+        return fd;
+    }
+
+    /// <summary>
+    /// A detached, id-mapped copy of a host tree (open_tree, then mount_setattr with MOUNT_ATTR_IDMAP), for the child to
+    /// attach in its own mount namespace. One user namespace serves every tree with the same maps.
+    /// </summary>
+    private int OpenIdmapped(IdmappedTree tree)
+    {
+        var key = string.Join(';', tree.UidMap) + "|" + string.Join(';', tree.GidMap);
+        if (!_idmapNamespaces.TryGetValue(key, out var userns))
+        {
+            userns = IdmapNamespace.Create(tree.UidMap, tree.GidMap);
+            _parentOnlyFds.Add(userns);
+            _idmapNamespaces[key] = userns;
+        }
+        var sys = Context->Sys;
+        var fd = (int)Libc.Syscall(sys.OpenTree, Libc.AT_FDCWD, (nint)_arena.Str(tree.HostPath),
+            Libc.OPEN_TREE_CLONE | Libc.OPEN_TREE_CLOEXEC | (tree.Recursive ? Libc.AT_RECURSIVE : 0), 0, 0);
+        if (fd < 0)
+        {
+            var err = Libc.Errno;
+            throw new SandboxException(ErrorCodes.SetupFailed, $"copy {tree.HostPath} for an id-mapped mount (open_tree): {Libc.Describe(err)}",
+                err == Libc.ENOSYS ? "id-mapped mounts need Linux 5.12 or later" : "check that the path exists and that sandbox runs as root");
+        }
+        _parentOnlyFds.Add(fd);
+        MountAttr attr = default;
+        attr.AttrSet = Libc.MOUNT_ATTR_IDMAP;
+        attr.UsernsFd = (ulong)userns;
+        if (Libc.Syscall(sys.MountSetattr, fd, (nint)_arena.Str(""), Libc.AT_EMPTY_PATH | (tree.MapRecursive ? Libc.AT_RECURSIVE : 0), (nint)(&attr), sizeof(MountAttr)) != 0)
+        {
+            var err = Libc.Errno;
+            throw new SandboxException(ErrorCodes.SetupFailed, $"id-map {tree.HostPath} (mount_setattr): {Libc.Describe(err)}",
+                err == Libc.EINVAL
+                    ? "the filesystem holding it cannot be id-mapped (ext4, xfs, btrfs, tmpfs and overlay layers can, on Linux 5.12 and later)"
+                    : "id-mapped mounts need root (CAP_SYS_ADMIN where the filesystem was mounted)");
+        }
         return fd;
     }
 

@@ -170,7 +170,7 @@ internal static class ContainerPlanner
         var propagation = linux.RootfsPropagation;
         steps.Add(new RootPropagationStep(MS_REC | (propagation is "slave" or "rslave" or "shared" or "rshared" ? MS_SLAVE : MS_PRIVATE)));
         steps.Add(new BindRootfsStep(rootfs, c.Root!.Readonly));
-        AddMounts(c, o, rootfs, userNs, steps);
+        AddMounts(c, o, rootfs, userNs, host, steps);
 
         var hooks = c.Hooks;
         var needsState = (hooks?.Prestart?.Count ?? 0) + (hooks?.CreateRuntime?.Count ?? 0)
@@ -331,7 +331,7 @@ internal static class ContainerPlanner
         }
     }
 
-    private static void AddMounts(OciConfig c, LaunchOptions o, string rootfs, bool userNs, List<SetupStep> steps)
+    private static void AddMounts(OciConfig c, LaunchOptions o, string rootfs, bool userNs, HostFacts host, List<SetupStep> steps)
     {
         var mounts = c.Mounts ?? [];
         var destinations = new HashSet<string>(StringComparer.Ordinal);
@@ -344,6 +344,7 @@ internal static class ContainerPlanner
             var rel = RootfsPaths.Relative(m.Destination!);
             RootfsPaths.CheckDestination(rootfs, m.Destination!, path + ".destination");
             var opts = MountOptions.Parse(m.Options, m.Type ?? "", i);
+            var idmap = Idmap(m, opts, path, host);
             destinations.Add(rel);
             if (opts.Bind)
             {
@@ -356,10 +357,15 @@ internal static class ContainerPlanner
                 }
                 devIsBound |= rel == "dev";
                 steps.Add(new MountStep(m.Destination!, rel, source, null, MS_BIND | (opts.Recursive ? MS_REC : 0), null,
-                    isDir ? MountCreate.Directory : MountCreate.File, opts.Flags, opts.Propagation));
+                    isDir ? MountCreate.Directory : MountCreate.File, opts.Flags, opts.Propagation,
+                    idmap is null ? null : new IdmappedTree(source, opts.Recursive, opts.IdmapRecursive, idmap.Value.Uid, idmap.Value.Gid)));
             }
             else
             {
+                foreach (var lower in idmap is null ? [] : OverlayLowerDirs(opts.Data, path))
+                {
+                    steps.Add(new AttachIdmappedStep(new IdmappedTree(lower, false, false, idmap!.Value.Uid, idmap.Value.Gid)));
+                }
                 devIsFresh |= rel == "dev";
                 steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags, opts.Data,
                     MountCreate.Directory, 0, opts.Propagation));
@@ -382,6 +388,52 @@ internal static class ContainerPlanner
         {
             AddDevices(c.Linux?.Devices, userNs, steps);
         }
+    }
+
+    /// <summary>
+    /// A mount's uidMappings/gidMappings (runtime-spec 1.1): for a bind mount, the source is id-mapped (on-disk
+    /// containerID appears as hostID); for an overlay, each lower layer is (an overlay mount itself cannot be).
+    /// </summary>
+    private static (IReadOnlyList<IdMap> Uid, IReadOnlyList<IdMap> Gid)? Idmap(OciMount m, MountOptions opts, string path, HostFacts host)
+    {
+        if (m.UidMappings is not { Count: > 0 } && m.GidMappings is not { Count: > 0 })
+        {
+            if (opts.Idmap)
+            {
+                throw new SandboxException(ErrorCodes.ConfigInvalid, $"{path}.options: \"idmap\" without uidMappings and gidMappings",
+                    "give the mount uidMappings and gidMappings, or drop the option");
+            }
+            return null;
+        }
+        if (!opts.Bind && m.Type != "overlay")
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, $"{path}: an id-mapped mount of type \"{m.Type}\"",
+                "id-map bind mounts, or the lower layers of an overlay mount");
+        }
+        if (!host.IsRoot)
+        {
+            throw new SandboxException(ErrorCodes.IdMapping, $"{path}: id-mapped mounts need root (CAP_SYS_ADMIN where the source filesystem is mounted)",
+                "run as root, or drop uidMappings and gidMappings from the mount");
+        }
+        return ([.. m.UidMappings!.Select(x => new IdMap(x.ContainerId, x.HostId, x.Size))], [.. m.GidMappings!.Select(x => new IdMap(x.ContainerId, x.HostId, x.Size))]);
+    }
+
+    /// <summary>The lowerdir= paths of an overlay's options; escaped separators are refused rather than guessed at.</summary>
+    private static IReadOnlyList<string> OverlayLowerDirs(string? data, string path)
+    {
+        var lower = (data ?? "").Split(',').FirstOrDefault(o => o.StartsWith("lowerdir=", StringComparison.Ordinal))?["lowerdir=".Length..];
+        if (string.IsNullOrEmpty(lower) || lower.Contains('\\', StringComparison.Ordinal))
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, $"{path}.options: an id-mapped overlay needs lowerdir=DIR[:DIR...] (without escapes)",
+                "name the lower directories with absolute paths");
+        }
+        var dirs = lower.Split(':');
+        if (dirs.Any(d => !Path.IsPathRooted(d)))
+        {
+            throw new SandboxException(ErrorCodes.ConfigInvalid, $"{path}.options: the lower directories of an id-mapped overlay must be absolute paths",
+                "name the lower directories with absolute paths");
+        }
+        return dirs;
     }
 
     private static void AddDevices(List<OciDevice>? configured, bool userNs, List<SetupStep> steps)

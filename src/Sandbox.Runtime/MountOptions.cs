@@ -3,7 +3,9 @@ using static Sandbox.Runtime.Interop.Libc;
 namespace Sandbox.Runtime;
 
 /// <summary>mount(8)-style options split into what mount(2) takes: flags, propagation, and the data string.</summary>
-internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data, bool Bind, bool Recursive)
+/// <param name="Idmap">"idmap" or "ridmap" was given (the mount's uidMappings/gidMappings say how).</param>
+/// <param name="IdmapRecursive">"ridmap": the mounts below a recursive bind are id-mapped too.</param>
+internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data, bool Bind, bool Recursive, bool Idmap = false, bool IdmapRecursive = false)
 {
     private static readonly Dictionary<string, (bool Clear, ulong Flag)> FlagOptions = new(StringComparer.Ordinal)
     {
@@ -37,6 +39,7 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
         ulong flags = 0, propagation = 0;
         var bind = type == "bind";
         var recursive = false;
+        bool idmap = false, idmapRecursive = false;
         var data = new List<string>();
         foreach (var o in options ?? [])
         {
@@ -49,12 +52,17 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
             {
                 flags = f.Clear ? flags & ~f.Flag : flags | f.Flag;
             }
+            else if (o is "idmap" or "ridmap")
+            {
+                idmap = true;
+                idmapRecursive |= o == "ridmap";
+            }
             else if (PropagationFlags(o) is var p && p != 0)
             {
                 propagation = p;
             }
             else if (o is "remount" or "tmpcopyup" or "rro" or "rrw" or "rnosuid" or "rsuid" or "rnodev" or "rdev"
-                     or "rnoexec" or "rexec" or "idmap" or "ridmap" or "copy-symlink")
+                     or "rnoexec" or "rexec" or "copy-symlink")
             {
                 throw new SandboxException(ErrorCodes.Unsupported, $"$.mounts[{index}].options: \"{o}\" is not supported",
                     "remove the option; sandbox refuses options it cannot honour");
@@ -70,6 +78,6 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
                 $"$.mounts[{index}].options: unknown option(s) for a bind mount: {string.Join(", ", data)}",
                 "bind mounts take ro, rw, nosuid, nodev, noexec, the atime options and propagation options");
         }
-        return new MountOptions(flags, propagation, data.Count > 0 ? string.Join(',', data) : null, bind, recursive);
+        return new MountOptions(flags, propagation, data.Count > 0 ? string.Join(',', data) : null, bind, recursive, idmap, idmapRecursive);
     }
 }

@@ -106,6 +106,10 @@ internal static unsafe class PostClone
                 return BindRootfs(ctx, s);
             case ChildOp.Mount:
                 return DoMount(ctx, s);
+            case ChildOp.AttachIdmapped:
+                // Over its own host path, in this mount namespace only: the overlay mounted next resolves its
+                // lowerdir to this copy. It goes with the host's tree when the root is pivoted.
+                return Syscall(ctx->Sys.MoveMount, s->I1, (nint)Lit("\0"u8), AT_FDCWD, (nint)s->S1, MOVE_MOUNT_F_EMPTY_PATH) == 0 ? 0 : Errno;
             case ChildOp.MakeDevice:
                 return MakeDevice(ctx, s);
             case ChildOp.BindDevice:
@@ -467,7 +471,10 @@ internal static unsafe class PostClone
             return Errno;
         }
         var buf = stackalloc byte[64];
-        var rc = Mount(s->S1, FdPath(buf, fd), s->S3, s->L1, s->S4);
+        var rc = s->I2 >= 0
+            // The parent's id-mapped copy of the source, attached where a plain bind would go.
+            ? (int)Syscall(ctx->Sys.MoveMount, s->I2, (nint)Lit("\0"u8), fd, (nint)Lit("\0"u8), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+            : Mount(s->S1, FdPath(buf, fd), s->S3, s->L1, s->S4);
         var err = rc == 0 ? 0 : Errno;
         Close(fd);
         if (err != 0 || (s->L2 == 0 && s->L3 == 0))

@@ -99,12 +99,31 @@ internal sealed record JoinSessionKeyringStep : SetupStep
 
 /// <param name="Destination">The path inside the container, for messages.</param>
 /// <param name="Target">The same path relative to the rootfs, as the child resolves it.</param>
+/// <param name="Idmapped">For a bind mount: the parent's id-mapped copy of <paramref name="Source"/>, attached instead of a
+/// plain bind.</param>
 internal sealed record MountStep(
     string Destination, string Target, string? Source, string? FsType, ulong Flags, string? Data,
-    MountCreate Create, ulong RemountFlags, ulong Propagation) : SetupStep
+    MountCreate Create, ulong RemountFlags, ulong Propagation, IdmappedTree? Idmapped = null) : SetupStep
 {
     public override string Describe() =>
-        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? "bind " + Source : FsType) + " on " + Destination;
+        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? (Idmapped is null ? "bind " : "id-mapped bind ") + Source : FsType) + " on " + Destination;
+}
+
+/// <summary>
+/// A host directory tree the parent copies with open_tree and id-maps with mount_setattr(MOUNT_ATTR_IDMAP) before the
+/// clone (that needs CAP_SYS_ADMIN where the filesystem was mounted, which a child in a user namespace lacks).
+/// </summary>
+/// <param name="Recursive">Copy the mounts below the path too (rbind).</param>
+/// <param name="MapRecursive">Id-map those too ("ridmap"); with "idmap" only the top mount is mapped.</param>
+internal sealed record IdmappedTree(string HostPath, bool Recursive, bool MapRecursive, IReadOnlyList<IdMap> UidMap, IReadOnlyList<IdMap> GidMap);
+
+/// <summary>
+/// Attaches an id-mapped copy over its own host path, in the container's mount namespace, for the overlay mount that
+/// follows to take as a lower layer (an overlay mount itself cannot be id-mapped; its layers can).
+/// </summary>
+internal sealed record AttachIdmappedStep(IdmappedTree Tree) : SetupStep
+{
+    public override string Describe() => $"attach an id-mapped copy of {Tree.HostPath} for an overlay";
 }
 
 internal sealed record MakeDeviceStep(string Path, string ParentDir, string Name, uint Mode, ulong Device, uint Uid, uint Gid) : SetupStep

@@ -258,24 +258,38 @@ internal sealed class AgentProcess : IDisposable
         var work = Directory.CreateDirectory(Path.Combine(runDirectory, "work")).FullName;
         // The overlay's root takes its owner from the upper directory: the sandbox's user must own it to write there.
         var (uid, gid) = HostIds(config);
-        if (Environment.UserName == "root" && (uid != 0 || gid != 0))
+        var asRoot = Interop.Libc.IsRoot;
+        if (asRoot && (uid != 0 || gid != 0))
         {
             Interop.Libc.Chown(upper, uid, gid);
         }
+        // What the build wrote belongs to whoever built it (root, here): through an id-mapped lower layer those files
+        // are the sandbox user's, so a test overwrites a file beside its assembly as it would unsandboxed, in the copy.
+        var owner = asRoot ? Interop.Libc.Owner(output) : null;
+        var idmapped = owner is { } o && (o.Uid != uid || o.Gid != gid);
         var mounts = config["mounts"] as JsonArray ?? [];
         config["mounts"] = mounts;
         foreach (var m in mounts.Where(m => m is JsonObject o && Path.TrimEndingDirectorySeparator((string?)o["destination"] ?? "") == output).ToList())
         {
             mounts.Remove(m);
         }
-        mounts.Add(new JsonObject
+        var overlay = new JsonObject
         {
             ["destination"] = output,
             ["type"] = "overlay",
             ["source"] = "overlay",
             ["options"] = new JsonArray { $"lowerdir={output}", $"upperdir={upper}", $"workdir={work}" },
-        });
+        };
+        if (idmapped)
+        {
+            ((JsonArray)overlay["options"]!).Add("idmap");
+            overlay["uidMappings"] = new JsonArray { Mapping(owner!.Value.Uid, uid) };
+            overlay["gidMappings"] = new JsonArray { Mapping(owner!.Value.Gid, gid) };
+        }
+        mounts.Add(overlay);
         return config;
+
+        static JsonObject Mapping(uint onDisk, uint seen) => new() { ["containerID"] = onDisk, ["hostID"] = seen, ["size"] = 1 };
     }
 
     /// <summary>The host uid and gid of the sandbox's user: its ids through the bundle's id maps, when it has them.</summary>

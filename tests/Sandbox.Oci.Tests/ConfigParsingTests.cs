@@ -104,6 +104,18 @@ public class ConfigParsingTests
     }
 
     [Fact]
+    public void A_mounts_id_mappings_come_in_pairs_of_non_empty_ranges()
+    {
+        var bind = """{ "destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ro"] }""";
+        var e = Fails(Minimal.Replace(bind, """{ "destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "idmap"], "uidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ] }""", StringComparison.Ordinal));
+        Assert.Contains("$.mounts[1]: uidMappings and gidMappings go together", e.Message, StringComparison.Ordinal);
+        e = Fails(Minimal.Replace(bind, """{ "destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "idmap"], "uidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ], "gidMappings": [ { "containerID": 0, "hostID": 1000, "size": 0 } ] }""", StringComparison.Ordinal));
+        Assert.Contains("$.mounts[1].gidMappings[0].size", e.Message, StringComparison.Ordinal);
+        var ok = Parse(Minimal.Replace(bind, """{ "destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ridmap"], "uidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ], "gidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ] }""", StringComparison.Ordinal));
+        Assert.Equal(1000u, ok.Mounts![1].GidMappings![0].HostId);
+    }
+
+    [Fact]
     public void All_problems_are_reported_at_once()
     {
         var e = Fails("""

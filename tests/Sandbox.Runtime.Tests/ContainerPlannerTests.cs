@@ -142,6 +142,28 @@ public class ContainerPlannerTests
     }
 
     [Fact]
+    public void Id_mapped_mounts_need_root_and_an_overlay_needs_absolute_lower_directories()
+    {
+        var map = new List<OciIdMapping> { new() { ContainerId = 0, HostId = 1000, Size = 1 } };
+        var c = Fixtures.Config(rootless: true);
+        c = c with { Mounts = [.. c.Mounts!, new OciMount { Destination = "/o", Type = "bind", Source = "/tmp", Options = ["bind", "idmap"], UidMappings = map, GidMappings = map }] };
+        var e = Assert.Throws<SandboxException>(() => Plan(c, Fixtures.User()));
+        Assert.Equal(ErrorCodes.IdMapping, e.Code);
+        Assert.Contains("id-mapped mounts need root", e.Message, StringComparison.Ordinal);
+
+        var o = Fixtures.Config();
+        o = o with { Mounts = [.. o.Mounts!, new OciMount { Destination = "/o", Type = "overlay", Source = "overlay", Options = ["lowerdir=rel:/abs", "upperdir=/u", "workdir=/w"], UidMappings = map, GidMappings = map }] };
+        e = Assert.Throws<SandboxException>(() => Plan(o, Fixtures.Root()));
+        Assert.Contains("must be absolute paths", e.Message, StringComparison.Ordinal);
+
+        o = o with { Mounts = [.. o.Mounts!.SkipLast(1), new OciMount { Destination = "/o", Type = "overlay", Source = "overlay", Options = ["lowerdir=/a:/b", "upperdir=/u", "workdir=/w"], UidMappings = map, GidMappings = map }] };
+        var steps = Plan(o, Fixtures.Root()).Steps;
+        var attached = steps.OfType<AttachIdmappedStep>().Select(s => s.Tree.HostPath).ToList();
+        Assert.Equal(["/a", "/b"], attached);
+        Assert.True(steps.ToList().FindIndex(s => s is AttachIdmappedStep) < steps.ToList().FindIndex(s => s is MountStep { FsType: "overlay" }));
+    }
+
+    [Fact]
     public void An_unmapped_container_user_is_an_error()
     {
         var c = Fixtures.Config(rootless: true);

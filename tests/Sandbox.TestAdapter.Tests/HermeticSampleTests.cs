@@ -91,7 +91,7 @@ public sealed partial class HermeticSampleTests : IClassFixture<HermeticSampleTe
     public void The_script_exits_zero_since_every_test_had_its_expected_outcome_and_leaves_no_listener_behind()
     {
         Assert.True(Output.ExitCode == 0, Output.ToString());
-        Assert.Contains("10 results, 10 with the expected outcome", Output.Output, StringComparison.Ordinal);
+        Assert.Contains("11 results, 11 with the expected outcome", Output.Output, StringComparison.Ordinal);
         Assert.Equal(0, _run.ListenersLeft);
         Assert.All(TrxResult.Read(_run.Trx), r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
     }
@@ -114,6 +114,18 @@ public sealed partial class HermeticSampleTests : IClassFixture<HermeticSampleTe
         Assert.Equal("Passed", Result("FileSystem.Writes_beside_the_assembly_stay_in_the_sandbox").Outcome);
         Assert.False(File.Exists(Path.Combine(PackageFixture.RepoRoot, "samples/HermeticTests/bin/Debug/net10.0/written-in-the-sandbox.txt")),
             "the file a sandboxed test wrote beside its assembly reached the host's output directory");
+    }
+
+    [PrivilegedFact]
+    public void A_file_roots_build_put_beside_the_assembly_is_overwritten_in_the_sandbox_and_unchanged_on_the_host()
+    {
+        // The build ran as root, the test as the sandbox's uid 1000: the output's id-mapped lower layer lets it write.
+        var fixtures = Path.Combine(PackageFixture.RepoRoot, "samples/HermeticTests/bin/Debug/net10.0/fixtures");
+        Assert.Equal(0, new DirectoryInfo(fixtures).UnixFileMode.HasFlag(UnixFileMode.OtherWrite) ? 1 : 0);
+        var result = Result("FileSystem.Files_the_build_put_beside_the_assembly_can_be_overwritten");
+        Assert.True(result.Outcome == "Passed", result.Message);
+        Assert.Equal("written by the build", File.ReadAllText(Path.Combine(fixtures, "greeting.txt")).Trim());
+        Assert.False(File.Exists(Path.Combine(fixtures, "added-in-the-sandbox.txt")));
     }
 
     [PrivilegedFact]

@@ -15,7 +15,10 @@ internal static unsafe partial class Libc
 
     /// <summary>mount_setattr(2): AT_RECURSIVE applies the change to every mount below too (Linux 5.12).</summary>
     public const int AT_RECURSIVE = 0x8000;
-    public const ulong MOUNT_ATTR_RDONLY = 1;
+    public const ulong MOUNT_ATTR_RDONLY = 1, MOUNT_ATTR_IDMAP = 0x00100000;
+
+    /// <summary>open_tree(2) and move_mount(2) (Linux 5.2): a detached copy of a mount tree, and attaching it.</summary>
+    public const int OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0x80000, MOVE_MOUNT_F_EMPTY_PATH = 4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 
     // statfs f_flags (ST_*), which differ from MS_* for the atime family.
     public const long ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8, ST_NOATIME = 1024,

@@ -29,7 +29,7 @@ internal struct SyscallNumbers
     // clone it still knows the parent's threads: it would wait for them forever. The child makes the raw calls.
     public int Setresuid, Setresgid, Setgroups;
     public int Seccomp, Clone3;
-    public int MountSetattr, LandlockCreateRuleset, LandlockAddRule, LandlockRestrictSelf, Keyctl, Getcwd, Bpf;
+    public int MountSetattr, OpenTree, MoveMount, LandlockCreateRuleset, LandlockAddRule, LandlockRestrictSelf, Keyctl, Getcwd, Bpf;
 
     public static SyscallNumbers ForCurrentArchitecture() => RuntimeInformation.ProcessArchitecture switch
     {
@@ -37,13 +37,13 @@ internal struct SyscallNumbers
         {
             Clone = 56, PivotRoot = 155, Openat2 = 437, CloseRange = 436, Capset = 126, Capget = 125, PidfdOpen = 434,
             Setresuid = 117, Setresgid = 119, Setgroups = 116, Seccomp = 317, Clone3 = 435,
-            MountSetattr = 442, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 250, Getcwd = 79, Bpf = 321,
+            MountSetattr = 442, OpenTree = 428, MoveMount = 429, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 250, Getcwd = 79, Bpf = 321,
         },
         Architecture.Arm64 => new SyscallNumbers
         {
             Clone = 220, PivotRoot = 41, Openat2 = 437, CloseRange = 436, Capset = 91, Capget = 90, PidfdOpen = 434,
             Setresuid = 147, Setresgid = 149, Setgroups = 159, Seccomp = 277, Clone3 = 435,
-            MountSetattr = 442, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 219, Getcwd = 17, Bpf = 280,
+            MountSetattr = 442, OpenTree = 428, MoveMount = 429, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 219, Getcwd = 17, Bpf = 280,
         },
         var a => throw new SandboxException(ErrorCodes.Unsupported, $"architecture {a} is not supported", "run on x86_64 or aarch64"),
     };

@@ -1,5 +1,5 @@
 // statx(2) for the owner of a path, never following a final symlink, and geteuid(2): the adapter removes only run
-// directories of its own user (AgentProcess.CollectLeftovers). statx rather than stat: one layout on every architecture.
+// directories of its own user (AgentProcess.CollectLeftovers), and maps the output directory's owner to the sandbox's user. statx rather than stat: one layout on every architecture.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.TestAdapter.Interop;
@@ -7,12 +7,13 @@ namespace Sandbox.TestAdapter.Interop;
 internal static partial class Libc
 {
     private const int AtFdcwd = -100, AtSymlinkNofollow = 0x100;
-    private const uint StatxUid = 8;
+    private const uint StatxUid = 8, StatxGid = 16;
 
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatxBuffer
     {
         [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
     }
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -26,4 +27,8 @@ internal static partial class Libc
     /// <summary>True when <paramref name="path"/> itself (a symlink is not followed) belongs to this process's user.</summary>
     public static bool IsOwnedByMe(string path) =>
         statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid, out var buf) == 0 && buf.Uid == geteuid();
+
+    /// <summary>The owning user and group of <paramref name="path"/> (a symlink is not followed); null if it cannot be read.</summary>
+    public static (uint Uid, uint Gid)? Owner(string path) =>
+        statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid | StatxGid, out var buf) == 0 ? (buf.Uid, buf.Gid) : null;
 }
