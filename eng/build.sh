@@ -11,6 +11,12 @@ bash eng/install-deps.sh "$@"
 dotnet build Sandbox.sln -c Release -v quiet -nologo
 dotnet publish src/Sandbox.Cli/Sandbox.Cli.csproj -c Release -o artifacts/dist -v quiet -nologo
 dotnet publish src/Sandbox.Cli.Build/Sandbox.Cli.Build.csproj -c Release -o artifacts/dist -v quiet -nologo
+if [ "$(uname -m)" = x86_64 ]; then
+  # The packages carry linux-arm64 executables too, cross-compiled (eng/install-deps.sh installs the toolchain).
+  for project in Sandbox.Cli Sandbox.Cli.Build; do
+    dotnet publish "src/$project/$project.csproj" -c Release -r linux-arm64 -o artifacts/dist/linux-arm64 -v quiet -nologo
+  done
+fi
 bash eng/pack.sh
 bash eng/make-rootfs.sh artifacts/rootfs/busybox
 bundle=artifacts/bundles/hello

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building and testing Sandbox needs on Debian/Ubuntu: the NativeAOT linker toolchain,
+# Installs what building and testing Sandbox needs on Debian/Ubuntu: the NativeAOT linker toolchain (and on x86_64 the
+# cross toolchain for the linux-arm64 executables),
 # busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
 # python3 (samples/HermeticTests' listener and TRX summary, the benchmarks' figures),
 # and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
@@ -13,6 +14,15 @@ if [ "${1:-}" = "--bench" ]; then
   for t in bwrap:bubblewrap crun:crun runc:runc hyperfine:hyperfine; do
     command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
   done
+fi
+# On x86_64, the linux-arm64 executables are cross-compiled (NativeAOT links them with clang and lld against
+# Debian's arm64 cross libc) and smoke-tested under qemu-aarch64.
+if [ "$(uname -m)" = x86_64 ]; then
+  command -v clang >/dev/null || need+=(clang)
+  command -v ld.lld >/dev/null || need+=(lld)
+  command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+  [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || need+=(libc6-dev-arm64-cross)
+  command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 fi
 command -v file >/dev/null || need+=(file)
 command -v python3 >/dev/null || need+=(python3)

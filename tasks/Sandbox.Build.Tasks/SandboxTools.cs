@@ -28,7 +28,7 @@ internal static class SandboxToolLocator
             if (!File.Exists(path))
             {
                 return (null, new ToolDiagnostic(TaskErrorCodes.ToolMissing,
-                    $"{path} does not exist (hint: the Sandbox.Build package carries linux-x64 executables; on another architecture set SandboxToolsDirectory to a directory holding sandbox and sandbox-build, or set SandboxEnabled=false to build without a sandbox bundle)"), false);
+                    $"{path} does not exist (hint: the Sandbox.Build package carries linux-x64 and linux-arm64 executables; on another architecture set SandboxToolsDirectory to a directory holding sandbox and sandbox-build, or set SandboxEnabled=false to build without a sandbox bundle)"), false);
             }
         }
         if (CanExecute(sandbox) && CanExecute(build))
