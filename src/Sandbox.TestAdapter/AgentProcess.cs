@@ -289,7 +289,7 @@ internal sealed class AgentProcess : IDisposable
         mounts.Add(overlay);
         return config;
 
-        static JsonObject Mapping(uint onDisk, uint seen) => new() { ["containerID"] = onDisk, ["hostID"] = seen, ["size"] = 1 };
+        static JsonObject Mapping(uint onDisk, uint seen) => new() { ["containerID"] = onDisk, ["hostID"] = seen, ["size"] = 1u };
     }
 
     /// <summary>The host uid and gid of the sandbox's user: its ids through the bundle's id maps, when it has them.</summary>

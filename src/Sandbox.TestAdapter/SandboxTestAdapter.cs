@@ -461,7 +461,8 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         using (agent)
         {
             var started = new List<Guid>();
-            var results = new List<TestResultDto>();
+            // Built as they arrive (the stream's pace leaves time for it); recorded when the sandbox's figures are known.
+            var results = new List<(TestCase Proxy, TestResult Result)>();
             var attachments = new AttachmentReceiver(Path.Combine(ResultsDirectory(runContext), agent.SandboxId ?? $"unsandboxed-{Guid.NewGuid():N}"));
             using var watchdog = new TestWatchdog(settings.TestTimeout, agent);
             var done = Converse(agent, request, handle, $"running {source}", m =>
@@ -481,7 +482,10 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                         watchdog.Ended(id);
                         break;
                     case { Type: MessageTypes.Result, Result: { } r }:
-                        results.Add(r);
+                        var resultProxy = Proxy(r.TestCase, proxies, handle);
+                        var built = TestObjectMapper.FromDto(r, resultProxy, Warner(handle));
+                        attachments.AttachTo(built, r.Attachments);
+                        results.Add((resultProxy, built));
                         break;
                     case { Type: MessageTypes.Attachment, Attachment: { } a }:
                         attachments.Receive(a);
@@ -497,11 +501,8 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
             var attachment = usage is null ? null : KeepReport(agent, runContext);
             var progressed = false;
-            foreach (var dto in results)
+            foreach (var (proxy, result) in results)
             {
-                var proxy = Proxy(dto.TestCase, proxies, handle);
-                var result = TestObjectMapper.FromDto(dto, proxy, Warner(handle));
-                attachments.AttachTo(result, dto.Attachments);
                 Decorate(result, usage, attachment, settings);
                 finished.Add(proxy.Id);
                 progressed = true;

@@ -78,11 +78,24 @@ public class HostSideTests
             Assert.Equal(2, mounts.Count);
             var overlay = mounts.Single(m => (string?)m["type"] == "overlay");
             Assert.Equal(output, (string?)overlay["destination"]);
-            Assert.Equal([$"lowerdir={output}", $"upperdir={run}/upper", $"workdir={run}/work"], overlay["options"]!.AsArray().Select(o => (string)o!));
+            var options = overlay["options"]!.AsArray().Select(o => (string)o!).ToList();
+            Assert.Equal([$"lowerdir={output}", $"upperdir={run}/upper", $"workdir={run}/work"], options.Take(3));
             if (Environment.UserName == "root")
             {
                 // The overlay's root is the upper directory's: the sandbox's user owns it, so it can write there.
                 Assert.Equal(1000, new UnixFileInfoOwner(Path.Combine(run, "upper")).Uid);
+                // What root built appears as the sandbox user's through the id-mapped lower layer.
+                Assert.Equal("idmap", Assert.Single(options.Skip(3)));
+                foreach (var key in new[] { "uidMappings", "gidMappings" })
+                {
+                    var map = Assert.Single(overlay[key]!.AsArray())!;
+                    Assert.Equal((0u, 1000u, 1u), ((uint)map["containerID"]!, (uint)map["hostID"]!, (uint)map["size"]!));
+                }
+            }
+            else
+            {
+                Assert.Equal(3, options.Count);
+                Assert.Null(overlay["uidMappings"]);
             }
         }
         finally
