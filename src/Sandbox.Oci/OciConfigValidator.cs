@@ -259,10 +259,14 @@ public static class OciConfigValidator
             {
                 p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.swap", "is memory plus swap: it must be -1 or at least memory.limit"));
             }
-            if (m.Kernel is not null) { Refuse("memory.kernel"); }
-            if (m.KernelTcp is not null) { Refuse("memory.kernelTCP"); }
-            if (m.Swappiness is not null) { Refuse("memory.swappiness"); }
-            if (m.DisableOomKiller is true) { Refuse("memory.disableOOMKiller"); }
+            if (m.Swappiness is > 100)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.swappiness", $"{m.Swappiness} is outside 0..100"));
+            }
+            if (m.KernelTcp is < -1)
+            {
+                p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.memory.kernelTCP", "must be -1 or a number of bytes"));
+            }
         }
         if (r.Cpu is { } c)
         {

@@ -110,6 +110,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             {
                 cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced, measureUsage: o.ReportPath is not null);
             }
+            unenforced = [.. unenforced, .. ObsoleteLimits(config)];
             if (timeout is not null && cgroup is null && !NewPidNamespace(config))
             {
                 throw new SandboxException(ErrorCodes.Unsupported, "a timeout needs a cgroup or a new pid namespace, to kill every process of the container",
@@ -271,6 +272,21 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     private static bool NewPidNamespace(OciConfig config) =>
         (config.Linux?.Namespaces ?? []).Any(n => n.Type == "pid" && string.IsNullOrEmpty(n.Path));
 
+    /// <summary>
+    /// linux.resources.memory.kernel is accepted and ignored, as runc does: kernel memory limits are obsolete (Linux
+    /// 5.16 and later count kernel memory in the memory limit and no longer let it be limited apart). Said once.
+    /// </summary>
+    private IReadOnlyList<string> ObsoleteLimits(OciConfig config)
+    {
+        if (config.Linux?.Resources?.Memory?.Kernel is null)
+        {
+            return [];
+        }
+        const string note = "memory.kernel (kernel memory limits are obsolete: Linux 5.16 and later count kernel memory in the memory limit)";
+        warnings.WriteLine($"sandbox: warning: linux.resources.{note}; ignored");
+        return [note];
+    }
+
     private bool NeedsCgroup(OciConfig config, bool forUsage) =>
         forUsage || !CgroupHost.Limits(config.Linux, host.IsRoot).IsEmpty;
 
@@ -397,6 +413,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
                 // `events --stats` may ask for figures at any time while it runs: join the usage hierarchies too.
                 cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out _, measureUsage: true);
             }
+            ObsoleteLimits(config);
             int pid;
             using (var program = ChildProgram.Create(plan, startFd))
             {

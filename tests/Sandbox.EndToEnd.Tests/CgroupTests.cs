@@ -119,6 +119,37 @@ public class CgroupTests
     }
 
     [PrivilegedFact]
+    public void Swappiness_and_the_socket_buffer_limit_are_written_to_the_v1_memory_cgroup_and_kernel_memory_is_ignored_with_a_warning()
+    {
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 64 << 20, Swappiness = 0, KernelTcp = 8 << 20, Kernel = 16 << 20 } });
+        b.WithArgs("sleep", "60");
+        var created = b.Cli(["create", "--bundle", b.Dir, b.Id]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("memory.kernel (kernel memory limits are obsolete", created.Stderr, StringComparison.Ordinal);
+        var memory = SandboxCgroups().Single(d => d.EndsWith("-" + b.Id, StringComparison.Ordinal) && d.Contains("/memory/", StringComparison.Ordinal));
+        Assert.Equal("0", File.ReadAllText(Path.Combine(memory, "memory.swappiness")).Trim());
+        Assert.Equal((8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, "memory.kmem.tcp.limit_in_bytes")).Trim());
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+    }
+
+    [PrivilegedFact]
+    public void With_the_oom_killer_disabled_a_process_over_its_limit_waits_instead_of_dying()
+    {
+        // The probe's off case is A_32_MiB_limit_oom_kills_a_64_MiB_allocation_and_the_report_says_so: the same
+        // allocation under the same limit is OOM-killed at once.
+        using var b = new TestBundle();
+        Limit(b, new OciResources { Memory = new OciMemory { Limit = 32 << 20, DisableOomKiller = true } });
+        b.Sh("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}");
+        var json = RunWithReport(b, out var r, "--timeout", "3s");
+        Assert.Equal(137, r.ExitCode);
+        Assert.DoesNotContain("survived", r.Stdout, StringComparison.Ordinal);
+        Assert.False(json.GetProperty("oomKilled").GetBoolean(), r.ToString());
+        Assert.True(json.GetProperty("timedOut").GetBoolean(), r.ToString());
+        Assert.DoesNotContain(SandboxCgroups(), d => d.EndsWith(b.Id, StringComparison.Ordinal));
+    }
+
+    [PrivilegedFact]
     public void Impossible_limits_and_escaping_paths_are_refused_before_anything_starts()
     {
         using var b = new TestBundle();

@@ -116,6 +116,18 @@ public class ConfigParsingTests
     }
 
     [Fact]
+    public void V1_memory_settings_are_accepted_within_their_ranges()
+    {
+        var linux = "\"linux\": { ";
+        var ok = Parse(Minimal.Replace(linux, linux + "\"resources\": { \"memory\": { \"swappiness\": 0, \"disableOOMKiller\": true, \"kernelTCP\": 1048576, \"kernel\": 4194304 } }, ", StringComparison.Ordinal));
+        Assert.True(ok.Linux!.Resources!.Memory!.DisableOomKiller);
+        var e = Fails(Minimal.Replace(linux, linux + "\"resources\": { \"memory\": { \"swappiness\": 101, \"kernelTCP\": -2 } }, ", StringComparison.Ordinal));
+        Assert.Equal(ErrorCodes.ResourceInvalid, e.Code);
+        Assert.Contains("$.linux.resources.memory.swappiness: 101 is outside 0..100", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.resources.memory.kernelTCP", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void All_problems_are_reported_at_once()
     {
         var e = Fails("""

@@ -12,6 +12,19 @@ internal sealed record CgroupLimits
     public long? MemorySwapBytes { get; init; }
     public long? MemoryReservationBytes { get; init; }
 
+    /// <summary>v1 memory.swappiness (0..100); cgroup v2 has none.</summary>
+    public ulong? MemorySwappiness { get; init; }
+
+    /// <summary>v1 memory.oom_control: at the limit, processes wait for memory instead of being killed; v2 has no switch.</summary>
+    public bool MemoryOomKillDisabled { get; init; }
+
+    /// <summary>v1 memory.kmem.tcp.limit_in_bytes (socket buffers); v2 counts them in memory.max.</summary>
+    public long? MemoryKernelTcpBytes { get; init; }
+
+    /// <summary>Any memory setting at all: the memory controller is needed.</summary>
+    public bool AsksMemory => MemoryBytes is not null || MemoryReservationBytes is not null || MemorySwappiness is not null
+        || MemoryOomKillDisabled || MemoryKernelTcpBytes is not null;
+
     /// <summary>CFS quota and period in microseconds (0.5 CPU = 50000 of 100000).</summary>
     public long? CpuQuotaMicros { get; init; }
     public ulong? CpuPeriodMicros { get; init; }

@@ -28,7 +28,7 @@ internal static class CgroupPaths
         var missing = new List<string>();
         foreach (var (asked, controller, limit) in new[]
                  {
-                     (limits.MemoryBytes is not null || limits.MemoryReservationBytes is not null, "memory", "memory limit"),
+                     (limits.AsksMemory, "memory", "memory limit"),
                      (limits.CpuQuotaMicros is not null || limits.CpuShares is not null, "cpu", "CPU limit"),
                      (limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset"),
                      (limits.PidsLimit is not null, "pids", "pids limit"),

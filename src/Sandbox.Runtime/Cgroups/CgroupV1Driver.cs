@@ -93,6 +93,9 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     {
         MemoryBytes = available.Contains("memory") ? l.MemoryBytes : null,
         MemoryReservationBytes = available.Contains("memory") ? l.MemoryReservationBytes : null,
+        MemorySwappiness = available.Contains("memory") ? l.MemorySwappiness : null,
+        MemoryOomKillDisabled = available.Contains("memory") && l.MemoryOomKillDisabled,
+        MemoryKernelTcpBytes = available.Contains("memory") ? l.MemoryKernelTcpBytes : null,
         CpuQuotaMicros = available.Contains("cpu") ? l.CpuQuotaMicros : null,
         CpuShares = available.Contains("cpu") ? l.CpuShares : null,
         CpusetCpus = available.Contains("cpuset") ? l.CpusetCpus : null,
@@ -125,6 +128,24 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             if (l.MemoryReservationBytes is long reservation)
             {
                 CgroupFiles.Write(mem, "memory.soft_limit_in_bytes", S(reservation));
+            }
+            if (l.MemorySwappiness is ulong swappiness)
+            {
+                CgroupFiles.Write(mem, "memory.swappiness", swappiness.ToString(CultureInfo.InvariantCulture));
+            }
+            if (l.MemoryOomKillDisabled)
+            {
+                CgroupFiles.Write(mem, "memory.oom_control", "1");
+            }
+            if (l.MemoryKernelTcpBytes is long tcp)
+            {
+                if (!File.Exists(Path.Join(mem, "memory.kmem.tcp.limit_in_bytes")))
+                {
+                    throw new SandboxException(ErrorCodes.ControllerMissing,
+                        "linux.resources.memory.kernelTCP: this kernel's memory cgroup has no memory.kmem.tcp.limit_in_bytes",
+                        "remove kernelTCP (socket buffers then count in the memory limit only where the kernel accounts them)");
+                }
+                CgroupFiles.Write(mem, "memory.kmem.tcp.limit_in_bytes", S(tcp));
             }
         }
         if (dirs.TryGetValue("cpu", out var cpu))

@@ -16,6 +16,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
     public ICgroup Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
         Action<IReadOnlyList<string>>? beforeCreate = null)
     {
+        RefuseV1Only(limits);
         var own = layout.OwnDirectory("")!;
         var dir = CgroupPaths.Resolve(layout.V2Mount!, own, relativePath);
         var parent = Path.GetDirectoryName(dir)!;
@@ -48,6 +49,24 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         {
             cgroup.Remove();
             throw;
+        }
+    }
+
+    /// <summary>Memory settings that exist only in cgroup v1: refused, with the reason, before anything is created.</summary>
+    internal static void RefuseV1Only(CgroupLimits l)
+    {
+        foreach (var (asked, field, why) in new[]
+                 {
+                     (l.MemorySwappiness is not null, "swappiness", "cgroup v2 has no per-cgroup swappiness"),
+                     (l.MemoryOomKillDisabled, "disableOOMKiller", "cgroup v2 cannot turn the OOM killer off for a cgroup"),
+                     (l.MemoryKernelTcpBytes is not null, "kernelTCP", "cgroup v2 counts socket buffers in memory.max and has no separate limit"),
+                 })
+        {
+            if (asked)
+            {
+                throw new SandboxException(ErrorCodes.Unsupported, $"$.linux.resources.memory.{field}: {why}",
+                    $"remove {field} on this host (it uses cgroup v2), or run where cgroup v1 holds the memory controller");
+            }
         }
     }
 

@@ -70,6 +70,24 @@ public sealed class CgroupV2FixtureTests : IDisposable
         ], writes);
     }
 
+    [Theory]
+    [InlineData("swappiness", "has no per-cgroup swappiness")]
+    [InlineData("disableOOMKiller", "cannot turn the OOM killer off")]
+    [InlineData("kernelTCP", "counts socket buffers in memory.max")]
+    public void Memory_settings_of_v1_only_are_refused_with_the_reason_before_a_directory_exists(string field, string reason)
+    {
+        var limits = field switch
+        {
+            "swappiness" => new CgroupLimits { MemorySwappiness = 10 },
+            "disableOOMKiller" => new CgroupLimits { MemoryOomKillDisabled = true },
+            _ => new CgroupLimits { MemoryKernelTcpBytes = 1 << 20 },
+        };
+        var e = Assert.Throws<SandboxException>(() => Driver().Create("sandbox-v1only", limits, true, out _));
+        Assert.Equal(ErrorCodes.Unsupported, e.Code);
+        Assert.Contains($"memory.{field}: cgroup v2 {reason}", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Join(_root, "sandbox-v1only")));
+    }
+
     [Fact]
     public void Unit_conversions_match_the_other_runtimes()
     {
