@@ -134,6 +134,34 @@ public class CgroupTests
     }
 
     [PrivilegedFact]
+    public void A_cpuset_under_a_nested_cgroups_path_gets_its_cpus_through_new_intermediate_cgroups()
+    {
+        // Each new v1 cpuset directory starts empty: the intermediate ones must take their parent's CPUs and nodes,
+        // or the container's own cannot be given any (EACCES).
+        var top = $"sandbox-nested-{Environment.ProcessId}";
+        using var b = new TestBundle();
+        b.Config = b.Config with
+        {
+            Linux = b.Config.Linux! with { CgroupsPath = $"{top}/a/{b.Id}", Resources = new OciResources { Cpu = new OciCpu { Cpus = "0" } } },
+        };
+        b.Sh("grep Cpus_allowed_list /proc/self/status");
+        try
+        {
+            var r = b.Run();
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.EndsWith("\t0", r.Stdout.Trim(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var dir in Directory.GetDirectories("/sys/fs/cgroup", top, SearchOption.AllDirectories))
+            {
+                Directory.Delete(Path.Combine(dir, "a"));
+                Directory.Delete(dir);
+            }
+        }
+    }
+
+    [PrivilegedFact]
     public void With_the_oom_killer_disabled_a_process_over_its_limit_waits_instead_of_dying()
     {
         // The probe's off case is A_32_MiB_limit_oom_kills_a_64_MiB_allocation_and_the_report_says_so: the same

@@ -158,12 +158,26 @@ internal static class CgroupFiles
             }
             if (errno == Interop.Libc.ENOENT && Path.GetDirectoryName(path) is { } parent && parent != path)
             {
-                MakeDirectory(parent, controller);
+                if (MakeDirectory(parent, controller) && controller == "cpuset")
+                {
+                    InheritCpuset(parent);
+                }
                 return MakeDirectory(path, controller);
             }
             throw new SandboxException(ErrorCodes.CgroupFailed, $"create cgroup {path} ({controller}): {Interop.Libc.Describe(errno)}",
                 "run as root, or delegate that cgroup subtree to this user (`sandbox doctor` shows what is delegated)");
         }
+    }
+
+    /// <summary>
+    /// A new v1 cpuset starts with no CPUs and no memory nodes, and takes neither a task nor a child's values until
+    /// given some: it gets its parent's, as runc does for the directories it creates.
+    /// </summary>
+    public static void InheritCpuset(string dir)
+    {
+        var parent = Path.GetDirectoryName(dir)!;
+        Write(dir, "cpuset.cpus", (Read(parent, "cpuset.cpus") ?? "").Trim());
+        Write(dir, "cpuset.mems", (Read(parent, "cpuset.mems") ?? "").Trim());
     }
 
     /// <summary>Removes a cgroup directory: rmdir only (cgroupfs directories are removed whole, files and all).</summary>

@@ -60,9 +60,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
                 dirs[controller] = dir;
                 if (created && controller == "cpuset")
                 {
-                    // A new v1 cpuset starts with no CPUs and no memory nodes: it takes no task until given some.
-                    CgroupFiles.Write(dir, "cpuset.cpus", (CgroupFiles.Read(Path.GetDirectoryName(dir)!, "cpuset.cpus") ?? "").Trim());
-                    CgroupFiles.Write(dir, "cpuset.mems", (CgroupFiles.Read(Path.GetDirectoryName(dir)!, "cpuset.mems") ?? "").Trim());
+                    CgroupFiles.InheritCpuset(dir);
                 }
             }
             Apply(dirs, limits);
