@@ -49,6 +49,11 @@ internal static class Commands
         }
         if (cl.Command is "" or "help" || cl.Has("--help"))
         {
+            // Probes ask `sandbox COMMAND --help` whether a command exists (podman: `checkpoint --help`): say no.
+            if (cl.Command is not ("" or "help") && !KnownCommands.Contains(cl.Command))
+            {
+                throw UnknownCommand(cl.Command);
+            }
             Write(Usage + "\n");
             return cl.Command is "" && !cl.Has("--help") ? 1 : 0;
         }
@@ -135,9 +140,17 @@ internal static class Commands
                 cl.Allow();
                 return Doctor.Run(host, Write);
             default:
-                throw new SandboxException(ErrorCodes.Usage, $"unknown command \"{cl.Command}\"", "see `sandbox --help`");
+                throw UnknownCommand(cl.Command);
         }
     }
+
+    private static readonly HashSet<string> KnownCommands = new(StringComparer.Ordinal)
+    {
+        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache",
+    };
+
+    private static SandboxException UnknownCommand(string command) =>
+        new(ErrorCodes.Usage, $"unknown command \"{command}\"", "see `sandbox --help`");
 
     private static void RefuseUnsupported(CommandLine cl)
     {

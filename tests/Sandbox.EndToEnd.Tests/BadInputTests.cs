@@ -121,6 +121,14 @@ public class BadInputTests
     {
         using var b = new TestBundle();
         Assert.Contains(ErrorCodes.Usage, SandboxHost.Run(["frobnicate"]).Stderr, StringComparison.Ordinal);
+        // `--help` after a command it does not have is no way around that: podman asks `checkpoint --help` to learn
+        // whether checkpointing exists. A command it has answers with the usage and 0.
+        var probe = SandboxHost.Run(["checkpoint", "--help"]);
+        Assert.NotEqual(0, probe.ExitCode);
+        Assert.Contains($"{ErrorCodes.Usage}: unknown command \"checkpoint\"", probe.Stderr, StringComparison.Ordinal);
+        var known = SandboxHost.Run(["kill", "--help"]);
+        Assert.Equal(0, known.ExitCode);
+        Assert.StartsWith("usage: sandbox", known.Stdout, StringComparison.Ordinal);
         Assert.Contains(ErrorCodes.Usage, SandboxHost.Run([.. b.Global, "run", "--bundel", b.Dir, "x"]).Stderr, StringComparison.Ordinal);
         Assert.Contains(ErrorCodes.IdInvalid, SandboxHost.Run([.. b.Global, "state", "../etc"]).Stderr, StringComparison.Ordinal);
         Assert.Contains(ErrorCodes.SignalUnknown, SandboxHost.Run([.. b.Global, "kill", "x", "SIGBOGUS"]).Stderr, StringComparison.Ordinal);
