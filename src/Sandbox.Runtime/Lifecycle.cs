@@ -609,8 +609,10 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 
     private byte[] CreateRuntimeHooks(OciConfig config, ContainerRecord record, int pid)
     {
+        // The deprecated prestart hooks run where createRuntime does (as in runc), but see the status the
+        // runtime-spec's validation expects of them: created.
+        HookRunner.Run("prestart", config.Hooks?.Prestart, StateJson(record with { Pid = pid }, OciStatus.Created), true, warnings);
         var state = StateJson(record with { Pid = pid }, OciStatus.Creating);
-        HookRunner.Run("prestart", config.Hooks?.Prestart, state, true, warnings);
         HookRunner.Run("createRuntime", config.Hooks?.CreateRuntime, state, true, warnings);
         return state;
     }

@@ -164,6 +164,12 @@ internal static unsafe class PostClone
                 return InstallSeccomp(ctx, s);
             case ChildOp.ReportReady:
                 {
+                    // A program that cannot be executed fails `create`, with the reason, rather than `start`
+                    // (whose caller sees 0). As runc does: a PATH lookup, here access(X_OK) on each candidate.
+                    if (FindExec(ctx) is var exec && exec != null && Executable(exec->V1) is var missing && missing != 0)
+                    {
+                        Fail(ctx, (int)(exec - ctx->Steps), missing, 0);
+                    }
                     // `sandbox create` exits once it reads this: from here on the container outlives it.
                     Prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
                     ChildReport r = default;
@@ -930,6 +936,33 @@ internal static unsafe class PostClone
         }
         ulong none = 0;
         Sigprocmask(SIG_SETMASK, &none, null);
+    }
+
+    private static ChildStep* FindExec(ChildContext* ctx)
+    {
+        for (var i = ctx->StepCount - 1; i >= 0; i--)
+        {
+            if (ctx->Steps[i].Op == ChildOp.Exec)
+            {
+                return ctx->Steps + i;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>0 when one of the candidates may be executed, else the errno execve would give (EACCES over ENOENT).</summary>
+    private static int Executable(byte** candidates)
+    {
+        var denied = false;
+        for (var c = candidates; *c != null; c++)
+        {
+            if (Access(*c, X_OK) == 0)
+            {
+                return 0;
+            }
+            denied |= Errno == EACCES;
+        }
+        return denied ? EACCES : ENOENT;
     }
 
     /// <summary>V1 candidate paths (PATH search done by the parent as a list), V2 argv, V3 envp.</summary>

@@ -107,6 +107,21 @@ public class BadInputTests
     }
 
     [PrivilegedFact]
+    public void Create_fails_for_a_program_that_is_not_there_or_not_executable_and_leaves_nothing()
+    {
+        // Not at `start`, which would return 0 and leave the caller to find a dead container.
+        foreach (var (program, errno) in new[] { ("no-such-program", "ENOENT"), ("/etc/passwd", "EACCES") })
+        {
+            using var b = new TestBundle();
+            b.WithArgs(program);
+            var r = b.Cli(["create", "--bundle", b.Dir, b.Id]);
+            Assert.True(r.ExitCode != 0, r.ToString());
+            Assert.Contains($"{ErrorCodes.ExecFailed}: exec {program}: {errno}", r.Stderr, StringComparison.Ordinal);
+            AssertNothingLeft(b);
+        }
+    }
+
+    [PrivilegedFact]
     public void A_program_that_is_not_executable_exits_126()
     {
         using var b = new TestBundle();

@@ -249,7 +249,7 @@ public class LifecycleTests
         Assert.True(r.ExitCode == 0, r.ToString());
         foreach (var (name, status) in new[]
                  {
-                     ("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"),
+                     ("prestart", "created"), ("createRuntime", "creating"), ("createContainer", "creating"),
                      ("startContainer", "creating"), ("poststart", "running"), ("poststop", "stopped"),
                  })
         {

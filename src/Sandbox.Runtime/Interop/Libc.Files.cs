@@ -75,7 +75,7 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Chdir(byte* path);
 
-    public const int W_OK = 2;
+    public const int W_OK = 2, X_OK = 1;
 
     [DllImport("libc", EntryPoint = "access", ExactSpelling = true)]
     [SuppressGCTransition]
