@@ -72,12 +72,8 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
                 data.Add(o);
             }
         }
-        if (bind && data.Count > 0)
-        {
-            throw new SandboxException(ErrorCodes.ConfigInvalid,
-                $"$.mounts[{index}].options: unknown option(s) for a bind mount: {string.Join(", ", data)}",
-                "bind mounts take ro, rw, nosuid, nodev, noexec, the atime options and propagation options");
-        }
-        return new MountOptions(flags, propagation, data.Count > 0 ? string.Join(',', data) : null, bind, recursive, idmap, idmapRecursive);
+        // A bind mount has no filesystem options: mount(2) ignores the data with MS_BIND, and other runtimes accept
+        // what tools write there (`mode=755`, `size=1k`); so does sandbox, and passes none.
+        return new MountOptions(flags, propagation, data.Count > 0 && !bind ? string.Join(',', data) : null, bind, recursive, idmap, idmapRecursive);
     }
 }
