@@ -211,7 +211,7 @@ internal static class ContainerPlanner
             steps.Add(new RestrictExecutionStep());
         }
         AddRlimits(proc, host, steps);
-        AddCredentials(proc, host, userNs, !o.Detached, steps);
+        AddCredentials(proc, host, userNs, !o.Detached, o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
         steps.Add(new JoinSessionKeyringStep());
         var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
@@ -498,7 +498,7 @@ internal static class ContainerPlanner
         }
     }
 
-    private static void AddCredentials(OciProcess proc, HostFacts host, bool userNs, bool killWithParent, List<SetupStep> steps)
+    private static void AddCredentials(OciProcess proc, HostFacts host, bool userNs, bool killWithParent, bool warnOnStderr, List<SetupStep> steps)
     {
         var caps = proc.Capabilities ?? new OciCapabilities();
         ulong Mask(List<string>? names, string set)
@@ -533,10 +533,17 @@ internal static class ContainerPlanner
             throw new SandboxException(ErrorCodes.ConfigInvalid, "$.process.capabilities.effective: holds capabilities not in permitted",
                 "add them to permitted too");
         }
-        if ((ambient & ~(permitted & inheritable)) != 0)
+        if ((ambient & ~(permitted & inheritable)) is var unraisable && unraisable != 0)
         {
-            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.process.capabilities.ambient: holds capabilities not both permitted and inheritable",
-                "add them to permitted and inheritable too");
+            // The kernel raises an ambient capability only when it is permitted and inheritable; `runc spec` writes
+            // ambient ones that are not inheritable. Run it as runc does: without them, said once (on stderr only
+            // where it is not the container's: `create`).
+            ambient &= permitted & inheritable;
+            if (warnOnStderr)
+            {
+                var names = Enumerable.Range(0, 64).Where(b => (unraisable & (1UL << b)) != 0).Select(b => b < LinuxNames.Capabilities.Length ? LinuxNames.Capabilities[b] : $"capability {b}");
+                FdWriter.Error.WriteLine($"sandbox: warning: $.process.capabilities.ambient: {string.Join(", ", names)} not both permitted and inheritable, so the kernel cannot raise them; left out");
+            }
         }
         var user = proc.User ?? new OciUser();
         uint[]? groups = [.. user.AdditionalGids ?? []];

@@ -207,6 +207,26 @@ public class MountAndProcessTests
     }
 
     [PrivilegedFact]
+    public void Ambient_capabilities_that_are_not_inheritable_are_left_out_as_runc_does_with_one_warning_at_create()
+    {
+        // What `runc spec` writes: ambient = bounding = effective = permitted, no inheritable.
+        string[] three = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        using var b = new TestBundle();
+        b.Config = b.Config with { Process = b.Process with { Capabilities = new OciCapabilities { Bounding = [.. three], Effective = [.. three], Permitted = [.. three], Ambient = [.. three] } } };
+        b.Sh("grep -E '^Cap(Eff|Amb)' /proc/self/status");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // CAP_AUDIT_WRITE 29, CAP_KILL 5, CAP_NET_BIND_SERVICE 10.
+        Assert.Equal(["CapEff:\t0000000020000420", "CapAmb:\t0000000000000000"], r.Stdout.Trim().Split('\n'));
+        Assert.DoesNotContain("ambient", r.Stderr, StringComparison.Ordinal); // `run`: stderr is the container's
+
+        var created = b.Cli(["create", "--bundle", b.Dir, b.Id + "c"]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("ambient: CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not both permitted and inheritable", created.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id + "c"]).ExitCode);
+    }
+
+    [PrivilegedFact]
     public void A_time_namespace_is_created_and_entered()
     {
         using var b = new TestBundle();
