@@ -210,19 +210,31 @@ internal static class ContainerPlanner
         {
             steps.Add(new RestrictExecutionStep());
         }
+        var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
+        // Installing a filter takes no_new_privs or CAP_SYS_ADMIN. Without noNewPrivileges, and unless the process
+        // keeps CAP_SYS_ADMIN, the filter goes in while setup still holds it (before the capabilities are dropped),
+        // as runc does, rather than setting no_new_privs the config did not ask for. The new session keyring is
+        // joined before it then: the profiles deny keyctl.
+        var seccompBeforeCredentials = seccomp is not null && !proc.NoNewPrivileges && !keepsSysAdmin;
+        if (seccompBeforeCredentials)
+        {
+            steps.Add(new JoinSessionKeyringStep());
+            steps.Add(seccomp!);
+        }
         AddRlimits(proc, host, steps);
         AddCredentials(proc, host, userNs, !o.Detached, o.Detached, steps);
         steps.Add(new ChdirStep(proc.Cwd!));
-        steps.Add(new JoinSessionKeyringStep());
-        var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
-        // Installing a filter without CAP_SYS_ADMIN needs no_new_privs; the process keeps that capability or gets it.
-        if (proc.NoNewPrivileges || (seccomp is not null && !keepsSysAdmin))
+        if (!seccompBeforeCredentials)
+        {
+            steps.Add(new JoinSessionKeyringStep());
+        }
+        if (proc.NoNewPrivileges)
         {
             steps.Add(new NoNewPrivilegesStep());
         }
         // A filter whose notifications go to listenerPath is installed before `create` returns, as runc does: the
         // create process hands the listener on. Otherwise it is the last step, so hooks and setup are not filtered.
-        var seccompFirst = o.Detached && seccomp is { Listener: true };
+        var seccompFirst = !seccompBeforeCredentials && o.Detached && seccomp is { Listener: true };
         if (seccompFirst)
         {
             steps.Add(seccomp!);
@@ -233,7 +245,7 @@ internal static class ContainerPlanner
             steps.Add(new WaitForStartStep());
         }
         AddHooks(steps, "startContainer", hooks?.StartContainer);
-        if (seccomp is not null && !seccompFirst)
+        if (seccomp is not null && !seccompFirst && !seccompBeforeCredentials)
         {
             steps.Add(seccomp);
         }

@@ -13,6 +13,23 @@ public class SeccompTests
         return b.Run();
     }
 
+    [PrivilegedTheory]
+    [InlineData(false, "NoNewPrivs: 0")]
+    [InlineData(true, "NoNewPrivs: 1")]
+    public void A_filter_leaves_no_new_privs_as_the_config_says_for_an_unprivileged_user(bool noNewPrivileges, string expected)
+    {
+        // Podman's configs say false: the filter then goes in while setup still holds CAP_SYS_ADMIN, as in runc.
+        using var b = new TestBundle();
+        b.Config = b.Config with
+        {
+            Process = b.Process with { User = new OciUser { Uid = 1000, Gid = 1000 }, NoNewPrivileges = noNewPrivileges },
+        };
+        b.Sh("grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status | tr -s '\\t' ' '; id -u; mkdir /tmp/ok && echo wrote");
+        var r = b.Run("--seccomp", "default", "--report", Path.Combine(b.Dir, "r.json"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["CapEff: 0000000000000000", expected, "Seccomp: 2", "1000", "wrote"], r.Stdout.Trim().Split('\n'));
+    }
+
     [PrivilegedFact]
     public void An_errno_rule_makes_mkdir_fail_with_eperm()
     {
