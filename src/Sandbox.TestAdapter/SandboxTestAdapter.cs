@@ -78,11 +78,12 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             var request = new AgentMessage { Type = MessageTypes.RunSources, Sources = [source], SettingsXml = settingsXml, Filter = filter };
             if (settings!.Isolation == "assembly")
             {
-                pool.Add(() => Run(source, request, null, settings, runContext, handle));
+                pool.Add(() => Run(source, request, null, null, settings, runContext, handle));
                 continue;
             }
             // Groups need the test cases: discovered first (in a sandbox of its own), with the user's filter, then
-            // one sandbox per class or per test, as many at once as the settings allow.
+            // one sandbox per class or per test, as many at once as the settings allow, each a run by sources that
+            // runs the group's tests (GroupPlan).
             pool.Add(() =>
             {
                 List<TestCaseDto> discovered;
@@ -95,13 +96,14 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                     handle.SendMessage(TestMessageLevel.Error, e.Message);
                     return;
                 }
+                var plan = GroupPlan.ForSources(source, settingsXml, filter, discovered);
                 // What the framework reports for an explicit test it was not asked for: a result without an outcome.
-                foreach (var skipped in discovered.Where(d => !RunsBySource(d)).Select(d => ToProxy(d, handle)))
+                foreach (var skipped in discovered.Except(plan.Runnable).Select(d => ToProxy(d, handle)))
                 {
                     handle.RecordResult(new TestResult(skipped) { Outcome = TestOutcome.None, ComputerName = Environment.MachineName });
                     handle.RecordEnd(skipped, TestOutcome.None);
                 }
-                AddGroups(pool, source, [.. discovered.Where(RunsBySource).Select(d => ToProxy(d, handle))], settings, runContext, handle);
+                AddGroups(pool, source, [.. plan.Runnable.Select(d => ToProxy(d, handle))], plan, settings, runContext, handle);
             });
         }
         pool.Run();
@@ -124,7 +126,9 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         using var signals = CancelOnSignals();
         foreach (var (source, cases, settings) in jobs)
         {
-            AddGroups(pool, source, cases, settings!, runContext, handle);
+            // A selection (an IDE's, `--tests`) runs as one: the framework runs what it was handed, explicit tests too.
+            var plan = new GroupPlan(source, runContext?.RunSettings?.SettingsXml, null, [.. cases.Select(FromProxy)], bySources: false);
+            AddGroups(pool, source, cases, plan, settings!, runContext, handle);
         }
         pool.Run();
     }
@@ -163,7 +167,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     }
 
     /// <summary>One work item per sandbox the isolation asks for: the whole assembly, each class, or each test.</summary>
-    private void AddGroups(WorkPool pool, string source, List<TestCase> cases, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    private void AddGroups(WorkPool pool, string source, List<TestCase> cases, GroupPlan plan, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
     {
         IEnumerable<List<TestCase>> groups = settings.Isolation switch
         {
@@ -174,7 +178,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         foreach (var group in groups.Where(g => g.Count > 0))
         {
             var known = group.ToDictionary(t => t.Id);
-            pool.Add(() => Run(source, RunTestsRequest(known.Values, runContext), known, settings, runContext, handle));
+            pool.Add(() => Run(source, plan.Request(known.Values), known, plan, settings, runContext, handle));
         }
     }
 
@@ -199,17 +203,6 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         return dot < 0 ? name : name[..dot];
     }
 
-    /// <summary>
-    /// Whether a discovered test runs when its assembly runs without a selection. Explicit tests (NUnit's
-    /// [Explicit], xunit v3's Explicit = true) are discovered but run only when selected, and a run of discovered
-    /// cases is a selection: so where a run by sources becomes runs of test cases (class and test isolation, the
-    /// rest of a crashed sandbox) they are left out, as the framework itself would leave them.
-    /// </summary>
-    internal static bool RunsBySource(TestCaseDto test) =>
-        !test.Properties.Any(p =>
-            (p.Id == "TestObject.Traits" && p.Pairs?.Any(t => string.Equals(t.Key, "Explicit", StringComparison.OrdinalIgnoreCase)) == true)
-            || (p.Id.EndsWith(".Explicit", StringComparison.OrdinalIgnoreCase) && string.Equals(p.Value, "True", StringComparison.OrdinalIgnoreCase)));
-
     /// <summary>A proxy test case: the framework's case under this executor, with its Id set explicitly (the default
     /// Id would hash our URI) and the framework's URI kept for the way back.</summary>
     internal static TestCase ToProxy(TestCaseDto dto, IMessageLogger? logger)
@@ -225,13 +218,6 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         var original = testCase.GetPropertyValue(OriginalExecutorUri) as string ?? testCase.ExecutorUri.OriginalString;
         return TestObjectMapper.ToDto(testCase, original, p => p.Id == OriginalExecutorUri.Id);
     }
-
-    private static AgentMessage RunTestsRequest(IEnumerable<TestCase> tests, IRunContext? runContext) => new()
-    {
-        Type = MessageTypes.RunTests,
-        Tests = [.. tests.Select(FromProxy)],
-        SettingsXml = runContext?.RunSettings?.SettingsXml,
-    };
 
     /// <summary>The run's own settings (runsettings, environment); null, with the error logged, when they are wrong.</summary>
     private static RunSandboxSettings? RunSettings(string? settingsXml, IMessageLogger logger)
@@ -377,35 +363,40 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     /// the test that was running fails with the cause and the figures, and the tests not yet run continue in a new
     /// sandbox (found by discovering again with the same filter when the request was by sources). When the culprit
     /// is not certain (several tests were running in parallel, or the framework's start message died with the
-    /// process), the candidates run again one per sandbox, where a crash can only be theirs.
+    /// process), the candidates run again one per sandbox, where a crash can only be theirs. Every later sandbox
+    /// runs its tests as <paramref name="plan"/> says (by sources with a selection, or as test cases); which tests are
+    /// left is counted in discovered tests, whichever test cases the framework reported for them.
     /// </summary>
-    private void Run(string source, AgentMessage request, Dictionary<Guid, TestCase>? known, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    private void Run(string source, AgentMessage request, Dictionary<Guid, TestCase>? known, GroupPlan? plan, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
     {
         var proxies = known is null ? new Dictionary<Guid, TestCase>() : new Dictionary<Guid, TestCase>(known);
-        var requested = request.Tests?.Select(t => t.Id).ToHashSet();
+        var requested = GroupPlan.Members(request)?.ToHashSet();
         var finished = new HashSet<Guid>();
         var oneByOne = false;
         while (!_cancelled)
         {
-            var outcome = RunOnce(source, request, proxies, finished, settings, runContext, handle);
+            var outcome = RunOnce(source, request, proxies, finished, plan, settings, runContext, handle);
             if (outcome.Done)
             {
                 return;
             }
-            if (requested is null)
+            if (requested is null || plan is null)
             {
                 // A run by sources: the cases left are found by discovering again with the same filter. Discovered
                 // cases replace those the run reported, which lack what running them again needs (xunit attaches its
-                // serialization only at discovery). Explicit tests, which the framework would not run by sources,
-                // stay out (RunsBySource).
+                // serialization only at discovery).
                 try
                 {
-                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle).Where(RunsBySource).ToList();
-                    foreach (var d in discovered)
+                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle);
+                    plan = GroupPlan.ForSources(source, request.SettingsXml, request.Filter, discovered);
+                    var runnable = plan.Runnable.ToList();
+                    foreach (var d in runnable)
                     {
                         proxies[d.Id] = ToProxy(d, handle);
                     }
-                    requested = [.. discovered.Select(d => d.Id)];
+                    requested = [.. runnable.Select(d => d.Id)];
+                    // What this first sandbox reported, counted in the tests just discovered.
+                    finished.UnionWith(outcome.Reported.SelectMany(plan.StandsFor));
                 }
                 catch (AdapterException e)
                 {
@@ -414,9 +405,9 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                 }
             }
             // Suspects first, each alone: the crash is attributed to whichever crashes again.
-            foreach (var id in outcome.Suspects.Where(requested.Contains))
+            foreach (var id in outcome.Suspects.SelectMany(plan.StandsFor).Distinct().Where(id => requested.Contains(id) && !finished.Contains(id)).ToList())
             {
-                RunOnce(source, RunTestsRequest([proxies[id]], runContext), proxies, finished, settings, runContext, handle);
+                RunOnce(source, plan.Request([proxies[id]]), proxies, finished, plan, settings, runContext, handle);
             }
             if (outcome.Suspects.Count == 0 && !outcome.Progressed)
             {
@@ -436,18 +427,32 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                     {
                         return;
                     }
-                    RunOnce(source, RunTestsRequest([t], runContext), proxies, finished, settings, runContext, handle);
+                    // A test case of an earlier sandbox in this loop may have stood for it too (a theory the framework
+                    // does not enumerate runs as one test case).
+                    if (!finished.Contains(t.Id))
+                    {
+                        RunOnce(source, plan.Request([t]), proxies, finished, plan, settings, runContext, handle);
+                    }
                 }
                 return;
             }
-            request = RunTestsRequest(rest, runContext);
+            request = plan.Request(rest);
         }
     }
 
-    private sealed record RunOutcome(bool Done, bool Progressed, IReadOnlyList<Guid> Suspects);
+    /// <summary>How one sandbox ended: whether the agent was done, whether any test finished, the test cases that
+    /// were running when it died (as the framework reported them), and every test case it reported.</summary>
+    private sealed record RunOutcome(bool Done, bool Progressed, IReadOnlyList<TestCaseDto> Suspects, IReadOnlyList<TestCaseDto> Reported);
 
-    private RunOutcome RunOnce(string source, AgentMessage request, Dictionary<Guid, TestCase> proxies, HashSet<Guid> finished, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
+    private RunOutcome RunOnce(string source, AgentMessage request, Dictionary<Guid, TestCase> proxies, HashSet<Guid> finished, GroupPlan? plan, SandboxSettings settings, IRunContext? runContext, IFrameworkHandle handle)
     {
+        // A reported test case finishes the discovered tests it stands for too (their ids may differ: xunit v3's do).
+        void Finish(TestCaseDto reported)
+        {
+            finished.Add(reported.Id);
+            finished.UnionWith(plan?.StandsFor(reported) ?? []);
+        }
+
         AgentProcess agent;
         try
         {
@@ -456,13 +461,14 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
         catch (AdapterException e)
         {
             handle.SendMessage(TestMessageLevel.Error, e.Message);
-            return new(true, false, []);
+            return new(true, false, [], []);
         }
         using (agent)
         {
             var started = new List<Guid>();
+            var cases = new Dictionary<Guid, TestCaseDto>();
             // Built as they arrive (the stream's pace leaves time for it); recorded when the sandbox's figures are known.
-            var results = new List<(TestCase Proxy, TestResult Result)>();
+            var results = new List<(TestCase Proxy, TestResult Result, TestCaseDto Case)>();
             var attachments = new AttachmentReceiver(Path.Combine(ResultsDirectory(runContext), agent.SandboxId ?? $"unsandboxed-{Guid.NewGuid():N}"));
             using var watchdog = new TestWatchdog(settings.TestTimeout, agent);
             var done = Converse(agent, request, handle, $"running {source}", m =>
@@ -474,6 +480,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                         if (!started.Contains(proxy.Id))
                         {
                             started.Add(proxy.Id);
+                            cases[proxy.Id] = c;
                             handle.RecordStart(proxy);
                         }
                         watchdog.Started(proxy.Id);
@@ -485,7 +492,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                         var resultProxy = Proxy(r.TestCase, proxies, handle);
                         var built = TestObjectMapper.FromDto(r, resultProxy, Warner(handle));
                         attachments.AttachTo(built, r.Attachments);
-                        results.Add((resultProxy, built));
+                        results.Add((resultProxy, built, r.TestCase));
                         break;
                     case { Type: MessageTypes.Attachment, Attachment: { } a }:
                         attachments.Receive(a);
@@ -501,10 +508,10 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             var usage = agent.ReportPath is null ? null : UsageSummary.TryRead(agent.ReportPath);
             var attachment = usage is null ? null : KeepReport(agent, runContext);
             var progressed = false;
-            foreach (var (proxy, result) in results)
+            foreach (var (proxy, result, reported) in results)
             {
                 Decorate(result, usage, attachment, settings);
-                finished.Add(proxy.Id);
+                Finish(reported);
                 progressed = true;
                 handle.RecordResult(result);
                 handle.RecordEnd(proxy, result.Outcome);
@@ -514,37 +521,39 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             {
                 var message = $"{AdapterErrors.TestTimedOut}: timed out after {Durations.Describe(settings.TestTimeout!.Value)} (the per-test timeout, Sandbox.TestTimeout or testTimeout in sandbox.yaml); its {(settings.Enabled ? "sandbox" : "agent")} was stopped";
                 Fail(proxies[id], message, started, agent, usage, attachment, settings, handle);
-                finished.Add(id);
+                Finish(cases[id]);
                 progressed = true;
             }
+            List<TestCaseDto> reportedCases = [.. results.Select(r => r.Case), .. watchdog.TimedOut.Select(id => cases[id])];
             if (done || _cancelled)
             {
-                return new(true, progressed, []);
+                return new(true, progressed, [], reportedCases);
             }
             // The sandbox ended before the agent said it was done. Name the cause rather than leave vstest to say
             // "test host process crashed": certain when one test was running, or when the sandbox had one test to run.
             var cause = CrashCause(agent, usage);
-            var suspects = started.Where(id => !finished.Contains(id)).ToList();
-            if (suspects.Count == 0 && request.Tests is [var only] && !finished.Contains(only.Id))
+            var members = GroupPlan.Members(request);
+            var suspects = started.Where(id => !finished.Contains(id)).Select(id => cases[id]).ToList();
+            if (suspects.Count == 0 && members is [var only] && !finished.Contains(only))
             {
-                suspects.Add(only.Id);
+                suspects.Add(FromProxy(proxies[only]));
             }
             // Certain only when the sandbox had one test: frameworks run tests in parallel, and their start messages
             // may die with the process, so one test reported running is not proof. A sandbox's own timeout is the
             // exception: it was killed from outside, so every start message sent had arrived, and a single test
             // still running is the one that held it up.
-            if (suspects.Count == 1 && (request.Tests is { Count: 1 } || usage?.TimedOut == true))
+            if (suspects.Count == 1 && (members is { Count: 1 } || usage?.TimedOut == true))
             {
-                Fail(proxies[suspects[0]], $"{AdapterErrors.SandboxCrashed}: the test's process ended while it ran: {cause}", started, agent, usage, attachment, settings, handle);
-                finished.Add(suspects[0]);
-                return new(false, true, []);
+                Fail(proxies[suspects[0].Id], $"{AdapterErrors.SandboxCrashed}: the test's process ended while it ran: {cause}", started, agent, usage, attachment, settings, handle);
+                Finish(suspects[0]);
+                return new(false, true, [], [.. reportedCases, suspects[0]]);
             }
             if (watchdog.TimedOut.Count > 0 && suspects.Count == 0)
             {
-                return new(false, true, []);
+                return new(false, true, [], reportedCases);
             }
             handle.SendMessage(TestMessageLevel.Informational, $"Sandbox: the sandbox running {Path.GetFileName(source)} ended before its agent finished ({cause.Split('\n')[0]}); {(suspects.Count == 0 ? "no test was reported running" : suspects.Count + " tests were running")}, so the rest runs again to find which test it was");
-            return new(false, progressed, suspects);
+            return new(false, progressed, suspects, reportedCases);
         }
     }
 

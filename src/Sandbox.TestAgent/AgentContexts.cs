@@ -9,16 +9,19 @@ namespace Sandbox.TestAgent;
 /// <summary>
 /// What testhost would give a framework adapter: the merged runsettings and the user's filter, which the framework
 /// applies itself as it would without Sandbox. Serves as the discovery context too: xunit looks for a public
-/// GetTestCaseFilter on it by reflection, as vstest's DiscoveryContext has one.
+/// GetTestCaseFilter on it by reflection, as vstest's DiscoveryContext has one. A group's run by sources (class and
+/// test isolation) also hands the framework its selection, as part of the filter.
 /// </summary>
 internal sealed class AgentRunContext : IRunContext
 {
     private readonly string? _filter;
+    private readonly TestSelection? _selection;
 
-    public AgentRunContext(string? settingsXml, string? filter, string runDirectory)
+    public AgentRunContext(string? settingsXml, string? filter, string runDirectory, IReadOnlyList<SelectedTest>? selection = null)
     {
         RunSettings = new AgentRunSettings(settingsXml);
         _filter = filter;
+        _selection = selection is null ? null : new TestSelection(selection);
         TestRunDirectory = runDirectory;
     }
 
@@ -32,18 +35,34 @@ internal sealed class AgentRunContext : IRunContext
 
     public ITestCaseFilterExpression? GetTestCaseFilter(IEnumerable<string>? supportedProperties, Func<string, TestProperty?> propertyProvider)
     {
-        if (string.IsNullOrEmpty(_filter))
+        ITestCaseFilterExpression? user = null;
+        if (!string.IsNullOrEmpty(_filter))
         {
-            return null;
+            var wrapper = new FilterExpressionWrapper(_filter);
+            if (wrapper.ParseError is not null)
+            {
+                throw new TestPlatformFormatException(wrapper.ParseError, _filter);
+            }
+            // Like vstest's own contexts: properties the framework does not know are the framework's business, not an error.
+            user = new TestCaseFilterExpression(wrapper);
         }
-        var wrapper = new FilterExpressionWrapper(_filter);
-        if (wrapper.ParseError is not null)
-        {
-            throw new TestPlatformFormatException(wrapper.ParseError, _filter);
-        }
-        // Like vstest's own contexts: properties the framework does not know are the framework's business, not an error.
-        return new TestCaseFilterExpression(wrapper);
+        return _selection is null ? user : new SelectionFilterExpression(user, _selection);
     }
+}
+
+/// <summary>
+/// The user's filter, if any, and a group's selection: a test case runs when both accept it. xunit (v2 and v3) and
+/// MSTest call MatchTestCase on each test case they discovered for their run by sources and run the accepted ones as
+/// they would in a plain run (NUnit does not: see GroupPlan.RunsTestCases).
+/// </summary>
+internal sealed class SelectionFilterExpression(ITestCaseFilterExpression? user, TestSelection selection) : ITestCaseFilterExpression
+{
+    /// <summary>Never empty: an adapter may take an empty text for no filter at all.</summary>
+    public string TestCaseFilterValue => user is null ? "(Sandbox: a group's tests)" : $"({user.TestCaseFilterValue})&(Sandbox: a group's tests)";
+
+    public bool MatchTestCase(TestCase testCase, Func<string, object?> propertyValueProvider) =>
+        (user is null || user.MatchTestCase(testCase, propertyValueProvider))
+        && selection.Accepts(testCase.Id, testCase.FullyQualifiedName, testCase.DisplayName);
 }
 
 internal sealed class AgentRunSettings(string? settingsXml) : IRunSettings

@@ -19,7 +19,7 @@ internal sealed class AgentRunner
     /// <summary>Carries out <paramref name="request"/>; the crash of a test process the framework started, if it reported one.</summary>
     public FrameworkProcessCrash? Handle(AgentMessage request)
     {
-        var context = new AgentRunContext(request.SettingsXml, request.Filter, request.RunDirectory ?? Path.Combine(Path.GetTempPath(), "TestResults"));
+        var context = new AgentRunContext(request.SettingsXml, request.Filter, request.RunDirectory ?? Path.Combine(Path.GetTempPath(), "TestResults"), request.Selection);
         var handle = new StreamingFrameworkHandle(_channel);
         switch (request.Type)
         {

@@ -160,9 +160,9 @@ public sealed class SettingsTests : IDisposable
     public void Explicit_tests_are_left_out_where_a_run_by_sources_becomes_a_run_of_test_cases()
     {
         TestCaseDto Dto(params PropertyDto[] p) => new() { Id = Guid.NewGuid(), FullyQualifiedName = "N.C.M", DisplayName = "M", ExecutorUri = "executor://x", Source = "/o/p.dll", Properties = [.. p] };
-        Assert.True(SandboxTestAdapter.RunsBySource(Dto()));
-        Assert.False(SandboxTestAdapter.RunsBySource(Dto(new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Explicit", "")] })));
-        Assert.True(SandboxTestAdapter.RunsBySource(Dto(new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Category", "Slow")] })));
+        Assert.True(GroupPlan.RunsBySource(Dto()));
+        Assert.False(GroupPlan.RunsBySource(Dto(new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Explicit", "")] })));
+        Assert.True(GroupPlan.RunsBySource(Dto(new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Category", "Slow")] })));
     }
 }
 

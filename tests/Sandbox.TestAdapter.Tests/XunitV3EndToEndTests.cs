@@ -26,6 +26,14 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
             }
             [Fact(Explicit = true)] public void Runs_only_when_asked() => Assert.Fail("an explicit test ran by default");
         }
+        public sealed class Widget(int n) { public int N => n; public override string ToString() => $"Widget {n}"; }
+        public class Rows
+        {
+            // Rows xunit cannot serialize: discovered as one test case, reported as one result per row.
+            public static IEnumerable<object[]> Widgets => [[new Widget(1)], [new Widget(2)]];
+            [Theory, MemberData(nameof(Widgets))] public void Unserializable(Widget w) => Assert.True(w.N > 0);
+            [Theory, InlineData(1), InlineData(2, Skip = "a skipped row"), InlineData(-3)] public void Some_fail(int n) => Assert.True(n > 0, $"row {n} fails");
+        }
         public class Crashes
         {
             [Fact] public void Fails_fast() => Environment.FailFast("the test called FailFast");
@@ -59,13 +67,23 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
             Build = Packages.Dotnet(Suite, env, "build", "-nologo");
             Properties = Packages.Dotnet(Suite, env, "msbuild", "-nologo", "-getProperty:IsTestingPlatformApplication", "-getProperty:TestingPlatformDotnetTestSupport");
             Sandboxed = Packages.Dotnet(Suite, env, "test", "--no-build", "--logger", $"trx;LogFileName={Root}/sandboxed.trx");
-            WrittenFileReachedHost = File.Exists(Path.Combine(Output, "written-by-test.txt"));
             SandboxedList = Packages.Dotnet(Suite, env, "test", "--no-build", "--list-tests");
+            foreach (var isolation in new[] { "class", "test" })
+            {
+                Isolated[isolation] = Packages.Dotnet(Suite, env, "test", "--no-build", "--filter", WithoutCrashes,
+                    "--logger", $"trx;LogFileName={Root}/{isolation}.trx", "--", $"Sandbox.Isolation={isolation}");
+            }
+            WrittenFileReachedHost = File.Exists(Path.Combine(Output, "written-by-test.txt"));
+            // Last: unsandboxed, the test's file lands in the host's output directory, which the sandboxed runs
+            // must not find there.
             Unsandboxed = Packages.Dotnet(Suite, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = "1" },
                 "test", "--no-build", "--filter", WithoutCrashes, "--logger", $"trx;LogFileName={Root}/unsandboxed.trx");
         }
 
         public CommandResult Properties { get; }
+
+        /// <summary>The sandboxed runs at class and test isolation, with the plain run's filter.</summary>
+        public Dictionary<string, CommandResult> Isolated { get; } = [];
 
         private void CreateProject(bool sandboxed) => TestProject.Write(Suite, "suite",
             """
@@ -98,23 +116,55 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
     {
         Assert.True(_runs.PlainBuild.ExitCode == 0, _runs.PlainBuild.ToString());
         var plain = ReadTrx("plain.trx");
-        Assert.True(plain.Count == 6, _runs.PlainRun.ToString());
+        Assert.True(plain.Count == 11, _runs.PlainRun.ToString());
         var sandboxed = ReadTrx("sandboxed.trx");
-        Assert.True(sandboxed.Count == 7, _runs.Sandboxed.ToString());
-        Assert.Equal(7, sandboxed.Select(r => r.Id).Distinct().Count());
+        Assert.True(sandboxed.Count == 12, _runs.Sandboxed.ToString());
+        // The rows xunit cannot serialize share their test case's id.
+        Assert.Equal(11, sandboxed.Select(r => r.Id).Distinct().Count());
         Assert.Equal(plain.Select(Key).Order(), sandboxed.Where(r => !r.Name.Contains("Crashes", StringComparison.Ordinal)).Select(Key).Order());
         Assert.Equal(plain.Select(Key).Order(), ReadTrx("unsandboxed.trx").Select(Key).Order());
         Assert.Contains(sandboxed, r => r is { Name: "Sample.Basics.Fails_with_a_message", Outcome: "Failed" } && r.Message.Contains("the message of a failing test", StringComparison.Ordinal));
         Assert.Equal(["Sample.Basics.Theory_cases(n: 1)", "Sample.Basics.Theory_cases(n: 2)"],
             sandboxed.Where(r => r.Outcome == "Passed" && r.Name.Contains("Theory", StringComparison.Ordinal)).Select(r => r.Name).Order(StringComparer.Ordinal));
-        Assert.Equal(7, TestProject.Listed(_runs.PlainList).Count());
+        Assert.Equal(11, TestProject.Listed(_runs.PlainList).Count());
         Assert.Equal(TestProject.Listed(_runs.PlainList), TestProject.Listed(_runs.SandboxedList));
+    }
+
+    /// <summary>
+    /// At class and test isolation each group runs by sources with a filter the agent evaluates, as a plain run by
+    /// sources does: xunit v3's test ids, the explicit test not run (handed over as a test case, xunit runs it), each
+    /// theory row once, the skipped row's reason, the failing row's message, and the user's filter still applied.
+    /// </summary>
+    [PrivilegedTheory]
+    [InlineData("class")]
+    [InlineData("test")]
+    public void At_class_and_test_isolation_ids_names_outcomes_and_messages_are_those_of_a_run_without_Sandbox(string isolation)
+    {
+        var plain = ReadTrx("plain.trx");
+        Assert.True(plain.Count == 11, _runs.PlainRun.ToString());
+        var isolated = ReadTrx($"{isolation}.trx");
+        Assert.True(isolated.Count == plain.Count, _runs.Isolated[isolation].ToString());
+        Assert.Equal(plain.Select(Key).Order(), isolated.Select(Key).Order());
+        Assert.Equal("NotExecuted", isolated.Single(r => r.Name == "Sample.Basics.Runs_only_when_asked").Outcome);
+        Assert.Equal("a skipped row", isolated.Single(r => r.Name == "Sample.Rows.Some_fail(n: 2)").Message);
+        Assert.Contains("row -3 fails", isolated.Single(r => r.Name == "Sample.Rows.Some_fail(n: -3)").Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(isolated, r => r.Name.Contains("Crashes", StringComparison.Ordinal));
+        Assert.All(isolated, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
+        // Which sandbox ran each result: its RunReport. A class's results share one; at test isolation each discovered
+        // test has its own (the unserializable rows are one discovered test).
+        string SandboxOf(TrxResult r) => Assert.Single(r.ResultFiles, f => f.EndsWith(".runreport.json", StringComparison.Ordinal));
+        var rows = isolated.Where(r => r.Name.StartsWith("Sample.Rows.Some_fail", StringComparison.Ordinal)).Select(SandboxOf).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(isolation == "test" ? 3 : 1, rows.Distinct().Count());
+        Assert.Single(isolated.Where(r => r.Name.StartsWith("Sample.Rows.Unserializable", StringComparison.Ordinal)).Select(SandboxOf).Distinct());
+        Assert.Equal(isolation == "test" ? 10 : 2, isolated.Select(SandboxOf).Distinct().Count());
+        Assert.Empty(Directory.GetDirectories(_runs.TempDirectory, "sandbox-test-*"));
     }
 
     [PrivilegedFact]
     public void An_explicit_test_does_not_run_by_default()
     {
-        foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx", "plain.trx" })
+        foreach (var trx in new[] { "sandboxed.trx", "unsandboxed.trx", "plain.trx", "class.trx", "test.trx" })
         {
             var r = ReadTrx(trx).Single(r => r.Name == "Sample.Basics.Runs_only_when_asked");
             Assert.Equal("NotExecuted", r.Outcome);
@@ -132,7 +182,7 @@ public sealed class XunitV3EndToEndTests : IClassFixture<XunitV3EndToEndTests.Ru
         Assert.Contains("exited with code 134", crash.Message, StringComparison.Ordinal);
         Assert.Contains("the test called FailFast", crash.Message, StringComparison.Ordinal);
         Assert.Contains("peak memory", crash.Message, StringComparison.Ordinal);
-        Assert.Equal(4, results.Count(r => r.Outcome == "Passed"));
+        Assert.Equal(7, results.Count(r => r.Outcome == "Passed"));
     }
 
     [PrivilegedFact]

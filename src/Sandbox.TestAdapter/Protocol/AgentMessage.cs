@@ -33,6 +33,8 @@ internal sealed record AgentMessage
     public List<string>? Sources { get; init; }
     public string? SettingsXml { get; init; }
     public string? Filter { get; init; }
+    /// <summary>A <c>runSources</c> of one group (class or test isolation): the tests it runs (<see cref="TestSelection"/>); null runs them all.</summary>
+    public List<SelectedTest>? Selection { get; init; }
     public string? RunDirectory { get; init; }
     public List<TestCaseDto>? Tests { get; init; }
     public TestCaseDto? Case { get; init; }

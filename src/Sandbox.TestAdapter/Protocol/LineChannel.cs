@@ -70,6 +70,7 @@ internal sealed class LineChannel
             Validate(t);
         }
         Check(m.Sources is null || m.Sources.All(s => s is not null), "a null source");
+        Check(m.Selection is null || m.Selection.All(t => t is not null && t.FullyQualifiedName is not null && t.DisplayName is not null), "a selected test's names");
         if (m.Result is { } r)
         {
             Check(r.TestCase is not null, "a result without its test case");
