@@ -125,12 +125,18 @@ public class CgroupTests
         Limit(b, new OciResources { Memory = new OciMemory { Limit = 64 << 20, Swappiness = 0, KernelTcp = 8 << 20, Kernel = 16 << 20 } });
         b.WithArgs("sleep", "60");
         var created = b.Cli(["create", "--bundle", b.Dir, b.Id]);
-        Assert.True(created.ExitCode == 0, created.ToString());
-        Assert.Contains("memory.kernel (kernel memory limits are obsolete", created.Stderr, StringComparison.Ordinal);
-        var memory = SandboxCgroups().Single(d => d.EndsWith("-" + b.Id, StringComparison.Ordinal) && d.Contains("/memory/", StringComparison.Ordinal));
-        Assert.Equal("0", File.ReadAllText(Path.Combine(memory, "memory.swappiness")).Trim());
-        Assert.Equal((8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, "memory.kmem.tcp.limit_in_bytes")).Trim());
-        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        try
+        {
+            Assert.True(created.ExitCode == 0, created.ToString());
+            Assert.Contains("memory.kernel (kernel memory limits are obsolete", created.Stderr, StringComparison.Ordinal);
+            var memory = SandboxCgroups().Single(d => d.EndsWith("-" + b.Id, StringComparison.Ordinal) && d.Contains("/memory/", StringComparison.Ordinal));
+            Assert.Equal("0", File.ReadAllText(Path.Combine(memory, "memory.swappiness")).Trim());
+            Assert.Equal((8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, "memory.kmem.tcp.limit_in_bytes")).Trim());
+        }
+        finally
+        {
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        }
     }
 
     [PrivilegedFact]

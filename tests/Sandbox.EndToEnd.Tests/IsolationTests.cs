@@ -220,10 +220,16 @@ public class MountAndProcessTests
         Assert.Equal(["CapEff:\t0000000020000420", "CapAmb:\t0000000000000000"], r.Stdout.Trim().Split('\n'));
         Assert.DoesNotContain("ambient", r.Stderr, StringComparison.Ordinal); // `run`: stderr is the container's
 
-        var created = b.Cli(["create", "--bundle", b.Dir, b.Id + "c"]);
-        Assert.True(created.ExitCode == 0, created.ToString());
-        Assert.Contains("ambient: CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not both permitted and inheritable", created.Stderr, StringComparison.Ordinal);
-        Assert.Equal(0, b.Cli(["delete", "--force", b.Id + "c"]).ExitCode);
+        try
+        {
+            var created = b.Cli(["create", "--bundle", b.Dir, b.Id + "c"]);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            Assert.Contains("ambient: CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not both permitted and inheritable", created.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id + "c"]).ExitCode);
+        }
     }
 
     [PrivilegedFact]
