@@ -370,6 +370,7 @@ public unsafe class SeccompReportTests
         var dir = Path.Combine(Path.GetTempPath(), $"sandbox-helper-{name}-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true); // one per test process, not one per run left in /tmp
         var src = Path.Combine(dir, name + ".c");
         File.WriteAllText(src, source);
         var exe = Path.Combine(dir, name);
