@@ -309,7 +309,7 @@ internal static class ContainerPlanner
         {
             return [new IdMap(0, own, 1)];
         }
-        var maps = given.Select(m => new IdMap(m.ContainerId, m.HostId, m.Size)).ToList();
+        var maps = ToIdMaps(given);
         if (!host.IsRoot && (maps.Count != 1 || maps[0].HostId != own || maps[0].Size != 1))
         {
             throw new SandboxException(ErrorCodes.IdMapping,
@@ -425,8 +425,10 @@ internal static class ContainerPlanner
             throw new SandboxException(ErrorCodes.IdMapping, $"{path}: id-mapped mounts need root (CAP_SYS_ADMIN where the source filesystem is mounted)",
                 "run as root, or drop uidMappings and gidMappings from the mount");
         }
-        return ([.. m.UidMappings!.Select(x => new IdMap(x.ContainerId, x.HostId, x.Size))], [.. m.GidMappings!.Select(x => new IdMap(x.ContainerId, x.HostId, x.Size))]);
+        return (ToIdMaps(m.UidMappings!), ToIdMaps(m.GidMappings!));
     }
+
+    private static List<IdMap> ToIdMaps(List<OciIdMapping> given) => [.. given.Select(m => new IdMap(m.ContainerId, m.HostId, m.Size))];
 
     /// <summary>The lowerdir= paths of an overlay's options; escaped separators are refused rather than guessed at.</summary>
     private static IReadOnlyList<string> OverlayLowerDirs(string? data, string path)

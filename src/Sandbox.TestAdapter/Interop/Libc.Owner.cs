@@ -19,14 +19,11 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buf);
 
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
-
-    public static bool IsRoot => geteuid() == 0;
+    public static bool IsRoot => Geteuid() == 0;
 
     /// <summary>True when <paramref name="path"/> itself (a symlink is not followed) belongs to this process's user.</summary>
     public static bool IsOwnedByMe(string path) =>
-        statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid, out var buf) == 0 && buf.Uid == geteuid();
+        statx(AtFdcwd, path, AtSymlinkNofollow, StatxUid, out var buf) == 0 && buf.Uid == Geteuid();
 
     /// <summary>The owning user and group of <paramref name="path"/> (a symlink is not followed); null if it cannot be read.</summary>
     public static (uint Uid, uint Gid)? Owner(string path) =>
