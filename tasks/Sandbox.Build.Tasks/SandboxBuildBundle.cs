@@ -158,7 +158,7 @@ public sealed class SandboxBuildBundle : Task, IMultiThreadableTask, ICancelable
             }
             try
             {
-                process.Start();
+                Start(process);
             }
             catch (Win32Exception e)
             {
@@ -232,6 +232,28 @@ public sealed class SandboxBuildBundle : Task, IMultiThreadableTask, ICancelable
     private void Report(ToolDiagnostic d) =>
         Log.LogError(subcategory: null, errorCode: d.Code, helpKeyword: null, file: d.File, lineNumber: d.Line, columnNumber: d.Column,
             endLineNumber: 0, endColumnNumber: 0, message: d.Message);
+
+    /// <summary>
+    /// Starts the tool, again for up to a second while exec says ETXTBSY: the copy in obj/ was written by this
+    /// process, and in a multi-threaded build another task's child, forked while the copy was open for writing,
+    /// holds that descriptor until it execs (Go's os/exec tests meet the same race).
+    /// </summary>
+    private static void Start(Process process)
+    {
+        const int ETXTBSY = 26;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                process.Start();
+                return;
+            }
+            catch (Win32Exception e) when (e.NativeErrorCode == ETXTBSY && attempt < 50)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
 
     private void KillRunning()
     {

@@ -23,11 +23,8 @@ public sealed class SandboxBuildBundleTests : IDisposable
     private void Tools(string body, UnixFileMode mode = (UnixFileMode)0x1ed)
     {
         var build = Path.Combine(_project, "tools/sandbox-build");
-        File.WriteAllText(build, "#!/bin/sh\n" + body + "\n");
-        File.SetUnixFileMode(build, mode);
-        var sandbox = Path.Combine(_project, "tools/sandbox");
-        File.WriteAllText(sandbox, "#!/bin/sh\nexit 0\n");
-        File.SetUnixFileMode(sandbox, mode);
+        ExecutableFile.Write(build, "#!/bin/sh\n" + body + "\n", mode);
+        ExecutableFile.Write(Path.Combine(_project, "tools/sandbox"), "#!/bin/sh\nexit 0\n", mode);
     }
 
     /// <summary>The task as the targets call it, with relative paths that only the project directory resolves.</summary>
@@ -72,6 +69,21 @@ public sealed class SandboxBuildBundleTests : IDisposable
         Assert.Equal(Path.Combine(_project, "bin/Debug/net10.0/"), m.GetProperty("outputDirectory").GetString());
         Assert.Equal(Path.Combine(_project, "tools/sandbox"), m.GetProperty("sandbox").GetString());
         Assert.Equal(Path.Combine(_project, "tools/sandbox-build"), m.GetProperty("sandboxBuild").GetString());
+    }
+
+    /// <summary>
+    /// A descriptor open for writing on the tool makes exec fail with ETXTBSY; in a multi-threaded build it is a
+    /// child of another task, forked while the tool's copy was being written, and gone when that child execs.
+    /// </summary>
+    [Fact]
+    public void A_tool_busy_for_a_moment_is_started_once_it_is_free()
+    {
+        Tools($"echo {Digest}");
+        var writer = new FileStream(Path.Combine(_project, "tools/sandbox-build"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+        using var release = new Timer(_ => writer.Dispose(), null, 200, Timeout.Infinite);
+        var task = Task();
+        Assert.True(task.Execute(), _engine.ErrorsText);
+        Assert.Equal(Digest, task.BundleDigest);
     }
 
     [Fact]

@@ -24,8 +24,7 @@ public class EscapeTests
         using var b = new TestBundle();
         var scripts = Path.Combine(b.Dir, "scripts");
         Directory.CreateDirectory(scripts);
-        File.WriteAllText(Path.Combine(scripts, "run"), "#!/proc/self/exe\n");
-        File.SetUnixFileMode(Path.Combine(scripts, "run"), (UnixFileMode)0x1ed);
+        ExecutableFile.Write(Path.Combine(scripts, "run"), "#!/proc/self/exe\n");
         AddMounts(b, new OciMount { Destination = "/scripts", Type = "bind", Source = scripts, Options = ["rbind", "ro"] });
         foreach (var (args, extra) in new (string[], string[])[]
                  {

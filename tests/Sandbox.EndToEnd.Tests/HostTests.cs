@@ -28,8 +28,7 @@ public class HostTests
         try
         {
             var alone = Path.Combine(dir, "sandbox");
-            File.Copy(SandboxHost.Exe, alone);
-            File.SetUnixFileMode(alone, (UnixFileMode)0x1ed);
+            ExecutableFile.Copy(SandboxHost.Exe, alone);
             using var p = Process.Start(new ProcessStartInfo(alone, ["cache", "prune"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
             var stderr = p.StandardError.ReadToEnd();
             p.WaitForExit();

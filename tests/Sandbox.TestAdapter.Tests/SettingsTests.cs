@@ -176,8 +176,7 @@ public sealed class HostCheckTests : IDisposable
     private string Doctor(string name, string userNamespacesLine)
     {
         var path = Path.Combine(_dir, name);
-        File.WriteAllText(path, $"#!/bin/sh\n[ \"$1\" = doctor ] || exit 2\necho 'kernel:                      ok  6.1'\necho '{userNamespacesLine}'\nexit 1\n");
-        File.SetUnixFileMode(path, (UnixFileMode)0x1ed);
+        ExecutableFile.Write(path, $"#!/bin/sh\n[ \"$1\" = doctor ] || exit 2\necho 'kernel:                      ok  6.1'\necho '{userNamespacesLine}'\nexit 1\n");
         return path;
     }
 
