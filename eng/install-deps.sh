@@ -3,13 +3,15 @@
 # cross toolchain for the linux-arm64 executables),
 # busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
 # python3 (samples/HermeticTests' listener and TRX summary, the benchmarks' figures),
-# and the benchmark anchors (bubblewrap, crun, runc, hyperfine).
+# runc (the tests run the configs `runc spec` writes under both runtimes and compare), and the benchmark anchors
+# (bubblewrap, crun, runc, hyperfine).
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v busybox >/dev/null && busybox --list >/dev/null 2>&1 && file -L "$(command -v busybox)" 2>/dev/null | grep -q static || need+=(busybox-static)
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
 [ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
+command -v runc >/dev/null || need+=(runc)
 if [ "${1:-}" = "--bench" ]; then
   for t in bwrap:bubblewrap crun:crun runc:runc hyperfine:hyperfine; do
     command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")

@@ -370,6 +370,10 @@ internal static class ContainerPlanner
                     isDir ? MountCreate.Directory : MountCreate.File, opts.Flags, opts.Propagation,
                     idmap is null ? null : new IdmappedTree(source, opts.Recursive, opts.IdmapRecursive, idmap.Value.Uid, idmap.Value.Gid)));
             }
+            else if (m.Type == "cgroup")
+            {
+                steps.Add(new CgroupMountStep(m.Destination!, rel, opts.Flags & ~MS_RDONLY, (opts.Flags & MS_RDONLY) != 0, opts.Propagation));
+            }
             else
             {
                 foreach (var lower in idmap is null ? [] : OverlayLowerDirs(opts.Data, path))

@@ -120,6 +120,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             var cgroupFd = cgroup?.OpenForClone() ?? -1;
             try
             {
+                plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
                 using var program = ChildProgram.Create(plan);
                 // Signals are forwarded from the moment the child exists: a TERM sent to `sandbox run` just after
                 // the program started must reach the program, not kill sandbox. It joins its cgroup before it goes on
@@ -287,14 +288,21 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         return [note];
     }
 
+    /// <param name="forUsage">Figures or a timeout are wanted. A cgroup mount wants one too, so that the container
+    /// sees its own cgroup there rather than the runtime's.</param>
     private bool NeedsCgroup(OciConfig config, bool forUsage) =>
-        forUsage || !CgroupHost.Limits(config.Linux, host.IsRoot).IsEmpty;
+        forUsage || !CgroupHost.Limits(config.Linux, host.IsRoot).IsEmpty || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false);
 
     /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
     /// <param name="record">Given the directories before they exist, to write into the state (see ICgroupDriver.Create).</param>
     private ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, Action<IReadOnlyList<string>> record, out IReadOnlyList<string> unenforced, bool measureUsage = false)
     {
-        var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with { MeasureUsage = measureUsage, NeedFreezer = !NewPidNamespace(config) };
+        var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
+        {
+            MeasureUsage = measureUsage,
+            NeedFreezer = !NewPidNamespace(config),
+            EveryHierarchy = config.Mounts?.Exists(m => m.Type == "cgroup") ?? false,
+        };
         var driver = CgroupHost.Driver();
         if (driver is null)
         {
@@ -415,6 +423,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             }
             ObsoleteLimits(config);
             int pid;
+            plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
             using (var program = ChildProgram.Create(plan, startFd))
             {
                 // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.

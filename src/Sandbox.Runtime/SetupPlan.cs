@@ -110,6 +110,17 @@ internal sealed record MountStep(
 }
 
 /// <summary>
+/// An OCI mount of type "cgroup": the container's own cgroups at <paramref name="Destination"/>, as runc and crun make
+/// them. The planner cannot expand it (the container's cgroup does not exist yet): the launch replaces it with plain
+/// steps (CgroupMounts.Expand) once it does. <paramref name="Flags"/> are the mount's own, without MS_RDONLY;
+/// <paramref name="Readonly"/> says whether the whole tree ends read-only.
+/// </summary>
+internal sealed record CgroupMountStep(string Destination, string Target, ulong Flags, bool Readonly, ulong Propagation) : SetupStep
+{
+    public override string Describe() => $"mount the container's cgroups on {Destination}";
+}
+
+/// <summary>
 /// A host directory tree the parent copies with open_tree and id-maps with mount_setattr(MOUNT_ATTR_IDMAP) before the
 /// clone (that needs CAP_SYS_ADMIN where the filesystem was mounted, which a child in a user namespace lacks).
 /// </summary>

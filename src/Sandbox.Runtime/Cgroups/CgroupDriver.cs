@@ -47,7 +47,11 @@ internal sealed record CgroupLimits
     /// <summary>Not a limit: killing must catch processes that left the pid namespace's reach (v1 uses the freezer).</summary>
     public bool NeedFreezer { get; init; }
 
-    public bool IsEmpty => this with { MeasureUsage = false, NeedFreezer = false } == new CgroupLimits();
+    /// <summary>Not a limit: the container has a cgroup mount, where it should see a cgroup of its own in every
+    /// hierarchy (as runc makes one in each), named ones such as name=systemd too.</summary>
+    public bool EveryHierarchy { get; init; }
+
+    public bool IsEmpty => this with { MeasureUsage = false, NeedFreezer = false, EveryHierarchy = false } == new CgroupLimits();
 }
 
 /// <summary>What a container used, from cgroup files; each figure null where this host's cgroups do not tell.</summary>

@@ -11,6 +11,9 @@ internal sealed record CgroupLayout(
     string? V2Mount,
     IReadOnlyDictionary<string, string> OwnPaths)
 {
+    /// <summary>The v1 hierarchies, one per mount (a named one such as name=systemd too), in mountinfo's order.</summary>
+    public IReadOnlyList<CgroupHierarchy> Hierarchies { get; init; } = [];
+
     /// <summary>The directory this process's cgroup is for a v1 controller (or v2 with controller ""), as a host path.</summary>
     public string? OwnDirectory(string controller)
     {
@@ -32,6 +35,7 @@ internal sealed record CgroupLayout(
         var roots = new Dictionary<string, string>(StringComparer.Ordinal);
         string? v2 = null;
         string v2Root = "/";
+        var hierarchies = new List<(string MountPoint, string Key)>();
         foreach (var line in mountinfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
@@ -55,14 +59,27 @@ internal sealed record CgroupLayout(
             }
             else if (right[0] == "cgroup")
             {
+                string? key = null;
                 foreach (var option in right[2].Split(','))
                 {
-                    if (option is "rw" or "ro" || option.StartsWith("name=", StringComparison.Ordinal) || option.Contains('=', StringComparison.Ordinal))
+                    if (option.StartsWith("name=", StringComparison.Ordinal))
+                    {
+                        key ??= option;
+                        roots.TryAdd(option, root);
+                        continue;
+                    }
+                    if (option is "rw" or "ro" or "xattr" or "noprefix" or "clone_children" or "cpuset_v2_mode" or "favordynmods" or "none"
+                        || option.Contains('=', StringComparison.Ordinal))
                     {
                         continue;
                     }
+                    key ??= option;
                     v1.TryAdd(option, mountPoint);
                     roots.TryAdd(option, root);
+                }
+                if (key is not null && !hierarchies.Exists(h => h.MountPoint == mountPoint))
+                {
+                    hierarchies.Add((mountPoint, key));
                 }
             }
         }
@@ -85,7 +102,11 @@ internal sealed record CgroupLayout(
             }
         }
         var version = v1.Count > 0 ? "v1" : v2 is not null ? "v2" : "none";
-        return new CgroupLayout(version, v1, v2, own);
+        return new CgroupLayout(version, v1, v2, own)
+        {
+            Hierarchies = [.. hierarchies.Select(h => new CgroupHierarchy(h.Key, h.MountPoint,
+                own.GetValueOrDefault(h.Key, "/") is var p && p != "/" ? h.MountPoint + p : h.MountPoint))],
+        };
     }
 
     /// <summary>/proc/self/cgroup paths are relative to the hierarchy's root; a mount of a subtree shows less.</summary>
@@ -102,3 +123,8 @@ internal sealed record CgroupLayout(
     private static string Unescape(string s) => s.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal)
         .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
 }
+
+/// <param name="Key">Its first controller ("cpu" for cpu,cpuacct), or its name ("name=systemd").</param>
+/// <param name="MountPoint">Where the host mounts it, e.g. /sys/fs/cgroup/memory or /sys/fs/cgroup/cpu,cpuacct.</param>
+/// <param name="OwnDirectory">This process's cgroup in it, as a host path.</param>
+internal sealed record CgroupHierarchy(string Key, string MountPoint, string OwnDirectory);

@@ -35,6 +35,10 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         {
             wanted.Add("freezer");
         }
+        if (limits.EveryHierarchy)
+        {
+            wanted.AddRange(layout.V1Mounts.Keys.Order(StringComparer.Ordinal));
+        }
         CgroupPaths.ThrowOrList(missing, allowUnenforced,
             "mount the controller's cgroup v1 hierarchy under /sys/fs/cgroup (for blkio.weight, select the bfq I/O scheduler)", out unenforced);
         if (missing.Count > 0)
@@ -44,6 +48,12 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
         var planned = wanted.Distinct(StringComparer.Ordinal).Where(Usable)
             .Select(c => (Controller: c, Dir: CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath))).ToList();
+        if (limits.EveryHierarchy)
+        {
+            // Named hierarchies carry no controller; a directory there is only a place in the tree.
+            planned.AddRange(layout.Hierarchies.Where(h => h.Key.StartsWith("name=", StringComparison.Ordinal) && Writable(h.OwnDirectory))
+                .Select(h => (Controller: h.Key, Dir: CgroupPaths.Resolve(h.MountPoint, h.OwnDirectory, relativePath))));
+        }
         if (planned.Count == 0)
         {
             // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
@@ -74,12 +84,11 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     }
 
     /// <summary>A mounted hierarchy whose directory for this process this user may create cgroups in.</summary>
-    private unsafe bool Usable(string controller)
+    private bool Usable(string controller) =>
+        layout.V1Mounts.ContainsKey(controller) && layout.OwnDirectory(controller) is { } dir && Writable(dir);
+
+    private static unsafe bool Writable(string dir)
     {
-        if (!layout.V1Mounts.ContainsKey(controller) || layout.OwnDirectory(controller) is not { } dir)
-        {
-            return false;
-        }
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
         {
             return Interop.Libc.Access(p, Interop.Libc.W_OK) == 0;
