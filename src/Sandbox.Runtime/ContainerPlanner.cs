@@ -112,9 +112,9 @@ internal static class ContainerPlanner
                     }
                 }
             }
-            else if (type == "time")
+            else if (type is "time" or "cgroup")
             {
-                continue; // EnterTimeNamespaceStep, below
+                continue; // EnterTimeNamespaceStep and the cgroup namespace's UnshareStep, below
             }
             else if (joinsUser && type != "pid")
             {
@@ -150,6 +150,13 @@ internal static class ContainerPlanner
         if (!host.IsRoot)
         {
             steps.Add(new SetDumpableStep(false));
+        }
+        if (New("cgroup"))
+        {
+            // A cgroup namespace is rooted at the cgroup its creator is in: the child makes it once the parent has
+            // put it in the container's cgroup (on v1 that happens after the clone), as runc does, so that it sees
+            // its own cgroup as "/" (its creator is the child, in its own user namespace where there is one).
+            steps.Add(new UnshareStep(CLONE_NEWCGROUP));
         }
         CheckUserMapped(proc.User, uidMap, gidMap);
         steps.Add(new SetSidStep());

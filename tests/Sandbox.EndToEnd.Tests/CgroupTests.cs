@@ -40,6 +40,25 @@ public class CgroupTests
     private static List<string> SandboxCgroups() =>
         Directory.GetDirectories("/sys/fs/cgroup", "sandbox-*", SearchOption.AllDirectories).ToList();
 
+    /// <summary>A cgroup namespace is rooted at the container's cgroup, not at the runtime's (on v1 the child joins
+    /// its cgroup after the clone, so the namespace is made after that), as runc does.</summary>
+    [PrivilegedFact]
+    public void A_cgroup_namespace_shows_the_containers_own_cgroup_as_its_root()
+    {
+        foreach (var rootless in new[] { false, true })
+        {
+            using var b = new TestBundle(rootless);
+            Assert.Contains(b.Config.Linux!.Namespaces!, n => n.Type == "cgroup");
+            Limit(b, new OciResources { Memory = new OciMemory { Limit = 64 << 20 } });
+            b.Sh("cat /proc/self/cgroup");
+            var r = b.Run();
+            Assert.True(r.ExitCode == 0, r.ToString());
+            var lines = r.Stdout.Trim().Split('\n');
+            Assert.Contains(lines, l => l.Contains(":memory:", StringComparison.Ordinal));
+            Assert.All(lines, l => Assert.EndsWith(":/", l, StringComparison.Ordinal));
+        }
+    }
+
     [PrivilegedFact]
     public void A_32_MiB_limit_oom_kills_a_64_MiB_allocation_and_the_report_says_so()
     {

@@ -20,8 +20,12 @@ public class ContainerPlannerTests
     public void New_namespaces_become_clone_flags()
     {
         var p = Plan(Fixtures.Config());
-        Assert.Equal(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP, p.CloneFlags);
+        Assert.Equal(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, p.CloneFlags);
         Assert.Null(p.UidMap);
+        // The cgroup namespace is made after the parent's go-ahead, once the child is in the container's cgroup.
+        Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+        var rootless = Plan(Fixtures.Config(rootless: true), Fixtures.User());
+        Assert.True(IndexOf<WaitForParentStep>(rootless) < rootless.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
     }
 
     [Fact]
@@ -243,9 +247,9 @@ public class ContainerPlannerTests
         var p = Plan(c);
         Assert.Equal(CLONE_NEWPID, p.CloneFlags);
         var join = IndexOf<JoinNamespaceStep>(p);
-        var unshare = p.Steps.OfType<UnshareStep>().Single();
+        var unshare = p.Steps.OfType<UnshareStep>().First();
         Assert.True(join < IndexOf<UnshareStep>(p));
-        Assert.Equal(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP, unshare.Flags);
+        Assert.Equal(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, unshare.Flags);
     }
 
     [Fact]
