@@ -6,9 +6,10 @@ namespace Sandbox.TestAdapter;
 /// <summary>
 /// How the groups of one test assembly run (class and test isolation, the rest of a crashed sandbox, a test run again
 /// alone): the tests discovered for it, and the request that runs some of them in a sandbox. A group runs by
-/// sources with its selection (<see cref="TestSelection"/>), which the agent hands the framework as a filter, so the
-/// framework runs it as a plain `dotnet test` would: its own test ids, explicit tests not run, its messages. NUnit is
-/// the exception (<see cref="RunsTestCases"/>): its groups run as runs of test cases.
+/// sources with its selection (<see cref="TestSelection"/>), which the agent hands the framework as a filter (NUnit:
+/// as an NUnit filter in the runsettings, <see cref="NUnitSelection"/>), so the framework runs it as a plain `dotnet
+/// test` would: its own test ids, explicit tests not run, its messages. NUnit with a filter of the user's is the
+/// exception (<see cref="RunsTestCases"/>): its groups run as runs of test cases.
 /// </summary>
 internal sealed class GroupPlan
 {
@@ -30,26 +31,46 @@ internal sealed class GroupPlan
         BySources = bySources;
     }
 
-    /// <summary>The plan of a run by sources: by sources, unless the discovered tests are NUnit's.</summary>
+    /// <summary>The plan of a run by sources: by sources, unless the discovered tests are NUnit's and
+    /// <see cref="RunsTestCases"/> says so.</summary>
     public static GroupPlan ForSources(string source, string? settingsXml, string? filter, List<TestCaseDto> discovered) =>
-        new(source, settingsXml, filter, discovered, !discovered.Any(d => RunsTestCases(d.ExecutorUri)));
+        new(source, settingsXml, filter, discovered, !RunsTestCases(settingsXml, filter, discovered));
 
     public bool BySources { get; }
 
     /// <summary>
     /// The discovered tests the groups run. By sources, all of them: the framework decides about explicit tests as it
-    /// does without Sandbox. As runs of test cases, a run of an explicit test would run it (a run of test cases is a
-    /// selection), so explicit tests stay out (<see cref="RunsBySource"/>) and the caller reports them not run.
+    /// does without Sandbox. As runs of test cases (NUnit with a filter of the user's), what NUnit3TestAdapter runs
+    /// in a plain run with a filter (measured, 5.2.0): the tests the filter selects less the explicit ones, which it
+    /// does not report at all, unless every test it selects is explicit: then all of them (an "explicit run").
     /// </summary>
-    public IEnumerable<TestCaseDto> Runnable => BySources ? _discovered : _discovered.Where(RunsBySource);
+    public IEnumerable<TestCaseDto> Runnable =>
+        BySources || (UserFiltered && _discovered.All(d => !RunsBySource(d))) ? _discovered : _discovered.Where(RunsBySource);
+
+    /// <summary>Whether the user gave a filter: a `--filter`, or a Where for NUnit.</summary>
+    private bool UserFiltered => !string.IsNullOrEmpty(_filter) || NUnitSelection.HasWhere(_settingsXml);
 
     /// <summary>
-    /// NUnit3TestAdapter (5.2.0) does not keep to a filter it does not parse itself: with UseNUnitFilter false it
-    /// calls MatchTestCase on each test it discovered and then runs every test of the assembly that is not explicit
-    /// (measured); and the text of a filter cannot say "these tests and not the explicit ones" either.
+    /// The discovered tests the groups leave out that the caller reports not run (a result without an outcome): those
+    /// a plain run reports without running them. With a filter of the user's (a `--filter`, a Where), NUnit3TestAdapter
+    /// reports nothing for the explicit tests it leaves out (measured, 5.2.0); without one, it skips them with their
+    /// reason, which only a run by sources gives (the groups of NUnit tests whose fully qualified names repeat).
     /// </summary>
-    public static bool RunsTestCases(string executorUri) =>
-        executorUri.StartsWith("executor://NUnit3TestExecutor", StringComparison.OrdinalIgnoreCase);
+    public IEnumerable<TestCaseDto> ReportedNotRun =>
+        BySources || UserFiltered ? [] : _discovered.Except(Runnable);
+
+    /// <summary>
+    /// Whether NUnit's groups must run as runs of test cases. NUnit3TestAdapter (5.2.0) keeps to no filter the agent
+    /// evaluates, so a group of NUnit tests runs by sources with an NUnit filter in the runsettings instead
+    /// (<see cref="NUnitSelection"/>). That filter is ignored when there is a VSTest filter (the user's `--filter`
+    /// wins), would change what a Where of the user's means, and names tests by their fully qualified names, which
+    /// must then be NUnit's full names, one per test (UseParentFQNForParametrizedTests gives a test case its
+    /// method's). In those cases the groups run as runs of test cases, as NUnit would run the user's filter.
+    /// </summary>
+    public static bool RunsTestCases(string? settingsXml, string? filter, IReadOnlyCollection<TestCaseDto> discovered) =>
+        discovered.Any(d => NUnitSelection.IsNUnit(d.ExecutorUri))
+        && (!string.IsNullOrEmpty(filter) || NUnitSelection.HasWhere(settingsXml)
+            || discovered.Select(d => d.FullyQualifiedName).Distinct(StringComparer.Ordinal).Count() != discovered.Count);
 
     /// <summary>The request that runs <paramref name="tests"/> (proxies of discovered tests) in one sandbox.</summary>
     public AgentMessage Request(IEnumerable<TestCase> tests)

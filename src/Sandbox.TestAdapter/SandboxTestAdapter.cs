@@ -89,16 +89,17 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                 List<TestCaseDto> discovered;
                 try
                 {
-                    discovered = Discover(source, settings, settingsXml, filter, handle);
+                    discovered = NUnitDiscoveryFilter.Apply(Discover(source, settings, settingsXml, filter, handle), runContext);
                 }
-                catch (AdapterException e)
+                catch (Exception e) when (e is AdapterException or TestPlatformFormatException)
                 {
                     handle.SendMessage(TestMessageLevel.Error, e.Message);
                     return;
                 }
                 var plan = GroupPlan.ForSources(source, settingsXml, filter, discovered);
-                // What the framework reports for an explicit test it was not asked for: a result without an outcome.
-                foreach (var skipped in discovered.Except(plan.Runnable).Select(d => ToProxy(d, handle)))
+                // What the framework reports for an explicit test it was not asked for, where it reports one: a result
+                // without an outcome.
+                foreach (var skipped in plan.ReportedNotRun.Select(d => ToProxy(d, handle)))
                 {
                     handle.RecordResult(new TestResult(skipped) { Outcome = TestOutcome.None, ComputerName = Environment.MachineName });
                     handle.RecordEnd(skipped, TestOutcome.None);
@@ -387,7 +388,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                 // serialization only at discovery).
                 try
                 {
-                    var discovered = Discover(source, settings, request.SettingsXml, request.Filter, handle);
+                    var discovered = NUnitDiscoveryFilter.Apply(Discover(source, settings, request.SettingsXml, request.Filter, handle), runContext);
                     plan = GroupPlan.ForSources(source, request.SettingsXml, request.Filter, discovered);
                     var runnable = plan.Runnable.ToList();
                     foreach (var d in runnable)
@@ -398,7 +399,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                     // What this first sandbox reported, counted in the tests just discovered.
                     finished.UnionWith(outcome.Reported.SelectMany(plan.StandsFor));
                 }
-                catch (AdapterException e)
+                catch (Exception e) when (e is AdapterException or TestPlatformFormatException)
                 {
                     handle.SendMessage(TestMessageLevel.Error, e.Message);
                     return;

@@ -53,7 +53,7 @@ internal sealed class AgentRunContext : IRunContext
 /// <summary>
 /// The user's filter, if any, and a group's selection: a test case runs when both accept it. xunit (v2 and v3) and
 /// MSTest call MatchTestCase on each test case they discovered for their run by sources and run the accepted ones as
-/// they would in a plain run (NUnit does not: see GroupPlan.RunsTestCases).
+/// they would in a plain run (NUnit does not: its groups get an NUnit filter instead, AgentRunner.NUnitGroupContext).
 /// </summary>
 internal sealed class SelectionFilterExpression(ITestCaseFilterExpression? user, TestSelection selection) : ITestCaseFilterExpression
 {

@@ -19,7 +19,7 @@ internal sealed class AgentRunner
     /// <summary>Carries out <paramref name="request"/>; the crash of a test process the framework started, if it reported one.</summary>
     public FrameworkProcessCrash? Handle(AgentMessage request)
     {
-        var context = new AgentRunContext(request.SettingsXml, request.Filter, request.RunDirectory ?? Path.Combine(Path.GetTempPath(), "TestResults"), request.Selection);
+        var context = new AgentRunContext(request.SettingsXml, request.Filter, RunDirectory(request), request.Selection);
         var handle = new StreamingFrameworkHandle(_channel);
         switch (request.Type)
         {
@@ -39,7 +39,8 @@ internal sealed class AgentRunner
                     var sources = Sources(request).Where(d.Takes).ToList();
                     if (sources.Count > 0)
                     {
-                        Executor(d.ExecutorUri).RunTests(sources, context, handle);
+                        var nunitGroup = request.Selection is not null && NUnitSelection.IsNUnit(d.ExecutorUri.OriginalString);
+                        Executor(d.ExecutorUri).RunTests(sources, nunitGroup ? NUnitGroupContext(request) : context, handle);
                     }
                 }
                 break;
@@ -58,6 +59,25 @@ internal sealed class AgentRunner
     }
 
     private static List<string> Sources(AgentMessage request) => request.Sources ?? [];
+
+    /// <summary>
+    /// The run context of an NUnit group's run by sources: no VSTest filter (NUnit3TestAdapter would use it instead of
+    /// the runsettings' filter), and the runsettings with an NUnit filter that runs the group's tests as a plain run
+    /// of the assembly would (<see cref="NUnitSelection.Where"/>). The adapter sends such a group only when that filter
+    /// names its tests exactly: no filter or Where of the user's, a fully qualified name for each discovered test.
+    /// </summary>
+    private static AgentRunContext NUnitGroupContext(AgentMessage request)
+    {
+        var selection = request.Selection!;
+        var members = selection.Where(s => s.Member).Select(s => s.FullyQualifiedName).Distinct(StringComparer.Ordinal).ToList();
+        if (!string.IsNullOrEmpty(request.Filter) || members.Count == 0 || selection.Any(s => !s.Member && members.Contains(s.FullyQualifiedName, StringComparer.Ordinal)))
+        {
+            throw new InvalidDataException("an NUnit group comes with a filter, or without tests, or shares a fully qualified name with another group's test: its NUnit filter would not run exactly its tests");
+        }
+        return new AgentRunContext(NUnitSelection.WithWhere(request.SettingsXml, NUnitSelection.Where(members)), null, RunDirectory(request));
+    }
+
+    private static string RunDirectory(AgentMessage request) => request.RunDirectory ?? Path.Combine(Path.GetTempPath(), "TestResults");
 
     private ITestExecutor Executor(Uri uri) =>
         _adapters.Executors.TryGetValue(uri, out var executor)

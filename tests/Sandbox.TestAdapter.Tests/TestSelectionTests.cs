@@ -105,4 +105,78 @@ public sealed class TestSelectionTests
         Assert.Equal("DisplayName!=N.C.Fact", plain.TestCaseFilterValue);
         Assert.Null(new AgentRunContext(null, null, "/tmp").GetTestCaseFilter(null, _ => null));
     }
+
+    private static TestCaseDto NUnitTest(string fqn, bool isExplicit = false) => new()
+    {
+        Id = Guid.NewGuid(), FullyQualifiedName = fqn, DisplayName = fqn[(fqn.LastIndexOf('.', fqn.IndexOf('(') < 0 ? fqn.Length - 1 : fqn.IndexOf('(')) + 1)..],
+        ExecutorUri = "executor://NUnit3TestExecutor", Source = "/o/p.dll",
+        Properties = isExplicit ? [new PropertyDto { Id = "TestObject.Traits", Kind = "pairs", Pairs = [new("Explicit", "")] }] : [],
+    };
+
+    private static readonly List<TestCaseDto> NUnitSuite = [NUnitTest("N.C.Passes"), NUnitTest("N.C.Cases(1)"), NUnitTest("N.C.Asked", isExplicit: true)];
+
+    [Fact]
+    public void An_nunit_groups_filter_names_its_tests_through_two_negations_and_a_category_no_test_has()
+    {
+        Assert.Equal("!(!(test == \"N.C.A\" || test == \"N.C.B(1)\")) && cat != \"Sandbox: no test has this category\"", NUnitSelection.Where(["N.C.A", "N.C.B(1)"]));
+        // NUnit's selection language: a backslash before each backslash and double quote inside a quoted string.
+        Assert.Equal("\"N.C.Q(\\\"x\\\\\\\"y) || z\\\")\"", NUnitSelection.Quote("N.C.Q(\"x\\\"y) || z\")"));
+    }
+
+    [Fact]
+    public void An_nunit_groups_runsettings_carry_its_filter_beside_the_users_settings()
+    {
+        var xml = NUnitSelection.WithWhere("<RunSettings><NUnit><NumberOfTestWorkers>1</NumberOfTestWorkers><Where>cat == Old</Where></NUnit><Sandbox><Isolation>class</Isolation></Sandbox></RunSettings>", "test == \"a<b\"");
+        var doc = System.Xml.Linq.XDocument.Parse(xml);
+        Assert.Equal("test == \"a<b\"", doc.Root!.Element("NUnit")!.Element("Where")!.Value);
+        Assert.Equal("1", doc.Root.Element("NUnit")!.Element("NumberOfTestWorkers")!.Value);
+        Assert.Equal("class", doc.Root.Element("Sandbox")!.Element("Isolation")!.Value);
+        Assert.Single(doc.Root.Element("NUnit")!.Elements("Where"));
+        Assert.Equal("x", System.Xml.Linq.XDocument.Parse(NUnitSelection.WithWhere(null, "x")).Root!.Element("NUnit")!.Element("Where")!.Value);
+        Assert.Equal("x", System.Xml.Linq.XDocument.Parse(NUnitSelection.WithWhere("<RunSettings />", "x")).Root!.Element("NUnit")!.Element("Where")!.Value);
+        Assert.True(NUnitSelection.HasWhere(xml));
+        Assert.False(NUnitSelection.HasWhere("<RunSettings><NUnit><Where> </Where></NUnit></RunSettings>"));
+        Assert.False(NUnitSelection.HasWhere(null));
+    }
+
+    [Fact]
+    public void Nunit_groups_run_by_sources_with_explicit_tests_unless_a_filter_of_the_users_or_a_shared_name_makes_them_runs_of_test_cases()
+    {
+        var bySources = GroupPlan.ForSources("/o/p.dll", null, null, NUnitSuite);
+        Assert.True(bySources.BySources);
+        Assert.Equal(NUnitSuite, bySources.Runnable);
+        Assert.Empty(bySources.ReportedNotRun);
+        // A `--filter`: explicit tests left out and not reported, as NUnit3TestAdapter does with a filter.
+        var filtered = GroupPlan.ForSources("/o/p.dll", null, "FullyQualifiedName~N.C", NUnitSuite);
+        Assert.False(filtered.BySources);
+        Assert.Equal(NUnitSuite.Take(2), filtered.Runnable);
+        Assert.Empty(filtered.ReportedNotRun);
+        // ... unless every test it selects is explicit: then NUnit runs them.
+        Assert.Equal(NUnitSuite.Skip(2), GroupPlan.ForSources("/o/p.dll", null, "Name=Asked", NUnitSuite.Skip(2).ToList()).Runnable);
+        // A Where of the user's.
+        Assert.False(GroupPlan.ForSources("/o/p.dll", "<RunSettings><NUnit><Where>cat == A</Where></NUnit></RunSettings>", null, NUnitSuite).BySources);
+        // Names a Where cannot tell apart (UseParentFQNForParametrizedTests): explicit tests reported without an outcome.
+        List<TestCaseDto> parentNames = [NUnitTest("N.C.Cases"), NUnitTest("N.C.Cases"), NUnitTest("N.C.Asked", isExplicit: true)];
+        var shared = GroupPlan.ForSources("/o/p.dll", null, null, parentNames);
+        Assert.False(shared.BySources);
+        Assert.Equal(parentNames.Skip(2), shared.ReportedNotRun);
+        // ... and never run, even when they are all there is: without a filter NUnit runs no explicit test.
+        Assert.Empty(GroupPlan.ForSources("/o/p.dll", null, null, [NUnitTest("N.C.Asked", isExplicit: true), NUnitTest("N.C.Asked", isExplicit: true)]).Runnable);
+        // Other frameworks: by sources whatever the filter.
+        Assert.True(GroupPlan.ForSources("/o/p.dll", null, "FullyQualifiedName~N.C", Suite).BySources);
+    }
+
+    [Fact]
+    public void A_users_filter_picks_the_nunit_tests_the_groups_run_as_nunit3testadapter_would_evaluate_it()
+    {
+        var slow = NUnitTest("N.D.Slow") with { Properties = [new PropertyDto { Id = "NUnit.TestCategory", Label = "TestCategory", Kind = "string[]", Values = ["Slow", "Db"] }] };
+        List<TestCaseDto> suite = [.. NUnitSuite, slow];
+        List<TestCaseDto> Picked(string? filter) => NUnitDiscoveryFilter.Apply(suite, new AgentRunContext(null, filter, "/tmp"));
+        Assert.Equal(suite, Picked(null));
+        Assert.Equal([NUnitSuite[0], NUnitSuite[1], NUnitSuite[2]], Picked("FullyQualifiedName~N.C."));
+        Assert.Equal([slow], Picked("TestCategory=Db"));
+        Assert.Equal([NUnitSuite[0], slow], Picked("Name=Passes|Category=Slow"));
+        // Other frameworks' discoverers apply the filter themselves: their tests are left as they are.
+        Assert.Equal(Suite, NUnitDiscoveryFilter.Apply(Suite, new AgentRunContext(null, "FullyQualifiedName~N.D", "/tmp")));
+    }
 }
