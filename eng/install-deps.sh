@@ -3,6 +3,7 @@
 # cross toolchain for the linux-arm64 executables),
 # busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
 # python3 (samples/HermeticTests' listener and TRX summary, the benchmarks' figures),
+# the emulated arm64 machine eng/arm64-vm.sh boots to run containers with the arm64 `sandbox`,
 # runc (the tests run the configs `runc spec` writes under both runtimes and compare), and the benchmark anchors
 # (bubblewrap, crun, runc, hyperfine).
 set -euo pipefail
@@ -28,12 +29,20 @@ if [ "$(uname -m)" = x86_64 ]; then
 fi
 command -v file >/dev/null || need+=(file)
 command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
+# eng/arm64-vm.sh (tests/Sandbox.Build.Tasks.Tests/Arm64MachineTests.cs): qemu-system-aarch64, cpio for the
+# initramfs, and Debian's archive keys to check the arm64 packages it fetches. qemu-system-arm goes in without its
+# recommendations (a GUI, firmware and block drivers the machine does not use).
+lean=()
+command -v qemu-system-aarch64 >/dev/null || lean+=(qemu-system-arm)
+command -v cpio >/dev/null || need+=(cpio)
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+if [ $((${#need[@]} + ${#lean[@]})) -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "install these packages first (as root): ${need[*]}" >&2
+    echo "install these packages first (as root): ${need[*]} ${lean[*]}" >&2
     exit 1
   fi
-  echo "installing: ${need[*]}"
+  echo "installing: ${need[*]} ${lean[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ ${#need[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ ${#lean[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
 fi
