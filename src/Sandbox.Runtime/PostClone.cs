@@ -123,7 +123,7 @@ internal static unsafe class PostClone
             case ChildOp.SetRootfsPropagationAfterPivot:
                 return Mount(null, Lit("/\0"u8), null, s->L1, null) == 0 ? 0 : Errno;
             case ChildOp.MaskPath:
-                return MaskPath(s);
+                return MaskPath(ctx, s);
             case ChildOp.ReadonlyPath:
                 return ReadonlyPath(ctx, s);
             case ChildOp.WriteFile:
@@ -374,7 +374,7 @@ internal static unsafe class PostClone
         else
         {
             path[slash] = 0;
-            dirfd = Openat2(ctx, ctx->RootFd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            dirfd = Openat2(ctx, ctx->RootFd, path, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC);
             path[slash] = (byte)'/';
             if (dirfd < 0)
             {
@@ -385,7 +385,7 @@ internal static unsafe class PostClone
         int rc;
         if (asFile)
         {
-            rc = Openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0x1a4);
+            rc = Openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | ctx->Sys.ONoFollow, 0x1a4);
             if (rc >= 0)
             {
                 Close(rc);
@@ -430,7 +430,7 @@ internal static unsafe class PostClone
         {
             return Errno;
         }
-        var fd = Open(s->S1, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        var fd = Open(s->S1, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
         if (fd < 0)
         {
             return Errno;
@@ -550,7 +550,7 @@ internal static unsafe class PostClone
         }
         // O_PATH descriptors cannot be used with mknodat; reopen the directory for real.
         var buf = stackalloc byte[64];
-        var real = Open(FdPath(buf, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        var real = Open(FdPath(buf, dir), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0);
         Close(dir);
         if (real < 0)
         {
@@ -578,7 +578,7 @@ internal static unsafe class PostClone
             return Errno;
         }
         var buf = stackalloc byte[64];
-        var real = Open(FdPath(buf, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        var real = Open(FdPath(buf, dir), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0);
         Close(dir);
         if (real < 0)
         {
@@ -625,9 +625,9 @@ internal static unsafe class PostClone
         return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
     }
 
-    private static int MaskPath(ChildStep* s)
+    private static int MaskPath(ChildContext* ctx, ChildStep* s)
     {
-        var fd = Open(s->S1, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        var fd = Open(s->S1, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
         if (fd >= 0)
         {
             Close(fd);
@@ -693,7 +693,7 @@ internal static unsafe class PostClone
         {
             return Errno;
         }
-        var root = Open(Lit("/\0"u8), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        var root = Open(Lit("/\0"u8), O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
         var err = root < 0 ? Errno : 0;
         if (err == 0)
         {

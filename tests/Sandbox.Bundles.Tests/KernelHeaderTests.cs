@@ -11,7 +11,7 @@ public class KernelHeaderTests
     private static Dictionary<string, ulong> Ours() => new()
     {
         ["O_RDONLY"] = O_RDONLY, ["O_WRONLY"] = O_WRONLY, ["O_CREAT"] = O_CREAT, ["O_EXCL"] = O_EXCL, ["O_NONBLOCK"] = O_NONBLOCK,
-        ["O_DIRECTORY"] = O_DIRECTORY, ["O_NOFOLLOW"] = O_NOFOLLOW, ["O_CLOEXEC"] = O_CLOEXEC, ["O_PATH"] = O_PATH,
+        ["O_DIRECTORY"] = (ulong)O_DIRECTORY, ["O_NOFOLLOW"] = (ulong)O_NOFOLLOW, ["O_CLOEXEC"] = O_CLOEXEC, ["O_PATH"] = O_PATH,
         ["AT_FDCWD"] = unchecked((ulong)AT_FDCWD), ["AT_SYMLINK_NOFOLLOW"] = AT_SYMLINK_NOFOLLOW, ["AT_EMPTY_PATH"] = AT_EMPTY_PATH,
         ["RESOLVE_NO_MAGICLINKS"] = RESOLVE_NO_MAGICLINKS, ["RESOLVE_NO_SYMLINKS"] = RESOLVE_NO_SYMLINKS, ["RESOLVE_BENEATH"] = RESOLVE_BENEATH,
         ["SYS_openat2"] = SYS_openat2, ["sizeof(struct open_how)"] = (ulong)Marshal.SizeOf<OpenHow>(),

@@ -26,7 +26,7 @@ public class KernelHeaderTests
         ["ST_RDONLY"] = ST_RDONLY, ["ST_NOSUID"] = ST_NOSUID, ["ST_NODEV"] = ST_NODEV, ["ST_NOEXEC"] = ST_NOEXEC,
         ["ST_NOATIME"] = ST_NOATIME, ["ST_NODIRATIME"] = ST_NODIRATIME, ["ST_RELATIME"] = ST_RELATIME,
         ["O_WRONLY"] = O_WRONLY, ["O_RDWR"] = O_RDWR, ["O_CREAT"] = O_CREAT, ["O_EXCL"] = O_EXCL, ["O_NOCTTY"] = O_NOCTTY,
-        ["O_TRUNC"] = O_TRUNC, ["O_NONBLOCK"] = O_NONBLOCK, ["O_DIRECTORY"] = O_DIRECTORY, ["O_NOFOLLOW"] = O_NOFOLLOW,
+        ["O_TRUNC"] = O_TRUNC, ["O_NONBLOCK"] = O_NONBLOCK, ["O_DIRECTORY"] = (ulong)O_DIRECTORY, ["O_NOFOLLOW"] = (ulong)O_NOFOLLOW,
         ["O_CLOEXEC"] = O_CLOEXEC, ["O_PATH"] = O_PATH, ["AT_FDCWD"] = unchecked((ulong)AT_FDCWD),
         ["AT_SYMLINK_NOFOLLOW"] = AT_SYMLINK_NOFOLLOW, ["AT_EMPTY_PATH"] = AT_EMPTY_PATH,
         ["RESOLVE_NO_XDEV"] = RESOLVE_NO_XDEV, ["RESOLVE_NO_MAGICLINKS"] = RESOLVE_NO_MAGICLINKS,
@@ -141,6 +141,31 @@ public class KernelHeaderTests
         Assert.Equal(header["SYS_keyctl"], ours.Keyctl.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_getcwd"], ours.Getcwd.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(header["SYS_bpf"], ours.Bpf.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// The arm64 numbers and the open flags that differ there (O_DIRECTORY and O_NOFOLLOW: the x86_64 values mean
+    /// O_DIRECT and O_LARGEFILE on arm64, which broke every arm64 run), from the arm64 headers, through the cross
+    /// compiler and qemu-aarch64.
+    /// </summary>
+    [Fact]
+    public void The_arm64_syscall_numbers_and_open_flags_match_the_arm64_headers()
+    {
+        var arm64 = SyscallNumbers.ForArchitecture(System.Runtime.InteropServices.Architecture.Arm64);
+        var ours = new Dictionary<string, int>
+        {
+            ["SYS_clone"] = arm64.Clone, ["SYS_pivot_root"] = arm64.PivotRoot, ["SYS_openat2"] = arm64.Openat2, ["SYS_close_range"] = arm64.CloseRange,
+            ["SYS_capset"] = arm64.Capset, ["SYS_capget"] = arm64.Capget, ["SYS_pidfd_open"] = arm64.PidfdOpen, ["SYS_setresuid"] = arm64.Setresuid,
+            ["SYS_setresgid"] = arm64.Setresgid, ["SYS_setgroups"] = arm64.Setgroups, ["SYS_clone3"] = arm64.Clone3, ["SYS_seccomp"] = arm64.Seccomp,
+            ["SYS_mount_setattr"] = arm64.MountSetattr, ["SYS_open_tree"] = arm64.OpenTree, ["SYS_move_mount"] = arm64.MoveMount,
+            ["SYS_landlock_create_ruleset"] = arm64.LandlockCreateRuleset, ["SYS_landlock_add_rule"] = arm64.LandlockAddRule,
+            ["SYS_landlock_restrict_self"] = arm64.LandlockRestrictSelf, ["SYS_keyctl"] = arm64.Keyctl, ["SYS_getcwd"] = arm64.Getcwd, ["SYS_bpf"] = arm64.Bpf,
+            ["O_DIRECTORY"] = arm64.ODirectory, ["O_NOFOLLOW"] = arm64.ONoFollow,
+        };
+        var header = CProgram.Values(["stdio.h", "fcntl.h", "sys/syscall.h"], ours.Keys, arm64: true);
+        Assert.Equal(ours.ToDictionary(p => p.Key, p => p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), header);
+        var x64 = SyscallNumbers.ForArchitecture(System.Runtime.InteropServices.Architecture.X64);
+        Assert.Equal((0x10000, 0x20000), (x64.ODirectory, x64.ONoFollow));
     }
 
     private static Dictionary<string, string> CompileAndRun()

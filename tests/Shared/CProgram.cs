@@ -9,12 +9,19 @@ namespace Sandbox.Tests.Shared;
 internal static class CProgram
 {
     /// <summary>The output lines of a program made of <paramref name="includes"/> and a main() of <paramref name="statements"/>.</summary>
-    public static string[] Output(string includes, IEnumerable<string> statements)
+    /// <param name="arm64">Compile with the arm64 cross compiler, statically, and run it under qemu-aarch64
+    /// (eng/install-deps.sh installs both on x86_64): the arm64 headers' values.</param>
+    public static string[] Output(string includes, IEnumerable<string> statements, bool arm64 = false)
     {
         var dir = Directory.CreateTempSubdirectory("sandbox-c-").FullName;
         try
         {
             File.WriteAllText(Path.Join(dir, "p.c"), $"{includes}\nint main(void) {{\n{string.Join("\n", statements)}\n  return 0;\n}}\n");
+            if (arm64)
+            {
+                Run("aarch64-linux-gnu-gcc", ["-static", "-o", Path.Join(dir, "p"), Path.Join(dir, "p.c")]);
+                return Run("qemu-aarch64", [$"{dir}/p"]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            }
             Compile(Path.Join(dir, "p.c"), Path.Join(dir, "p"));
             return Run($"{dir}/p", []).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         }
@@ -25,10 +32,10 @@ internal static class CProgram
     }
 
     /// <summary>Each C expression's value as the headers give it (an unsigned 64-bit number), by its text.</summary>
-    public static Dictionary<string, string> Values(IEnumerable<string> headers, IEnumerable<string> expressions)
+    public static Dictionary<string, string> Values(IEnumerable<string> headers, IEnumerable<string> expressions, bool arm64 = false)
     {
         var includes = "#define _GNU_SOURCE\n" + string.Concat(headers.Select(h => $"#include <{h}>\n"));
-        return Output(includes, expressions.Select(e => $"  printf(\"%s=%llu\\n\", \"{e}\", (unsigned long long)({e}));"))
+        return Output(includes, expressions.Select(e => $"  printf(\"%s=%llu\\n\", \"{e}\", (unsigned long long)({e}));"), arm64)
             .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
     }
 

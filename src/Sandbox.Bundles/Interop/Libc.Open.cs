@@ -6,7 +6,12 @@ namespace Sandbox.Bundles.Interop;
 internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_NONBLOCK = 0x800,
-        O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+        O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+
+    /// <summary>0x10000 and 0x20000 on x86_64, 0x4000 and 0x8000 on arm64 (asm-generic), where the x86_64 values mean
+    /// O_DIRECT and O_LARGEFILE.</summary>
+    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000,
+        O_NOFOLLOW = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
 
     public const int AT_FDCWD = -100;
 

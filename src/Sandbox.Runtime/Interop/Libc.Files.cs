@@ -5,8 +5,16 @@ namespace Sandbox.Runtime.Interop;
 internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
-        O_TRUNC = 0x200, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000,
+        O_TRUNC = 0x200, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000,
         O_PATH = 0x200000;
+
+    /// <summary>
+    /// Two open flags whose values differ between architectures: 0x10000 and 0x20000 on x86_64, 0x4000 and 0x8000 on
+    /// arm64 (asm-generic), where 0x10000 and 0x20000 mean O_DIRECT and O_LARGEFILE.
+    /// The child after clone reads them from <see cref="SyscallNumbers"/> instead, handed over as data.
+    /// </summary>
+    public static readonly int O_DIRECTORY = SyscallNumbers.ForCurrentArchitecture().ODirectory,
+        O_NOFOLLOW = SyscallNumbers.ForCurrentArchitecture().ONoFollow;
 
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
 

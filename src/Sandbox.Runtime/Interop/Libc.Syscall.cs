@@ -19,7 +19,8 @@ internal struct CloneArgs
     public ulong Flags, PidFd, ChildTid, ParentTid, ExitSignal, Stack, StackSize, Tls, SetTid, SetTidSize, Cgroup;
 }
 
-/// <summary>Syscall numbers for the running architecture, resolved in the parent and handed to the child as data.</summary>
+/// <summary>Syscall numbers for the running architecture, and the open flags whose values differ between
+/// architectures, resolved in the parent and handed to the child as data.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct SyscallNumbers
 {
@@ -31,19 +32,26 @@ internal struct SyscallNumbers
     public int Seccomp, Clone3;
     public int MountSetattr, OpenTree, MoveMount, LandlockCreateRuleset, LandlockAddRule, LandlockRestrictSelf, Keyctl, Getcwd, Bpf;
 
-    public static SyscallNumbers ForCurrentArchitecture() => RuntimeInformation.ProcessArchitecture switch
+    /// <summary>O_DIRECTORY and O_NOFOLLOW.</summary>
+    public int ODirectory, ONoFollow;
+
+    public static SyscallNumbers ForCurrentArchitecture() => ForArchitecture(RuntimeInformation.ProcessArchitecture);
+
+    public static SyscallNumbers ForArchitecture(Architecture architecture) => architecture switch
     {
         Architecture.X64 => new SyscallNumbers
         {
             Clone = 56, PivotRoot = 155, Openat2 = 437, CloseRange = 436, Capset = 126, Capget = 125, PidfdOpen = 434,
             Setresuid = 117, Setresgid = 119, Setgroups = 116, Seccomp = 317, Clone3 = 435,
             MountSetattr = 442, OpenTree = 428, MoveMount = 429, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 250, Getcwd = 79, Bpf = 321,
+            ODirectory = 0x10000, ONoFollow = 0x20000,
         },
         Architecture.Arm64 => new SyscallNumbers
         {
             Clone = 220, PivotRoot = 41, Openat2 = 437, CloseRange = 436, Capset = 91, Capget = 90, PidfdOpen = 434,
             Setresuid = 147, Setresgid = 149, Setgroups = 159, Seccomp = 277, Clone3 = 435,
             MountSetattr = 442, OpenTree = 428, MoveMount = 429, LandlockCreateRuleset = 444, LandlockAddRule = 445, LandlockRestrictSelf = 446, Keyctl = 219, Getcwd = 17, Bpf = 280,
+            ODirectory = 0x4000, ONoFollow = 0x8000,
         },
         var a => throw new SandboxException(ErrorCodes.Unsupported, $"architecture {a} is not supported", "run on x86_64 or aarch64"),
     };
