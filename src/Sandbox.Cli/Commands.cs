@@ -15,7 +15,9 @@ internal static class Commands
           create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
           start ID
           state ID
-          kill ID [SIGNAL]              SIGNAL: a name (TERM, SIGKILL) or a number; default TERM
+          kill [--all] ID [SIGNAL]      SIGNAL: a name (TERM, SIGKILL) or a number; default TERM; --all: every process
+          ps [--format table|json] ID   the container's processes (host pids)
+          features                      what this runtime implements (the runtime-spec features JSON)
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
               [--timeout DURATION] [--report FILE] [--allow-unenforced] [--seccomp NAME|PATH] ID
@@ -44,7 +46,7 @@ internal static class Commands
         var cl = CommandLine.Parse(args);
         if (cl.Command is "version" || cl.Has("--version"))
         {
-            Write($"sandbox version 0.1.0\nspec: {OciVersions.Current}\n");
+            Write($"sandbox version {Version}\nspec: {OciVersions.Current}\n");
             return 0;
         }
         if (cl.Command is "" or "help" || cl.Has("--help"))
@@ -111,8 +113,11 @@ internal static class Commands
                 {
                     throw new SandboxException(ErrorCodes.Usage, "`sandbox kill` takes an id and an optional signal", "e.g. `sandbox kill ID TERM`");
                 }
-                life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"));
+                life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"), cl.Has("--all") || cl.Has("-a"));
                 return 0;
+            case "ps":
+                cl.Allow("--format");
+                return Ps(life.Ps(cl.Id()), cl.Value("--format") ?? "table");
             case "events":
                 cl.Allow("--stats");
                 if (!cl.Has("--stats"))
@@ -139,15 +144,51 @@ internal static class Commands
             case "doctor":
                 cl.Allow();
                 return Doctor.Run(host, Write);
+            case "features":
+                cl.Allow();
+                Write(Features.Json(Version) + "\n");
+                return 0;
             default:
                 throw UnknownCommand(cl.Command);
         }
     }
 
+    private const string Version = "0.1.0";
+
     private static readonly HashSet<string> KnownCommands = new(StringComparer.Ordinal)
     {
-        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache",
+        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps",
     };
+
+    /// <summary>runc's forms: `--format json` an array of pids; the table, a pid and a command line per process.</summary>
+    private static int Ps(IReadOnlyList<int> pids, string format)
+    {
+        switch (format)
+        {
+            case "json":
+                Write("[" + string.Join(",", pids) + "]\n");
+                return 0;
+            case "table":
+                var table = new System.Text.StringBuilder("PID\tCMD\n");
+                foreach (var pid in pids)
+                {
+                    string cmd;
+                    try
+                    {
+                        cmd = File.ReadAllText($"/proc/{pid}/cmdline").TrimEnd('\0').Replace('\0', ' ');
+                    }
+                    catch (IOException)
+                    {
+                        continue; // ended meanwhile
+                    }
+                    table.Append(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\t').Append(cmd).Append('\n');
+                }
+                Write(table.ToString());
+                return 0;
+            default:
+                throw new SandboxException(ErrorCodes.Usage, $"--format {format}: not a format of `sandbox ps`", "use --format table or --format json");
+        }
+    }
 
     private static SandboxException UnknownCommand(string command) =>
         new(ErrorCodes.Usage, $"unknown command \"{command}\"", "see `sandbox --help`");

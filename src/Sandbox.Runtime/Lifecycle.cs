@@ -523,18 +523,90 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    public void Kill(string id, int signal)
+    /// <param name="all">Every process of the container (`kill --all`), not only its first.</param>
+    public void Kill(string id, int signal, bool all = false)
+    {
+        var record = LiveRecord(id, "there is no process to signal");
+        if (Libc.Kill(record.Pid, signal) != 0)
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(Libc.Errno)}", "the container may have just stopped");
+        }
+        // Twice: a process forked while the first pass read the list is in the second one's.
+        for (var pass = 0; all && pass < 2; pass++)
+        {
+            foreach (var pid in Processes(record).Where(p => p != record.Pid))
+            {
+                Libc.Kill(pid, signal); // one that ended meanwhile (ESRCH) needs nothing
+            }
+        }
+    }
+
+    /// <summary>`sandbox ps`: the container's processes, as host pids.</summary>
+    public IReadOnlyList<int> Ps(string id) => Processes(LiveRecord(id, "it has no processes"));
+
+    private ContainerRecord LiveRecord(string id, string why)
     {
         var record = store.Read(id);
         var status = store.Status(record);
         if (status is not (OciStatus.Created or OciStatus.Running))
         {
-            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}: there is no process to signal",
+            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}: {why}",
                 $"delete it with `sandbox delete {id}`");
         }
-        if (Libc.Kill(record.Pid, signal) != 0)
+        return record;
+    }
+
+    /// <summary>
+    /// The container's processes: those in its cgroup (any of its directories: a process is in all of them), and,
+    /// where it has a pid namespace of its own, those in that namespace (a container run without a cgroup); its
+    /// first process always. Never sandbox itself, which watches from outside both.
+    /// </summary>
+    internal static List<int> Processes(ContainerRecord record)
+    {
+        var found = new SortedSet<int> { record.Pid };
+        foreach (var dir in record.Cgroups)
         {
-            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(Libc.Errno)}", "the container may have just stopped");
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(dir, "cgroup.procs")))
+                {
+                    if (int.TryParse(line, out var pid))
+                    {
+                        found.Add(pid);
+                    }
+                }
+                break;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // not this one (a hierarchy removed, or one this user cannot read): the next
+            }
+        }
+        var ns = PidNamespace(record.Pid);
+        if (ns is not null && ns != PidNamespace(Environment.ProcessId))
+        {
+            foreach (var entry in Directory.EnumerateDirectories("/proc"))
+            {
+                if (int.TryParse(Path.GetFileName(entry), out var pid) && PidNamespace(pid) == ns)
+                {
+                    found.Add(pid);
+                }
+            }
+        }
+        found.Remove(Environment.ProcessId);
+        found.Remove(record.SupervisorPid);
+        return [.. found];
+    }
+
+    private static string? PidNamespace(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/ns/pid").LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

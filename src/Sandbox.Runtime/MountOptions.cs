@@ -20,6 +20,12 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
         ["nosymfollow"] = (false, MS_NOSYMFOLLOW), ["symfollow"] = (true, MS_NOSYMFOLLOW),
     };
 
+    private static readonly string[] PropagationNames = ["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"];
+
+    /// <summary>The generic options sandbox honours (`sandbox features` lists them); filesystem options pass through.</summary>
+    public static IEnumerable<string> Recognized =>
+        FlagOptions.Keys.Concat(PropagationNames).Concat(["bind", "rbind", "idmap", "ridmap"]).Order(StringComparer.Ordinal);
+
     public static ulong PropagationFlags(string name) => name switch
     {
         "private" => MS_PRIVATE,

@@ -65,6 +65,9 @@ public static class SeccompCompiler
     public static readonly string[] Operators =
         ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
 
+    /// <summary>The filter flags a profile may name.</summary>
+    public static IEnumerable<string> Flags => FlagValues.Keys;
+
     private static readonly Dictionary<string, uint> FlagValues = new(StringComparer.Ordinal)
     {
         ["SECCOMP_FILTER_FLAG_TSYNC"] = 1, ["SECCOMP_FILTER_FLAG_LOG"] = 2, ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"] = 4,
