@@ -37,13 +37,15 @@ internal static class Commands
           doctor                        what this host allows: user namespaces, overlay, pivot_root, cgroups
 
         --root DIR     where container state lives (default /run/sandbox, or $XDG_RUNTIME_DIR/sandbox)
+        --log FILE     warnings to FILE instead of stderr, errors to both; --log-format text (default) or json
         --reaper       run a minimal init as PID 1 that forwards signals and reaps zombies
         --no-pivot     chroot into the rootfs instead of pivot_root
         """;
 
-    public static int Run(string[] args, TextWriter stderr)
+    public static int Run(string[] args)
     {
         var cl = CommandLine.Parse(args);
+        RuntimeLog.Configure(cl.Value("--log"), cl.Value("--log-format"));
         if (cl.Command is "version" || cl.Has("--version"))
         {
             Write($"sandbox version {Version}\nspec: {OciVersions.Current}\n");
@@ -65,7 +67,7 @@ internal static class Commands
         }
         var host = HostFacts.Read();
         var store = new StateStore(cl.Value("--root") is { Length: > 0 } r ? Path.GetFullPath(r) : StateStore.DefaultRoot(host.Uid));
-        var life = new Lifecycle(store, host, stderr);
+        var life = new Lifecycle(store, host, RuntimeLog.Warnings);
         switch (cl.Command)
         {
 #if SANDBOX_BUILD

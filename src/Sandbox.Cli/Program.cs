@@ -7,26 +7,20 @@ using Sandbox.Runtime;
 // or environment through /proc/PID, nor those of its forks (the container's first process before it execs, the
 // reaper). The kernel makes a process dumpable again when it execs a program, so containers are unaffected.
 Sandbox.Runtime.Interop.Libc.Prctl(Sandbox.Runtime.Interop.Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
-var stderr = FdWriter.Error;
 int code;
 try
 {
-    code = Commands.Run(args, stderr);
+    code = Commands.Run(args);
 }
 catch (SandboxException e)
 {
-    stderr.WriteLine($"sandbox: {e.Code}: {e.Message}");
-    if (e.Hint is not null)
-    {
-        stderr.WriteLine($"  hint: {e.Hint}");
-    }
+    RuntimeLog.Error(e.Code, e.Message, e.Hint);
     code = e.Code == ErrorCodes.ExecFailed ? (e.Message.Contains("ENOENT", StringComparison.Ordinal) ? Lifecycle.ExecNotFoundExit : Lifecycle.ExecDeniedExit)
         : Commands.ErrorExit;
 }
 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 {
-    stderr.WriteLine($"sandbox: {ErrorCodes.Io}: {e.Message}");
-    stderr.WriteLine("  hint: check the paths and permissions named above");
+    RuntimeLog.Error(ErrorCodes.Io, e.Message, "check the paths and permissions named above");
     code = Commands.ErrorExit;
 }
 

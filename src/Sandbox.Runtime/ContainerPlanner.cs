@@ -565,7 +565,7 @@ internal static class ContainerPlanner
             if (warnOnStderr)
             {
                 var names = Enumerable.Range(0, 64).Where(b => (unraisable & (1UL << b)) != 0).Select(b => b < LinuxNames.Capabilities.Length ? LinuxNames.Capabilities[b] : $"capability {b}");
-                FdWriter.Error.WriteLine($"sandbox: warning: $.process.capabilities.ambient: {string.Join(", ", names)} not both permitted and inheritable, so the kernel cannot raise them; left out");
+                RuntimeLog.Warnings.WriteLine($"sandbox: warning: $.process.capabilities.ambient: {string.Join(", ", names)} not both permitted and inheritable, so the kernel cannot raise them; left out");
             }
         }
         var user = proc.User ?? new OciUser();

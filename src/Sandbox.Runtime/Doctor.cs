@@ -187,7 +187,7 @@ internal static class Doctor
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            FdWriter.Error.WriteLine($"sandbox: warning: could not remove the probe directory {dir}: {e.Message}");
+            RuntimeLog.Warnings.WriteLine($"sandbox: warning: could not remove the probe directory {dir}: {e.Message}");
         }
     }
 

@@ -71,5 +71,48 @@ public class ProcessCommandsTests
         Assert.False(linux.GetProperty("cgroup").GetProperty("systemd").GetBoolean());
     }
 
+    /// <summary>
+    /// With --log (podman's conmon passes it, and shows the runtime's stderr as the container's output), warnings go
+    /// to the log only, errors to stderr and the log, in the --log-format asked for.
+    /// </summary>
+    [PrivilegedFact]
+    public void Log_takes_the_warnings_off_stderr_and_records_errors_too_as_json_or_text()
+    {
+        using var b = new TestBundle();
+        // Ambient capabilities that are not inheritable: create warns about them.
+        string[] caps = ["CAP_KILL"];
+        b.Config = b.Config with { Process = b.Process with { Capabilities = new Sandbox.Oci.OciCapabilities { Bounding = [.. caps], Effective = [.. caps], Permitted = [.. caps], Ambient = [.. caps] } } };
+        b.Sh("true");
+        var log = Path.Combine(b.Dir, "runtime.log");
+        b.Write();
+        try
+        {
+            var created = b.Cli(["--log", log, "--log-format", "json", "create", "--bundle", b.Dir, b.Id]);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            Assert.Equal("", created.Stderr);
+            var warning = JsonDocument.Parse(File.ReadAllLines(log).Single()).RootElement;
+            Assert.Equal("warning", warning.GetProperty("level").GetString());
+            Assert.StartsWith("$.process.capabilities.ambient: CAP_KILL not both permitted and inheritable", warning.GetProperty("msg").GetString(), StringComparison.Ordinal);
+            Assert.True(DateTime.TryParse(warning.GetProperty("time").GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out _));
+
+            // Without --log the warning is on stderr, as before.
+            var again = b.Cli(["create", "--bundle", b.Dir, b.Id + "b"]);
+            Assert.Contains("sandbox: warning: $.process.capabilities.ambient", again.Stderr, StringComparison.Ordinal);
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id + "b"]).ExitCode);
+
+            var text = Path.Combine(b.Dir, "text.log");
+            var missing = b.Cli(["--log", text, "--log-format", "text", "state", "no-such-container"]);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("SBX", missing.Stderr, StringComparison.Ordinal);
+            Assert.Matches(@"^time=""[0-9T:.-]+Z"" level=error msg=""SBX[0-9]{4}: container \\""no-such-container\\"" does not exist", File.ReadAllText(text));
+
+            Assert.Contains("--log-format text or --log-format json", b.Cli(["--log-format", "yaml", "state", b.Id]).Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        }
+    }
+
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 }
