@@ -17,6 +17,7 @@ internal static class Commands
           state ID
           kill [--all] ID [SIGNAL]      SIGNAL: a name (TERM, SIGKILL) or a number; default TERM; --all: every process
           ps [--format table|json] ID   the container's processes (host pids)
+          pause ID / resume ID          freeze and thaw every process of the container (its cgroup)
           features                      what this runtime implements (the runtime-spec features JSON)
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
@@ -117,6 +118,10 @@ internal static class Commands
                 }
                 life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"), cl.Has("--all") || cl.Has("-a"));
                 return 0;
+            case "pause" or "resume":
+                cl.Allow();
+                life.Pause(cl.Id(), cl.Command == "pause");
+                return 0;
             case "ps":
                 cl.Allow("--format");
                 return Ps(life.Ps(cl.Id()), cl.Value("--format") ?? "table");
@@ -159,7 +164,7 @@ internal static class Commands
 
     private static readonly HashSet<string> KnownCommands = new(StringComparer.Ordinal)
     {
-        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps",
+        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps", "pause", "resume",
     };
 
     /// <summary>runc's forms: `--format json` an array of pids; the table, a pid and a command line per process.</summary>

@@ -20,5 +20,6 @@ public static class OciStatus
     public const string Creating = "creating";
     public const string Created = "created";
     public const string Running = "running";
+    public const string Paused = "paused";
     public const string Stopped = "stopped";
 }

@@ -300,7 +300,8 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
         {
             MeasureUsage = measureUsage,
-            NeedFreezer = !NewPidNamespace(config),
+            // v1: the freezer kills what left the pid namespace's reach, and `sandbox pause` freezes.
+            NeedFreezer = true,
             EveryHierarchy = config.Mounts?.Exists(m => m.Type == "cgroup") ?? false,
         };
         var driver = CgroupHost.Driver();
@@ -541,6 +542,23 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
         }
     }
 
+    /// <summary>`sandbox pause` (freeze every process of the container) and `sandbox resume`.</summary>
+    public void Pause(string id, bool pause)
+    {
+        var record = store.Read(id);
+        var status = store.Status(record);
+        var expected = pause ? OciStatus.Running : OciStatus.Paused;
+        if (status != expected)
+        {
+            throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}, not {expected}",
+                pause ? $"only a running container can be paused (`sandbox state {id}`)" : $"only a paused container can be resumed (`sandbox state {id}`)");
+        }
+        var freezer = CgroupFreezer.Find(record.Cgroups)
+            ?? throw new SandboxException(ErrorCodes.Unsupported, $"container \"{id}\" has no cgroup to freeze",
+                "pausing needs the container's own cgroup: give it a limit (linux.resources), or run as root where cgroups can be made");
+        CgroupFreezer.Set(freezer, pause);
+    }
+
     /// <summary>`sandbox ps`: the container's processes, as host pids.</summary>
     public IReadOnlyList<int> Ps(string id) => Processes(LiveRecord(id, "it has no processes"));
 
@@ -548,7 +566,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     {
         var record = store.Read(id);
         var status = store.Status(record);
-        if (status is not (OciStatus.Created or OciStatus.Running))
+        if (status is not (OciStatus.Created or OciStatus.Running or OciStatus.Paused))
         {
             throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is {status}: {why}",
                 $"delete it with `sandbox delete {id}`");

@@ -204,7 +204,9 @@ internal sealed class StateStore(string root)
         {
             return OciStatus.Stopped;
         }
-        return r.Phase == OciStatus.Created && File.Exists(FifoPath(r.Id)) ? OciStatus.Created : OciStatus.Running;
+        return r.Phase == OciStatus.Created && File.Exists(FifoPath(r.Id)) ? OciStatus.Created
+            : r.Cgroups.Count > 0 && Cgroups.CgroupFreezer.IsFrozen(r.Cgroups) ? OciStatus.Paused
+            : OciStatus.Running;
     }
 
     private static bool SupervisorAlive(ContainerRecord r) =>

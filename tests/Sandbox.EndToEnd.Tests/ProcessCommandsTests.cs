@@ -46,6 +46,53 @@ public class ProcessCommandsTests
         Assert.Contains("does not exist", b.Cli(["ps", b.Id]).Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>Paused, the container's processes stop (a counter it writes stands still) and its state says so;
+    /// resumed, they go on. Both refuse the wrong state.</summary>
+    [PrivilegedFact]
+    public void Pause_freezes_every_process_and_resume_thaws_them()
+    {
+        using var b = new TestBundle();
+        var shared = Directory.CreateDirectory(Path.Combine(b.Dir, "shared")).FullName;
+        b.Config = b.Config with
+        {
+            Mounts = [.. b.Config.Mounts!, new Sandbox.Oci.OciMount { Destination = "/shared", Type = "bind", Source = shared, Options = ["rbind", "rw"] }],
+            Linux = b.Config.Linux! with { Resources = new Sandbox.Oci.OciResources { Pids = new Sandbox.Oci.OciPids { Limit = 100 } } },
+            Process = b.Process with { User = new Sandbox.Oci.OciUser { Uid = 0, Gid = 0 } },
+        };
+        // A child does the counting: pause must stop every process, not only the first.
+        b.Sh("(i=0; while true; do i=$((i+1)); echo $i > /shared/n.tmp; mv /shared/n.tmp /shared/n; sleep 0.02; done) & wait");
+        var counter = Path.Combine(shared, "n");
+        int Count() => File.Exists(counter) && int.TryParse(File.ReadAllText(counter), out var n) ? n : 0;
+        string State() => JsonDocument.Parse(b.Cli(["state", b.Id]).Stdout).RootElement.GetProperty("status").GetString()!;
+        try
+        {
+            Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+            Assert.Contains("not running", b.Cli(["pause", b.Id]).Stderr, StringComparison.Ordinal);
+            Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+            SandboxHost.WaitUntil(() => Count() > 3, TimeSpan.FromSeconds(10), "the counter to count");
+            Assert.Contains("not paused", b.Cli(["resume", b.Id]).Stderr, StringComparison.Ordinal);
+
+            var paused = b.Cli(["pause", b.Id]);
+            Assert.True(paused.ExitCode == 0, paused.ToString());
+            Assert.Equal("paused", State());
+            var stopped = Count();
+            Thread.Sleep(400);
+            Assert.Equal(stopped, Count());
+
+            var resumed = b.Cli(["resume", b.Id]);
+            Assert.True(resumed.ExitCode == 0, resumed.ToString());
+            Assert.Equal("running", State());
+            SandboxHost.WaitUntil(() => Count() > stopped + 3, TimeSpan.FromSeconds(10), "the counter to go on");
+
+            // A paused container is killed and deleted as any other.
+            Assert.Equal(0, b.Cli(["pause", b.Id]).ExitCode);
+        }
+        finally
+        {
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        }
+    }
+
     private static int[] Ps(TestBundle b)
     {
         var r = b.Cli(["ps", "--format", "json", b.Id]);

@@ -32,6 +32,26 @@ public sealed class CgroupV2FixtureTests : IDisposable
     }
 
     [Fact]
+    public void Pause_writes_cgroup_freeze_and_reads_frozen_from_cgroup_events()
+    {
+        var dir = Child("sandbox-p");
+        File.WriteAllText(Path.Join(dir, "cgroup.freeze"), "0\n");
+        File.WriteAllText(Path.Join(dir, "cgroup.events"), "populated 1\nfrozen 0\n");
+        Assert.Equal(dir, CgroupFreezer.Find([dir]));
+        Assert.False(CgroupFreezer.IsFrozen([dir]));
+        // What the kernel reports once every task is frozen.
+        File.WriteAllText(Path.Join(dir, "cgroup.events"), "populated 1\nfrozen 1\n");
+        CgroupFreezer.Set(dir, frozen: true);
+        Assert.Equal("1", File.ReadAllText(Path.Join(dir, "cgroup.freeze")).Trim());
+        Assert.True(CgroupFreezer.IsFrozen([dir]));
+        File.WriteAllText(Path.Join(dir, "cgroup.events"), "populated 1\nfrozen 0\n");
+        CgroupFreezer.Set(dir, frozen: false);
+        Assert.Equal("0", File.ReadAllText(Path.Join(dir, "cgroup.freeze")).Trim());
+        // A directory with neither file (the container has no cgroup of its own there): nothing to freeze.
+        Assert.Null(CgroupFreezer.Find([Directory.CreateDirectory(Path.Join(_root, "plain")).FullName]));
+    }
+
+    [Fact]
     public void Limits_are_written_in_v2_units_and_swap_is_closed()
     {
         var dir = Child("sandbox-a");
