@@ -18,7 +18,7 @@ internal sealed class CommandLine
     private static readonly HashSet<string> Valued =
     [
         "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket", "--spec",
-        "--output", "--timeout", "--report", "--seccomp", "--repeat", "--remove-if-orphaned", "--format",
+        "--output", "--timeout", "--report", "--seccomp", "--repeat", "--remove-if-orphaned", "--format", "--resources", "-r",
     ];
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)

@@ -18,6 +18,7 @@ internal static class Commands
           kill [--all] ID [SIGNAL]      SIGNAL: a name (TERM, SIGKILL) or a number; default TERM; --all: every process
           ps [--format table|json] ID   the container's processes (host pids)
           pause ID / resume ID          freeze and thaw every process of the container (its cgroup)
+          update --resources FILE ID    new limits (FILE: what linux.resources holds; - for stdin)
           features                      what this runtime implements (the runtime-spec features JSON)
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
@@ -118,6 +119,13 @@ internal static class Commands
                 }
                 life.Kill(cl.Operands[0], SignalNames.Parse(cl.Operands.Count == 2 ? cl.Operands[1] : "TERM"), cl.Has("--all") || cl.Has("-a"));
                 return 0;
+            case "update":
+                cl.Allow("--resources", "-r");
+                var resources = cl.Value("--resources") ?? cl.Value("-r")
+                    ?? throw new SandboxException(ErrorCodes.Usage, "`sandbox update` needs --resources FILE", "e.g. `sandbox update --resources limits.json ID` (FILE holds what linux.resources would; - reads stdin)");
+                life.Update(cl.Id(), () => OciConfigLoader.ParseResources(
+                    resources == "-" ? ReadStdin() : OciConfigLoader.ReadFile(Path.GetFullPath(resources)), resources == "-" ? "stdin" : resources));
+                return 0;
             case "pause" or "resume":
                 cl.Allow();
                 life.Pause(cl.Id(), cl.Command == "pause");
@@ -164,7 +172,7 @@ internal static class Commands
 
     private static readonly HashSet<string> KnownCommands = new(StringComparer.Ordinal)
     {
-        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps", "pause", "resume",
+        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps", "pause", "resume", "update",
     };
 
     /// <summary>runc's forms: `--format json` an array of pids; the table, a pid and a command line per process.</summary>
@@ -195,6 +203,14 @@ internal static class Commands
             default:
                 throw new SandboxException(ErrorCodes.Usage, $"--format {format}: not a format of `sandbox ps`", "use --format table or --format json");
         }
+    }
+
+    private static byte[] ReadStdin()
+    {
+        using var stdin = Console.OpenStandardInput();
+        using var copy = new MemoryStream();
+        stdin.CopyTo(copy);
+        return copy.ToArray();
     }
 
     private static SandboxException UnknownCommand(string command) =>

@@ -51,6 +51,40 @@ public static class OciConfigLoader
         return config;
     }
 
+    /// <summary>
+    /// A `linux.resources` object on its own (`sandbox update --resources FILE`), checked as it would be in a
+    /// config.json; problems are named by their path in the file.
+    /// </summary>
+    public static OciResources ParseResources(ReadOnlySpan<byte> json, string displayPath)
+    {
+        OciResources? resources;
+        try
+        {
+            resources = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciResources);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is null ? "" : $" at {e.Path}";
+            var line = e.LineNumber is long l ? $":{l + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
+            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}{line}: invalid JSON{where}: {FirstSentence(e.Message)}",
+                "fix the file; it holds what config.json's linux.resources would");
+        }
+        if (resources is null)
+        {
+            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null", "the file must hold a JSON object");
+        }
+        const string prefix = "$.linux.resources";
+        var problems = OciConfigValidator.Validate(new OciConfig { Linux = new OciLinux { Resources = resources } })
+            .Where(p => p.Path.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (problems.Count > 0)
+        {
+            throw new SandboxException(problems[0].Code,
+                $"{displayPath}: " + string.Join("\n  ", problems.Select(p => $"${p.Path[prefix.Length..]}: {p.Message}")),
+                problems.Count == 1 ? problems[0].Hint : "fix each field listed above");
+        }
+        return resources;
+    }
+
     public static string Serialize(OciConfig config) => JsonSerializer.Serialize(config, OciJsonContext.Default.OciConfig);
 
     public static string Serialize(OciState state) => JsonSerializer.Serialize(state, OciJsonContext.Default.OciState);

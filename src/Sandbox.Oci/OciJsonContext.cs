@@ -8,4 +8,5 @@ namespace Sandbox.Oci;
     WriteIndented = true)]
 [JsonSerializable(typeof(OciConfig))]
 [JsonSerializable(typeof(OciState))]
+[JsonSerializable(typeof(OciResources))]
 internal sealed partial class OciJsonContext : JsonSerializerContext;

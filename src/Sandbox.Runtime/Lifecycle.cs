@@ -295,14 +295,16 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
 
     /// <summary>The container's cgroup, under the caller's own (or at linux.cgroupsPath), with its limits written.</summary>
     /// <param name="record">Given the directories before they exist, to write into the state (see ICgroupDriver.Create).</param>
-    private ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, Action<IReadOnlyList<string>> record, out IReadOnlyList<string> unenforced, bool measureUsage = false)
+    /// <param name="everyHierarchy">Join every hierarchy (`create`, as runc does: `update` may set any limit later).</param>
+    private ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, Action<IReadOnlyList<string>> record, out IReadOnlyList<string> unenforced, bool measureUsage = false,
+        bool everyHierarchy = false)
     {
         var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
         {
             MeasureUsage = measureUsage,
             // v1: the freezer kills what left the pid namespace's reach, and `sandbox pause` freezes.
             NeedFreezer = true,
-            EveryHierarchy = config.Mounts?.Exists(m => m.Type == "cgroup") ?? false,
+            EveryHierarchy = everyHierarchy || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false),
         };
         var driver = CgroupHost.Driver();
         if (driver is null)
@@ -420,7 +422,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             if (NeedsCgroup(config, forUsage: false))
             {
                 // `events --stats` may ask for figures at any time while it runs: join the usage hierarchies too.
-                cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out _, measureUsage: true);
+                cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out _, measureUsage: true, everyHierarchy: true);
             }
             ObsoleteLimits(config);
             int pid;
@@ -557,6 +559,42 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             ?? throw new SandboxException(ErrorCodes.Unsupported, $"container \"{id}\" has no cgroup to freeze",
                 "pausing needs the container's own cgroup: give it a limit (linux.resources), or run as root where cgroups can be made");
         CgroupFreezer.Set(freezer, pause);
+    }
+
+    /// <summary>
+    /// `sandbox update --resources FILE`: new limits written to the container's cgroup, as they would be at create.
+    /// A limit whose controller the container has no directory in is refused (`create` joins every hierarchy for this).
+    /// </summary>
+    public void Update(string id, Func<OciResources> read)
+    {
+        var record = LiveRecord(id, "there is nothing to update");
+        var limits = CgroupHost.Limits(read());
+        if (limits.IsEmpty)
+        {
+            return;
+        }
+        var layout = CgroupLayout.Read();
+        string? Under(string mount) => record.Cgroups.FirstOrDefault(d => d.StartsWith(mount + "/", StringComparison.Ordinal));
+        if (layout.Version == "v2" && layout.V2Mount is { } v2 && Under(v2) is { } dir)
+        {
+            CgroupV2Driver.Apply(dir, limits);
+            return;
+        }
+        var dirs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (controller, mount) in layout.V1Mounts)
+        {
+            if (Under(mount) is { } d)
+            {
+                dirs[controller] = d;
+            }
+        }
+        var (_, missing) = CgroupPaths.Controllers(limits, dirs.ContainsKey, "blkio", ", which the container has no cgroup in");
+        if (missing.Count > 0)
+        {
+            throw new SandboxException(ErrorCodes.ControllerMissing, $"container \"{id}\": cannot update {string.Join(", ", missing)}",
+                "a container made by `sandbox run` joins only the hierarchies its limits needed: give it that limit from the start, or use `sandbox create`");
+        }
+        CgroupV1Driver.Apply(dirs, limits);
     }
 
     /// <summary>`sandbox ps`: the container's processes, as host pids.</summary>

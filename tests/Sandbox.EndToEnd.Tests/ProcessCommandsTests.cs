@@ -93,6 +93,43 @@ public class ProcessCommandsTests
         }
     }
 
+    /// <summary>`update --resources FILE` writes new limits to a created container's cgroup, any controller's (create
+    /// joins them all), and refuses a bad file with the place of the problem.</summary>
+    [PrivilegedFact]
+    public void Update_writes_new_limits_to_the_containers_cgroup()
+    {
+        using var b = new TestBundle();
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Resources = new Sandbox.Oci.OciResources { Memory = new Sandbox.Oci.OciMemory { Limit = 64 << 20 } } } };
+        b.Sh("sleep 1000");
+        var file = Path.Combine(b.Dir, "limits.json");
+        try
+        {
+            Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+            string Dir(string hierarchy) => Assert.Single(Directory.GetDirectories($"/sys/fs/cgroup/{hierarchy}", "sandbox-*-" + b.Id, SearchOption.AllDirectories));
+            Assert.Equal((64L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(Dir("memory"), "memory.limit_in_bytes")).Trim());
+
+            File.WriteAllText(file, """{"memory": {"limit": 33554432}, "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 42}}""");
+            var r = b.Cli(["update", "--resources", file, b.Id]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("33554432", File.ReadAllText(Path.Combine(Dir("memory"), "memory.limit_in_bytes")).Trim());
+            Assert.Equal("50000", File.ReadAllText(Path.Combine(Dir("cpu"), "cpu.cfs_quota_us")).Trim());
+            Assert.Equal("42", File.ReadAllText(Path.Combine(Dir("pids"), "pids.max")).Trim());
+
+            File.WriteAllText(file, "{\n  \"memory\": {\"limit\": \"lots\"}\n}");
+            var bad = b.Cli(["update", "--resources", file, b.Id]);
+            Assert.Equal(125, bad.ExitCode);
+            Assert.Contains("limits.json:2:", bad.Stderr, StringComparison.Ordinal);
+            File.WriteAllText(file, """{"cpu": {"shares": 1}}""");
+            Assert.Contains("SBX", b.Cli(["update", "--resources", file, b.Id]).Stderr, StringComparison.Ordinal);
+            Assert.Equal("33554432", File.ReadAllText(Path.Combine(Dir("memory"), "memory.limit_in_bytes")).Trim());
+        }
+        finally
+        {
+            Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
+        }
+        Assert.Contains("does not exist", b.Cli(["update", "--resources", file, b.Id]).Stderr, StringComparison.Ordinal);
+    }
+
     private static int[] Ps(TestBundle b)
     {
         var r = b.Cli(["ps", "--format", "json", b.Id]);

@@ -111,7 +111,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         BlkioWeight = available.Contains("blkio") ? l.BlkioWeight : null,
     };
 
-    private static void Apply(Dictionary<string, string> dirs, CgroupLimits l)
+    internal static void Apply(Dictionary<string, string> dirs, CgroupLimits l)
     {
         string S(long v) => v.ToString(CultureInfo.InvariantCulture);
         if (dirs.TryGetValue("memory", out var mem))
