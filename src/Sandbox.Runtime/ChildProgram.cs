@@ -66,7 +66,52 @@ internal sealed unsafe class ChildProgram : IDisposable
             n->Description = _arena.Str(plan.Steps[i].Describe());
             Encode(plan.Steps[i], n);
         }
+        RefuseWritesToRuntimeNamespaces(plan);
     }
+
+    /// <summary>
+    /// A hostname, a domainname or a sysctl goes to the container's own namespace, which may be one joined by path; but
+    /// one that is the runtime's own (/proc/1/ns/uts, say) is the host's, and writing it would rename the host or change
+    /// its network or IPC settings. Compared by the descriptors opened to join, so what is checked is what is joined.
+    /// </summary>
+    private void RefuseWritesToRuntimeNamespaces(SetupPlan plan)
+    {
+        for (var i = 0; i < plan.Steps.Count; i++)
+        {
+            if (plan.Steps[i] is not JoinNamespaceStep { Type: "uts" or "network" or "ipc" } join)
+            {
+                continue;
+            }
+            var what = plan.Steps.Select(s => WrittenIn(s, join.Type)).FirstOrDefault(w => w is not null);
+            if (what is null)
+            {
+                continue;
+            }
+            var joined = new FileInfo($"/proc/self/fd/{Context->Steps[i].I1}").LinkTarget;
+            var own = new FileInfo($"/proc/self/ns/{(join.Type == "network" ? "net" : join.Type)}").LinkTarget;
+            if (joined is not null && joined == own)
+            {
+                throw new SandboxException(ErrorCodes.ConfigInvalid,
+                    $"{what}: the {join.Type} namespace joined by path ({join.Path}) is the runtime's own, so this would change the host's",
+                    $"join the container's own {join.Type} namespace, create a new one, or remove {what}");
+            }
+        }
+    }
+
+    /// <summary>The config field that writes into the container's namespace of this type, if the step does.</summary>
+    private static string? WrittenIn(SetupStep step, string type) => (step, type) switch
+    {
+        (HostnameStep, "uts") => "$.hostname",
+        (DomainnameStep, "uts") => "$.domainname",
+        (WriteFileStep w, _) when w.Path.StartsWith("/proc/sys/", StringComparison.Ordinal) && SysctlNamespace(w.Path) == type => $"$.linux.sysctl ({w.Path})",
+        _ => null,
+    };
+
+    /// <summary>The namespace a /proc/sys file belongs to, among the keys a config may set (SBX1016).</summary>
+    private static string SysctlNamespace(string path) =>
+        path.StartsWith("/proc/sys/net/", StringComparison.Ordinal) ? "network"
+        : path is "/proc/sys/kernel/hostname" or "/proc/sys/kernel/domainname" ? "uts"
+        : "ipc";
 
     /// <summary>Fills one native step from its managed form. Host descriptors (namespace files) open here.</summary>
     private void Encode(SetupStep step, ChildStep* n)
@@ -166,6 +211,14 @@ internal sealed unsafe class ChildProgram : IDisposable
                 break;
             case PivotRootStep:
                 n->Op = ChildOp.PivotRoot;
+                break;
+            case ChrootStep s:
+                n->Op = ChildOp.Chroot;
+                n->S1 = _arena.Str(s.Rootfs);
+                break;
+            case BecomeRootStep s:
+                n->Op = ChildOp.BecomeRoot;
+                n->I1 = s.RootMayBeUnmapped ? 1 : 0;
                 break;
             case MoveRootStep s:
                 n->Op = ChildOp.MoveRoot;

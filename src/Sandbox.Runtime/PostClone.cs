@@ -120,6 +120,10 @@ internal static unsafe class PostClone
                 return PivotRoot(ctx);
             case ChildOp.MoveRoot:
                 return MoveRoot(ctx, s);
+            case ChildOp.Chroot:
+                return ChrootIntoRootfs(ctx, s);
+            case ChildOp.BecomeRoot:
+                return BecomeRoot(ctx, s);
             case ChildOp.SetRootfsPropagationAfterPivot:
                 return Mount(null, Lit("/\0"u8), null, s->L1, null) == 0 ? 0 : Errno;
             case ChildOp.MaskPath:
@@ -625,6 +629,26 @@ internal static unsafe class PostClone
         return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
     }
 
+    /// <summary>S1 the rootfs. No mount namespace: chroot, which changes no mount (pivot_root and MS_MOVE would the host's).</summary>
+    private static int ChrootIntoRootfs(ChildContext* ctx, ChildStep* s)
+    {
+        var fd = Open(s->S1, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        ctx->RootFd = fd;
+        if (Fchdir(fd) != 0)
+        {
+            return Errno;
+        }
+        if (Chroot(Lit(".\0"u8)) != 0)
+        {
+            return Errno;
+        }
+        return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
+    }
+
     private static int MaskPath(ChildContext* ctx, ChildStep* s)
     {
         var fd = Open(s->S1, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
@@ -806,6 +830,24 @@ internal static unsafe class PostClone
             return Errno;
         }
         return Prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == 0 ? 0 : Errno;
+    }
+
+    /// <summary>
+    /// setresgid(0) and setresuid(0) in the user namespace (raw syscalls, as in SetUser); I1 set: a namespace joined by
+    /// path, where 0 may not be mapped (EINVAL), and the ids then stay as they were. The capabilities stay: the process
+    /// holds them in the namespace, and becoming uid 0 there keeps them.
+    /// </summary>
+    private static int BecomeRoot(ChildContext* ctx, ChildStep* s)
+    {
+        if (Syscall(ctx->Sys.Setresgid, 0, 0, 0, 0, 0) != 0 && (s->I1 == 0 || Errno != EINVAL))
+        {
+            return Errno;
+        }
+        if (Syscall(ctx->Sys.Setresuid, 0, 0, 0, 0, 0) != 0 && (s->I1 == 0 || Errno != EINVAL))
+        {
+            return Errno;
+        }
+        return 0;
     }
 
     /// <summary>L1 effective, L2 permitted, L3 inheritable, L4 ambient (bit masks).</summary>
