@@ -183,6 +183,7 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->L3 = s.Propagation;
                 n->I1 = (int)s.Create;
                 n->I2 = s.Idmapped is null ? -1 : OpenIdmapped(s.Idmapped);
+                n->I3 = s.CopyUp ? 1 : 0;
                 break;
             case AttachIdmappedStep s:
                 n->Op = ChildOp.AttachIdmapped;

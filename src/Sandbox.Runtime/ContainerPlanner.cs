@@ -463,8 +463,10 @@ internal static class ContainerPlanner
                     steps.Add(new AttachIdmappedStep(new IdmappedTree(lower, false, false, idmap!.Value.Uid, idmap.Value.Gid)));
                 }
                 devIsFresh |= rel == "dev";
-                steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags, opts.Data,
-                    MountCreate.Directory, 0, opts.Propagation));
+                // A read-only tmpfs gets its copy first, then goes read-only by remount.
+                var readonlyLater = opts.CopyUp ? opts.Flags & MS_RDONLY : 0;
+                steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags & ~readonlyLater, opts.Data,
+                    MountCreate.Directory, readonlyLater, opts.Propagation, CopyUp: opts.CopyUp));
             }
         }
         if (devIsFresh)

@@ -112,12 +112,15 @@ internal sealed record JoinSessionKeyringStep : SetupStep
 /// <param name="Target">The same path relative to the rootfs, as the child resolves it.</param>
 /// <param name="Idmapped">For a bind mount: the parent's id-mapped copy of <paramref name="Source"/>, attached instead of a
 /// plain bind.</param>
+/// <param name="CopyUp">tmpcopyup: before the tmpfs covers the directory, the child holds it open, and copies its files,
+/// directories, symlinks and fifos (owners and modes too) into the new tmpfs, never following a symlink.</param>
 internal sealed record MountStep(
     string Destination, string Target, string? Source, string? FsType, ulong Flags, string? Data,
-    MountCreate Create, ulong RemountFlags, ulong Propagation, IdmappedTree? Idmapped = null) : SetupStep
+    MountCreate Create, ulong RemountFlags, ulong Propagation, IdmappedTree? Idmapped = null, bool CopyUp = false) : SetupStep
 {
     public override string Describe() =>
-        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? (Idmapped is null ? "bind " : "id-mapped bind ") + Source : FsType) + " on " + Destination;
+        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? (Idmapped is null ? "bind " : "id-mapped bind ") + Source : FsType)
+        + (CopyUp ? " with a copy of the rootfs's files" : "") + " on " + Destination;
 }
 
 /// <summary>

@@ -76,6 +76,27 @@ public class ContainerPlannerTests
     }
 
     [Fact]
+    public void A_tmpcopyup_tmpfs_is_copied_into_before_it_goes_read_only()
+    {
+        var c = Fixtures.Config() with
+        {
+            Mounts = [new OciMount { Destination = "/etc", Type = "tmpfs", Source = "tmpfs", Options = ["tmpcopyup", "ro", "nosuid", "mode=755"] },
+                new OciMount { Destination = "/var", Type = "tmpfs", Source = "tmpfs", Options = ["tmpcopyup"] }],
+        };
+        var mounts = Plan(c).Steps.OfType<MountStep>().ToList();
+        var etc = mounts.Single(m => m.Target == "etc");
+        Assert.True(etc.CopyUp);
+        Assert.Equal(MS_NOSUID, etc.Flags);
+        Assert.Equal(MS_RDONLY, etc.RemountFlags);
+        Assert.Equal("mode=755", etc.Data);
+        Assert.Contains("copy", etc.Describe(), StringComparison.Ordinal);
+        var var = mounts.Single(m => m.Target == "var");
+        Assert.True(var.CopyUp);
+        Assert.Equal(0ul, var.RemountFlags);
+        Assert.DoesNotContain(mounts, m => m.Target != "etc" && m.Target != "var" && m.CopyUp);
+    }
+
+    [Fact]
     public void A_file_bind_creates_a_file_to_mount_on()
     {
         using var b = new Fixtures.TempBundle();
