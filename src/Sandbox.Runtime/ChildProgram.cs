@@ -66,35 +66,59 @@ internal sealed unsafe class ChildProgram : IDisposable
             n->Description = _arena.Str(plan.Steps[i].Describe());
             Encode(plan.Steps[i], n);
         }
-        RefuseWritesToRuntimeNamespaces(plan);
+        RefuseHostNamespaces(plan);
     }
 
     /// <summary>
-    /// A hostname, a domainname or a sysctl goes to the container's own namespace, which may be one joined by path; but
-    /// one that is the runtime's own (/proc/1/ns/uts, say) is the host's, and writing it would rename the host or change
-    /// its network or IPC settings. Compared by the descriptors opened to join, so what is checked is what is joined.
+    /// A namespace joined by path may be the runtime's own (or init's: /proc/self/ns/mnt, /proc/1/ns/uts), which is
+    /// the host's. Setting up a root in the host's mount namespace would change its propagation, leave mounts behind and
+    /// pivot the root of every process there; a hostname, a domainname or a sysctl would rename the host or change its
+    /// network or IPC settings. Compared by the descriptors opened to join, so what is checked is what is joined.
     /// </summary>
-    private void RefuseWritesToRuntimeNamespaces(SetupPlan plan)
+    private void RefuseHostNamespaces(SetupPlan plan)
     {
         for (var i = 0; i < plan.Steps.Count; i++)
         {
-            if (plan.Steps[i] is not JoinNamespaceStep { Type: "uts" or "network" or "ipc" } join)
+            if (plan.Steps[i] is not JoinNamespaceStep { Type: "mount" or "uts" or "network" or "ipc" } join)
             {
                 continue;
             }
-            var what = plan.Steps.Select(s => WrittenIn(s, join.Type)).FirstOrDefault(w => w is not null);
+            var what = join.Type == "mount" ? "$.linux.namespaces" : plan.Steps.Select(s => WrittenIn(s, join.Type)).FirstOrDefault(w => w is not null);
             if (what is null)
             {
                 continue;
             }
+            var file = join.Type switch { "mount" => "mnt", "network" => "net", _ => join.Type };
             var joined = new FileInfo($"/proc/self/fd/{Context->Steps[i].I1}").LinkTarget;
-            var own = new FileInfo($"/proc/self/ns/{(join.Type == "network" ? "net" : join.Type)}").LinkTarget;
-            if (joined is not null && joined == own)
+            if (joined is null || !new[] { "self", "1" }.Any(pid => LinkTargetOrNull($"/proc/{pid}/ns/{file}") == joined))
+            {
+                continue;
+            }
+            if (join.Type == "mount")
             {
                 throw new SandboxException(ErrorCodes.ConfigInvalid,
-                    $"{what}: the {join.Type} namespace joined by path ({join.Path}) is the runtime's own, so this would change the host's",
-                    $"join the container's own {join.Type} namespace, create a new one, or remove {what}");
+                    $"$.linux.namespaces: the mount namespace joined by path ({join.Path}) is the host's: setting up the root there would pivot the host's root and leave mounts behind",
+                    "leave the mount namespace out to share the host's (the container is then chrooted into its root), or create a new one");
             }
+            throw new SandboxException(ErrorCodes.ConfigInvalid,
+                $"{what}: the {join.Type} namespace joined by path ({join.Path}) is the host's, so this would change the host's",
+                $"join the container's own {join.Type} namespace, create a new one, or remove {what}");
+        }
+    }
+
+    private static string? LinkTargetOrNull(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

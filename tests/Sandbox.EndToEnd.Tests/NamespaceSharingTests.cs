@@ -182,7 +182,7 @@ public class NamespaceSharingTests
             };
             r = b.Run();
             Assert.True(r.ExitCode != 0, r.ToString());
-            Assert.Contains($"{ErrorCodes.ConfigInvalid}: $.hostname: the uts namespace joined by path (/proc/self/ns/uts) is the runtime's own", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains($"{ErrorCodes.ConfigInvalid}: $.hostname: the uts namespace joined by path (/proc/self/ns/uts) is the host's", r.Stderr, StringComparison.Ordinal);
             Assert.Equal(hostname, Environment.MachineName);
         }
         finally
@@ -210,7 +210,7 @@ public class NamespaceSharingTests
         b.Sh("cat /proc/sys/net/ipv4/ip_forward");
         var r = b.Run();
         Assert.True(r.ExitCode != 0, r.ToString());
-        Assert.Contains($"{ErrorCodes.ConfigInvalid}: $.linux.sysctl (/proc/sys/net/ipv4/ip_forward): the network namespace joined by path (/proc/self/ns/net) is the runtime's own",
+        Assert.Contains($"{ErrorCodes.ConfigInvalid}: $.linux.sysctl (/proc/sys/net/ipv4/ip_forward): the network namespace joined by path (/proc/self/ns/net) is the host's",
             r.Stderr, StringComparison.Ordinal);
     }
 

@@ -488,6 +488,34 @@ public class ContainerPlannerTests
         Assert.Equal(ErrorCodes.RootfsMissing, Assert.Throws<SandboxException>(() => Plan(c)).Code);
     }
 
+    private static OciConfig Joining(OciConfig c, string type, string path) =>
+        c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != type), new OciNamespace { Type = type, Path = path }] } };
+
+    /// <summary>
+    /// The host's namespaces joined by path: checked on the descriptors the native program opens, before any clone
+    /// (which is why this is a unit test: a runtime without the check would pivot the host's root).
+    /// </summary>
+    [Fact]
+    public void The_hosts_own_namespaces_joined_by_path_are_refused_where_setup_would_change_them()
+    {
+        var mount = Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(Joining(Fixtures.Config(), "mount", "/proc/self/ns/mnt"))));
+        Assert.Equal(ErrorCodes.ConfigInvalid, mount.Code);
+        Assert.StartsWith("$.linux.namespaces: the mount namespace joined by path (/proc/self/ns/mnt) is the host's", mount.Message, StringComparison.Ordinal);
+        Assert.Contains("leave the mount namespace out", mount.Hint, StringComparison.Ordinal);
+
+        var uts = Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(Joining(Fixtures.Config(), "uts", "/proc/self/ns/uts"))));
+        Assert.StartsWith("$.hostname: the uts namespace joined by path (/proc/self/ns/uts) is the host's", uts.Message, StringComparison.Ordinal);
+        var domain = Joining(Fixtures.Config() with { Hostname = null, Domainname = "d" }, "uts", "/proc/self/ns/uts");
+        Assert.StartsWith("$.domainname: ", Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(domain))).Message, StringComparison.Ordinal);
+        var sysctl = Joining(Fixtures.Config(), "ipc", "/proc/self/ns/ipc");
+        sysctl = sysctl with { Linux = sysctl.Linux! with { Sysctl = new() { ["kernel.shmmax"] = "1" } } };
+        Assert.StartsWith("$.linux.sysctl (/proc/sys/kernel/shmmax): the ipc namespace", Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(sysctl))).Message, StringComparison.Ordinal);
+
+        // Joined without anything written to it, a host namespace is shared, as leaving it out would share it.
+        using var shared = ChildProgram.Create(Plan(Joining(Fixtures.Config() with { Hostname = null }, "uts", "/proc/self/ns/uts")));
+        Assert.Contains(shared.Steps, s => s is JoinNamespaceStep { Type: "uts" });
+    }
+
     [Fact]
     public void The_native_program_holds_every_step()
     {
