@@ -46,6 +46,8 @@ internal enum ChildOp
     RestrictExecution,
     JoinSessionKeyring,
     AttachIdmapped,
+    BecomeRoot,
+    Chroot,
 }
 
 [StructLayout(LayoutKind.Sequential)]

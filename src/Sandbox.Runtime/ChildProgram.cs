@@ -66,7 +66,76 @@ internal sealed unsafe class ChildProgram : IDisposable
             n->Description = _arena.Str(plan.Steps[i].Describe());
             Encode(plan.Steps[i], n);
         }
+        RefuseHostNamespaces(plan);
     }
+
+    /// <summary>
+    /// A namespace joined by path may be the runtime's own (or init's: /proc/self/ns/mnt, /proc/1/ns/uts), which is
+    /// the host's. Setting up a root in the host's mount namespace would change its propagation, leave mounts behind and
+    /// pivot the root of every process there; a hostname, a domainname or a sysctl would rename the host or change its
+    /// network or IPC settings. Compared by the descriptors opened to join, so what is checked is what is joined.
+    /// </summary>
+    private void RefuseHostNamespaces(SetupPlan plan)
+    {
+        for (var i = 0; i < plan.Steps.Count; i++)
+        {
+            if (plan.Steps[i] is not JoinNamespaceStep { Type: "mount" or "uts" or "network" or "ipc" } join)
+            {
+                continue;
+            }
+            var what = join.Type == "mount" ? "$.linux.namespaces" : plan.Steps.Select(s => WrittenIn(s, join.Type)).FirstOrDefault(w => w is not null);
+            if (what is null)
+            {
+                continue;
+            }
+            var file = join.Type switch { "mount" => "mnt", "network" => "net", _ => join.Type };
+            var joined = new FileInfo($"/proc/self/fd/{Context->Steps[i].I1}").LinkTarget;
+            if (joined is null || !new[] { "self", "1" }.Any(pid => LinkTargetOrNull($"/proc/{pid}/ns/{file}") == joined))
+            {
+                continue;
+            }
+            if (join.Type == "mount")
+            {
+                throw new SandboxException(ErrorCodes.ConfigInvalid,
+                    $"$.linux.namespaces: the mount namespace joined by path ({join.Path}) is the host's: setting up the root there would pivot the host's root and leave mounts behind",
+                    "leave the mount namespace out to share the host's (the container is then chrooted into its root), or create a new one");
+            }
+            throw new SandboxException(ErrorCodes.ConfigInvalid,
+                $"{what}: the {join.Type} namespace joined by path ({join.Path}) is the host's, so this would change the host's",
+                $"join the container's own {join.Type} namespace, create a new one, or remove {what}");
+        }
+    }
+
+    private static string? LinkTargetOrNull(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The config field that writes into the container's namespace of this type, if the step does.</summary>
+    private static string? WrittenIn(SetupStep step, string type) => (step, type) switch
+    {
+        (HostnameStep, "uts") => "$.hostname",
+        (DomainnameStep, "uts") => "$.domainname",
+        (WriteFileStep w, _) when w.Path.StartsWith("/proc/sys/", StringComparison.Ordinal) && SysctlNamespace(w.Path) == type => $"$.linux.sysctl ({w.Path})",
+        _ => null,
+    };
+
+    /// <summary>The namespace a /proc/sys file belongs to, among the keys a config may set (SBX1016).</summary>
+    private static string SysctlNamespace(string path) =>
+        path.StartsWith("/proc/sys/net/", StringComparison.Ordinal) ? "network"
+        : path is "/proc/sys/kernel/hostname" or "/proc/sys/kernel/domainname" ? "uts"
+        : "ipc";
 
     /// <summary>Fills one native step from its managed form. Host descriptors (namespace files) open here.</summary>
     private void Encode(SetupStep step, ChildStep* n)
@@ -138,6 +207,7 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->L3 = s.Propagation;
                 n->I1 = (int)s.Create;
                 n->I2 = s.Idmapped is null ? -1 : OpenIdmapped(s.Idmapped);
+                n->I3 = s.CopyUp ? 1 : 0;
                 break;
             case AttachIdmappedStep s:
                 n->Op = ChildOp.AttachIdmapped;
@@ -166,6 +236,14 @@ internal sealed unsafe class ChildProgram : IDisposable
                 break;
             case PivotRootStep:
                 n->Op = ChildOp.PivotRoot;
+                break;
+            case ChrootStep s:
+                n->Op = ChildOp.Chroot;
+                n->S1 = _arena.Str(s.Rootfs);
+                break;
+            case BecomeRootStep s:
+                n->Op = ChildOp.BecomeRoot;
+                n->I1 = s.RootMayBeUnmapped ? 1 : 0;
                 break;
             case MoveRootStep s:
                 n->Op = ChildOp.MoveRoot;

@@ -55,10 +55,12 @@ internal static class ContainerPlanner
         bool New(string type) => namespaces.TryGetValue(type, out var path) && string.IsNullOrEmpty(path);
         bool Has(string type) => namespaces.ContainsKey(type);
 
-        if (!Has("mount"))
+        // Without a mount namespace the container shares the runtime's, as the runtime-spec says; it runs chrooted into
+        // its root, as runc runs it. Nothing may be mounted then: a mount would be the host's and outlive the container.
+        var mountNs = Has("mount");
+        if (!mountNs)
         {
-            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.linux.namespaces: no mount namespace",
-                "add {\"type\": \"mount\"}: sandbox never changes the host's mounts");
+            CheckWithoutMountNamespace(c, linux);
         }
         var userNs = Has("user");
         if (!host.IsRoot && !userNs)
@@ -67,14 +69,16 @@ internal static class ContainerPlanner
                 $"$.linux.namespaces: running as uid {host.Uid} needs a user namespace",
                 "add {\"type\": \"user\"} with uid/gid mappings, or generate a config with `sandbox spec --rootless`");
         }
-        if (c.Hostname is { Length: > 0 } && !New("uts"))
+        // A hostname goes to the container's own uts namespace, new or joined by path (the runtime-spec says so, and
+        // runc sets it there); without one it would be the host's. ChildProgram refuses a joined one that is the runtime's.
+        if (c.Hostname is { Length: > 0 } && !Has("uts"))
         {
-            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.hostname: needs a new uts namespace",
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.hostname: needs a uts namespace (new, or joined by path)",
                 "add {\"type\": \"uts\"} to linux.namespaces, or remove hostname");
         }
-        if (c.Domainname is { Length: > 0 } && !New("uts"))
+        if (c.Domainname is { Length: > 0 } && !Has("uts"))
         {
-            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.domainname: needs a new uts namespace",
+            throw new SandboxException(ErrorCodes.ConfigInvalid, "$.domainname: needs a uts namespace (new, or joined by path)",
                 "add {\"type\": \"uts\"} to linux.namespaces, or remove domainname");
         }
 
@@ -151,6 +155,18 @@ internal static class ContainerPlanner
         {
             steps.Add(new SetDumpableStep(false));
         }
+        if (userNs)
+        {
+            // Setup acts as the namespace's root, as runc's does: the runtime's own ids need not be mapped there (as
+            // root, maps of container 0 to host 100000), and an unmapped id owns nothing it makes (devpts: EOVERFLOW).
+            // In a joined namespace whose maps the planner cannot see, a root that is not mapped leaves the ids as they were.
+            var rootMapped = joinsUser || (IsMapped(uidMap!, 0) && IsMapped(gidMap!, 0));
+            if (rootMapped)
+            {
+                steps.Add(new BecomeRootStep(RootMayBeUnmapped: joinsUser));
+                steps.Add(new SetParentDeathSignalStep(SIGKILL)); // a change of credentials clears it
+            }
+        }
         if (New("cgroup"))
         {
             // A cgroup namespace is rooted at the cgroup its creator is in: the child makes it once the parent has
@@ -175,9 +191,12 @@ internal static class ContainerPlanner
         }
 
         var propagation = linux.RootfsPropagation;
-        steps.Add(new RootPropagationStep(MS_REC | (propagation is "slave" or "rslave" or "shared" or "rshared" ? MS_SLAVE : MS_PRIVATE)));
-        steps.Add(new BindRootfsStep(rootfs, c.Root!.Readonly));
-        AddMounts(c, o, rootfs, userNs, host, steps);
+        if (mountNs)
+        {
+            steps.Add(new RootPropagationStep(MS_REC | (propagation is "slave" or "rslave" or "shared" or "rshared" ? MS_SLAVE : MS_PRIVATE)));
+            steps.Add(new BindRootfsStep(rootfs, c.Root!.Readonly));
+            AddMounts(c, o, rootfs, userNs, host, steps);
+        }
 
         var hooks = c.Hooks;
         var needsState = (hooks?.Prestart?.Count ?? 0) + (hooks?.CreateRuntime?.Count ?? 0)
@@ -188,7 +207,7 @@ internal static class ContainerPlanner
         }
         AddHooks(steps, "createContainer", hooks?.CreateContainer);
 
-        steps.Add(o.NoPivot ? new MoveRootStep(rootfs) : new PivotRootStep());
+        steps.Add(!mountNs ? new ChrootStep(rootfs) : o.NoPivot ? new MoveRootStep(rootfs) : new PivotRootStep());
         if (propagation is not null)
         {
             steps.Add(new RootfsPropagationStep(MountOptions.PropagationFlags(propagation)));
@@ -326,21 +345,77 @@ internal static class ContainerPlanner
         return maps;
     }
 
+    /// <summary>
+    /// What a container without a mount namespace cannot have: everything that mounts. runc refuses maskedPaths and
+    /// readonlyPaths there ("unable to restrict sys entries without a private MNT namespace") but makes the other
+    /// mounts in the host's namespace, where they stay after the container is gone; sandbox never changes the host's mounts.
+    /// </summary>
+    private static void CheckWithoutMountNamespace(OciConfig c, OciLinux linux)
+    {
+        const string Hint = "add {\"type\": \"mount\"} to linux.namespaces: without a mount namespace the container shares the host's, "
+            + "where every mount would stay after it (sandbox never changes the host's mounts)";
+        void Refuse(string path, string what) =>
+            throw new SandboxException(ErrorCodes.ConfigInvalid, $"{path}: {what} without a mount namespace", Hint);
+        if (c.Mounts is { Count: > 0 })
+        {
+            Refuse("$.mounts", "mounts");
+        }
+        if (linux.MaskedPaths is { Count: > 0 })
+        {
+            Refuse("$.linux.maskedPaths", "masked paths");
+        }
+        if (linux.ReadonlyPaths is { Count: > 0 })
+        {
+            Refuse("$.linux.readonlyPaths", "read-only paths");
+        }
+        if (c.Root!.Readonly)
+        {
+            Refuse("$.root.readonly", "a read-only root (a remount)");
+        }
+        if (linux.RootfsPropagation is not null)
+        {
+            Refuse("$.linux.rootfsPropagation", "root propagation");
+        }
+        if (linux.Devices is { Count: > 0 })
+        {
+            Refuse("$.linux.devices", "devices (made in a fresh /dev, or bound from the host)");
+        }
+        if (linux.Sysctl is { Count: > 0 })
+        {
+            Refuse("$.linux.sysctl", "sysctls (written through the container's own /proc)");
+        }
+        // A chroot holds only a process that cannot chroot again (chroot into a subdirectory, then walk up out of it,
+        // even with the capability in its own user namespace) nor mount: in the host's mount namespace, that would reach
+        // every host file. pivot_root in a mount namespace of its own leaves nothing above the root to walk to.
+        var caps = c.Process!.Capabilities;
+        foreach (var (set, names) in new[] { ("bounding", caps?.Bounding), ("effective", caps?.Effective), ("permitted", caps?.Permitted),
+                     ("inheritable", caps?.Inheritable), ("ambient", caps?.Ambient) })
+        {
+            if (names?.FirstOrDefault(n => n is "CAP_SYS_CHROOT" or "CAP_SYS_ADMIN") is { } cap)
+            {
+                throw new SandboxException(ErrorCodes.ConfigInvalid,
+                    $"$.process.capabilities.{set}: {cap} without a mount namespace, where the container is only chrooted into its root",
+                    $"remove {cap}, or add {{\"type\": \"mount\"}} to linux.namespaces");
+            }
+        }
+    }
+
+    private static bool IsMapped(IReadOnlyList<IdMap> m, uint id) => m.Any(x => id >= x.ContainerId && id - x.ContainerId < x.Size);
+
     private static void CheckUserMapped(OciUser? user, IReadOnlyList<IdMap>? uidMap, IReadOnlyList<IdMap>? gidMap)
     {
         if (user is null || uidMap is null || gidMap is null)
         {
             return;
         }
-        static bool Mapped(IReadOnlyList<IdMap> m, uint id) => m.Any(x => id >= x.ContainerId && id - x.ContainerId < x.Size);
-        if (!Mapped(uidMap, user.Uid))
+        if (!IsMapped(uidMap, user.Uid))
         {
             throw new SandboxException(ErrorCodes.IdMapping, $"$.process.user.uid: {user.Uid} is not mapped in linux.uidMappings",
                 "map that uid, or run as a uid the mappings cover");
         }
         foreach (var gid in (user.AdditionalGids ?? []).Prepend(user.Gid))
         {
-            if (!Mapped(gidMap, gid))
+            if (!IsMapped(gidMap, gid))
             {
                 throw new SandboxException(ErrorCodes.IdMapping, $"$.process.user: gid {gid} is not mapped in linux.gidMappings",
                     "map that gid, or use a gid the mappings cover");
@@ -388,8 +463,10 @@ internal static class ContainerPlanner
                     steps.Add(new AttachIdmappedStep(new IdmappedTree(lower, false, false, idmap!.Value.Uid, idmap.Value.Gid)));
                 }
                 devIsFresh |= rel == "dev";
-                steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags, opts.Data,
-                    MountCreate.Directory, 0, opts.Propagation));
+                // A read-only tmpfs gets its copy first, then goes read-only by remount.
+                var readonlyLater = opts.CopyUp ? opts.Flags & MS_RDONLY : 0;
+                steps.Add(new MountStep(m.Destination!, rel, m.Source ?? m.Type, m.Type, opts.Flags & ~readonlyLater, opts.Data,
+                    MountCreate.Directory, readonlyLater, opts.Propagation, CopyUp: opts.CopyUp));
             }
         }
         if (devIsFresh)

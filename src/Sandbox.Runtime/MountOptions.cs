@@ -5,7 +5,9 @@ namespace Sandbox.Runtime;
 /// <summary>mount(8)-style options split into what mount(2) takes: flags, propagation, and the data string.</summary>
 /// <param name="Idmap">"idmap" or "ridmap" was given (the mount's uidMappings/gidMappings say how).</param>
 /// <param name="IdmapRecursive">"ridmap": the mounts below a recursive bind are id-mapped too.</param>
-internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data, bool Bind, bool Recursive, bool Idmap = false, bool IdmapRecursive = false)
+/// <param name="CopyUp">"tmpcopyup" (podman's, for a tmpfs): the tmpfs starts as a copy of what the rootfs has there.</param>
+internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data, bool Bind, bool Recursive, bool Idmap = false, bool IdmapRecursive = false,
+    bool CopyUp = false)
 {
     private static readonly Dictionary<string, (bool Clear, ulong Flag)> FlagOptions = new(StringComparer.Ordinal)
     {
@@ -24,7 +26,7 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
 
     /// <summary>The generic options sandbox honours (`sandbox features` lists them); filesystem options pass through.</summary>
     public static IEnumerable<string> Recognized =>
-        FlagOptions.Keys.Concat(PropagationNames).Concat(["bind", "rbind", "idmap", "ridmap"]).Order(StringComparer.Ordinal);
+        FlagOptions.Keys.Concat(PropagationNames).Concat(["bind", "rbind", "idmap", "ridmap", "tmpcopyup"]).Order(StringComparer.Ordinal);
 
     public static ulong PropagationFlags(string name) => name switch
     {
@@ -45,7 +47,7 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
         ulong flags = 0, propagation = 0;
         var bind = type == "bind";
         var recursive = false;
-        bool idmap = false, idmapRecursive = false;
+        bool idmap = false, idmapRecursive = false, copyUp = false;
         var data = new List<string>();
         foreach (var o in options ?? [])
         {
@@ -63,11 +65,15 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
                 idmap = true;
                 idmapRecursive |= o == "ridmap";
             }
+            else if (o == "tmpcopyup")
+            {
+                copyUp = true;
+            }
             else if (PropagationFlags(o) is var p && p != 0)
             {
                 propagation = p;
             }
-            else if (o is "remount" or "tmpcopyup" or "rro" or "rrw" or "rnosuid" or "rsuid" or "rnodev" or "rdev"
+            else if (o is "remount" or "rro" or "rrw" or "rnosuid" or "rsuid" or "rnodev" or "rdev"
                      or "rnoexec" or "rexec" or "copy-symlink")
             {
                 throw new SandboxException(ErrorCodes.Unsupported, $"$.mounts[{index}].options: \"{o}\" is not supported",
@@ -78,8 +84,13 @@ internal sealed record MountOptions(ulong Flags, ulong Propagation, string? Data
                 data.Add(o);
             }
         }
+        if (copyUp && (bind || type != "tmpfs"))
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, $"$.mounts[{index}].options: \"tmpcopyup\" on a mount of type \"{(bind ? "bind" : type)}\"",
+                "tmpcopyup fills a tmpfs mount: use it with type \"tmpfs\" only");
+        }
         // A bind mount has no filesystem options: mount(2) ignores the data with MS_BIND, and other runtimes accept
         // what tools write there (`mode=755`, `size=1k`); so does sandbox, and passes none.
-        return new MountOptions(flags, propagation, data.Count > 0 && !bind ? string.Join(',', data) : null, bind, recursive, idmap, idmapRecursive);
+        return new MountOptions(flags, propagation, data.Count > 0 && !bind ? string.Join(',', data) : null, bind, recursive, idmap, idmapRecursive, copyUp);
     }
 }

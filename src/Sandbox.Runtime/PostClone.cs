@@ -120,6 +120,10 @@ internal static unsafe class PostClone
                 return PivotRoot(ctx);
             case ChildOp.MoveRoot:
                 return MoveRoot(ctx, s);
+            case ChildOp.Chroot:
+                return ChrootIntoRootfs(ctx, s);
+            case ChildOp.BecomeRoot:
+                return BecomeRoot(ctx, s);
             case ChildOp.SetRootfsPropagationAfterPivot:
                 return Mount(null, Lit("/\0"u8), null, s->L1, null) == 0 ? 0 : Errno;
             case ChildOp.MaskPath:
@@ -477,12 +481,25 @@ internal static unsafe class PostClone
             return Errno;
         }
         var buf = stackalloc byte[64];
+        // tmpcopyup (I3): hold the directory the tmpfs is about to cover, to copy from once it is mounted.
+        var from = s->I3 != 0 ? Open(FdPath(buf, fd), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0) : -1;
+        if (s->I3 != 0 && from < 0)
+        {
+            var e = Errno;
+            Close(fd);
+            return e;
+        }
         var rc = s->I2 >= 0
             // The parent's id-mapped copy of the source, attached where a plain bind would go.
             ? (int)Syscall(ctx->Sys.MoveMount, s->I2, (nint)Lit("\0"u8), fd, (nint)Lit("\0"u8), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
             : Mount(s->S1, FdPath(buf, fd), s->S3, s->L1, s->S4);
         var err = rc == 0 ? 0 : Errno;
         Close(fd);
+        if (from >= 0)
+        {
+            err = err == 0 ? CopyUp(ctx, s, from) : err;
+            Close(from);
+        }
         if (err != 0 || (s->L2 == 0 && s->L3 == 0))
         {
             return err;
@@ -505,6 +522,175 @@ internal static unsafe class PostClone
         }
         Close(fd);
         return err;
+    }
+
+    private const int CopyUpMaxDepth = 64, CopyBufferSize = 16384, DentsSize = 2048;
+
+    /// <summary>
+    /// tmpcopyup: copies what the rootfs had at the mount point (held open as <paramref name="from"/>) into the tmpfs
+    /// now mounted there. The rootfs is a stranger's: every name is one component opened relative to its directory's
+    /// descriptor with O_NOFOLLOW, so no symlink is ever followed (symlinks are copied as symlinks); device nodes and
+    /// sockets are left out; a tree deeper than 64 levels fails (ELOOP), as does one the tmpfs has no room for (ENOSPC).
+    /// </summary>
+    private static int CopyUp(ChildContext* ctx, ChildStep* s, int from)
+    {
+        var at = OpenInRoot(ctx, s->S2, CreateNone);
+        if (at < 0)
+        {
+            return Errno;
+        }
+        var buf = stackalloc byte[64];
+        var to = Open(FdPath(buf, at), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0);
+        var err = to < 0 ? Errno : 0;
+        Close(at);
+        if (err != 0)
+        {
+            return err;
+        }
+        var scratch = stackalloc byte[CopyBufferSize];
+        err = CopyTree(ctx, from, to, scratch, 0);
+        Close(to);
+        return err;
+    }
+
+    private static int CopyTree(ChildContext* ctx, int from, int to, byte* scratch, int depth)
+    {
+        if (depth >= CopyUpMaxDepth)
+        {
+            return ELOOP;
+        }
+        var dents = stackalloc byte[DentsSize];
+        while (true)
+        {
+            var n = Getdents64(from, dents, DentsSize);
+            if (n <= 0)
+            {
+                return n == 0 ? 0 : Errno;
+            }
+            // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name
+            nint off = 0;
+            while (off < n)
+            {
+                var reclen = *(ushort*)(dents + off + 16);
+                var name = dents + off + 19;
+                if (reclen == 0)
+                {
+                    return EINVAL;
+                }
+                off += reclen;
+                if (name[0] == (byte)'.' && (name[1] == 0 || (name[1] == (byte)'.' && name[2] == 0)))
+                {
+                    continue;
+                }
+                var err = CopyEntry(ctx, from, to, name, scratch, depth);
+                if (err != 0)
+                {
+                    return err;
+                }
+            }
+        }
+    }
+
+    private static int CopyEntry(ChildContext* ctx, int from, int to, byte* name, byte* scratch, int depth)
+    {
+        StatxBuffer st;
+        if (Statx(from, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID, &st) != 0)
+        {
+            return Errno;
+        }
+        var type = st.Mode & S_IFMT;
+        var mode = st.Mode & 0xfffu;
+        if (type == S_IFLNK)
+        {
+            var len = Readlinkat(from, name, scratch, CopyBufferSize - 1);
+            if (len < 0)
+            {
+                return Errno;
+            }
+            scratch[len] = 0;
+            return Symlinkat(scratch, to, name) != 0 ? Errno : Chown(to, name, &st, AT_SYMLINK_NOFOLLOW);
+        }
+        if (type == S_IFIFO)
+        {
+            // umask is 0 during setup: the mode is the rootfs's.
+            return Mknodat(to, name, S_IFIFO | mode, 0) != 0 ? Errno : Chown(to, name, &st, AT_SYMLINK_NOFOLLOW);
+        }
+        if (type != S_IFDIR && type != S_IFREG)
+        {
+            return 0;
+        }
+        var noFollow = ctx->Sys.ONoFollow | O_CLOEXEC;
+        int src, dst;
+        if (type == S_IFDIR)
+        {
+            if (Mkdirat(to, name, 0x1c0) != 0)
+            {
+                return Errno;
+            }
+            src = Openat(from, name, O_RDONLY | ctx->Sys.ODirectory | noFollow, 0);
+            dst = src < 0 ? -1 : Openat(to, name, O_RDONLY | ctx->Sys.ODirectory | noFollow, 0);
+        }
+        else
+        {
+            // O_NONBLOCK: should the entry have become a fifo since, the open does not wait for a writer.
+            src = Openat(from, name, O_RDONLY | O_NONBLOCK | noFollow, 0);
+            dst = src < 0 ? -1 : Openat(to, name, O_WRONLY | O_CREAT | O_EXCL | noFollow, 0x180);
+        }
+        var err = src < 0 || dst < 0 ? Errno : 0;
+        if (err == 0)
+        {
+            err = type == S_IFDIR ? CopyTree(ctx, src, dst, scratch, depth + 1) : CopyData(src, dst, scratch);
+        }
+        if (err == 0)
+        {
+            err = Chown(dst, Lit("\0"u8), &st, AT_EMPTY_PATH);
+        }
+        if (err == 0 && Fchmod(dst, mode) != 0)
+        {
+            err = Errno;
+        }
+        if (src >= 0)
+        {
+            Close(src);
+        }
+        if (dst >= 0)
+        {
+            Close(dst);
+        }
+        return err;
+    }
+
+    /// <summary>The rootfs's owner for a copy; one the container's user namespace does not map (EINVAL) stays its root's.</summary>
+    private static int Chown(int dirfd, byte* name, StatxBuffer* st, int flags) =>
+        Fchownat(dirfd, name, st->Uid, st->Gid, flags) == 0 || Errno == EINVAL ? 0 : Errno;
+
+    private static int CopyData(int src, int dst, byte* scratch)
+    {
+        StatxBuffer st;
+        if (Statx(src, Lit("\0"u8), AT_EMPTY_PATH, STATX_TYPE, &st) != 0)
+        {
+            return Errno;
+        }
+        if ((st.Mode & S_IFMT) != S_IFREG)
+        {
+            return EINVAL; // swapped for something else since it was listed
+        }
+        while (true)
+        {
+            var n = Read(src, scratch, CopyBufferSize);
+            if (n < 0 && Errno == EINTR)
+            {
+                continue;
+            }
+            if (n <= 0)
+            {
+                return n == 0 ? 0 : Errno;
+            }
+            if (!WriteAll(dst, scratch, (int)n))
+            {
+                return Errno;
+            }
+        }
     }
 
     private static int BindIntoRoot(ChildContext* ctx, byte* source, byte* rel, int create)
@@ -615,6 +801,26 @@ internal static unsafe class PostClone
             return Errno;
         }
         if (Mount(s->S1, Lit("/\0"u8), null, MS_MOVE, null) != 0)
+        {
+            return Errno;
+        }
+        if (Chroot(Lit(".\0"u8)) != 0)
+        {
+            return Errno;
+        }
+        return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
+    }
+
+    /// <summary>S1 the rootfs. No mount namespace: chroot, which changes no mount (pivot_root and MS_MOVE would the host's).</summary>
+    private static int ChrootIntoRootfs(ChildContext* ctx, ChildStep* s)
+    {
+        var fd = Open(s->S1, O_PATH | ctx->Sys.ODirectory | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return Errno;
+        }
+        ctx->RootFd = fd;
+        if (Fchdir(fd) != 0)
         {
             return Errno;
         }
@@ -806,6 +1012,24 @@ internal static unsafe class PostClone
             return Errno;
         }
         return Prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == 0 ? 0 : Errno;
+    }
+
+    /// <summary>
+    /// setresgid(0) and setresuid(0) in the user namespace (raw syscalls, as in SetUser); I1 set: a namespace joined by
+    /// path, where 0 may not be mapped (EINVAL), and the ids then stay as they were. The capabilities stay: the process
+    /// holds them in the namespace, and becoming uid 0 there keeps them.
+    /// </summary>
+    private static int BecomeRoot(ChildContext* ctx, ChildStep* s)
+    {
+        if (Syscall(ctx->Sys.Setresgid, 0, 0, 0, 0, 0) != 0 && (s->I1 == 0 || Errno != EINVAL))
+        {
+            return Errno;
+        }
+        if (Syscall(ctx->Sys.Setresuid, 0, 0, 0, 0, 0) != 0 && (s->I1 == 0 || Errno != EINVAL))
+        {
+            return Errno;
+        }
+        return 0;
     }
 
     /// <summary>L1 effective, L2 permitted, L3 inheritable, L4 ambient (bit masks).</summary>

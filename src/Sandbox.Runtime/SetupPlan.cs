@@ -24,6 +24,17 @@ internal sealed record WaitForParentStep : SetupStep
     public override string Describe() => "wait for the parent to set up id maps";
 }
 
+/// <summary>
+/// setresgid and setresuid 0 in the container's user namespace, once the parent has written its maps: setup then acts
+/// as the namespace's root (the runtime's own ids need not be mapped there), as runc's does.
+/// </summary>
+/// <param name="RootMayBeUnmapped">A joined namespace, whose maps the planner does not know: where 0 is not mapped
+/// (EINVAL), the ids stay as they were.</param>
+internal sealed record BecomeRootStep(bool RootMayBeUnmapped) : SetupStep
+{
+    public override string Describe() => "become root in the user namespace";
+}
+
 internal sealed record JoinNamespaceStep(string Type, string Path, ulong Flag) : SetupStep
 {
     public override string Describe() => $"join {Type} namespace {Path}";
@@ -101,12 +112,15 @@ internal sealed record JoinSessionKeyringStep : SetupStep
 /// <param name="Target">The same path relative to the rootfs, as the child resolves it.</param>
 /// <param name="Idmapped">For a bind mount: the parent's id-mapped copy of <paramref name="Source"/>, attached instead of a
 /// plain bind.</param>
+/// <param name="CopyUp">tmpcopyup: before the tmpfs covers the directory, the child holds it open, and copies its files,
+/// directories, symlinks and fifos (owners and modes too) into the new tmpfs, never following a symlink.</param>
 internal sealed record MountStep(
     string Destination, string Target, string? Source, string? FsType, ulong Flags, string? Data,
-    MountCreate Create, ulong RemountFlags, ulong Propagation, IdmappedTree? Idmapped = null) : SetupStep
+    MountCreate Create, ulong RemountFlags, ulong Propagation, IdmappedTree? Idmapped = null, bool CopyUp = false) : SetupStep
 {
     public override string Describe() =>
-        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? (Idmapped is null ? "bind " : "id-mapped bind ") + Source : FsType) + " on " + Destination;
+        "mount " + ((Flags & Interop.Libc.MS_BIND) != 0 ? (Idmapped is null ? "bind " : "id-mapped bind ") + Source : FsType)
+        + (CopyUp ? " with a copy of the rootfs's files" : "") + " on " + Destination;
 }
 
 /// <summary>
@@ -155,6 +169,15 @@ internal sealed record SymlinkStep(string Path, string LinkTarget, string Parent
 internal sealed record PivotRootStep : SetupStep
 {
     public override string Describe() => "pivot_root into the rootfs";
+}
+
+/// <summary>
+/// Without a mount namespace (the host's is shared): chroot into the rootfs, as runc does, since pivot_root and a
+/// move would change the host's mounts.
+/// </summary>
+internal sealed record ChrootStep(string Rootfs) : SetupStep
+{
+    public override string Describe() => $"chroot into the rootfs {Rootfs} (no mount namespace)";
 }
 
 internal sealed record MoveRootStep(string Rootfs) : SetupStep

@@ -76,6 +76,27 @@ public class ContainerPlannerTests
     }
 
     [Fact]
+    public void A_tmpcopyup_tmpfs_is_copied_into_before_it_goes_read_only()
+    {
+        var c = Fixtures.Config() with
+        {
+            Mounts = [new OciMount { Destination = "/etc", Type = "tmpfs", Source = "tmpfs", Options = ["tmpcopyup", "ro", "nosuid", "mode=755"] },
+                new OciMount { Destination = "/var", Type = "tmpfs", Source = "tmpfs", Options = ["tmpcopyup"] }],
+        };
+        var mounts = Plan(c).Steps.OfType<MountStep>().ToList();
+        var etc = mounts.Single(m => m.Target == "etc");
+        Assert.True(etc.CopyUp);
+        Assert.Equal(MS_NOSUID, etc.Flags);
+        Assert.Equal(MS_RDONLY, etc.RemountFlags);
+        Assert.Equal("mode=755", etc.Data);
+        Assert.Contains("copy", etc.Describe(), StringComparison.Ordinal);
+        var var = mounts.Single(m => m.Target == "var");
+        Assert.True(var.CopyUp);
+        Assert.Equal(0ul, var.RemountFlags);
+        Assert.DoesNotContain(mounts, m => m.Target != "etc" && m.Target != "var" && m.CopyUp);
+    }
+
+    [Fact]
     public void A_file_bind_creates_a_file_to_mount_on()
     {
         using var b = new Fixtures.TempBundle();
@@ -231,12 +252,142 @@ public class ContainerPlannerTests
         Assert.Contains("$.hostname", Assert.Throws<SandboxException>(() => Plan(c)).Message, StringComparison.Ordinal);
     }
 
+    private static OciConfig Without(OciConfig c, params string[] types) =>
+        c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => !types.Contains(n.Type))] } };
+
+    /// <summary>A config that mounts nothing: what may run without a mount namespace.</summary>
+    private static OciConfig MountingNothing(OciConfig c) => c with
+    {
+        Mounts = [],
+        Root = c.Root! with { Readonly = false },
+        Linux = c.Linux! with { MaskedPaths = null, ReadonlyPaths = null },
+    };
+
     [Fact]
-    public void Without_a_mount_namespace_nothing_is_mounted_on_the_host()
+    public void Without_a_mount_namespace_the_container_is_chrooted_and_nothing_is_mounted()
+    {
+        foreach (var (rootless, host) in new[] { (false, Fixtures.Root()), (true, Fixtures.User()) })
+        {
+            var p = Plan(MountingNothing(Without(Fixtures.Config(rootless), "mount")), host);
+            Assert.Equal(0ul, p.CloneFlags & CLONE_NEWNS);
+            Assert.DoesNotContain(p.Steps, s => s is MountStep or BindRootfsStep or RootPropagationStep or PivotRootStep or MoveRootStep
+                or MakeDeviceStep or BindDeviceStep or SymlinkStep or MaskPathStep or ReadonlyPathStep or RemountRootReadonlyStep);
+            var chroot = Assert.Single(p.Steps.OfType<ChrootStep>());
+            Assert.True(p.Steps.ToList().IndexOf(chroot) < IndexOf<ChdirStep>(p));
+            // --no-pivot too: a move of the rootfs onto / would be the host's
+            Assert.Single(Plan(MountingNothing(Without(Fixtures.Config(rootless), "mount")), host, noPivot: true).Steps.OfType<ChrootStep>());
+        }
+    }
+
+    [Fact]
+    public void Without_a_mount_namespace_whatever_mounts_is_refused_rather_than_mounted_on_the_host()
+    {
+        var bare = MountingNothing(Without(Fixtures.Config(), "mount"));
+        var cases = new (OciConfig Config, string Path)[]
+        {
+            (Without(Fixtures.Config(), "mount"), "$.mounts"),
+            (bare with { Mounts = [new OciMount { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs" }] }, "$.mounts"),
+            (bare with { Linux = bare.Linux! with { MaskedPaths = ["/proc/kcore"] } }, "$.linux.maskedPaths"),
+            (bare with { Linux = bare.Linux! with { ReadonlyPaths = ["/proc/sys"] } }, "$.linux.readonlyPaths"),
+            (bare with { Root = bare.Root! with { Readonly = true } }, "$.root.readonly"),
+            (bare with { Linux = bare.Linux! with { RootfsPropagation = "rslave" } }, "$.linux.rootfsPropagation"),
+            (bare with { Linux = bare.Linux! with { Devices = [new OciDevice { Type = "c", Path = "/dev/kmsg", Major = 1, Minor = 11 }] } }, "$.linux.devices"),
+            (bare with { Linux = bare.Linux! with { Sysctl = new() { ["net.ipv4.ip_forward"] = "1" } } }, "$.linux.sysctl"),
+        };
+        foreach (var (c, path) in cases)
+        {
+            var e = Assert.Throws<SandboxException>(() => Plan(c));
+            Assert.Equal(ErrorCodes.ConfigInvalid, e.Code);
+            Assert.StartsWith(path + ":", e.Message, StringComparison.Ordinal);
+            Assert.Contains("without a mount namespace", e.Message, StringComparison.Ordinal);
+            Assert.Contains("{\"type\": \"mount\"}", e.Hint, StringComparison.Ordinal);
+        }
+        // A chroot does not hold a process that may chroot or mount: in the host's mount namespace that is every host file.
+        foreach (var cap in new[] { "CAP_SYS_CHROOT", "CAP_SYS_ADMIN" })
+        {
+            foreach (var rootless in new[] { false, true })
+            {
+                var c = MountingNothing(Without(Fixtures.Config(rootless), "mount"));
+                c = c with { Process = c.Process! with { Capabilities = c.Process.Capabilities! with { Bounding = [.. c.Process.Capabilities.Bounding!, cap] } } };
+                var e = Assert.Throws<SandboxException>(() => Plan(c, rootless ? Fixtures.User() : null));
+                Assert.StartsWith($"$.process.capabilities.bounding: {cap} without a mount namespace", e.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void Namespaces_left_out_are_shared_with_the_runtime()
+    {
+        foreach (var type in new[] { "uts", "ipc", "network", "pid", "cgroup" })
+        {
+            var c = Without(Fixtures.Config(), type);
+            if (type == "uts")
+            {
+                c = c with { Hostname = null };
+            }
+            var p = Plan(c);
+            var flag = type switch { "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC, "network" => CLONE_NEWNET, "pid" => CLONE_NEWPID, _ => CLONE_NEWCGROUP };
+            Assert.Equal(0ul, p.CloneFlags & flag);
+            Assert.DoesNotContain(p.Steps, s => s is UnshareStep u && (u.Flags & flag) != 0);
+            Assert.Equal(type != "network", p.Steps.OfType<LoopbackUpStep>().Any());
+            Assert.Null(p.JoinPidNamespace);
+        }
+    }
+
+    [Fact]
+    public void A_hostname_and_domainname_go_to_a_uts_namespace_joined_by_path()
+    {
+        var c = Fixtures.Config() with { Domainname = "example" };
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "uts"), new OciNamespace { Type = "uts", Path = "/proc/1/ns/uts" }] } };
+        var p = Plan(c);
+        Assert.Equal(0ul, p.CloneFlags & CLONE_NEWUTS);
+        var join = p.Steps.ToList().FindIndex(s => s is JoinNamespaceStep { Type: "uts" });
+        Assert.True(join >= 0 && join < IndexOf<HostnameStep>(p) && join < IndexOf<DomainnameStep>(p));
+        Assert.Equal("sandbox", p.Steps.OfType<HostnameStep>().Single().Name);
+        Assert.Equal("example", p.Steps.OfType<DomainnameStep>().Single().Name);
+    }
+
+    [Fact]
+    public void Setup_becomes_root_in_a_new_user_namespace_whose_maps_need_not_map_the_runtimes_ids()
     {
         var c = Fixtures.Config();
-        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "mount")] } };
-        Assert.Contains("mount namespace", Assert.Throws<SandboxException>(() => Plan(c)).Message, StringComparison.Ordinal);
+        c = c with
+        {
+            Linux = c.Linux! with
+            {
+                Namespaces = [.. c.Linux.Namespaces!, new OciNamespace { Type = "user" }],
+                UidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }],
+                GidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }],
+            },
+        };
+        var p = Plan(c);
+        Assert.Equal([new IdMap(0, 100000, 65536)], p.UidMap!);
+        var become = IndexOf<BecomeRootStep>(p);
+        Assert.False(p.Steps.OfType<BecomeRootStep>().Single().RootMayBeUnmapped);
+        // after the maps exist, before the first mount; the parent-death signal, which the change clears, is armed again
+        Assert.True(IndexOf<WaitForParentStep>(p) < become && become < IndexOf<BindRootfsStep>(p) && become < IndexOf<MountStep>(p));
+        Assert.IsType<SetParentDeathSignalStep>(p.Steps[become + 1]);
+        Assert.True(become < IndexOf<SetUserStep>(p));
+
+        // rootless: container 0 is the caller, already
+        Assert.Single(Plan(Fixtures.Config(rootless: true), Fixtures.User()).Steps.OfType<BecomeRootStep>());
+        // no user namespace: nothing to become
+        Assert.Empty(Plan(Fixtures.Config()).Steps.OfType<BecomeRootStep>());
+        // container 0 not mapped: the ids stay as they were
+        var noRoot = c with
+        {
+            Process = c.Process! with { User = new OciUser { Uid = 1000, Gid = 1000 } },
+            Linux = c.Linux! with
+            {
+                UidMappings = [new OciIdMapping { ContainerId = 1000, HostId = 101000, Size = 1 }],
+                GidMappings = [new OciIdMapping { ContainerId = 1000, HostId = 101000, Size = 1 }],
+            },
+        };
+        Assert.Empty(Plan(noRoot).Steps.OfType<BecomeRootStep>());
+        // a joined user namespace: its maps are not known here, so an unmapped 0 is tolerated
+        var joined = Fixtures.Config();
+        joined = joined with { Linux = joined.Linux! with { Namespaces = [.. joined.Linux.Namespaces!, new OciNamespace { Type = "user", Path = "/proc/1/ns/user" }] } };
+        Assert.True(Plan(joined).Steps.OfType<BecomeRootStep>().Single().RootMayBeUnmapped);
     }
 
     [Fact]
@@ -335,6 +486,34 @@ public class ContainerPlannerTests
     {
         var c = Fixtures.Config() with { Root = new OciRoot { Path = "nope" } };
         Assert.Equal(ErrorCodes.RootfsMissing, Assert.Throws<SandboxException>(() => Plan(c)).Code);
+    }
+
+    private static OciConfig Joining(OciConfig c, string type, string path) =>
+        c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != type), new OciNamespace { Type = type, Path = path }] } };
+
+    /// <summary>
+    /// The host's namespaces joined by path: checked on the descriptors the native program opens, before any clone
+    /// (which is why this is a unit test: a runtime without the check would pivot the host's root).
+    /// </summary>
+    [Fact]
+    public void The_hosts_own_namespaces_joined_by_path_are_refused_where_setup_would_change_them()
+    {
+        var mount = Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(Joining(Fixtures.Config(), "mount", "/proc/self/ns/mnt"))));
+        Assert.Equal(ErrorCodes.ConfigInvalid, mount.Code);
+        Assert.StartsWith("$.linux.namespaces: the mount namespace joined by path (/proc/self/ns/mnt) is the host's", mount.Message, StringComparison.Ordinal);
+        Assert.Contains("leave the mount namespace out", mount.Hint, StringComparison.Ordinal);
+
+        var uts = Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(Joining(Fixtures.Config(), "uts", "/proc/self/ns/uts"))));
+        Assert.StartsWith("$.hostname: the uts namespace joined by path (/proc/self/ns/uts) is the host's", uts.Message, StringComparison.Ordinal);
+        var domain = Joining(Fixtures.Config() with { Hostname = null, Domainname = "d" }, "uts", "/proc/self/ns/uts");
+        Assert.StartsWith("$.domainname: ", Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(domain))).Message, StringComparison.Ordinal);
+        var sysctl = Joining(Fixtures.Config(), "ipc", "/proc/self/ns/ipc");
+        sysctl = sysctl with { Linux = sysctl.Linux! with { Sysctl = new() { ["kernel.shmmax"] = "1" } } };
+        Assert.StartsWith("$.linux.sysctl (/proc/sys/kernel/shmmax): the ipc namespace", Assert.Throws<SandboxException>(() => ChildProgram.Create(Plan(sysctl))).Message, StringComparison.Ordinal);
+
+        // Joined without anything written to it, a host namespace is shared, as leaving it out would share it.
+        using var shared = ChildProgram.Create(Plan(Joining(Fixtures.Config() with { Hostname = null }, "uts", "/proc/self/ns/uts")));
+        Assert.Contains(shared.Steps, s => s is JoinNamespaceStep { Type: "uts" });
     }
 
     [Fact]

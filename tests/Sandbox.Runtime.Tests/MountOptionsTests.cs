@@ -34,9 +34,23 @@ public class MountOptionsTests
     [Fact]
     public void Options_that_cannot_be_honoured_are_refused_with_their_path()
     {
-        var e = Assert.Throws<SandboxException>(() => MountOptions.Parse(["tmpcopyup"], "tmpfs", 3));
+        var e = Assert.Throws<SandboxException>(() => MountOptions.Parse(["rro"], "tmpfs", 3));
         Assert.Equal(ErrorCodes.Unsupported, e.Code);
         Assert.Contains("$.mounts[3].options", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Tmpcopyup_fills_a_tmpfs_only_and_never_reaches_mount2()
+    {
+        var o = MountOptions.Parse(["nosuid", "tmpcopyup", "mode=755"], "tmpfs", 0);
+        Assert.True(o.CopyUp);
+        Assert.Equal("mode=755", o.Data);
+        Assert.False(MountOptions.Parse(["nosuid"], "tmpfs", 0).CopyUp);
+        foreach (var (options, type) in new (string[], string)[] { (["tmpcopyup"], "proc"), (["bind", "tmpcopyup"], "none"), (["tmpcopyup"], "bind") })
+        {
+            var e = Assert.Throws<SandboxException>(() => MountOptions.Parse(options, type, 2));
+            Assert.Contains("$.mounts[2].options: \"tmpcopyup\"", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -34,6 +34,18 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Openat(int dirfd, byte* path, int flags, uint mode);
 
+    [DllImport("libc", EntryPoint = "getdents64", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern nint Getdents64(int fd, void* buf, nuint count);
+
+    [DllImport("libc", EntryPoint = "readlinkat", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern nint Readlinkat(int dirfd, byte* path, byte* buf, nuint size);
+
+    [DllImport("libc", EntryPoint = "fchmod", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Fchmod(int fd, uint mode);
+
     [DllImport("libc", EntryPoint = "close", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Close(int fd);

@@ -2,16 +2,18 @@ using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
 
-// statx rather than stat: one layout on every architecture. Only what the state root's check reads (StateStore).
+// statx rather than stat: one layout on every architecture. Only what the state root's check (StateStore) and the
+// tmpcopyup copy (PostClone) read.
 internal static unsafe partial class Libc
 {
-    public const uint STATX_TYPE = 1, STATX_MODE = 2, STATX_UID = 8;
+    public const uint STATX_TYPE = 1, STATX_MODE = 2, STATX_UID = 8, STATX_GID = 0x10;
 
     /// <summary>struct statx: only the fields read here are named; the size is the kernel's 256 bytes.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     public struct StatxBuffer
     {
         [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
     }
 
