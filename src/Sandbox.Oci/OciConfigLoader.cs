@@ -21,26 +21,26 @@ public static class OciConfigLoader
 
     private const int ENOENT = 2;
 
-    public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath)
+    /// <summary>The document as <typeparamref name="T"/>; malformed JSON is an SBX error at its line and column.</summary>
+    private static T Deserialize<T>(ReadOnlySpan<byte> json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string displayPath, string hint)
+        where T : class
     {
-        OciConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciConfig);
+            return JsonSerializer.Deserialize(json, type)
+                ?? throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null", "it must hold a JSON object");
         }
         catch (JsonException e)
         {
             var where = e.Path is null ? "" : $" at {e.Path}";
             var line = e.LineNumber is long l ? $":{l + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
-            throw new SandboxException(ErrorCodes.ConfigMalformed,
-                $"{displayPath}{line}: invalid JSON{where}: {FirstSentence(e.Message)}",
-                "fix config.json; the runtime-spec's config schema lists each field's type");
+            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}{line}: invalid JSON{where}: {FirstSentence(e.Message)}", hint);
         }
-        if (config is null)
-        {
-            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null",
-                "config.json must hold a JSON object");
-        }
+    }
+
+    public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath)
+    {
+        var config = Deserialize(json, OciJsonContext.Default.OciConfig, displayPath, "fix config.json; the runtime-spec's config schema lists each field's type");
         var problems = OciConfigValidator.Validate(config);
         if (problems.Count > 0)
         {
@@ -57,22 +57,7 @@ public static class OciConfigLoader
     /// </summary>
     public static OciResources ParseResources(ReadOnlySpan<byte> json, string displayPath)
     {
-        OciResources? resources;
-        try
-        {
-            resources = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciResources);
-        }
-        catch (JsonException e)
-        {
-            var where = e.Path is null ? "" : $" at {e.Path}";
-            var line = e.LineNumber is long l ? $":{l + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
-            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}{line}: invalid JSON{where}: {FirstSentence(e.Message)}",
-                "fix the file; it holds what config.json's linux.resources would");
-        }
-        if (resources is null)
-        {
-            throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null", "the file must hold a JSON object");
-        }
+        var resources = Deserialize(json, OciJsonContext.Default.OciResources, displayPath, "fix the file; it holds what config.json's linux.resources would");
         const string prefix = "$.linux.resources";
         var problems = OciConfigValidator.Validate(new OciConfig { Linux = new OciLinux { Resources = resources } })
             .Where(p => p.Path.StartsWith(prefix, StringComparison.Ordinal)).ToList();
