@@ -13,12 +13,16 @@
 # Targets: assembly <= 1.10 x plain; test isolation's cost per test, (test - assembly) / 200, <= 1.3 x agent-bare.
 # Each `dotnet test` command runs once first, unmeasured, and is checked (200 passed). Sandboxes run as many at once
 # as the default says (Sandbox.Parallel: one per CPU). Needs root.
-# RUNS (default 3) measured runs each (the agent 10x as many); prints medians and the two ratios, of the medians and
-# of the fastest runs (the machine's other load only ever adds).
+# RUNS (default 3) measured runs of class and test (the agent 10x as many); plain and assembly alternate, PAIRS
+# (default 15) of each: their difference is a tenth of a run, and this machine's load drifts over seconds, so runs of
+# one measured after all runs of the other would charge the drift to one of them (3 runs each in a row gave 1.37x
+# in one run of this script, 12 each right after 1.04x, and 15 alternating pairs then 1.21x). Prints
+# medians and the two ratios, of the medians and of the fastest runs (the machine's other load only ever adds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 runs=${RUNS:-3}
+pairs=${PAIRS:-15}
 bash eng/install-deps.sh --bench
 version=$(sed -n 's:.*<SandboxVersion>\(.*\)</SandboxVersion>.*:\1:p' Directory.Build.props)
 [ -e "artifacts/packages/Sandbox.TestAdapter.$version.nupkg" ] || bash eng/build.sh
@@ -93,9 +97,22 @@ if ! grep -q '"t":"result"' "$work/agent.log" || ! grep -q '"t":"done"' "$work/a
   exit 1
 fi
 
-echo "== measuring: $runs runs each (the test isolation's take a while: 200 sandboxes a run)"
+echo "== measuring: plain and assembly alternating, $pairs pairs"
+python3 - "$work/pairs.json" "$pairs" "${cmd[plain]}" "${cmd[assembly]}" <<'PY'
+import json, statistics, subprocess, sys, time
+out, n, commands = sys.argv[1], int(sys.argv[2]), {"plain": sys.argv[3], "assembly": sys.argv[4]}
+times = {"plain": [], "assembly": []}
+for i in range(n):
+    for name in ("plain", "assembly") if i % 2 == 0 else ("assembly", "plain"):
+        start = time.perf_counter()
+        subprocess.run(commands[name].split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times[name].append(time.perf_counter() - start)
+json.dump({"results": [{"command": k, "times": v, "mean": statistics.mean(v), "stddev": statistics.stdev(v), "min": min(v)}
+                       for k, v in times.items()]}, open(out, "w"))
+PY
+echo "== measuring: class and test, $runs runs each (the test isolation's take a while: 200 sandboxes a run)"
 hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
-  -n plain "${cmd[plain]}" -n assembly "${cmd[assembly]}" -n class "${cmd[class]}" -n test "${cmd[test]}" >/dev/null
+  -n class "${cmd[class]}" -n test "${cmd[test]}" >/dev/null
 # In the output directory, as the adapter starts it; through a shell for the redirection (hyperfine subtracts the
 # shell's own start).
 (cd "$out" && hyperfine --warmup 3 --runs "$((runs * 10))" --export-json "$work/agent.json" -n agent-bare "$agent" >/dev/null)
@@ -105,10 +122,10 @@ hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
 hyperfine -N --warmup 0 --runs 1 --export-json "$work/serial.json" \
   -n test-serial "${cmd[test]} Sandbox.Parallel=1" >/dev/null
 
-python3 - "$work/test.json" "$work/agent.json" "$work/serial.json" <<'PY'
+python3 - "$work/pairs.json" "$work/test.json" "$work/agent.json" "$work/serial.json" <<'PY'
 import json, statistics, sys
 res = {}
-for path in sys.argv[1:4]:
+for path in sys.argv[1:5]:
     res.update({r["command"]: r for r in json.load(open(path))["results"]})
 med = {k: statistics.median(v["times"]) for k, v in res.items()}
 print(f"{'command':<11} {'median s':>9} {'mean s':>8} {'stddev':>7} {'min s':>7}")
