@@ -706,6 +706,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             return;
         }
         Libc.Kill(record.Pid, Libc.SIGKILL);
+        CgroupFreezer.ThawForKill(record.Cgroups); // paused: the kill waits for the thaw
         // Not our child (create mode): wait until it is gone or a zombie its reaper will collect.
         for (var i = 0; i < 1000 && ProcessInfo.IsAlive(record.Pid, record.PidStartTime); i++)
         {

@@ -17,6 +17,19 @@ internal static class CgroupFreezer
         ? CgroupFiles.Read(dir, "freezer.state")?.Trim() == "FROZEN"
         : CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(dir, "cgroup.events") ?? "").GetValueOrDefault("frozen") == 1;
 
+    /// <summary>
+    /// Thaws a paused container that is being killed: on v1 a frozen task keeps a SIGKILL pending until it is thawed
+    /// (a paused container deleted with --force stayed, frozen, with its cgroups). No wait: the kill does the rest.
+    /// </summary>
+    public static void ThawForKill(IReadOnlyList<string> dirs)
+    {
+        if (Find(dirs) is { } dir && IsFrozen(dir))
+        {
+            var v1 = File.Exists(Path.Join(dir, "freezer.state"));
+            CgroupFiles.Write(dir, v1 ? "freezer.state" : "cgroup.freeze", v1 ? "THAWED" : "0");
+        }
+    }
+
     /// <summary>Freezes or thaws, and waits (up to 5 s) until every task is.</summary>
     public static void Set(string dir, bool frozen)
     {

@@ -40,7 +40,17 @@ internal static class CgroupHost
     /// </summary>
     public static void KillAndRemove(IEnumerable<string> dirs)
     {
-        foreach (var dir in dirs.Where(Directory.Exists).OrderByDescending(d => d.Length))
+        var existing = dirs.Where(Directory.Exists).ToList();
+        // A paused container: kill what is frozen, then thaw it, or nothing dies.
+        if (CgroupFreezer.Find(existing) is { } frozen && CgroupFreezer.IsFrozen(existing))
+        {
+            foreach (var pid in CgroupFiles.ReadProcs(frozen))
+            {
+                Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+            }
+            CgroupFreezer.ThawForKill(existing);
+        }
+        foreach (var dir in existing.OrderByDescending(d => d.Length))
         {
             if (File.Exists(Path.Join(dir, "cgroup.kill")))
             {
