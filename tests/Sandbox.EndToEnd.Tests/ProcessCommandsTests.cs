@@ -90,7 +90,7 @@ public class ProcessCommandsTests
             Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
             SandboxHost.WaitUntil(() => pids.All(p => !File.Exists($"/proc/{p}/cmdline") || File.ReadAllText($"/proc/{p}/cmdline").Length == 0),
                 TimeSpan.FromSeconds(10), "the paused container's processes to end");
-            Assert.Empty(CgroupsOf(b.Id));
+            Assert.Empty(SandboxHost.CgroupsOf(b.Id));
         }
         finally
         {
@@ -133,24 +133,6 @@ public class ProcessCommandsTests
             Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
         }
         Assert.Contains("does not exist", b.Cli(["update", "--resources", file, b.Id]).Stderr, StringComparison.Ordinal);
-    }
-
-    /// <summary>The cgroup directories sandbox made for container <paramref name="id"/>, in any hierarchy.</summary>
-    private static List<string> CgroupsOf(string id)
-    {
-        var found = new List<string>();
-        foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
-        {
-            try
-            {
-                found.AddRange(Directory.EnumerateDirectories(hierarchy, "sandbox-*-" + id, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3 }));
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // another test's cgroup went while this looked
-            }
-        }
-        return found;
     }
 
     private static int[] Ps(TestBundle b)

@@ -45,7 +45,7 @@ public sealed partial class RuncSpecTests : IDisposable
         Assert.Equal(["2", "0", "mkdir: can't create directory '/sys/fs/cgroup/memory/sub': Read-only file system"], lines[1..4]);
         Assert.All(lines[4..^1], l => Assert.Matches(@"^/CONTAINER /sys/fs/cgroup/[^ ]+ ro,nosuid,nodev,noexec,relatime$", l));
         Assert.Equal("0", lines[^1]);
-        Assert.Empty(LeftCgroups("spec-root"));
+        Assert.Empty(SandboxHost.CgroupsOf("spec-root"));
     }
 
     [PrivilegedFact]
@@ -104,24 +104,6 @@ public sealed partial class RuncSpecTests : IDisposable
             .Select(l => l.Split(' ')[4]).Where(m => m.StartsWith("/sys/fs/cgroup/", StringComparison.Ordinal))
             .SelectMany(m => Path.GetFileName(m) is var n && n.Contains(',', StringComparison.Ordinal) ? [n, .. n.Split(',')] : new[] { n })
             .Order(StringComparer.Ordinal);
-
-    /// <summary>Cgroups sandbox made for the container (sandbox-HASH-ID) still there, in any hierarchy.</summary>
-    private static List<string> LeftCgroups(string id)
-    {
-        var left = new List<string>();
-        foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
-        {
-            try
-            {
-                left.AddRange(Directory.EnumerateDirectories(hierarchy, "sandbox-*-" + id, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3 }));
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // another test's cgroup went while this looked
-            }
-        }
-        return left;
-    }
 
     private static RunResult Command(string? asUser, params string[] args)
     {

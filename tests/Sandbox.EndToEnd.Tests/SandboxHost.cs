@@ -156,6 +156,24 @@ public static class SandboxHost
         }
     }
 
+    /// <summary>The cgroup directories sandbox made for container <paramref name="id"/> (sandbox-HASH-ID), in any hierarchy.</summary>
+    public static List<string> CgroupsOf(string id)
+    {
+        var found = new List<string>();
+        foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
+        {
+            try
+            {
+                found.AddRange(Directory.EnumerateDirectories(hierarchy, "sandbox-*-" + id, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3 }));
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // another test's cgroup went while this looked
+            }
+        }
+        return found;
+    }
+
     public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {
         var sw = Stopwatch.StartNew();
