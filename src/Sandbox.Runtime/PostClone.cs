@@ -804,6 +804,12 @@ internal static unsafe class PostClone
         {
             return Errno;
         }
+        return ChrootToCwd();
+    }
+
+    /// <summary>The root becomes the current directory (set by the caller), and the cwd its "/".</summary>
+    private static int ChrootToCwd()
+    {
         if (Chroot(Lit(".\0"u8)) != 0)
         {
             return Errno;
@@ -824,11 +830,7 @@ internal static unsafe class PostClone
         {
             return Errno;
         }
-        if (Chroot(Lit(".\0"u8)) != 0)
-        {
-            return Errno;
-        }
-        return Chdir(Lit("/\0"u8)) == 0 ? 0 : Errno;
+        return ChrootToCwd();
     }
 
     private static int MaskPath(ChildContext* ctx, ChildStep* s)
