@@ -4,6 +4,7 @@ namespace Sandbox.Cli;
 internal sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _flags = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
     private readonly List<string> _operands = [];
     private readonly List<string> _afterDashes = [];
 
@@ -19,11 +20,13 @@ internal sealed class CommandLine
     [
         "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket", "--spec",
         "--output", "--timeout", "--report", "--seccomp", "--repeat", "--remove-if-orphaned", "--format", "--resources", "-r",
+        "--process", "--cwd", "--env", "--user", "--cap",
     ];
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
     {
         ["-b"] = "--bundle", ["-f"] = "--force", ["-h"] = "--help", ["-o"] = "--output",
+        ["-p"] = "--process", ["-e"] = "--env", ["-u"] = "--user", ["-c"] = "--cap", ["-t"] = "--tty", ["-d"] = "--detach",
     };
 
     public static CommandLine Parse(string[] args)
@@ -57,6 +60,11 @@ internal sealed class CommandLine
                     value = args[++i];
                 }
                 cl._flags[name] = value ?? "";
+                if (value is not null)
+                {
+                    cl._repeated.TryAdd(name, []);
+                    cl._repeated[name].Add(value);
+                }
                 continue;
             }
             if (cl.Command.Length == 0)
@@ -66,6 +74,13 @@ internal sealed class CommandLine
             else
             {
                 cl._operands.Add(a);
+                if (cl.Command == "exec")
+                {
+                    // `exec [OPTIONS] ID COMMAND [ARGS...]`, as runc takes it: what follows the id is the command, literally.
+                    var rest = args[(i + 1)..];
+                    cl._afterDashes.AddRange(rest is ["--", ..] ? rest[1..] : rest);
+                    break;
+                }
             }
         }
         return cl;
@@ -76,6 +91,9 @@ internal sealed class CommandLine
     public string? Value(string flag) => _flags.TryGetValue(flag, out var v) ? v : null;
 
     public IEnumerable<string> Flags => _flags.Keys;
+
+    /// <summary>Every value a repeatable flag was given (`exec --env A=1 --env B=2`), in order.</summary>
+    public IReadOnlyList<string> Values(string flag) => _repeated.TryGetValue(flag, out var v) ? v : [];
 
     /// <summary>Refuses flags the command does not know, so a typo is an error rather than ignored.</summary>
     public void Allow(params string[] known)

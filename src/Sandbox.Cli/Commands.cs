@@ -14,6 +14,10 @@ internal static class Commands
         OCI runtime commands:
           create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
           start ID
+          exec [--process FILE | [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... [--no-new-privs]]
+               [--detach] [--pid-file FILE] [--preserve-fds N] ID [COMMAND [ARGS...]]
+                                        start a process in a created or running container (in its namespaces,
+                                        cgroup and root, under its seccomp profile); FILE holds a config's process
           state ID
           kill [--all] ID [SIGNAL]      SIGNAL: a name (TERM, SIGKILL) or a number; default TERM; --all: every process
           ps [--format table|json] ID   the container's processes (host pids)
@@ -103,6 +107,16 @@ internal static class Commands
                 RefuseUnsupported(cl);
                 life.Create(Launch(cl), PidFile(cl));
                 return 0;
+            case "exec":
+                cl.Allow("--process", "--pid-file", "--detach", "--tty", "--console-socket", "--cwd", "--env", "--user", "--cap", "--no-new-privs", "--preserve-fds");
+                return life.Exec(new ExecOptions
+                {
+                    Id = cl.Operands.Count == 1 ? cl.Operands[0] : throw new SandboxException(ErrorCodes.Usage, "`sandbox exec` takes a container id",
+                        "e.g. `sandbox exec ID sh -c 'echo hi'`, or `sandbox exec --process process.json ID`"),
+                    Detached = cl.Has("--detach"),
+                    PreserveFds = Preserve(cl),
+                    PidFile = PidFile(cl),
+                }, container => ExecProcess(cl, container));
             case "start":
                 cl.Allow();
                 life.Start(cl.Id());
@@ -172,7 +186,7 @@ internal static class Commands
 
     private static readonly HashSet<string> KnownCommands = new(StringComparer.Ordinal)
     {
-        "run", "create", "start", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps", "pause", "resume", "update",
+        "run", "create", "start", "exec", "state", "kill", "events", "delete", "spec", "seccomp", "doctor", "build", "cache", "features", "ps", "pause", "resume", "update",
     };
 
     /// <summary>runc's forms: `--format json` an array of pids; the table, a pid and a command line per process.</summary>
@@ -215,6 +229,65 @@ internal static class Commands
 
     private static SandboxException UnknownCommand(string command) =>
         new(ErrorCodes.Usage, $"unknown command \"{command}\"", "see `sandbox --help`");
+
+    /// <summary>
+    /// `exec`'s process: the --process file (what config.json's process holds, as podman writes it), or, as runc does,
+    /// the container's own process with the command after the id and the flags' changes.
+    /// </summary>
+    private static OciProcess ExecProcess(CommandLine cl, OciConfig container)
+    {
+        if (cl.Has("--tty") || cl.Has("--console-socket"))
+        {
+            throw new SandboxException(ErrorCodes.Unsupported, "a terminal for `exec` (--tty, --console-socket) is not supported yet",
+                "run without a terminal: stdio is passed through");
+        }
+        if (cl.Value("--process") is { Length: > 0 } file)
+        {
+            if (cl.AfterDashes.Count > 0 || new[] { "--cwd", "--env", "--user", "--cap", "--no-new-privs" }.Any(cl.Has))
+            {
+                throw new SandboxException(ErrorCodes.Usage, "`sandbox exec --process FILE` takes its command and settings from FILE only",
+                    "put them in FILE, or drop --process");
+            }
+            var path = file == "-" ? "stdin" : Path.GetFullPath(file);
+            return OciConfigLoader.ParseProcess(file == "-" ? ReadStdin() : OciConfigLoader.ReadFile(path), path);
+        }
+        if (cl.AfterDashes.Count == 0)
+        {
+            throw new SandboxException(ErrorCodes.Usage, "`sandbox exec` needs a command after the id, or --process FILE",
+                "e.g. `sandbox exec ID sh -c 'echo hi'`");
+        }
+        var base_ = container.Process ?? new OciProcess();
+        var user = base_.User ?? new OciUser();
+        if (cl.Value("--user") is { } u)
+        {
+            var parts = u.Split(':');
+            if (parts.Length > 2 || !uint.TryParse(parts[0], out var uid) || (parts.Length == 2 && !uint.TryParse(parts[1], out _)))
+            {
+                throw new SandboxException(ErrorCodes.Usage, $"--user {u}: not UID or UID:GID", "give numeric ids, e.g. --user 1000:1000");
+            }
+            user = user with { Uid = uid, Gid = parts.Length == 2 ? uint.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : user.Gid };
+        }
+        var caps = base_.Capabilities ?? new OciCapabilities();
+        var extra = cl.Values("--cap");
+        if (extra.Count > 0)
+        {
+            List<string> With(List<string>? set) => [.. (set ?? []).Concat(extra).Distinct(StringComparer.Ordinal)];
+            caps = caps with { Bounding = With(caps.Bounding), Effective = With(caps.Effective), Permitted = With(caps.Permitted) };
+        }
+        var process = base_ with
+        {
+            Args = [.. cl.AfterDashes],
+            Env = [.. base_.Env ?? [], .. cl.Values("--env")],
+            Cwd = cl.Value("--cwd") ?? base_.Cwd,
+            User = user,
+            Capabilities = caps,
+            NoNewPrivileges = base_.NoNewPrivileges || cl.Has("--no-new-privs"),
+            Terminal = false,
+        };
+        // Checked as a --process file would be: a --cwd that is not absolute, an --env without "=", a --cap unknown.
+        OciConfigLoader.CheckProcess(process, "sandbox exec");
+        return process;
+    }
 
     private static void RefuseUnsupported(CommandLine cl)
     {

@@ -58,16 +58,37 @@ public static class OciConfigLoader
     public static OciResources ParseResources(ReadOnlySpan<byte> json, string displayPath)
     {
         var resources = Deserialize(json, OciJsonContext.Default.OciResources, displayPath, "fix the file; it holds what config.json's linux.resources would");
-        const string prefix = "$.linux.resources";
-        var problems = OciConfigValidator.Validate(new OciConfig { Linux = new OciLinux { Resources = resources } })
-            .Where(p => p.Path.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        ThrowProblems(new OciConfig { Linux = new OciLinux { Resources = resources } }, "$.linux.resources", displayPath);
+        return resources;
+    }
+
+    /// <summary>
+    /// A `process` object on its own (`sandbox exec --process FILE`, as podman passes it), checked as it would be in
+    /// a config.json; problems are named by their path in the file.
+    /// </summary>
+    public static OciProcess ParseProcess(ReadOnlySpan<byte> json, string displayPath)
+    {
+        var process = Deserialize(json, OciJsonContext.Default.OciProcess, displayPath, "fix the file; it holds what config.json's process would");
+        CheckProcess(process, displayPath);
+        return process;
+    }
+
+    /// <summary>Checks a process as config.json's would be; problems are named by their path below it.</summary>
+    public static void CheckProcess(OciProcess process, string displayPath) =>
+        ThrowProblems(new OciConfig { Process = process }, "$.process", displayPath);
+
+    /// <summary>Throws the problems of one part of a config (those below <paramref name="prefix"/>), with paths relative to it.</summary>
+    private static void ThrowProblems(OciConfig partial, string prefix, string displayPath)
+    {
+        var problems = OciConfigValidator.Validate(partial)
+            .Where(p => p.Path == prefix || p.Path.StartsWith(prefix + ".", StringComparison.Ordinal) || p.Path.StartsWith(prefix + "[", StringComparison.Ordinal))
+            .ToList();
         if (problems.Count > 0)
         {
             throw new SandboxException(problems[0].Code,
                 $"{displayPath}: " + string.Join("\n  ", problems.Select(p => $"${p.Path[prefix.Length..]}: {p.Message}")),
                 problems.Count == 1 ? problems[0].Hint : "fix each field listed above");
         }
-        return resources;
     }
 
     public static string Serialize(OciConfig config) => JsonSerializer.Serialize(config, OciJsonContext.Default.OciConfig);

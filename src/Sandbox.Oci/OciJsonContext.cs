@@ -9,4 +9,5 @@ namespace Sandbox.Oci;
 [JsonSerializable(typeof(OciConfig))]
 [JsonSerializable(typeof(OciState))]
 [JsonSerializable(typeof(OciResources))]
+[JsonSerializable(typeof(OciProcess))]
 internal sealed partial class OciJsonContext : JsonSerializerContext;

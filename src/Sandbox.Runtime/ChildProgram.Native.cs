@@ -48,6 +48,7 @@ internal enum ChildOp
     AttachIdmapped,
     BecomeRoot,
     Chroot,
+    EnterPidNamespace,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -74,6 +75,9 @@ internal unsafe struct SockFprog
 internal struct ChildReport
 {
     public const int KindError = 0, KindSync = 1, KindReady = 2;
+
+    /// <summary>The child forked into a pid namespace it joined (EnterPidNamespaceStep): Detail is the new process's pid.</summary>
+    public const int KindForked = 3;
     public int Kind, Step, Errno, Detail;
 }
 

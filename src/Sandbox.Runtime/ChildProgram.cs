@@ -154,6 +154,10 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->I1 = OpenForParent(s.Path, $"{s.Type} namespace");
                 n->I2 = (int)s.Flag;
                 break;
+            case EnterPidNamespaceStep s:
+                n->Op = ChildOp.EnterPidNamespace;
+                n->I1 = OpenForParent(s.Path, "pid namespace");
+                break;
             case UnshareStep s:
                 n->Op = ChildOp.Unshare;
                 n->I1 = (int)s.Flags;
@@ -386,7 +390,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         for (var i = 0; i < Context->StepCount; i++)
         {
             var step = Context->Steps[i];
-            if (step.Op is ChildOp.SetNs or ChildOp.AttachIdmapped)
+            if (step.Op is ChildOp.SetNs or ChildOp.AttachIdmapped or ChildOp.EnterPidNamespace)
             {
                 keep.Add(step.I1);
             }

@@ -28,10 +28,9 @@ internal static unsafe class ContainerLauncher
         ctx->SyncFd = sync[0];
         ctx->ReportFd = report[1];
         program.KeepDescriptors(sync[0], report[1]);
-        if (plan.JoinPidNamespace is { } pidNs)
-        {
-            JoinPidNamespace(pidNs);
-        }
+        // Joined for the clone only: while this process's children go to another pid namespace, the kernel refuses it
+        // new threads (EINVAL), and .NET starts some lazily (signal handling, timers).
+        var ownPidNs = plan.JoinPidNamespace is { } pidNs ? JoinPidNamespace(pidNs) : -1;
 
         // The fork rule: from here to the child's execve no managed code may allocate. After a collection,
         // finalizers are drained so the finalizer thread is idle; this thread is the only one that allocates.
@@ -66,6 +65,10 @@ internal static unsafe class ContainerLauncher
             }
         }
         var cloneErrno = Libc.Errno;
+        if (ownPidNs >= 0)
+        {
+            LeavePidNamespace(ownPidNs);
+        }
         Libc.Close(sync[0]);
         Libc.Close(report[1]);
         program.CloseChildDescriptors();
@@ -77,6 +80,10 @@ internal static unsafe class ContainerLauncher
         }
         try
         {
+            if (plan.Steps.Any(s => s is EnterPidNamespaceStep))
+            {
+                pid = AwaitFork(pid, report[0], plan);
+            }
             onCloned?.Invoke(pid, inCgroup);
             WriteIdMaps(pid, plan);
             if (plan.OomScoreAdj is int adj)
@@ -111,6 +118,44 @@ internal static unsafe class ContainerLauncher
         }
     }
 
+    /// <summary>
+    /// The child joins a pid namespace and forks into it (EnterPidNamespaceStep): the process that goes on is its
+    /// sibling, this process's child too. Reaps the first and returns the second's pid.
+    /// </summary>
+    private static int AwaitFork(int first, int reportFd, SetupPlan plan)
+    {
+        ChildReport r = default;
+        var got = ReadReport(reportFd, &r);
+        int status;
+        Libc.Wait4Blocking(first, &status, 0, null);
+        if (got == sizeof(ChildReport) && r.Kind == ChildReport.KindForked && r.Detail > 0)
+        {
+            return r.Detail;
+        }
+        throw got == sizeof(ChildReport) && r.Kind == ChildReport.KindError ? SetupError(plan, r)
+            : new SandboxException(ErrorCodes.SetupFailed, "the container's setup ended before it entered the pid namespace", "report this as a bug");
+    }
+
+    /// <summary>One report, or fewer bytes than one at end of file (0: the pipe closed).</summary>
+    private static int ReadReport(int reportFd, ChildReport* r)
+    {
+        var got = 0;
+        while (got < sizeof(ChildReport))
+        {
+            var n = Libc.ReadBlocking(reportFd, (byte*)r + got, sizeof(ChildReport) - got);
+            if (n < 0 && Libc.Errno == Libc.EINTR)
+            {
+                continue;
+            }
+            if (n <= 0)
+            {
+                break;
+            }
+            got += (int)n;
+        }
+        return got;
+    }
+
     private static void ReadReports(int pid, int reportFd, int syncFd, SetupPlan plan, Func<int, byte[]> onSync, int listenerSocket, Action<int, int>? onListener)
     {
         while (true)
@@ -122,20 +167,7 @@ internal static unsafe class ContainerLauncher
                 continue;
             }
             ChildReport r = default;
-            var got = 0;
-            while (got < sizeof(ChildReport))
-            {
-                var n = Libc.ReadBlocking(reportFd, (byte*)&r + got, sizeof(ChildReport) - got);
-                if (n < 0 && Libc.Errno == Libc.EINTR)
-                {
-                    continue;
-                }
-                if (n <= 0)
-                {
-                    break;
-                }
-                got += (int)n;
-            }
+            var got = ReadReport(reportFd, &r);
             if (got == 0)
             {
                 return; // EOF: the report pipe closed on execve (a child with a listener waits for its go-ahead first)
@@ -327,23 +359,47 @@ internal static unsafe class ContainerLauncher
         }
     }
 
-    private static void JoinPidNamespace(string path)
+    /// <summary>Makes <paramref name="path"/> the pid namespace of this process's next child; returns a descriptor of the current one.</summary>
+    private static int JoinPidNamespace(string path)
     {
-        var p = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* b = p)
+        var own = OpenNamespaceFile("/proc/self/ns/pid");
+        var fd = OpenNamespaceFile(path);
+        var ok = own >= 0 && fd >= 0 && Libc.Setns(fd, (int)Libc.CLONE_NEWPID) == 0;
+        var e = Libc.Errno;
+        if (fd >= 0)
         {
-            var fd = Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            var ok = fd >= 0 && Libc.Setns(fd, (int)Libc.CLONE_NEWPID) == 0;
-            var e = Libc.Errno;
-            if (fd >= 0)
+            Libc.Close(fd);
+        }
+        if (!ok)
+        {
+            if (own >= 0)
             {
-                Libc.Close(fd);
+                Libc.Close(own);
             }
-            if (!ok)
-            {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"join pid namespace {path}: {Libc.Describe(e)}",
-                    "check linux.namespaces[].path for the pid namespace");
-            }
+            throw new SandboxException(ErrorCodes.SetupFailed, $"join pid namespace {path}: {Libc.Describe(e)}",
+                "check linux.namespaces[].path for the pid namespace");
+        }
+        return own;
+    }
+
+    /// <summary>Back to this process's own pid namespace for its children (an ancestor of the joined one, so always allowed).</summary>
+    private static void LeavePidNamespace(int own)
+    {
+        var ok = Libc.Setns(own, (int)Libc.CLONE_NEWPID) == 0;
+        var e = Libc.Errno;
+        Libc.Close(own);
+        if (!ok)
+        {
+            // Not fatal to the child, but this process could start no thread: better stop here than hang later.
+            throw new SandboxException(ErrorCodes.SetupFailed, $"return to the runtime's pid namespace: {Libc.Describe(e)}", "report this as a bug");
+        }
+    }
+
+    private static int OpenNamespaceFile(string path)
+    {
+        fixed (byte* b = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            return Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         }
     }
 }

@@ -39,7 +39,7 @@ internal sealed record LaunchOptions
 /// Turns a checked config.json into a SetupPlan for this host: validates what depends on the host (rootfs,
 /// rlimits, capabilities, id maps) and orders the child's steps as an OCI runtime must.
 /// </summary>
-internal static class ContainerPlanner
+internal static partial class ContainerPlanner
 {
     private static readonly (string Name, uint Major, uint Minor)[] DefaultDevices =
         [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];

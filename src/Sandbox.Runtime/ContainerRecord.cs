@@ -30,6 +30,9 @@ internal sealed record ContainerRecord
     public IReadOnlyList<string> Cgroups { get; init; } = [];
     public Dictionary<string, string>? Annotations { get; init; }
 
+    /// <summary>`run --seccomp NAME|PATH`: the profile that replaced the bundle's, which `exec` applies too.</summary>
+    public string? SeccompOverride { get; init; }
+
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
@@ -50,6 +53,10 @@ internal sealed record ContainerRecord
                 w.WriteStringValue(c);
             }
             w.WriteEndArray();
+            if (SeccompOverride is not null)
+            {
+                w.WriteString("seccompOverride", SeccompOverride);
+            }
             if (Annotations is not null)
             {
                 w.WriteStartObject("annotations");
@@ -89,6 +96,7 @@ internal sealed record ContainerRecord
             Phase = r.GetProperty("phase").GetString() ?? Creating,
             Cgroups = r.TryGetProperty("cgroups", out var cg) ? [.. cg.EnumerateArray().Select(x => x.GetString() ?? "")] : [],
             Annotations = annotations,
+            SeccompOverride = r.TryGetProperty("seccompOverride", out var so) ? so.GetString() : null,
         };
     }
 }

@@ -7,7 +7,7 @@ using Sandbox.Runtime.Interop;
 namespace Sandbox.Runtime;
 
 /// <summary>The OCI lifecycle: create, start, state, kill, delete, and run (all of them in one, supervised).</summary>
-internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWriter warnings)
+internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host, TextWriter warnings)
 {
     public const int ExecNotFoundExit = 127, ExecDeniedExit = 126;
 
@@ -724,9 +724,8 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
     private static (OciConfig Config, byte[]? Bytes) Check(byte[] bytes, string path)
     {
         var config = SandboxAnnotations.WithPassedEnvironment(OciConfigLoader.Parse(bytes, path), Environment.GetEnvironmentVariables);
-        // The config is kept beside the state only when a later command (start, delete) has hooks to run from it.
-        var keep = config.Hooks?.Poststart is { Count: > 0 } || config.Hooks?.Poststop is { Count: > 0 };
-        return (config, keep ? bytes : null);
+        // Kept beside the state: `exec` joins what it names (namespaces, seccomp), `start` and `delete` run its hooks.
+        return (config, bytes);
     }
 
     private ContainerRecord Claim(LaunchOptions o, OciConfig config, byte[]? configBytes)
@@ -740,6 +739,7 @@ internal sealed unsafe class Lifecycle(StateStore store, HostFacts host, TextWri
             SupervisorStartTime = ProcessInfo.StartTime(me) ?? 0,
             Created = DateTime.UtcNow.ToString("o", System.Globalization.CultureInfo.InvariantCulture),
             Annotations = config.Annotations,
+            SeccompOverride = o.SeccompOverride,
         };
         store.Claim(record, configBytes);
         return record;

@@ -88,6 +88,8 @@ internal static unsafe class PostClone
                 return WaitForParent(ctx);
             case ChildOp.SetNs:
                 return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
+            case ChildOp.EnterPidNamespace:
+                return EnterPidNamespace(ctx, s);
             case ChildOp.Unshare:
                 return Unshare(s->I1) == 0 ? 0 : Errno;
             case ChildOp.EnterTimeNamespace:
@@ -240,6 +242,34 @@ internal static unsafe class PostClone
         p.Events = POLLOUT;
         p.Revents = 0;
         return Poll(&p, 1, 0) > 0 && (p.Revents & POLLERR) != 0;
+    }
+
+    /// <summary>
+    /// setns into the pid namespace, then a fork with CLONE_PARENT: the new process, in that namespace and the runtime's
+    /// own child, goes on with the steps; this one reports its pid (as the runtime sees it) and exits.
+    /// </summary>
+    private static int EnterPidNamespace(ChildContext* ctx, ChildStep* s)
+    {
+        if (Setns(s->I1, (int)CLONE_NEWPID) != 0)
+        {
+            return Errno;
+        }
+        Close(s->I1);
+        var pid = Syscall(ctx->Sys.Clone, unchecked((nint)(CLONE_PARENT | (ulong)SIGCHLD)), 0, 0, 0, 0);
+        if (pid < 0)
+        {
+            return Errno;
+        }
+        if (pid == 0)
+        {
+            return 0;
+        }
+        ChildReport r = default;
+        r.Kind = ChildReport.KindForked;
+        r.Step = (int)(s - ctx->Steps);
+        r.Detail = (int)pid;
+        Exit(WriteAll(ctx->ReportFd, &r, sizeof(ChildReport)) ? 0 : SetupFailedExit);
+        return 0;
     }
 
     private static int WaitForParent(ChildContext* ctx)

@@ -40,6 +40,16 @@ internal sealed record JoinNamespaceStep(string Type, string Path, ulong Flag) :
     public override string Describe() => $"join {Type} namespace {Path}";
 }
 
+/// <summary>
+/// Joins a pid namespace and forks into it (CLONE_PARENT: the new process is the runtime's child, and goes on with the
+/// steps; the one that forked reports its pid and exits). setns only places later children in a pid namespace, and the
+/// runtime itself cannot join one owned by a user namespace it is not in: the child joins after the user namespace.
+/// </summary>
+internal sealed record EnterPidNamespaceStep(string Path) : SetupStep
+{
+    public override string Describe() => $"join pid namespace {Path}";
+}
+
 internal sealed record UnshareStep(ulong Flags) : SetupStep
 {
     public override string Describe() => "create namespaces (unshare)";

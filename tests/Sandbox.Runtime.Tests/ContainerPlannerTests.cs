@@ -563,3 +563,50 @@ public class NamespacePlanTests
         Assert.Equal(ErrorCodes.Unsupported, e.Code);
     }
 }
+
+/// <summary>`exec`'s plan: join, never set up.</summary>
+public class ExecPlanTests
+{
+    private static SetupPlan Exec(OciConfig c, OciProcess? proc = null, HostFacts? host = null, bool detached = false)
+    {
+        using var b = new Fixtures.TempBundle();
+        return ContainerPlanner.BuildExec(c, proc ?? c.Process!, b.Dir, 4242, new ExecOptions { Id = "t", Detached = detached }, host ?? Fixtures.Root());
+    }
+
+    [Fact]
+    public void The_user_namespace_is_joined_first_the_pid_namespace_last_and_nothing_is_mounted()
+    {
+        var p = Exec(Fixtures.Config(rootless: true), host: Fixtures.User());
+        var joins = p.Steps.OfType<JoinNamespaceStep>().ToList();
+        Assert.Equal("user", joins[0].Type);
+        Assert.All(joins, j => Assert.StartsWith("/proc/4242/ns/", j.Path, StringComparison.Ordinal));
+        var steps = p.Steps.ToList();
+        var enter = steps.FindIndex(s => s is EnterPidNamespaceStep);
+        Assert.True(enter > steps.FindLastIndex(s => s is JoinNamespaceStep));
+        Assert.IsType<SetParentDeathSignalStep>(steps[enter + 1]);
+        Assert.True(enter < steps.FindIndex(s => s is WaitForParentStep));
+        Assert.Equal(0UL, p.CloneFlags);
+        Assert.DoesNotContain(steps, s => s is MountStep or PivotRootStep or BindRootfsStep or HostnameStep or WriteFileStep or UnshareStep or MaskPathStep);
+        Assert.IsType<ExecStep>(steps[^1]);
+    }
+
+    [Fact]
+    public void A_detached_process_is_not_killed_with_exec_and_a_foreground_one_is()
+    {
+        var detached = Exec(Fixtures.Config(), detached: true).Steps;
+        Assert.Equal(new SetParentDeathSignalStep(0), detached[^2]);
+        var foreground = Exec(Fixtures.Config()).Steps;
+        Assert.DoesNotContain(new SetParentDeathSignalStep(0), foreground);
+    }
+
+    [Fact]
+    public void A_container_without_a_mount_namespace_chroots_the_process_and_refuses_it_chroot_capabilities()
+    {
+        var c = Fixtures.Config();
+        c = c with { Linux = c.Linux! with { Namespaces = [.. c.Linux.Namespaces!.Where(n => n.Type != "mount")] } };
+        Assert.Contains(Exec(c).Steps, s => s is ChrootStep);
+        var proc = c.Process! with { Capabilities = new OciCapabilities { Bounding = ["CAP_SYS_CHROOT"], Permitted = ["CAP_SYS_CHROOT"], Effective = ["CAP_SYS_CHROOT"] } };
+        var e = Assert.Throws<SandboxException>(() => Exec(c, proc));
+        Assert.Contains("CAP_SYS_CHROOT", e.Message, StringComparison.Ordinal);
+    }
+}
