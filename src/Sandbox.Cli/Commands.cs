@@ -12,10 +12,10 @@ internal static class Commands
         usage: sandbox [--root DIR] COMMAND [OPTIONS] [ID]
 
         OCI runtime commands:
-          create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] ID
+          create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] [--console-socket SOCKET] ID
           start ID
-          exec [--process FILE | [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... [--no-new-privs]]
-               [--detach] [--pid-file FILE] [--preserve-fds N] ID [COMMAND [ARGS...]]
+          exec [--process FILE | [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... [--no-new-privs] [--tty]]
+               [--detach] [--pid-file FILE] [--preserve-fds N] [--console-socket SOCKET] ID [COMMAND [ARGS...]]
                                         start a process in a created or running container (in its namespaces,
                                         cgroup and root, under its seccomp profile); FILE holds a config's process
           state ID
@@ -25,7 +25,7 @@ internal static class Commands
           update --resources FILE ID    new limits (FILE: what linux.resources holds; - for stdin)
           features                      what this runtime implements (the runtime-spec features JSON)
           delete [--force] ID
-          run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N]
+          run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] [--console-socket SOCKET]
               [--timeout DURATION] [--report FILE] [--allow-unenforced] [--seccomp NAME|PATH] ID
           spec [--bundle DIR] [--rootless]
 
@@ -116,6 +116,7 @@ internal static class Commands
                     Detached = cl.Has("--detach"),
                     PreserveFds = Preserve(cl),
                     PidFile = PidFile(cl),
+                    ConsoleSocket = ConsoleSocket(cl),
                 }, container => ExecProcess(cl, container));
             case "start":
                 cl.Allow();
@@ -236,14 +237,9 @@ internal static class Commands
     /// </summary>
     private static OciProcess ExecProcess(CommandLine cl, OciConfig container)
     {
-        if (cl.Has("--tty") || cl.Has("--console-socket"))
-        {
-            throw new SandboxException(ErrorCodes.Unsupported, "a terminal for `exec` (--tty, --console-socket) is not supported yet",
-                "run without a terminal: stdio is passed through");
-        }
         if (cl.Value("--process") is { Length: > 0 } file)
         {
-            if (cl.AfterDashes.Count > 0 || new[] { "--cwd", "--env", "--user", "--cap", "--no-new-privs" }.Any(cl.Has))
+            if (cl.AfterDashes.Count > 0 || new[] { "--cwd", "--env", "--user", "--cap", "--no-new-privs", "--tty" }.Any(cl.Has))
             {
                 throw new SandboxException(ErrorCodes.Usage, "`sandbox exec --process FILE` takes its command and settings from FILE only",
                     "put them in FILE, or drop --process");
@@ -282,7 +278,7 @@ internal static class Commands
             User = user,
             Capabilities = caps,
             NoNewPrivileges = base_.NoNewPrivileges || cl.Has("--no-new-privs"),
-            Terminal = false,
+            Terminal = cl.Has("--tty"),
         };
         // Checked as a --process file would be: a --cwd that is not absolute, an --env without "=", a --cap unknown.
         OciConfigLoader.CheckProcess(process, "sandbox exec");
@@ -291,11 +287,6 @@ internal static class Commands
 
     private static void RefuseUnsupported(CommandLine cl)
     {
-        if (cl.Has("--console-socket"))
-        {
-            throw new SandboxException(ErrorCodes.Unsupported, "--console-socket (a terminal for the container) is not supported yet",
-                "run without a terminal: stdio is passed through");
-        }
         if (cl.Has("--detach") || cl.Has("-d"))
         {
             throw new SandboxException(ErrorCodes.Unsupported, "`run --detach` is not supported", "use `sandbox create` then `sandbox start`");
@@ -312,8 +303,11 @@ internal static class Commands
             NoPivot = cl.Has("--no-pivot"),
             Reaper = cl.Has("--reaper"),
             PreserveFds = preserve,
+            ConsoleSocket = ConsoleSocket(cl),
         };
     }
+
+    private static string? ConsoleSocket(CommandLine cl) => cl.Value("--console-socket") is { Length: > 0 } s ? Path.GetFullPath(s) : null;
 
 #if SANDBOX_BUILD
     /// <summary>`run --spec` takes an optional id (first operand); without one it makes a unique one.</summary>

@@ -39,6 +39,9 @@ public sealed record OciMount
 public sealed record OciProcess
 {
     public bool Terminal { get; set; }
+
+    /// <summary>The terminal's size, with <see cref="Terminal"/>.</summary>
+    public OciBox? ConsoleSize { get; set; }
     public string? Cwd { get; set; }
     public List<string>? Env { get; set; }
     public List<string>? Args { get; set; }
@@ -50,6 +53,12 @@ public sealed record OciProcess
     public OciUser? User { get; set; }
     public string? ApparmorProfile { get; set; }
     public string? SelinuxLabel { get; set; }
+}
+
+public sealed record OciBox
+{
+    public uint Height { get; set; }
+    public uint Width { get; set; }
 }
 
 public sealed record OciUser

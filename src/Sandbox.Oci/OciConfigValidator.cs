@@ -57,10 +57,9 @@ public static class OciConfigValidator
                 p.Add(new(ErrorCodes.ConfigInvalid, $"$.process.env[{i}]", $"\"{proc.Env[i]}\" is not NAME=VALUE"));
             }
         }
-        if (proc.Terminal)
+        if (proc.ConsoleSize is { } size && (size.Height > ushort.MaxValue || size.Width > ushort.MaxValue))
         {
-            p.Add(new(ErrorCodes.Unsupported, "$.process.terminal", "a terminal (console socket) is not supported yet",
-                "set \"terminal\": false; stdio is passed through untouched"));
+            p.Add(new(ErrorCodes.ConfigInvalid, "$.process.consoleSize", $"{size.Height}x{size.Width} is larger than a terminal can be (65535)"));
         }
         if (!string.IsNullOrEmpty(proc.ApparmorProfile) || !string.IsNullOrEmpty(proc.SelinuxLabel))
         {

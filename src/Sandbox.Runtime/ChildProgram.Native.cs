@@ -49,6 +49,7 @@ internal enum ChildOp
     BecomeRoot,
     Chroot,
     EnterPidNamespace,
+    SetupConsole,
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -158,6 +158,14 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->Op = ChildOp.EnterPidNamespace;
                 n->I1 = OpenForParent(s.Path, "pid namespace");
                 break;
+            case ConsoleStep s:
+                n->Op = ChildOp.SetupConsole;
+                n->I1 = ConnectConsoleSocket(s.SocketPath);
+                n->L1 = s.Uid;
+                n->L2 = s.Gid;
+                n->I2 = s.Rows;
+                n->I3 = s.Cols;
+                break;
             case UnshareStep s:
                 n->Op = ChildOp.Unshare;
                 n->I1 = (int)s.Flags;
@@ -390,7 +398,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         for (var i = 0; i < Context->StepCount; i++)
         {
             var step = Context->Steps[i];
-            if (step.Op is ChildOp.SetNs or ChildOp.AttachIdmapped or ChildOp.EnterPidNamespace)
+            if (step.Op is ChildOp.SetNs or ChildOp.AttachIdmapped or ChildOp.EnterPidNamespace or ChildOp.SetupConsole)
             {
                 keep.Add(step.I1);
             }
@@ -437,6 +445,16 @@ internal sealed unsafe class ChildProgram : IDisposable
             throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(Libc.Errno)}",
                 "check linux.namespaces[].path: it must name a namespace file such as /proc/PID/ns/net");
         }
+        _parentOnlyFds.Add(fd);
+        return fd;
+    }
+
+    /// <summary>The console socket, connected by the runtime (its path is the caller's, on the host); the child sends on it.</summary>
+    private int ConnectConsoleSocket(string path)
+    {
+        var fd = UnixSocket.Connect(path, (what, errno) => new SandboxException(ErrorCodes.SetupFailed,
+            $"--console-socket {path}: {what}: {Libc.Describe(errno)}",
+            "pass the path of a unix socket something listens on for the terminal (podman's conmon, runc's recvtty)"));
         _parentOnlyFds.Add(fd);
         return fd;
     }

@@ -12,6 +12,9 @@ internal sealed record ExecOptions
     public bool Detached { get; init; }
     public int PreserveFds { get; init; }
     public string? PidFile { get; init; }
+
+    /// <summary>`--console-socket`, for a process with a terminal (`--tty`, or `terminal: true` in --process).</summary>
+    public string? ConsoleSocket { get; init; }
 }
 
 internal static partial class ContainerPlanner
@@ -64,6 +67,10 @@ internal static partial class ContainerPlanner
         if (!mountNs)
         {
             steps.Add(new ChrootStep(ResolveRootfs(container, bundle)));
+        }
+        if (Console(proc, o.ConsoleSocket) is { } console)
+        {
+            steps.Add(console); // from the container's /dev/ptmx, in its root
         }
         var keepsSysAdmin = proc.Capabilities?.Effective?.Contains("CAP_SYS_ADMIN") ?? false;
         var mayMount = keepsSysAdmin || (proc.Capabilities?.Permitted?.Contains("CAP_SYS_ADMIN") ?? false);

@@ -15,6 +15,9 @@ internal sealed record LaunchOptions
     public bool Reaper { get; init; }
     public int PreserveFds { get; init; }
 
+    /// <summary>`--console-socket`: where the pty master of a process with `terminal: true` goes.</summary>
+    public string? ConsoleSocket { get; init; }
+
     /// <summary>`run`: kill the container after this long (also from the org.sandbox.timeout annotation).</summary>
     public TimeSpan? Timeout { get; init; }
 
@@ -227,6 +230,10 @@ internal static partial class ContainerPlanner
         if (c.Root!.Readonly)
         {
             steps.Add(new RemountRootReadonlyStep());
+        }
+        if (Console(proc, o.ConsoleSocket) is { } console)
+        {
+            steps.Add(console);
         }
         // Nothing in the container may execute a file outside its root (the runtime's binary above all). Landlock
         // also forbids mounting, which a process that keeps CAP_SYS_ADMIN was given to do: it runs without the domain.
@@ -664,6 +671,26 @@ internal static partial class ContainerPlanner
         }
         steps.Add(new SetCapabilitiesStep(effective, permitted, inheritable, ambient));
         steps.Add(new UmaskStep(user.Umask ?? 0x12));
+    }
+
+    /// <summary>
+    /// The terminal step for `terminal: true`, which takes --console-socket (as runc: the pty master has to go somewhere);
+    /// null for a process without one, which must not be given a socket.
+    /// </summary>
+    private static ConsoleStep? Console(OciProcess proc, string? socket)
+    {
+        if (!proc.Terminal)
+        {
+            return socket is null ? null : throw new SandboxException(ErrorCodes.Usage,
+                "--console-socket is for a process with a terminal, and process.terminal is false", "set \"terminal\": true, or drop --console-socket");
+        }
+        if (socket is null)
+        {
+            throw new SandboxException(ErrorCodes.Usage, "$.process.terminal: a terminal needs --console-socket, where its pty master is sent",
+                "pass --console-socket PATH (a unix socket something listens on, such as podman's conmon or runc's recvtty), or set \"terminal\": false");
+        }
+        var user = proc.User ?? new OciUser();
+        return new ConsoleStep(socket, user.Uid, user.Gid, (ushort)(proc.ConsoleSize?.Height ?? 0), (ushort)(proc.ConsoleSize?.Width ?? 0));
     }
 
     private static ExecStep Exec(OciProcess proc, bool reaper)

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Sandbox.Runtime.Interop;
 
@@ -13,27 +12,13 @@ internal static unsafe class ListenerForwarder
 {
     public static void Send(string path, int listener, byte[] processState)
     {
-        var socket = Libc.Socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+        var socket = -1;
         try
         {
-            if (socket < 0)
-            {
-                throw Failed(path, "socket", Libc.Errno);
-            }
-            var pathBytes = Encoding.UTF8.GetBytes(path);
-            if (pathBytes.Length >= 108)
-            {
-                throw new SandboxException(ErrorCodes.SeccompInvalid, $"$.linux.seccomp.listenerPath: {path} is longer than a unix socket path may be (107 bytes)",
-                    "use a shorter path");
-            }
-            var address = stackalloc byte[110];
-            new Span<byte>(address, 110).Clear();
-            address[0] = (byte)Libc.AF_UNIX;
-            pathBytes.CopyTo(new Span<byte>(address + 2, 108));
-            if (Libc.ConnectBlocking(socket, address, (uint)(2 + pathBytes.Length + 1)) != 0)
-            {
-                throw Failed(path, "connect", Libc.Errno);
-            }
+            socket = UnixSocket.Connect(path, (what, errno) => errno == Libc.ENAMETOOLONG
+                ? new SandboxException(ErrorCodes.SeccompInvalid, $"$.linux.seccomp.listenerPath: {path} is longer than a unix socket path may be (107 bytes)",
+                    "use a shorter path")
+                : Failed(path, what, errno));
             fixed (byte* data = processState)
             {
                 var cmsg = new CmsgFd { Length = CmsgFd.LengthOfOne, Level = Libc.SOL_SOCKET, Type = Libc.SCM_RIGHTS, Fd = listener };

@@ -90,6 +90,8 @@ internal static unsafe class PostClone
                 return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
             case ChildOp.EnterPidNamespace:
                 return EnterPidNamespace(ctx, s);
+            case ChildOp.SetupConsole:
+                return SetupConsole(s);
             case ChildOp.Unshare:
                 return Unshare(s->I1) == 0 ? 0 : Errno;
             case ChildOp.EnterTimeNamespace:
@@ -270,6 +272,99 @@ internal static unsafe class PostClone
         r.Detail = (int)pid;
         Exit(WriteAll(ctx->ReportFd, &r, sizeof(ChildReport)) ? 0 : SetupFailedExit);
         return 0;
+    }
+
+    /// <summary>
+    /// A pty from the container's /dev/ptmx: the master goes over the console socket (I1) and is closed here; the slave,
+    /// opened from the master (TIOCGPTPEER, no path to race on) and owned by the process's user (L1, L2), becomes the
+    /// controlling terminal (the process leads a new session already) and stdin, stdout and stderr. I2, I3: rows, columns.
+    /// </summary>
+    private static int SetupConsole(ChildStep* s)
+    {
+        var master = Open(Lit("/dev/ptmx\0"u8), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+        if (master < 0)
+        {
+            return Errno;
+        }
+        var err = SendPtyMaster(s, master);
+        Close(master);
+        Close(s->I1);
+        if (err < 0)
+        {
+            return -err;
+        }
+        var slave = err;
+        if (Fchownat(slave, Lit("\0"u8), (uint)s->L1, (uint)s->L2, AT_EMPTY_PATH) != 0 || Ioctl(slave, TIOCSCTTY, null) != 0)
+        {
+            return Errno;
+        }
+        for (var fd = 0; fd < 3; fd++)
+        {
+            if (Dup3(slave, fd, 0) < 0)
+            {
+                return Errno;
+            }
+        }
+        Close(slave);
+        return 0;
+    }
+
+    /// <summary>Unlocks the pty, opens its slave, sizes it and sends the master; the slave's descriptor, or -errno.</summary>
+    private static int SendPtyMaster(ChildStep* s, int master)
+    {
+        int unlock = 0;
+        uint number;
+        if (Ioctl(master, TIOCSPTLCK, &unlock) != 0 || Ioctl(master, TIOCGPTN, &number) != 0)
+        {
+            return -Errno;
+        }
+        var slave = Ioctl(master, TIOCGPTPEER, (void*)(nint)(O_RDWR | O_NOCTTY | O_CLOEXEC));
+        if (slave < 3)
+        {
+            return slave < 0 ? -Errno : -EBADF; // stdio is always open here: a slave below 3 would be replaced by dup3
+        }
+        WinSize size = default;
+        size.Rows = (ushort)s->I2;
+        size.Cols = (ushort)s->I3;
+        if ((size.Rows != 0 || size.Cols != 0) && Ioctl(slave, TIOCSWINSZ, &size) != 0)
+        {
+            return -Errno;
+        }
+        // The data is the pty's name, "/dev/pts/N", as runc sends it.
+        var name = stackalloc byte[24];
+        var prefix = Lit("/dev/pts/\0"u8);
+        var len = 0;
+        while (prefix[len] != 0)
+        {
+            name[len] = prefix[len];
+            len++;
+        }
+        var digits = stackalloc byte[10];
+        var count = 0;
+        do
+        {
+            digits[count++] = (byte)('0' + (number % 10));
+            number /= 10;
+        }
+        while (number != 0);
+        while (count > 0)
+        {
+            name[len++] = digits[--count];
+        }
+        IoVec iov;
+        iov.Base = name;
+        iov.Length = (nuint)len;
+        CmsgFd cmsg;
+        cmsg.Length = CmsgFd.LengthOfOne;
+        cmsg.Level = SOL_SOCKET;
+        cmsg.Type = SCM_RIGHTS;
+        cmsg.Fd = master;
+        MsgHdr msg = default;
+        msg.Iov = &iov;
+        msg.IovLength = 1;
+        msg.Control = &cmsg;
+        msg.ControlLength = CmsgFd.Size;
+        return Sendmsg(s->I1, &msg, MSG_NOSIGNAL) < 0 ? -Errno : slave;
     }
 
     private static int WaitForParent(ChildContext* ctx)

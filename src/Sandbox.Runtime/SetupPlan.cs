@@ -50,6 +50,15 @@ internal sealed record EnterPidNamespaceStep(string Path) : SetupStep
     public override string Describe() => $"join pid namespace {Path}";
 }
 
+/// <summary>
+/// `process.terminal`: a new pty from the container's own /dev/ptmx, its master sent over the console socket (SCM_RIGHTS,
+/// with the pty's name as data, as runc sends it), its slave the process's controlling terminal and stdio.
+/// </summary>
+internal sealed record ConsoleStep(string SocketPath, uint Uid, uint Gid, ushort Rows, ushort Cols) : SetupStep
+{
+    public override string Describe() => $"set up the terminal for --console-socket {SocketPath}";
+}
+
 internal sealed record UnshareStep(ulong Flags) : SetupStep
 {
     public override string Describe() => "create namespaces (unshare)";

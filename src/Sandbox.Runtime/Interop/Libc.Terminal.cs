@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Runtime.Interop;
+
+/// <summary>
+/// Pseudo-terminals for `process.terminal` (the console socket). Ours: the post-clone path opens the pty and needs
+/// the ioctl numbers as constants (asm-generic/ioctls.h, the same on x86_64 and arm64; KernelHeaderTests checks them).
+/// </summary>
+internal static unsafe partial class Libc
+{
+    public const nuint TIOCSCTTY = 0x540E, TIOCSWINSZ = 0x5414, TIOCGPTPEER = 0x5441, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
+}
+
+/// <summary>struct winsize.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct WinSize
+{
+    public ushort Rows, Cols, XPixels, YPixels;
+}
