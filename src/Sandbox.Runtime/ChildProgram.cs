@@ -21,6 +21,17 @@ internal sealed unsafe class ChildProgram : IDisposable
     /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>
     public int ListenerSocket { get; private set; } = -1;
 
+    /// <summary>The runtime's end of the socket pair a terminal's master comes over (ConsoleStep.OwnTerminal); -1 without one.</summary>
+    private int _consoleSocket = -1;
+
+    /// <summary>Hands the terminal socket over (the caller closes it); -1 without one.</summary>
+    public int TakeConsoleSocket()
+    {
+        var fd = _consoleSocket;
+        _consoleSocket = -1;
+        return fd;
+    }
+
     private ChildProgram(IReadOnlyList<SetupStep> steps)
     {
         Steps = steps;
@@ -452,6 +463,17 @@ internal sealed unsafe class ChildProgram : IDisposable
     /// <summary>The console socket, connected by the runtime (its path is the caller's, on the host); the child sends on it.</summary>
     private int ConnectConsoleSocket(string path)
     {
+        if (path == ConsoleStep.OwnTerminal)
+        {
+            var pair = stackalloc int[2];
+            if (Libc.Socketpair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+            {
+                throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the terminal: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            }
+            _consoleSocket = pair[0];
+            _parentOnlyFds.Add(pair[1]);
+            return pair[1];
+        }
         var fd = UnixSocket.Connect(path, (what, errno) => new SandboxException(ErrorCodes.SetupFailed,
             $"--console-socket {path}: {what}: {Libc.Describe(errno)}",
             "pass the path of a unix socket something listens on for the terminal (podman's conmon, runc's recvtty)"));
@@ -558,6 +580,11 @@ internal sealed unsafe class ChildProgram : IDisposable
         {
             Libc.Close(ListenerSocket);
             ListenerSocket = -1;
+        }
+        if (_consoleSocket >= 0)
+        {
+            Libc.Close(_consoleSocket);
+            _consoleSocket = -1;
         }
         _arena.Dispose();
     }

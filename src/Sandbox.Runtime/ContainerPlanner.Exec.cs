@@ -68,7 +68,7 @@ internal static partial class ContainerPlanner
         {
             steps.Add(new ChrootStep(ResolveRootfs(container, bundle)));
         }
-        if (Console(proc, o.ConsoleSocket) is { } console)
+        if (Console(proc, o.ConsoleSocket ?? (o.Detached ? null : ConsoleStep.OwnTerminal)) is { } console)
         {
             steps.Add(console); // from the container's /dev/ptmx, in its root
         }

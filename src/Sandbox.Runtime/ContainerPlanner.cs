@@ -231,7 +231,7 @@ internal static partial class ContainerPlanner
         {
             steps.Add(new RemountRootReadonlyStep());
         }
-        if (Console(proc, o.ConsoleSocket) is { } console)
+        if (Console(proc, o.ConsoleSocket ?? (o.Detached ? null : ConsoleStep.OwnTerminal)) is { } console)
         {
             steps.Add(console);
         }
@@ -674,14 +674,15 @@ internal static partial class ContainerPlanner
     }
 
     /// <summary>
-    /// The terminal step for `terminal: true`, which takes --console-socket (as runc: the pty master has to go somewhere);
+    /// The terminal step for `terminal: true`, which takes --console-socket (as runc: the pty master has to go somewhere;
+    /// `run` in the foreground keeps it itself, <see cref="ConsoleStep.OwnTerminal"/>, and joins it to its own stdio);
     /// null for a process without one, which must not be given a socket.
     /// </summary>
     private static ConsoleStep? Console(OciProcess proc, string? socket)
     {
         if (!proc.Terminal)
         {
-            return socket is null ? null : throw new SandboxException(ErrorCodes.Usage,
+            return socket is null or ConsoleStep.OwnTerminal ? null : throw new SandboxException(ErrorCodes.Usage,
                 "--console-socket is for a process with a terminal, and process.terminal is false", "set \"terminal\": true, or drop --console-socket");
         }
         if (socket is null)

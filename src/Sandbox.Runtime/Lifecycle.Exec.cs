@@ -42,6 +42,7 @@ internal sealed unsafe partial class Lifecycle
                 throw Stopped(o.Id);
             }
             IDisposable? forwarding = null;
+            TerminalProxy? terminal = null;
             try
             {
                 var pid = ContainerLauncher.Launch(plan, program, _ => [], (p, _) =>
@@ -54,6 +55,10 @@ internal sealed unsafe partial class Lifecycle
                     }
                     forwarding = o.Detached ? null : ForwardSignals(p);
                 }, onListener: (p, listener) => TakeListener(config, plan, record, p, listener));
+                if (program.TakeConsoleSocket() is var console && console >= 0)
+                {
+                    terminal = TerminalProxy.Start(console);
+                }
                 WritePidFile(o.PidFile, pid);
                 if (o.Detached)
                 {
@@ -65,6 +70,7 @@ internal sealed unsafe partial class Lifecycle
             finally
             {
                 forwarding?.Dispose();
+                terminal?.Dispose();
             }
         }
         finally

@@ -96,6 +96,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         var record = Claim(o, config, bytes);
         var launched = false;
         IDisposable? forwarding = null;
+        TerminalProxy? terminal = null;
         ICgroup? cgroup = null;
         SeccompSupervisor? supervisor = null;
         // Orphans of the container (a daemon that double-forked, without a pid namespace) are reparented to
@@ -133,6 +134,10 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     }
                     forwarding = ForwardSignals(p);
                 }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
+                if (program.TakeConsoleSocket() is var console && console >= 0)
+                {
+                    terminal = TerminalProxy.Start(console);
+                }
             }
             finally
             {
@@ -185,6 +190,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics.
             var pidsAtExit = o.ReportPath is not null ? cgroup?.ReadStats().PidsCurrent : null;
             cgroup?.KillAll();
+            terminal?.Dispose(); // what the terminal still holds is written out
             // Answered until now: what the container left behind kept getting the profile's errno until it was killed.
             var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
             {
@@ -223,6 +229,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         finally
         {
             forwarding?.Dispose();
+            terminal?.Dispose();
             supervisor?.Dispose();
             if (cgroup is not null)
             {

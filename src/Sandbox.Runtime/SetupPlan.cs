@@ -56,7 +56,10 @@ internal sealed record EnterPidNamespaceStep(string Path) : SetupStep
 /// </summary>
 internal sealed record ConsoleStep(string SocketPath, uint Uid, uint Gid, ushort Rows, ushort Cols) : SetupStep
 {
-    public override string Describe() => $"set up the terminal for --console-socket {SocketPath}";
+    /// <summary>The socket path of a terminal the runtime itself receives (`run` in the foreground: TerminalProxy).</summary>
+    public const string OwnTerminal = "";
+
+    public override string Describe() => SocketPath == OwnTerminal ? "set up the terminal" : $"set up the terminal for --console-socket {SocketPath}";
 }
 
 internal sealed record UnshareStep(ulong Flags) : SetupStep

@@ -225,13 +225,33 @@ internal sealed class StateStore(string root)
         };
     }
 
+    /// <summary>
+    /// Removes a container's directory: first renamed to a claim of this process's (one rename, so no other `sandbox`
+    /// ever sees it half-deleted, without its state.json, and deletes it too, under this one's feet), then deleted. A
+    /// `sandbox` that dies meanwhile leaves a claim of a dead process, which CollectStale removes.
+    /// </summary>
     public void Remove(string id)
     {
         var dir = Dir(id);
-        if (Directory.Exists(dir))
+        var me = Environment.ProcessId;
+        var tomb = Path.Combine(Root, $"{ClaimPrefix}{me}.{ProcessInfo.StartTime(me) ?? 0}-removed-{id}");
+        unsafe
         {
-            Directory.Delete(dir, recursive: true);
+            fixed (byte* d = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
+            fixed (byte* t = System.Text.Encoding.UTF8.GetBytes(tomb + "\0"))
+            {
+                if (Interop.Libc.Rename(d, t) != 0)
+                {
+                    var e = Interop.Libc.Errno;
+                    if (e == Interop.Libc.ENOENT)
+                    {
+                        return; // gone already
+                    }
+                    throw new SandboxException(ErrorCodes.Io, $"remove {dir}: rename: {Interop.Libc.Describe(e)}", "check --root");
+                }
+            }
         }
+        Directory.Delete(tomb, recursive: true);
     }
 
     /// <summary>

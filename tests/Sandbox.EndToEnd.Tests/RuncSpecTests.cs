@@ -73,9 +73,28 @@ public sealed partial class RuncSpecTests : IDisposable
         Assert.All(lines[4..^1], l => Assert.Contains(" ro,", l, StringComparison.Ordinal));
     }
 
+    [PrivilegedFact]
+    public void The_unmodified_config_runs_its_shell_on_a_terminal_as_under_runc()
+    {
+        // `runc spec` as written, but for the root's path: `sh` on a terminal. Without --console-socket both runtimes
+        // make the pty themselves and join it to their own terminal (here `script`'s), in raw mode.
+        var bundle = Spec("terminal", rootless: false, asUser: null, keepProcess: true);
+        const string typed = "echo $((6*7)); tty; exit 5\n";
+        var ours = Typed(null, typed, "script", "-qec", $"{SandboxHost.Exe} --root {Path.Combine(_dir, "state")} run --bundle {bundle} spec-tty", "/dev/null");
+        var runc = Typed(null, typed, "script", "-qec", $"runc --root {Path.Combine(_dir, "runc-state")} run --bundle {bundle} spec-tty-runc", "/dev/null");
+        Assert.True(runc.ExitCode == 5, runc.ToString());
+        Assert.True(ours.ExitCode == 5, ours.ToString());
+        foreach (var r in new[] { runc, ours })
+        {
+            var lines = r.Stdout.Split("\r\n");
+            Assert.Contains("42", lines);
+            Assert.Contains("/dev/pts/0", lines);
+        }
+    }
+
     /// <summary>`runc spec` in a bundle of its own, as <paramref name="asUser"/> (the rootless one maps that user),
-    /// with the shared busybox root, no terminal and <see cref="Look"/> as the program.</summary>
-    private string Spec(string name, bool rootless, string? asUser)
+    /// with the shared busybox root, no terminal and <see cref="Look"/> as the program (or its own process).</summary>
+    private string Spec(string name, bool rootless, string? asUser, bool keepProcess = false)
     {
         var bundle = Path.Combine(_dir, name);
         Directory.CreateDirectory(bundle);
@@ -85,8 +104,11 @@ public sealed partial class RuncSpecTests : IDisposable
         var path = Path.Combine(bundle, "config.json");
         var config = JsonNode.Parse(File.ReadAllText(path))!;
         config["root"]!["path"] = SandboxHost.Rootfs;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("sh", "-c", Look);
+        if (!keepProcess)
+        {
+            config["process"]!["terminal"] = false;
+            config["process"]!["args"] = new JsonArray("sh", "-c", Look);
+        }
         File.WriteAllText(path, config.ToJsonString());
         return bundle;
     }
@@ -105,7 +127,10 @@ public sealed partial class RuncSpecTests : IDisposable
             .SelectMany(m => Path.GetFileName(m) is var n && n.Contains(',', StringComparison.Ordinal) ? [n, .. n.Split(',')] : new[] { n })
             .Order(StringComparer.Ordinal);
 
-    private static RunResult Command(string? asUser, params string[] args)
+    private static RunResult Command(string? asUser, params string[] args) => Typed(asUser, "", args);
+
+    /// <summary>Runs a program with <paramref name="input"/> as its stdin.</summary>
+    private static RunResult Typed(string? asUser, string input, params string[] args)
     {
         var psi = new ProcessStartInfo(asUser is null ? args[0] : "setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var a in asUser is null ? args[1..] : [$"--reuid={asUser}", $"--regid={asUser}", "--clear-groups", "--", .. args])
@@ -113,6 +138,7 @@ public sealed partial class RuncSpecTests : IDisposable
             psi.ArgumentList.Add(a);
         }
         using var p = Process.Start(psi)!;
+        p.StandardInput.Write(input);
         p.StandardInput.Close();
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEnd();

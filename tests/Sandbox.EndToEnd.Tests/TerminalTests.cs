@@ -139,15 +139,27 @@ public class TerminalTests
     }
 
     [PrivilegedFact]
-    public void A_terminal_needs_a_console_socket_and_a_socket_needs_a_terminal()
+    public void A_detached_terminal_needs_a_console_socket_and_a_socket_needs_a_terminal()
     {
         using var b = new TestBundle();
         b.Sh("true");
         b.Config = b.Config with { Process = b.Process with { Terminal = true } };
-        var r = b.Run();
+        var r = b.Cli(["create", "--bundle", b.Dir, b.Id]);
         Assert.Equal(125, r.ExitCode);
         Assert.Contains(ErrorCodes.Usage, r.Stderr, StringComparison.Ordinal);
         Assert.Contains("--console-socket", r.Stderr, StringComparison.Ordinal);
+
+        // exec in the foreground keeps the terminal itself, as run does; detached, it has nobody to give it to.
+        b.Config = b.Config with { Process = b.Process with { Terminal = false, Args = ["sleep", "600"] } };
+        Assert.Equal(0, b.Cli(["create", "--bundle", b.Dir, b.Id]).ExitCode);
+        Assert.Equal(0, b.Cli(["start", b.Id]).ExitCode);
+        var exec = b.Cli(["exec", "--tty", b.Id, "sh", "-c", "tty"]);
+        Assert.True(exec.ExitCode == 0, exec.ToString());
+        Assert.Matches("^/dev/pts/[0-9]+\r\n$", exec.Stdout);
+        exec = b.Cli(["exec", "--tty", "--detach", b.Id, "true"]);
+        Assert.Equal(125, exec.ExitCode);
+        Assert.Contains("--console-socket", exec.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, b.Cli(["delete", "--force", b.Id]).ExitCode);
 
         b.Config = b.Config with { Process = b.Process with { Terminal = false } };
         r = b.Run("--console-socket", Path.Combine(b.Dir, "nobody-listens"));
@@ -159,6 +171,18 @@ public class TerminalTests
         Assert.Equal(125, r.ExitCode);
         Assert.Contains("connect: ENOENT", r.Stderr, StringComparison.Ordinal);
         Assert.Empty(b.StateEntries);
+    }
+
+    [PrivilegedFact]
+    public void Run_without_a_console_socket_joins_the_terminal_to_its_own_stdio()
+    {
+        // As runc runs it in the foreground: the pty's output on sandbox's stdout (CR LF, as a terminal writes it).
+        using var b = new TestBundle();
+        b.Sh("tty; [ -t 0 ] && echo tty-in; exit 3");
+        b.Config = b.Config with { Process = b.Process with { Terminal = true } };
+        var r = b.Run();
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("/dev/pts/0\r\ntty-in\r\n", r.Stdout);
     }
 
     [PrivilegedFact]

@@ -36,7 +36,7 @@ public class KernelHeaderTests
         ["CLONE_NEWTIME"] = CLONE_NEWTIME, ["CLONE_NEWNS"] = CLONE_NEWNS, ["CLONE_NEWCGROUP"] = CLONE_NEWCGROUP,
         ["CLONE_NEWUTS"] = CLONE_NEWUTS, ["CLONE_NEWIPC"] = CLONE_NEWIPC, ["CLONE_NEWUSER"] = CLONE_NEWUSER,
         ["CLONE_NEWPID"] = CLONE_NEWPID, ["CLONE_NEWNET"] = CLONE_NEWNET, ["CLONE_PARENT"] = CLONE_PARENT,
-        ["TIOCSCTTY"] = TIOCSCTTY, ["TIOCSWINSZ"] = TIOCSWINSZ, ["TIOCGPTPEER"] = TIOCGPTPEER, ["TIOCGPTN"] = TIOCGPTN, ["TIOCSPTLCK"] = TIOCSPTLCK,
+        ["TIOCSCTTY"] = TIOCSCTTY, ["TIOCGWINSZ"] = TIOCGWINSZ, ["TCSANOW"] = (ulong)TCSANOW, ["sizeof(struct termios)"] = (ulong)sizeof(Termios), ["TIOCSWINSZ"] = TIOCSWINSZ, ["TIOCGPTPEER"] = TIOCGPTPEER, ["TIOCGPTN"] = TIOCGPTN, ["TIOCSPTLCK"] = TIOCSPTLCK,
         ["SIGHUP"] = SIGHUP, ["SIGINT"] = SIGINT, ["SIGQUIT"] = SIGQUIT, ["SIGKILL"] = SIGKILL, ["SIGUSR1"] = SIGUSR1,
         ["SIGPIPE"] = SIGPIPE, ["SIGTERM"] = SIGTERM, ["SIGCHLD"] = SIGCHLD, ["SIGCONT"] = SIGCONT, ["SIGSTOP"] = SIGSTOP,
         ["SIGTSTP"] = SIGTSTP, ["SIGTTIN"] = SIGTTIN, ["SIGTTOU"] = SIGTTOU, ["SIGWINCH"] = SIGWINCH, ["SIGSYS"] = SIGSYS,
@@ -174,6 +174,6 @@ public class KernelHeaderTests
         var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
                 .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp",
                     "SYS_mount_setattr", "SYS_landlock_create_ruleset", "SYS_landlock_add_rule", "SYS_landlock_restrict_self", "SYS_keyctl", "SYS_getcwd", "SYS_bpf"]);
-        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h"], names);
+        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h", "termios.h"], names);
     }
 }

@@ -63,6 +63,10 @@ internal static unsafe partial class Libc
     [DllImport("libc", EntryPoint = "read", ExactSpelling = true)]
     public static extern nint ReadBlocking(int fd, void* buf, nint count);
 
+    /// <summary>write(2) that may block (a full pipe), with a GC transition.</summary>
+    [DllImport("libc", EntryPoint = "write", ExactSpelling = true)]
+    public static extern nint WriteBlocking(int fd, void* buf, nint count);
+
     [DllImport("libc", EntryPoint = "pipe2", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Pipe2(int* fds, int flags);
