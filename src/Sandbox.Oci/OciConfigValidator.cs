@@ -222,6 +222,18 @@ public static class OciConfigValidator
         {
             ValidateResources(res, p);
         }
+        if (linux.Personality is { } persona)
+        {
+            if (LinuxNames.PersonalityNumber(persona.Domain) is null)
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, "$.linux.personality.domain", $"unknown execution domain \"{persona.Domain}\"",
+                    "use LINUX or LINUX32"));
+            }
+            if (persona.Flags is { Count: > 0 })
+            {
+                p.Add(new(ErrorCodes.Unsupported, "$.linux.personality.flags", "personality flags are not supported", "remove linux.personality.flags"));
+            }
+        }
         if (linux.TimeOffsets is { Count: > 0 })
         {
             p.Add(new(ErrorCodes.Unsupported, "$.linux.timeOffsets", "time namespace offsets are not supported yet", "remove linux.timeOffsets"));

@@ -49,6 +49,7 @@ internal enum ChildOp
     BecomeRoot,
     Chroot,
     EnterPidNamespace,
+    SetPersonality,
 }
 
 [StructLayout(LayoutKind.Sequential)]

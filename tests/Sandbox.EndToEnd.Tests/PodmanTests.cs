@@ -233,6 +233,15 @@ public sealed class PodmanTests(PodmanStore podman) : IClassFixture<PodmanStore>
     }
 
     [PrivilegedFact]
+    public void The_personality_option_sets_the_execution_domain()
+    {
+        // linux.personality, once dropped unread: uname kept the host's machine.
+        var r = Run(Name("personality"), ["--rm", "--personality", "LINUX32"], "uname", "-m");
+        Ok(r);
+        Assert.Equal(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "armv8l\n" : "i686\n", r.Stdout);
+    }
+
+    [PrivilegedFact]
     public void A_pods_containers_share_its_host_name_and_ipc()
     {
         // The pod's infra container runs podman's pause image, which podman builds here from its own catatonit.

@@ -168,6 +168,16 @@ public class ConfigParsingTests
     }
 
     [Fact]
+    public void An_execution_domain_is_linux_or_linux32_without_flags()
+    {
+        var c = Parse(Minimal.Replace("\"rootfsPropagation\"", "\"personality\": { \"domain\": \"LINUX32\" }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Equal("LINUX32", c.Linux!.Personality!.Domain);
+        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"personality\": { \"domain\": \"SVR4\", \"flags\": [\"x\"] }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Contains("$.linux.personality.domain: unknown execution domain \"SVR4\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.personality.flags", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Missing_process_and_root_are_errors()
     {
         var e = Fails("""{ "ociVersion": "1.0.2" }""");
