@@ -204,6 +204,36 @@ public sealed class PodmanTests(PodmanStore podman) : IClassFixture<PodmanStore>
     }
 
     [PrivilegedFact]
+    public void Block_io_throttles_reach_the_containers_cgroup_and_podman_update_changes_them()
+    {
+        // Refused before (SBX1011, "only weight is supported"): podman's --device-read-bps and friends failed every run.
+        var (path, device) = BlockDevice();
+        var own = Run(Name("io"), ["--rm", "--device-read-bps", $"{path}:1mb", "--device-write-iops", $"{path}:100"], "sh", "-c",
+            "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup/io.max; " +
+            "else cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device; fi");
+        Ok(own);
+        Assert.Equal(File.Exists("/sys/fs/cgroup/cgroup.controllers") ? $"{device} rbps=1048576 wbps=max riops=max wiops=100\n" : $"{device} 1048576\n{device} 100\n", own.Stdout);
+
+        var name = Name("io-update");
+        Ok(Run(name, ["--detach", "--device-read-bps", $"{path}:1mb"], "sleep", "1000"));
+        Ok(podman.Run("update", "--device-write-bps", $"{path}:2mb", name));
+        var blkio = File.Exists("/sys/fs/cgroup/cgroup.controllers") ? null : $"/sys/fs/cgroup/blkio{podman.CgroupParent}/libpod-{Id(name)}";
+        if (blkio is not null)
+        {
+            Assert.Equal($"{device} 2097152\n", File.ReadAllText(Path.Combine(blkio, "blkio.throttle.write_bps_device")));
+        }
+    }
+
+    /// <summary>A block device of this machine (a disk, not a loop or zram device) as /dev/NAME and MAJOR:MINOR.</summary>
+    private static (string Path, string Device) BlockDevice()
+    {
+        var name = Directory.GetDirectories("/sys/block").Select(Path.GetFileName)
+            .First(n => n is not null && !n.StartsWith("loop", StringComparison.Ordinal) && !n.StartsWith("zram", StringComparison.Ordinal)
+                && !n.StartsWith("ram", StringComparison.Ordinal) && File.Exists("/dev/" + n))!;
+        return ("/dev/" + name, File.ReadAllText($"/sys/block/{name}/dev").Trim());
+    }
+
+    [PrivilegedFact]
     public void The_limits_hold()
     {
         var pids = Run(Name("pids"), ["--rm", "--pids-limit", "5"], "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1; echo forked");
