@@ -4,7 +4,8 @@
 # busybox-static for test root filesystems, libseccomp-dev for the tests that compare our seccomp filters with libseccomp's (and check its header),
 # python3 (samples/HermeticTests' listener and TRX summary, the benchmarks' figures),
 # the emulated arm64 machine eng/arm64-vm.sh boots to run containers with the arm64 `sandbox`,
-# runc (the tests run the configs `runc spec` writes under both runtimes and compare), and the benchmark anchors
+# runc (the tests run the configs `runc spec` writes under both runtimes and compare), podman (its end-to-end tests run
+# containers with sandbox as podman's runtime: conmon, overlay storage, pods), and the benchmark anchors
 # (bubblewrap, crun, runc, hyperfine).
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ command -v busybox >/dev/null && busybox --list >/dev/null 2>&1 && file -L "$(co
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
 [ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 command -v runc >/dev/null || need+=(runc)
+command -v podman >/dev/null || need+=(podman)
 if [ "${1:-}" = "--bench" ]; then
   for t in bwrap:bubblewrap crun:crun runc:runc hyperfine:hyperfine; do
     command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")

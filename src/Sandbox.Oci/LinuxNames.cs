@@ -32,4 +32,13 @@ public static class LinuxNames
     public static int CapabilityNumber(string name) => Array.IndexOf(Capabilities, name);
 
     public static int RlimitNumber(string name) => Array.IndexOf(Rlimits, name);
+
+    /// <summary>The persona personality(2) takes for a runtime-spec execution domain (PER_LINUX, PER_LINUX32 in
+    /// linux/personality.h), or null for one the spec does not name.</summary>
+    public static uint? PersonalityNumber(string? domain) => domain switch
+    {
+        "LINUX" => 0x0000,
+        "LINUX32" => 0x0008,
+        _ => null,
+    };
 }

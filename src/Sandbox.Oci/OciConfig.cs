@@ -119,6 +119,14 @@ public sealed record OciLinux
     public List<string>? ReadonlyPaths { get; set; }
     public string? MountLabel { get; set; }
     public Dictionary<string, JsonElement>? TimeOffsets { get; set; }
+    public OciPersonality? Personality { get; set; }
+}
+
+/// <summary>linux.personality: the execution domain (personality(2)) the container's process runs in.</summary>
+public sealed record OciPersonality
+{
+    public string? Domain { get; set; }
+    public List<string>? Flags { get; set; }
 }
 
 public sealed record OciNamespace

@@ -221,6 +221,18 @@ public static class OciConfigValidator
         {
             ValidateResources(res, p);
         }
+        if (linux.Personality is { } persona)
+        {
+            if (LinuxNames.PersonalityNumber(persona.Domain) is null)
+            {
+                p.Add(new(ErrorCodes.ConfigInvalid, "$.linux.personality.domain", $"unknown execution domain \"{persona.Domain}\"",
+                    "use LINUX or LINUX32"));
+            }
+            if (persona.Flags is { Count: > 0 })
+            {
+                p.Add(new(ErrorCodes.Unsupported, "$.linux.personality.flags", "personality flags are not supported", "remove linux.personality.flags"));
+            }
+        }
         if (linux.TimeOffsets is { Count: > 0 })
         {
             p.Add(new(ErrorCodes.Unsupported, "$.linux.timeOffsets", "time namespace offsets are not supported yet", "remove linux.timeOffsets"));
@@ -293,10 +305,23 @@ public static class OciConfigValidator
             {
                 p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.blockIO.weight", $"{b.Weight} is outside 10..1000"));
             }
-            if (b.LeafWeight is not null || b.WeightDevice is not null || b.ThrottleReadBpsDevice is not null || b.ThrottleWriteBpsDevice is not null
-                || b.ThrottleReadIOPSDevice is not null || b.ThrottleWriteIOPSDevice is not null)
+            if (b.LeafWeight is not null || b.WeightDevice is not null)
             {
-                Refuse("blockIO (only weight is supported)");
+                Refuse("blockIO (weight and the throttles are supported, not leafWeight or weightDevice)");
+            }
+            foreach (var (name, throttles) in new[]
+                     {
+                         ("throttleReadBpsDevice", b.ThrottleReadBpsDevice), ("throttleWriteBpsDevice", b.ThrottleWriteBpsDevice),
+                         ("throttleReadIOPSDevice", b.ThrottleReadIOPSDevice), ("throttleWriteIOPSDevice", b.ThrottleWriteIOPSDevice),
+                     })
+            {
+                for (var i = 0; i < (throttles?.Count ?? 0); i++)
+                {
+                    if (throttles![i] is not { Major: >= 0 and <= uint.MaxValue, Minor: >= 0 and <= uint.MaxValue })
+                    {
+                        p.Add(new(ErrorCodes.ResourceInvalid, $"{at}.blockIO.{name}[{i}]", "a throttle names one block device by its major and minor numbers"));
+                    }
+                }
             }
         }
         if (r.HugepageLimits is { ValueKind: System.Text.Json.JsonValueKind.Array } h && h.GetArrayLength() > 0) { Refuse("hugepageLimits"); }

@@ -59,10 +59,18 @@ public sealed record OciBlockIo
     public ushort? Weight { get; set; }
     public ushort? LeafWeight { get; set; }
     public JsonElement? WeightDevice { get; set; }
-    public JsonElement? ThrottleReadBpsDevice { get; set; }
-    public JsonElement? ThrottleWriteBpsDevice { get; set; }
-    public JsonElement? ThrottleReadIOPSDevice { get; set; }
-    public JsonElement? ThrottleWriteIOPSDevice { get; set; }
+    public List<OciThrottleDevice>? ThrottleReadBpsDevice { get; set; }
+    public List<OciThrottleDevice>? ThrottleWriteBpsDevice { get; set; }
+    public List<OciThrottleDevice>? ThrottleReadIOPSDevice { get; set; }
+    public List<OciThrottleDevice>? ThrottleWriteIOPSDevice { get; set; }
+}
+
+/// <summary>A block device's I/O rate limit: bytes or operations per second.</summary>
+public sealed record OciThrottleDevice
+{
+    public long Major { get; set; }
+    public long Minor { get; set; }
+    public ulong Rate { get; set; }
 }
 
 public sealed record OciDeviceRule

@@ -50,6 +50,7 @@ internal enum ChildOp
     Chroot,
     EnterPidNamespace,
     SetupConsole,
+    SetPersonality,
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -306,6 +306,10 @@ internal sealed unsafe class ChildProgram : IDisposable
                 n->L1 = s.Soft;
                 n->L2 = s.Hard;
                 break;
+            case SetPersonalityStep s:
+                n->Op = ChildOp.SetPersonality;
+                n->L1 = s.Persona;
+                break;
             case ChdirStep s:
                 n->Op = ChildOp.Chdir;
                 n->S1 = _arena.Str(s.Path);

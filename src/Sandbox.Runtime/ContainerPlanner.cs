@@ -243,6 +243,11 @@ internal static partial class ContainerPlanner
         {
             steps.Add(new RestrictExecutionStep());
         }
+        // Before any seccomp filter, which may allow personality(2) with some personas only (podman's does).
+        if (linux.Personality is { Domain: { } domain })
+        {
+            steps.Add(new SetPersonalityStep(domain, LinuxNames.PersonalityNumber(domain)!.Value));
+        }
         var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
         // Installing a filter takes no_new_privs or CAP_SYS_ADMIN. Without noNewPrivileges, and unless the process
         // keeps CAP_SYS_ADMIN, the filter goes in while setup still holds it (before the capabilities are dropped),

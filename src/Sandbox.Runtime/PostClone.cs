@@ -149,6 +149,8 @@ internal static unsafe class PostClone
                     r.Max = s->L2;
                     return Prlimit(0, s->I1, &r, null) == 0 ? 0 : Errno;
                 }
+            case ChildOp.SetPersonality:
+                return Personality((nuint)s->L1) == -1 ? Errno : 0;
             case ChildOp.Chdir:
                 return ChdirInsideRoot(ctx, s);
             case ChildOp.SetDumpable:

@@ -247,6 +247,11 @@ internal sealed record SetRlimitStep(string Name, int Resource, ulong Soft, ulon
     public override string Describe() => $"set {Name} to {Soft}/{Hard}";
 }
 
+internal sealed record SetPersonalityStep(string Domain, uint Persona) : SetupStep
+{
+    public override string Describe() => $"set the execution domain {Domain}";
+}
+
 internal sealed record ChdirStep(string Path) : SetupStep
 {
     public override string Describe() => $"change directory to {Path}";

@@ -67,25 +67,24 @@ public static class SandboxHost
         IEnumerable<string>? prefix = null)
     {
         EnsureBuilt();
+        IEnumerable<string> user = asUser is null ? [] : ["setpriv", $"--reuid={asUser}", $"--regid={asUser}", "--clear-groups", "--"];
+        return Command([.. user, .. prefix ?? [], Exe, .. args], timeout, env);
+    }
+
+    /// <summary>
+    /// Runs a command line (program first) as <see cref="Run"/> runs sandbox: stdin from /dev/null, output to files (a
+    /// program that leaves a container running, such as `podman run -d`, may hand its stdio on), failing the test if
+    /// it does not finish in time.
+    /// </summary>
+    public static RunResult Command(IReadOnlyList<string> command, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? env = null)
+    {
         var io = Directory.CreateTempSubdirectory("sandbox-io-").FullName;
         try
         {
             var outFile = Path.Combine(io, "out");
             var errFile = Path.Combine(io, "err");
             var psi = new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", "o=$0; e=$1; shift; exec \"$@\" </dev/null >\"$o\" 2>\"$e\"", outFile, errFile } };
-            if (asUser is not null)
-            {
-                foreach (var a in new[] { "setpriv", $"--reuid={asUser}", $"--regid={asUser}", "--clear-groups", "--" })
-                {
-                    psi.ArgumentList.Add(a);
-                }
-            }
-            foreach (var a in prefix ?? [])
-            {
-                psi.ArgumentList.Add(a);
-            }
-            psi.ArgumentList.Add(Exe);
-            foreach (var a in args)
+            foreach (var a in command)
             {
                 psi.ArgumentList.Add(a);
             }
@@ -99,7 +98,7 @@ public static class SandboxHost
             if (!p.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
             {
                 p.Kill(entireProcessTree: true);
-                Assert.Fail($"sandbox {string.Join(' ', args)} did not finish in time");
+                Assert.Fail($"{string.Join(' ', command)} did not finish in time");
             }
             return new RunResult(p.ExitCode, File.ReadAllText(outFile), File.ReadAllText(errFile));
         }

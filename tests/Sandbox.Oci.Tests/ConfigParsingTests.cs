@@ -168,6 +168,27 @@ public class ConfigParsingTests
     }
 
     [Fact]
+    public void Block_io_throttles_are_read_and_per_device_weights_refused()
+    {
+        var c = Parse(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"blockIO\": { \"throttleReadBpsDevice\": [ { \"major\": 8, \"minor\": 0, \"rate\": 1048576 } ], \"throttleWriteIOPSDevice\": [ { \"major\": 8, \"minor\": 16, \"rate\": 100 } ] } }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Equal(new OciThrottleDevice { Major = 8, Minor = 0, Rate = 1048576 }, c.Linux!.Resources!.BlockIo!.ThrottleReadBpsDevice!.Single());
+        Assert.Equal(100ul, c.Linux.Resources.BlockIo.ThrottleWriteIOPSDevice!.Single().Rate);
+        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"resources\": { \"blockIO\": { \"weightDevice\": [ { \"major\": 8, \"minor\": 0, \"weight\": 500 } ], \"throttleReadBpsDevice\": [ { \"major\": -1, \"minor\": 0, \"rate\": 1 } ] } }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Contains("$.linux.resources.blockIO (weight and the throttles are supported, not leafWeight or weightDevice)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.resources.blockIO.throttleReadBpsDevice[0]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_execution_domain_is_linux_or_linux32_without_flags()
+    {
+        var c = Parse(Minimal.Replace("\"rootfsPropagation\"", "\"personality\": { \"domain\": \"LINUX32\" }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Equal("LINUX32", c.Linux!.Personality!.Domain);
+        var e = Fails(Minimal.Replace("\"rootfsPropagation\"", "\"personality\": { \"domain\": \"SVR4\", \"flags\": [\"x\"] }, \"rootfsPropagation\"", StringComparison.Ordinal));
+        Assert.Contains("$.linux.personality.domain: unknown execution domain \"SVR4\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("$.linux.personality.flags", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Missing_process_and_root_are_errors()
     {
         var e = Fails("""{ "ociVersion": "1.0.2" }""");

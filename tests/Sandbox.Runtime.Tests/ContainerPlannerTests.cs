@@ -429,6 +429,18 @@ public class ContainerPlannerTests
     }
 
     [Fact]
+    public void The_execution_domain_is_set_before_any_seccomp_filter()
+    {
+        var c = Fixtures.Config();
+        Assert.Empty(Plan(c).Steps.OfType<SetPersonalityStep>());
+        c = c with { Linux = c.Linux! with { Personality = new OciPersonality { Domain = "LINUX32" }, Seccomp = Sandbox.Seccomp.BuiltInProfiles.Get("default") } };
+        var p = Plan(c);
+        Assert.Equal(new SetPersonalityStep("LINUX32", 8), p.Steps.OfType<SetPersonalityStep>().Single());
+        Assert.True(IndexOf<SetPersonalityStep>(p) < IndexOf<SeccompStep>(p));
+        Assert.True(IndexOf<SetPersonalityStep>(p) < IndexOf<ExecStep>(p));
+    }
+
+    [Fact]
     public void A_rootless_child_is_dumpable_only_while_its_parent_writes_the_id_maps()
     {
         var p = Plan(Fixtures.Config(rootless: true), Fixtures.User());

@@ -90,6 +90,7 @@ public class KernelHeaderTests
         ["offsetof(union bpf_attr, attach_type)"] = (ulong)Marshal.OffsetOf<BpfProgAttachAttr>(nameof(BpfProgAttachAttr.AttachType)),
         ["offsetof(union bpf_attr, attach_flags)"] = (ulong)Marshal.OffsetOf<BpfProgAttachAttr>(nameof(BpfProgAttachAttr.AttachFlags)),
         ["offsetof(struct bpf_cgroup_dev_ctx, major)"] = 4, ["offsetof(struct bpf_cgroup_dev_ctx, minor)"] = 8,
+        ["PER_LINUX"] = LinuxNames.PersonalityNumber("LINUX")!.Value, ["PER_LINUX32"] = LinuxNames.PersonalityNumber("LINUX32")!.Value,
         ["makedev(1,3)"] = ContainerPlanner.MakeDev(1, 3), ["makedev(4097,274)"] = ContainerPlanner.MakeDev(4097, 274),
     };
 
@@ -174,6 +175,6 @@ public class KernelHeaderTests
         var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
                 .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp",
                     "SYS_mount_setattr", "SYS_landlock_create_ruleset", "SYS_landlock_add_rule", "SYS_landlock_restrict_self", "SYS_keyctl", "SYS_getcwd", "SYS_bpf"]);
-        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h", "termios.h"], names);
+        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/personality.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h", "termios.h"], names);
     }
 }

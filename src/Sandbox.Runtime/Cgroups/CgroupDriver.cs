@@ -38,6 +38,9 @@ internal sealed record CgroupLimits
     /// <summary>v1 blkio.weight (10..1000); the v2 driver converts it to io.weight.</summary>
     public ushort? BlkioWeight { get; init; }
 
+    /// <summary>Block I/O rate limits, per device, in linux.resources' order; null for none.</summary>
+    public IReadOnlyList<BlkioThrottle>? BlkioThrottles { get; init; }
+
     /// <summary>The device rules (DeviceRules.For), in order; null for no device cgroup (rootless without rules).</summary>
     public IReadOnlyList<DeviceRule>? Devices { get; init; }
 
@@ -52,6 +55,35 @@ internal sealed record CgroupLimits
     public bool EveryHierarchy { get; init; }
 
     public bool IsEmpty => this with { MeasureUsage = false, NeedFreezer = false, EveryHierarchy = false } == new CgroupLimits();
+}
+
+/// <summary>
+/// A block device's rate limit. <see cref="Kind"/> is read_bps, write_bps, read_iops or write_iops: v1 writes
+/// "MAJOR:MINOR RATE" to blkio.throttle.KIND_device, v2 "MAJOR:MINOR KEY=RATE" to io.max.
+/// </summary>
+internal sealed record BlkioThrottle(string Kind, long Major, long Minor, ulong Rate)
+{
+    public string V1File => $"blkio.throttle.{Kind}_device";
+
+    public string V2Key => Kind switch
+    {
+        "read_bps" => "rbps",
+        "write_bps" => "wbps",
+        "read_iops" => "riops",
+        _ => "wiops",
+    };
+
+    /// <summary>linux.resources.blockIO's four throttle lists as one list, or null when they name no device.</summary>
+    public static IReadOnlyList<BlkioThrottle>? From(Sandbox.Oci.OciBlockIo? b)
+    {
+        var all = new[]
+            {
+                ("read_bps", b?.ThrottleReadBpsDevice), ("write_bps", b?.ThrottleWriteBpsDevice),
+                ("read_iops", b?.ThrottleReadIOPSDevice), ("write_iops", b?.ThrottleWriteIOPSDevice),
+            }
+            .SelectMany(t => (t.Item2 ?? []).Select(d => new BlkioThrottle(t.Item1, d.Major, d.Minor, d.Rate))).ToList();
+        return all.Count > 0 ? all : null;
+    }
 }
 
 /// <summary>What a container used, from cgroup files; each figure null where this host's cgroups do not tell.</summary>

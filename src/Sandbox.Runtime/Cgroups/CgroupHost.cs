@@ -97,5 +97,6 @@ internal static class CgroupHost
         CpusetMems = string.IsNullOrEmpty(r?.Cpu?.Mems) ? null : r.Cpu.Mems,
         PidsLimit = r?.Pids?.Limit is long p && p != 0 ? p : null,
         BlkioWeight = r?.BlockIo?.Weight,
+        BlkioThrottles = BlkioThrottle.From(r?.BlockIo),
     };
 }

@@ -33,6 +33,7 @@ internal static class CgroupPaths
                      (limits.CpusetCpus is not null || limits.CpusetMems is not null, "cpuset", "cpuset"),
                      (limits.PidsLimit is not null, "pids", "pids limit"),
                      (limits.BlkioWeight is not null, io, "block I/O weight"),
+                     (limits.BlkioThrottles is not null, io, "block I/O throttle"),
                  })
         {
             if (!asked)

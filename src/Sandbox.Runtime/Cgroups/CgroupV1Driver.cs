@@ -15,10 +15,11 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     public ICgroup? Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
         Action<IReadOnlyList<string>>? beforeCreate = null)
     {
-        // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had.
-        // A hierarchy whose directory this user cannot write (rootless, nothing delegated) is as good as missing.
+        // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had (the
+        // throttles can). A hierarchy whose directory this user cannot write (rootless, nothing delegated) is as
+        // good as missing.
         bool Available(string c) => Usable(c)
-            && (c != "blkio" || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
+            && (c != "blkio" || limits.BlkioWeight is null || File.Exists(Path.Join(layout.OwnDirectory("blkio")!, "blkio.weight")));
         var (needed, missing) = CgroupPaths.Controllers(limits, Available, "blkio", "");
         if (limits.Devices is not null)
         {
@@ -109,6 +110,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         CpusetMems = available.Contains("cpuset") ? l.CpusetMems : null,
         PidsLimit = available.Contains("pids") ? l.PidsLimit : null,
         BlkioWeight = available.Contains("blkio") ? l.BlkioWeight : null,
+        BlkioThrottles = available.Contains("blkio") ? l.BlkioThrottles : null,
     };
 
     internal static void Apply(Dictionary<string, string> dirs, CgroupLimits l)
@@ -185,9 +187,17 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         {
             CgroupFiles.Write(pidsDir, "pids.max", pids > 0 ? S(pids) : "max");
         }
-        if (l.BlkioWeight is ushort weight && dirs.TryGetValue("blkio", out var blkio))
+        if (dirs.TryGetValue("blkio", out var blkio))
         {
-            CgroupFiles.Write(blkio, "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+            if (l.BlkioWeight is ushort weight)
+            {
+                CgroupFiles.Write(blkio, "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+            }
+            // One device a write; a rate of 0 lifts that device's limit.
+            foreach (var t in l.BlkioThrottles ?? [])
+            {
+                CgroupFiles.Write(blkio, t.V1File, $"{S(t.Major)}:{S(t.Minor)} {t.Rate.ToString(CultureInfo.InvariantCulture)}");
+            }
         }
         if (l.Devices is { } rules && dirs.TryGetValue("devices", out var devices))
         {

@@ -114,6 +114,12 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         {
             write(dir, "io.weight", $"default {BlkioToIoWeight(weight).ToString(CultureInfo.InvariantCulture)}");
         }
+        // One line a device with the keys the config sets for it; a rate of 0 lifts that limit ("max"), as on v1.
+        foreach (var device in (l.BlkioThrottles ?? []).GroupBy(t => (t.Major, t.Minor)))
+        {
+            write(dir, "io.max", $"{S(device.Key.Major)}:{S(device.Key.Minor)} "
+                + string.Join(' ', device.Select(t => $"{t.V2Key}={(t.Rate > 0 ? t.Rate.ToString(CultureInfo.InvariantCulture) : "max")}")));
+        }
     }
 
     /// <summary>

@@ -56,6 +56,11 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern uint Umask(uint mask);
 
+    /// <summary>personality(2): sets the execution domain; returns the previous persona, or -1.</summary>
+    [DllImport("libc", EntryPoint = "personality", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Personality(nuint persona);
+
     [DllImport("libc", EntryPoint = "prctl", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Prctl(int option, nuint a2, nuint a3, nuint a4, nuint a5);

@@ -90,6 +90,17 @@ public sealed class CgroupV2FixtureTests : IDisposable
         ], writes);
     }
 
+    [Fact]
+    public void Block_io_throttles_are_one_io_max_line_a_device()
+    {
+        var writes = new List<string>();
+        CgroupV2Driver.Apply(Child("sandbox-io"), new CgroupLimits
+        {
+            BlkioThrottles = [new("read_bps", 8, 0, 1048576), new("write_iops", 8, 0, 100), new("write_bps", 254, 16, 0)],
+        }, (_, file, value) => writes.Add($"{file}={value}"));
+        Assert.Equal(["io.max=8:0 rbps=1048576 wiops=100", "io.max=254:16 wbps=max"], writes);
+    }
+
     [Theory]
     [InlineData("swappiness", "has no per-cgroup swappiness")]
     [InlineData("disableOOMKiller", "cannot turn the OOM killer off")]
