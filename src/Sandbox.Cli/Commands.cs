@@ -239,13 +239,15 @@ internal static class Commands
     {
         if (cl.Value("--process") is { Length: > 0 } file)
         {
-            if (cl.AfterDashes.Count > 0 || new[] { "--cwd", "--env", "--user", "--cap", "--no-new-privs", "--tty" }.Any(cl.Has))
+            if (cl.AfterDashes.Count > 0 || new[] { "--cwd", "--env", "--user", "--cap", "--no-new-privs" }.Any(cl.Has))
             {
                 throw new SandboxException(ErrorCodes.Usage, "`sandbox exec --process FILE` takes its command and settings from FILE only",
                     "put them in FILE, or drop --process");
             }
             var path = file == "-" ? "stdin" : Path.GetFullPath(file);
-            return OciConfigLoader.ParseProcess(file == "-" ? ReadStdin() : OciConfigLoader.ReadFile(path), path);
+            var fromFile = OciConfigLoader.ParseProcess(file == "-" ? ReadStdin() : OciConfigLoader.ReadFile(path), path);
+            // podman passes --tty beside a file that says terminal: true; either one asks for a terminal.
+            return cl.Has("--tty") ? fromFile with { Terminal = true } : fromFile;
         }
         if (cl.AfterDashes.Count == 0)
         {

@@ -2,8 +2,8 @@ namespace Sandbox.EndToEnd.Tests;
 
 /// <summary>
 /// podman (Debian's, eng/install-deps.sh) with sandbox as its OCI runtime: podman makes the config, conmon calls
-/// `sandbox create/start/kill/delete/update/pause`, and the container behaves as podman promises. Out of this class:
-/// `podman exec`, `-t`/`-it` (terminals) and what rests on them (healthchecks, `podman attach` to a terminal).
+/// `sandbox create/start/exec/kill/delete/update/pause`, and the container behaves as podman promises, terminals
+/// (`-t`, through the console socket) and healthchecks (through `exec`) included.
 /// </summary>
 public sealed class PodmanTests(PodmanStore podman) : IClassFixture<PodmanStore>, IDisposable
 {
@@ -269,6 +269,47 @@ public sealed class PodmanTests(PodmanStore podman) : IClassFixture<PodmanStore>
         var r = Run(Name("personality"), ["--rm", "--personality", "LINUX32"], "uname", "-m");
         Ok(r);
         Assert.Equal(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "armv8l\n" : "i686\n", r.Stdout);
+    }
+
+    [PrivilegedFact]
+    public void Exec_runs_a_process_in_the_container_and_healthchecks_use_it()
+    {
+        var name = Name("exec");
+        Ok(Run(name, ["--detach", "--hostname", "execbox", "--health-cmd", "test -e /tmp/healthy", "--health-interval", "disable"],
+            "sh", "-c", "echo started; sleep 1000"));
+        SandboxHost.WaitUntil(() => podman.Run("logs", name).Stdout.Contains("started", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the container starts");
+
+        // podman exec: `sandbox exec --process F --detach --pid-file F ID`, conmon holding the process's stdio.
+        var r = podman.Run("exec", "--env", "A=1", "--workdir", "/tmp", name, "sh", "-c", "echo $A; pwd; hostname; cat /proc/1/cmdline | tr '\\0' ' '; exit 4");
+        Assert.True(r.ExitCode == 4, r.ToString());
+        Assert.Equal("1\n/tmp\nexecbox\nsleep 1000 ", r.Stdout); // the container's first process (sh exec'd its last command)
+        r = podman.Run(["exec", "--interactive", name, "sh", "-c", "read x; echo got $x"], stdin: "typed\n");
+        Ok(r);
+        Assert.Equal("got typed\n", r.Stdout);
+        r = podman.Run("exec", "--user", "1000", name, "id", "-u");
+        Ok(r);
+        Assert.Equal("1000\n", r.Stdout);
+
+        // A healthcheck is an exec: unhealthy until the file exists.
+        Assert.NotEqual(0, podman.Run("healthcheck", "run", name).ExitCode);
+        Ok(podman.Run("exec", name, "touch", "/tmp/healthy"));
+        Ok(podman.Run("healthcheck", "run", name));
+        Assert.Equal("healthy", podman.Run("inspect", "--format", "{{.State.Health.Status}}", name).Stdout.Trim());
+    }
+
+    [PrivilegedFact]
+    public void A_terminal_reaches_run_and_exec_through_the_console_socket()
+    {
+        // -t: conmon listens on the console socket and sandbox sends it the pty master; a terminal writes CR LF.
+        var r = Run(Name("tty"), ["--rm", "--tty"], "sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo all-tty");
+        Ok(r);
+        Assert.Equal("/dev/pts/0\r\nall-tty\r\n", r.Stdout);
+
+        var name = Name("exec-tty");
+        Ok(Run(name, ["--detach"], "sleep", "1000"));
+        r = podman.Run("exec", "--tty", name, "sh", "-c", "tty; [ -t 1 ] && echo tty-out");
+        Ok(r);
+        Assert.Matches("^/dev/pts/[0-9]+\r\ntty-out\r\n$", r.Stdout);
     }
 
     [PrivilegedFact]
