@@ -186,6 +186,20 @@ public class TerminalTests
     }
 
     [PrivilegedFact]
+    public void A_rootless_container_gets_its_terminal_from_its_own_devpts()
+    {
+        const string nobody = "65534";
+        using var b = new TestBundle(rootless: true, uid: 65534);
+        var state = b.SharedStateRoot();
+        b.Sh("tty; [ -t 0 ] && echo tty-in; ls -ln $(tty) | awk '{print $3}'");
+        b.Config = b.Config with { Process = b.Process with { Terminal = true } };
+        b.Write();
+        var r = SandboxHost.Run(["--root", state, "run", "--bundle", b.Dir, b.Id], asUser: nobody);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("/dev/pts/0\r\ntty-in\r\n0\r\n", r.Stdout);
+    }
+
+    [PrivilegedFact]
     public void A_process_file_with_a_terminal_gets_one_from_exec()
     {
         using var b = new TestBundle();
