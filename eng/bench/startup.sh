@@ -7,6 +7,8 @@
 #   floor         eng/bench/floor: the least a C# NativeAOT program can do for the same run (no config, no checks),
 #                 and the same program with no argument (the NativeAOT runtime's own start and exit): the lower
 #                 bound of any C# sandbox on this machine, measured in the same run as the anchors
+#   baseline      with BASELINE=PATH, that `sandbox` too, on the same bundle: a change's before and after in one run
+#                 (SANDBOX=PATH names the one measured as sandbox; default artifacts/dist/sandbox)
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted, which crun needs on
 # this hybrid cgroup layout; runc and the others are unaffected. Needs root. Prints medians, ratios and the
 # peak RSS of the `sandbox` process.
@@ -15,7 +17,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 runs=${RUNS:-300}
 bash eng/install-deps.sh --bench
-[ -x artifacts/dist/sandbox ] || bash eng/build.sh
+[ -n "${SANDBOX:-}" ] || [ -x artifacts/dist/sandbox ] || bash eng/build.sh
 dotnet publish eng/bench/floor/Floor.csproj -c Release -o artifacts/bench/floor -v quiet -nologo >/dev/null
 bash eng/make-rootfs.sh artifacts/rootfs/busybox
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
@@ -50,12 +52,13 @@ c = json.load(open(sys.argv[1]))
 c["linux"]["resources"] = {"memory": {"limit": 268435456}, "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 100}}
 json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
-S=$root/artifacts/dist/sandbox
+S=${SANDBOX:-$root/artifacts/dist/sandbox}
+B=${BASELINE:-}
 F=$root/artifacts/bench/floor/floor
 rootfs=$root/artifacts/rootfs/busybox
 state=$work/state
 mkdir -p "$state/sandbox" "$state/runc" "$state/crun"
-export S F rootfs bundle limited state runs work
+export S B F rootfs bundle limited state runs work
 unshare -m bash -c '
   set -euo pipefail
   mount --make-rprivate /
@@ -64,9 +67,12 @@ unshare -m bash -c '
            "$S --root $state/sandbox run --bundle $limited l" "runc --root $state/runc run --bundle $limited l"; do
     $c || { echo "failed: $c" >&2; exit 1; }
   done
+  baseline=()
+  [ -z "$B" ] || baseline=(-n sandbox-baseline "$B --root $state/sandbox run --bundle $bundle b")
   hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/startup.json" \
     -n bare "/bin/true" \
     -n sandbox "$S --root $state/sandbox run --bundle $bundle b" \
+    "${baseline[@]}" \
     -n bwrap "bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true" \
     -n crun "crun --root $state/crun run --bundle $bundle b" \
     -n runc "runc --root $state/runc run --bundle $bundle b" \
@@ -86,6 +92,8 @@ print(f"{'command':<10} {'median ms':>10} {'mean ms':>9} {'stddev':>7}")
 for k, v in res.items():
     print(f"{k:<10} {med[k]:>10.2f} {v['mean']*1000:>9.2f} {v['stddev']*1000:>7.2f}")
 s = med["sandbox"]
+if "sandbox-baseline" in med:
+    print(f"sandbox - baseline = {s - med['sandbox-baseline']:.2f} ms   (the change, measured in this run)")
 print(f"sandbox / bwrap = {s / med['bwrap']:.2f}   (target <= 0.70)")
 print(f"sandbox / crun  = {s / med['crun']:.2f}")
 print(f"sandbox / runc  = {s / med['runc']:.2f}")

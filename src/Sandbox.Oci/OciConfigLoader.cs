@@ -21,13 +21,31 @@ public static class OciConfigLoader
 
     private const int ENOENT = 2;
 
+    /// <summary>
+    /// Reads a whole document into a model, or null for a JSON null; throws JsonException as System.Text.Json does.
+    /// <paramref name="nullOrNul"/> is false when the document has no null in a list or map and no NUL in a string, so
+    /// that <see cref="NullAndNulScan"/> would find nothing there.
+    /// </summary>
+    internal delegate T? DocumentReader<T>(ReadOnlySpan<byte> json, out bool nullOrNul);
+
+    /// <summary>config.json read by the source-generated serializer: what <see cref="OciConfigReader"/> is held to.</summary>
+    internal static OciConfig? ReadWithSerializer(ReadOnlySpan<byte> json, out bool nullOrNul) => Serializer(OciJsonContext.Default.OciConfig)(json, out nullOrNul);
+
+    /// <summary>A document read by the source-generated serializer (which leaves the null/NUL scan to be run).</summary>
+    private static DocumentReader<T> Serializer<T>(System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        (ReadOnlySpan<byte> json, out bool nullOrNul) =>
+        {
+            nullOrNul = true;
+            return JsonSerializer.Deserialize(json, type);
+        };
+
     /// <summary>The document as <typeparamref name="T"/>; malformed JSON is an SBX error at its line and column.</summary>
-    private static T Deserialize<T>(ReadOnlySpan<byte> json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string displayPath, string hint)
+    private static T Deserialize<T>(ReadOnlySpan<byte> json, DocumentReader<T> read, out bool nullOrNul, string displayPath, string hint)
         where T : class
     {
         try
         {
-            return JsonSerializer.Deserialize(json, type)
+            return read(json, out nullOrNul)
                 ?? throw new SandboxException(ErrorCodes.ConfigMalformed, $"{displayPath}: the document is null", "it must hold a JSON object");
         }
         catch (JsonException e)
@@ -38,10 +56,14 @@ public static class OciConfigLoader
         }
     }
 
-    public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath)
+    /// <summary>config.json's model, read and checked; every problem found is in the one exception.</summary>
+    public static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath) => Parse(json, displayPath, OciConfigReader.Read);
+
+    /// <summary>The same with another reader of the document (the tests give <see cref="ReadWithSerializer"/>).</summary>
+    internal static OciConfig Parse(ReadOnlySpan<byte> json, string displayPath, DocumentReader<OciConfig> read)
     {
-        var config = Deserialize(json, OciJsonContext.Default.OciConfig, displayPath, "fix config.json; the runtime-spec's config schema lists each field's type");
-        var problems = OciConfigValidator.Validate(config);
+        var config = Deserialize(json, read, out var nullOrNul, displayPath, "fix config.json; the runtime-spec's config schema lists each field's type");
+        var problems = OciConfigValidator.Validate(config, scanForNullAndNul: nullOrNul);
         if (problems.Count > 0)
         {
             throw new SandboxException(problems[0].Code,
@@ -57,7 +79,7 @@ public static class OciConfigLoader
     /// </summary>
     public static OciResources ParseResources(ReadOnlySpan<byte> json, string displayPath)
     {
-        var resources = Deserialize(json, OciJsonContext.Default.OciResources, displayPath, "fix the file; it holds what config.json's linux.resources would");
+        var resources = Deserialize(json, Serializer(OciJsonContext.Default.OciResources), out _, displayPath, "fix the file; it holds what config.json's linux.resources would");
         ThrowProblems(new OciConfig { Linux = new OciLinux { Resources = resources } }, "$.linux.resources", displayPath);
         return resources;
     }
@@ -68,7 +90,7 @@ public static class OciConfigLoader
     /// </summary>
     public static OciProcess ParseProcess(ReadOnlySpan<byte> json, string displayPath)
     {
-        var process = Deserialize(json, OciJsonContext.Default.OciProcess, displayPath, "fix the file; it holds what config.json's process would");
+        var process = Deserialize(json, Serializer(OciJsonContext.Default.OciProcess), out _, displayPath, "fix the file; it holds what config.json's process would");
         CheckProcess(process, displayPath);
         return process;
     }

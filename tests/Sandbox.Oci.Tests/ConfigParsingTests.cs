@@ -5,7 +5,7 @@ namespace Sandbox.Oci.Tests;
 
 public class ConfigParsingTests
 {
-    private const string Minimal = """
+    internal const string Minimal = """
         {
           "ociVersion": "1.0.2",
           "root": { "path": "rootfs", "readonly": true },

@@ -6,7 +6,7 @@ namespace Sandbox.Oci.Tests;
 /// <summary>A null where a value belongs, or a NUL inside a string, is an error naming its JSON path: never a crash, never a cut-short argv.</summary>
 public class NullAndNulTests
 {
-    private const string Valid = """
+    internal const string Valid = """
         {
           "ociVersion": "1.0.2",
           "root": { "path": "rootfs" },

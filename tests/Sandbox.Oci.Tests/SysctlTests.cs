@@ -5,7 +5,7 @@ namespace Sandbox.Oci.Tests;
 /// <summary>linux.sysctl may only set what the container's own namespaces hold: nothing may reach the host.</summary>
 public class SysctlTests
 {
-    private static string Config(string sysctl, string namespaces, string hostname = "") => $$"""
+    internal static string Config(string sysctl, string namespaces, string hostname = "") => $$"""
         {
           "ociVersion": "1.0.2",
           "root": { "path": "rootfs" },
