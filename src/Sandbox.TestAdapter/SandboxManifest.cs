@@ -54,4 +54,5 @@ internal static class AdapterErrors
     public const string HostCannotSandbox = "SBX5027";
     public const string RanUnsandboxed = "SBX5028";
     public const string TestTimedOut = "SBX5029";
+    public const string IsolationNotAvailable = "SBX5030";
 }

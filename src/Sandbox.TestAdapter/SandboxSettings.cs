@@ -101,6 +101,30 @@ internal sealed record RunSandboxSettings(
             : settings;
     }
 
+    /// <summary>
+    /// One test assembly's settings, with what they mean decided once: the project's sandbox.yaml `test:` section
+    /// under these, and whether this host can make sandboxes at all. On a host that cannot, an
+    /// <see cref="AdapterException"/> (SBX5027) naming <paramref name="allowHint"/>, the way to allow unsandboxed runs
+    /// from the command line where there is one, or, with AllowUnsandboxed, settings that run unsandboxed and the SBX5028 warning
+    /// passed to <paramref name="warn"/>.
+    /// </summary>
+    public SandboxSettings Resolve(string source, string? allowHint, Action<string> warn)
+    {
+        var manifest = File.Exists(SandboxManifest.PathFor(source)) ? SandboxManifest.Read(source) : null;
+        var settings = For(source, Enabled == false || manifest is null ? null : ProjectTestSettings.Read(manifest.Bundle)) with { Manifest = manifest };
+        if (settings.Enabled && manifest is not null && HostCheck.Problem(manifest.Sandbox) is { } problem)
+        {
+            if (!settings.AllowUnsandboxed)
+            {
+                throw new AdapterException(AdapterErrors.HostCannotSandbox, $"{Path.GetFileName(source)} cannot run in a sandbox on this host: {problem}. "
+                    + $"To run its tests unsandboxed here instead, with a warning on every result: {(allowHint is null ? "" : allowHint + ", or ")}allowUnsandboxed: true in the test: section of sandbox.yaml");
+            }
+            warn($"{AdapterErrors.RanUnsandboxed}: {Path.GetFileName(source)} runs UNSANDBOXED (AllowUnsandboxed): {problem}");
+            return settings with { Enabled = false, DisabledBy = "AllowUnsandboxed on a host that cannot make sandboxes", Fallback = problem };
+        }
+        return settings;
+    }
+
     private static bool? Bool(string? text, string name) => text?.ToLowerInvariant() switch
     {
         null => null,

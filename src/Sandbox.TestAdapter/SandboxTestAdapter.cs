@@ -243,22 +243,10 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     {
         try
         {
-            var manifest = File.Exists(SandboxManifest.PathFor(source)) ? SandboxManifest.Read(source) : null;
-            var settings = run.For(source, run.Enabled == false || manifest is null ? null : ProjectTestSettings.Read(manifest.Bundle)) with { Manifest = manifest };
-            if (!settings.Enabled)
+            var settings = run.Resolve(source, "`dotnet test -- Sandbox.AllowUnsandboxed=true`", warning => logger.SendMessage(TestMessageLevel.Warning, warning));
+            if (!settings.Enabled && settings.Fallback is null)
             {
                 logger.SendMessage(TestMessageLevel.Informational, $"Sandbox is disabled for {Path.GetFileName(source)} by {settings.DisabledBy}: its tests run unsandboxed, through the framework's own adapter in an agent process");
-                return settings;
-            }
-            if (manifest is not null && HostCheck.Problem(manifest.Sandbox) is { } problem)
-            {
-                if (!settings.AllowUnsandboxed)
-                {
-                    throw new AdapterException(AdapterErrors.HostCannotSandbox, $"{Path.GetFileName(source)} cannot run in a sandbox on this host: {problem}. "
-                        + "To run its tests unsandboxed here instead, with a warning on every result: `dotnet test -- Sandbox.AllowUnsandboxed=true`, or allowUnsandboxed: true in the test: section of sandbox.yaml");
-                }
-                logger.SendMessage(TestMessageLevel.Warning, $"{AdapterErrors.RanUnsandboxed}: {Path.GetFileName(source)} runs UNSANDBOXED (AllowUnsandboxed): {problem}");
-                return settings with { Enabled = false, DisabledBy = "AllowUnsandboxed on a host that cannot make sandboxes", Fallback = problem };
             }
             return settings;
         }

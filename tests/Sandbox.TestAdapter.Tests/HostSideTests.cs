@@ -154,7 +154,7 @@ public class LeftoverTests
             var mine = Run("mine", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var unowned = Run("unowned", null);
             var other = Directory.CreateDirectory(Path.Combine(temp, "something-else")).FullName;
-            AgentProcess.CollectLeftovers(temp);
+            SandboxRun.CollectLeftovers(temp);
             Assert.False(Directory.Exists(dead));
             Assert.True(Directory.Exists(live));
             Assert.True(Directory.Exists(mine));

@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Sandbox.TestAdapter.Tests;
 
-/// <summary>AgentProcess.CollectLeftovers: the run directories of dead testhosts, and only this user's.</summary>
+/// <summary>SandboxRun.CollectLeftovers: the run directories of dead testhosts, and only this user's.</summary>
 public sealed class RunDirectoryTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("sandbox-leftovers-").FullName;
@@ -38,7 +38,7 @@ public sealed class RunDirectoryTests : IDisposable
             Assert.Equal(0, chown.ExitCode);
         }
 
-        AgentProcess.CollectLeftovers(_temp);
+        SandboxRun.CollectLeftovers(_temp);
 
         Assert.False(Directory.Exists(mine), "a dead testhost's run directory is collected, its unreadable work directory too");
         Assert.True(Directory.Exists(alive), "a live owner's run directory stays");

@@ -5,12 +5,26 @@ namespace Sandbox.TestAdapter.Tests;
 /// <summary>The generated test projects of the end-to-end tests: one shape, their references and tests differing.</summary>
 internal static class TestProject
 {
+    /// <summary>A test of the generated projects (xunit): it writes beside its assembly, which a sandbox allows in its
+    /// copy-on-write layer of the output directory only.</summary>
+    public const string WritesBesideItsAssembly = """
+        [Fact]
+        public void Writes_beside_its_assembly()
+        {
+            var path = Path.Combine(AppContext.BaseDirectory, "written-by-test.txt");
+            File.WriteAllText(path, "x");
+            Assert.Equal("x", File.ReadAllText(path));
+        }
+        """;
+
     public static string SandboxReference(string version) => $"""<PackageReference Include="Sandbox.TestAdapter" Version="{version}" />""";
 
-    /// <summary>Writes DIR/NAME.csproj (net10.0, Microsoft.NET.Test.Sdk, <paramref name="references"/>) and DIR/Tests.cs; returns DIR.</summary>
-    public static string Write(string dir, string name, string references, string tests, string properties = "")
+    /// <summary>Writes DIR/NAME.csproj (net10.0, Microsoft.NET.Test.Sdk unless <paramref name="vstest"/> is false,
+    /// <paramref name="references"/>) and DIR/Tests.cs; returns DIR.</summary>
+    public static string Write(string dir, string name, string references, string tests, string properties = "", bool vstest = true)
     {
         Directory.CreateDirectory(dir);
+        var testSdk = vstest ? """<PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />""" : "";
         File.WriteAllText(Path.Combine(dir, $"{name}.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -19,7 +33,7 @@ internal static class TestProject
                 {properties}
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
+                {testSdk}
                 {references}
               </ItemGroup>
             </Project>

@@ -1,4 +1,4 @@
-// chown(2), for the owner of a run's overlay upper directory (AgentProcess.RunConfig). Declared here: the adapter
+// chown(2), for the owner of a run's overlay upper directory (SandboxRun.Config). Declared here: the adapter
 // loads into the user's testhost with no dependency of its own, so Tmds.LibC is not available to it.
 using System.Runtime.InteropServices;
 
