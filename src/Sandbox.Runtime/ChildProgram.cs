@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -517,9 +518,9 @@ internal sealed unsafe class ChildProgram : IDisposable
     private void PrepareListenerTransfer(ChildStep* n)
     {
         var pair = stackalloc int[2];
-        if (Libc.Socketpair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+        if (LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_SEQPACKET | LibC.SOCK_CLOEXEC, 0, pair) != 0)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the seccomp listener: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the seccomp listener: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
         ListenerSocket = pair[0];
         Context->ListenerFd = pair[1];

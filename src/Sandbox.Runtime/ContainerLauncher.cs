@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -201,16 +202,16 @@ internal static unsafe class ContainerLauncher
     /// <summary>Waits until the report pipe or the listener socket has something; true for the listener socket.</summary>
     private static bool WaitForReportOrListener(int reportFd, int listenerSocket)
     {
-        var fds = stackalloc PollFd[2];
+        var fds = stackalloc pollfd[2];
         while (true)
         {
-            fds[0] = new PollFd { Fd = listenerSocket, Events = Libc.POLLIN };
-            fds[1] = new PollFd { Fd = reportFd, Events = Libc.POLLIN };
-            if (Libc.PollBlocking(fds, 2, -1) >= 0)
+            fds[0] = new pollfd { fd = listenerSocket, events = LibC.POLLIN };
+            fds[1] = new pollfd { fd = reportFd, events = LibC.POLLIN };
+            if (LibC.poll(fds, 2, -1) >= 0)
             {
-                return (fds[0].Revents & Libc.POLLIN) != 0;
+                return (fds[0].revents & LibC.POLLIN) != 0;
             }
-            if (Libc.Errno != Libc.EINTR)
+            if (LibC.errno != LibC.EINTR)
             {
                 return false;
             }
@@ -244,11 +245,15 @@ internal static unsafe class ContainerLauncher
     private static int? ReceiveFd(int socket)
     {
         byte data;
-        CmsgFd cmsg = default;
-        var iov = new IoVec { Base = &data, Length = 1 };
-        var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = &cmsg, ControlLength = CmsgFd.Size };
-        var n = Libc.Recvmsg(socket, &msg, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
-        return n > 0 && msg.ControlLength >= CmsgFd.LengthOfOne && cmsg.Level == Libc.SOL_SOCKET && cmsg.Type == Libc.SCM_RIGHTS ? cmsg.Fd : null;
+        var space = LibC.CMSG_SPACE(sizeof(int));
+        var control = stackalloc byte[space];
+        new Span<byte>(control, space).Clear();
+        var iov = new iovec { iov_base = &data, iov_len = 1 };
+        var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = space };
+        long n = LibC.recvmsg(socket, &msg, LibC.MSG_DONTWAIT | LibC.MSG_CMSG_CLOEXEC);
+        var cmsg = LibC.CMSG_FIRSTHDR(&msg);
+        return n > 0 && cmsg != null && cmsg->cmsg_len >= UnixSocket.CmsgLenOfOneFd && cmsg->cmsg_level == LibC.SOL_SOCKET
+            && cmsg->cmsg_type == LibC.SCM_RIGHTS ? *(int*)LibC.CMSG_DATA(cmsg) : null;
     }
 
     private static SandboxException SetupError(SetupPlan plan, ChildReport r)

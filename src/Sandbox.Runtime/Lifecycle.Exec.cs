@@ -1,6 +1,7 @@
 using Sandbox.Oci;
 using Sandbox.Runtime.Cgroups;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -92,7 +93,7 @@ internal sealed unsafe partial class Lifecycle
     /// <summary>Whether the process a pidfd refers to has ended (the pidfd reads as ready then).</summary>
     private static bool Exited(int pidfd)
     {
-        var p = new PollFd { Fd = pidfd, Events = Libc.POLLIN };
-        return Libc.PollBlocking(&p, 1, 0) != 0;
+        var p = new pollfd { fd = pidfd, events = LibC.POLLIN };
+        return LibC.poll(&p, 1, 0) != 0;
     }
 }

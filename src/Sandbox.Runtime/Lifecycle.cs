@@ -3,6 +3,7 @@ using System.Text;
 using Sandbox.Oci;
 using Sandbox.Runtime.Cgroups;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -260,8 +261,8 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
         new Thread(() =>
         {
-            var p = new PollFd { Fd = fd, Events = Libc.POLLIN };
-            while (Libc.PollBlocking(&p, 1, -1) < 0 && Libc.Errno == Libc.EINTR)
+            var p = new pollfd { fd = fd, events = LibC.POLLIN };
+            while (LibC.poll(&p, 1, -1) < 0 && LibC.errno == LibC.EINTR)
             {
             }
             Libc.Close(fd);

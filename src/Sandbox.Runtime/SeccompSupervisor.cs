@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 using Sandbox.Seccomp;
 
 namespace Sandbox.Runtime;
@@ -88,25 +89,25 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         var resp = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)respSize);
         try
         {
-            var fds = stackalloc PollFd[2];
+            var fds = stackalloc pollfd[2];
             while (true)
             {
-                fds[0] = new PollFd { Fd = _listener, Events = Libc.POLLIN };
-                fds[1] = new PollFd { Fd = _wakeRead, Events = Libc.POLLIN };
-                if (Libc.PollBlocking(fds, 2, -1) < 0)
+                fds[0] = new pollfd { fd = _listener, events = LibC.POLLIN };
+                fds[1] = new pollfd { fd = _wakeRead, events = LibC.POLLIN };
+                if (LibC.poll(fds, 2, -1) < 0)
                 {
-                    if (Libc.Errno == Libc.EINTR)
+                    if (LibC.errno == LibC.EINTR)
                     {
                         continue;
                     }
                     return;
                 }
-                if ((fds[0].Revents & Libc.POLLIN) != 0)
+                if ((fds[0].revents & LibC.POLLIN) != 0)
                 {
                     Answer((SeccompNotif*)notif, notifSize, (SeccompNotifResp*)resp, respSize);
                     continue;
                 }
-                if (fds[1].Revents != 0 || fds[0].Revents != 0)
+                if (fds[1].revents != 0 || fds[0].revents != 0)
                 {
                     return; // asked to stop, or every process under the filter is gone (POLLHUP)
                 }
