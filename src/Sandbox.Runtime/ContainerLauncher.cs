@@ -107,7 +107,7 @@ internal static unsafe class ContainerLauncher
         }
         catch
         {
-            Libc.Kill(pid, Libc.SIGKILL);
+            LibC.kill(pid, LibC.SIGKILL);
             int status;
             Libc.Wait4Blocking(pid, &status, 0, null);
             throw;
@@ -336,7 +336,7 @@ internal static unsafe class ContainerLauncher
     /// </summary>
     private static void WaitUntilWritable(int pid)
     {
-        var uid = Libc.Getuid();
+        uint uid = LibC.getuid();
         if (uid == 0)
         {
             return;

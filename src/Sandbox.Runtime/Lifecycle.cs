@@ -18,7 +18,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// </summary>
     public int Run(LaunchOptions o, string? pidFile, OciConfig? configOverride = null)
     {
-        var caller = Libc.Getppid();
+        var caller = (int)LibC.getppid();
         try
         {
             return RunContainer(o, pidFile, configOverride);
@@ -40,11 +40,11 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     private static bool CallerGone(int caller)
     {
         var until = Environment.TickCount64 + (terminationForwarded ? 5000 : 0);
-        while (Libc.Getppid() == caller && Environment.TickCount64 < until)
+        while ((int)LibC.getppid() == caller && Environment.TickCount64 < until)
         {
             Thread.Sleep(20);
         }
-        return Libc.Getppid() != caller;
+        return (int)LibC.getppid() != caller;
     }
 
     /// <summary>Set once SIGINT, SIGTERM or SIGHUP was passed on to the container.</summary>
@@ -159,7 +159,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     {
                         return;
                     }
-                    Libc.Kill(pid, Libc.SIGKILL);
+                    LibC.kill(pid, LibC.SIGKILL);
                     try
                     {
                         cgroup?.KillAll();
@@ -247,13 +247,13 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// </summary>
     private static void WatchParent(Action gone)
     {
-        var parent = Libc.Getppid();
+        var parent = (int)LibC.getppid();
         var fd = (int)Libc.Syscall(SyscallNumbers.ForCurrentArchitecture().PidfdOpen, parent, 0, 0, 0, 0);
         if (fd < 0)
         {
             throw new SandboxException(ErrorCodes.Unsupported, $"--die-with-parent: pidfd_open: {Libc.Describe(Libc.Errno)}", "Linux 5.3 or later is needed for --die-with-parent");
         }
-        if (Libc.Getppid() != parent)
+        if ((int)LibC.getppid() != parent)
         {
             Libc.Close(fd);
             gone();
@@ -414,9 +414,9 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             fixed (byte* f = fifo)
             {
                 // Held open read-write, the fifo never blocks its opener; the child waits on a read of it.
-                if (Libc.Mkfifo(f, 0x180) != 0 || (startFd = Libc.Open(f, Libc.O_RDWR | Libc.O_CLOEXEC, 0)) < 0)
+                if (LibC.mkfifo(f, 0x180) != 0 || (startFd = LibC.open(f, LibC.O_RDWR | LibC.O_CLOEXEC, 0)) < 0)
                 {
-                    throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(Libc.Errno)}", "check --root");
+                    throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(LibC.errno)}", "check --root");
                 }
             }
             ICgroup? cgroup = null;
@@ -531,16 +531,16 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     public void Kill(string id, int signal, bool all = false)
     {
         var record = LiveRecord(id, "there is no process to signal");
-        if (Libc.Kill(record.Pid, signal) != 0)
+        if (LibC.kill(record.Pid, signal) != 0)
         {
-            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(Libc.Errno)}", "the container may have just stopped");
+            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(LibC.errno)}", "the container may have just stopped");
         }
         // Twice: a process forked while the first pass read the list is in the second one's.
         for (var pass = 0; all && pass < 2; pass++)
         {
             foreach (var pid in Processes(record).Where(p => p != record.Pid))
             {
-                Libc.Kill(pid, signal); // one that ended meanwhile (ESRCH) needs nothing
+                LibC.kill(pid, signal); // one that ended meanwhile (ESRCH) needs nothing
             }
         }
     }
@@ -706,7 +706,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             return;
         }
-        Libc.Kill(record.Pid, Libc.SIGKILL);
+        LibC.kill(record.Pid, LibC.SIGKILL);
         CgroupFreezer.ThawForKill(record.Cgroups); // paused: the kill waits for the thaw
         // Not our child (create mode): wait until it is gone or a zombie its reaper will collect.
         for (var i = 0; i < 1000 && ProcessInfo.IsAlive(record.Pid, record.PidStartTime); i++)
@@ -813,7 +813,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 c.Cancel = true;
                 terminationForwarded |= number is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
-                Libc.Kill(pid, number);
+                LibC.kill(pid, number);
             }));
         }
         return new Registrations(regs);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sandbox.Oci;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -273,7 +274,7 @@ internal sealed class StateStore(string root)
                 var alive = r.Pid != 0 && ProcessInfo.IsAlive(r.Pid, r.PidStartTime);
                 if (alive && r.Phase == ContainerRecord.Creating)
                 {
-                    Interop.Libc.Kill(r.Pid, Interop.Libc.SIGKILL);
+                    LibC.kill(r.Pid, LibC.SIGKILL);
                     alive = false;
                 }
                 if (!alive)

@@ -95,7 +95,7 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Chdir(byte* path);
 
-    public const int W_OK = 2, X_OK = 1;
+    public const int X_OK = 1;
 
     [DllImport("libc", EntryPoint = "access", ExactSpelling = true)]
     [SuppressGCTransition]
@@ -109,9 +109,6 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Rename(byte* from, byte* to);
 
-    [DllImport("libc", EntryPoint = "mkfifo", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Mkfifo(byte* path, uint mode);
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -28,21 +28,9 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern void Exit(int status);
 
-    [DllImport("libc", EntryPoint = "getpid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Getpid();
 
-    [DllImport("libc", EntryPoint = "getppid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Getppid();
 
-    [DllImport("libc", EntryPoint = "getuid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern uint Getuid();
 
-    [DllImport("libc", EntryPoint = "getgid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern uint Getgid();
 
     [DllImport("libc", EntryPoint = "kill", ExactSpelling = true)]
     [SuppressGCTransition]
