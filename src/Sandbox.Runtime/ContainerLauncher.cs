@@ -143,8 +143,8 @@ internal static unsafe class ContainerLauncher
         var got = 0;
         while (got < sizeof(ChildReport))
         {
-            var n = Libc.ReadBlocking(reportFd, (byte*)r + got, sizeof(ChildReport) - got);
-            if (n < 0 && Libc.Errno == Libc.EINTR)
+            var n = (nint)LibC.read(reportFd, (byte*)r + got, sizeof(ChildReport) - got);
+            if (n < 0 && LibC.errno == LibC.EINTR)
             {
                 continue;
             }
@@ -345,8 +345,8 @@ internal static unsafe class ContainerLauncher
         var deadline = Environment.TickCount64 + 10_000;
         fixed (byte* p = path)
         {
-            Libc.StatxBuffer st;
-            while (Libc.Statx(Libc.AT_FDCWD, p, 0, Libc.STATX_UID, &st) == 0 && st.Uid != uid && Environment.TickCount64 < deadline)
+            statx st;
+            while (LibC.statx(LibC.AT_FDCWD, p, 0, LibC.STATX_UID, &st) == 0 && st.stx_uid != uid && Environment.TickCount64 < deadline)
             {
                 Thread.Sleep(1);
             }

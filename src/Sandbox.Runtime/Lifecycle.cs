@@ -75,10 +75,10 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// <summary>The uid that owns <paramref name="path"/> (the link itself if it is one), or null when it cannot be read.</summary>
     private static uint? OwnerOf(string path)
     {
-        Libc.StatxBuffer st;
+        statx st;
         fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
         {
-            return Libc.Statx(Libc.AT_FDCWD, p, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_UID, &st) == 0 ? st.Uid : null;
+            return LibC.statx(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_UID, &st) == 0 ? st.stx_uid : null;
         }
     }
 

@@ -59,10 +59,6 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern nint Write(int fd, void* buf, nint count);
 
-    /// <summary>read(2) for the parent: blocking with a GC transition, so other threads may collect meanwhile.</summary>
-    [DllImport("libc", EntryPoint = "read", ExactSpelling = true)]
-    public static extern nint ReadBlocking(int fd, void* buf, nint count);
-
     [DllImport("libc", EntryPoint = "pipe2", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Pipe2(int* fds, int flags);
@@ -100,10 +96,6 @@ internal static unsafe partial class Libc
     [DllImport("libc", EntryPoint = "access", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Access(byte* path, int mode);
-
-    [DllImport("libc", EntryPoint = "rmdir", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Rmdir(byte* path);
 
     [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
     [SuppressGCTransition]
