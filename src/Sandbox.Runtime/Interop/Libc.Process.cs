@@ -1,3 +1,7 @@
+// Processes and signals for the post-clone path: execve, _exit, kill, setsid, umask, prctl, waitpid, sigprocmask,
+// sigwaitinfo, signal, poll and their constants. Ours because that path needs compile-time constants and imports
+// bound at link time (Tmds.LibC's constants are properties, its imports lazily bound). prctl, wait4 and execv are
+// ours for the parent too: Tmds.LibC lacks them. The parent's kill, getuid, getgid, getppid and poll use Tmds.LibC.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Sandbox.Runtime.Interop;
 
 /// <summary>
-/// Pseudo-terminals for `process.terminal` (the console socket). Ours: the post-clone path opens the pty and needs
-/// the ioctl numbers as constants (asm-generic/ioctls.h, the same on x86_64 and arm64; KernelHeaderTests checks them).
+/// Pseudo-terminals for `process.terminal` (the console socket). Ours, though Tmds.LibC has TIOC* and struct winsize:
+/// the post-clone path opens the pty and sends its master, and needs the ioctl numbers as compile-time constants
+/// (asm-generic/ioctls.h, the same on x86_64 and arm64; KernelHeaderTests checks them), not Tmds.LibC's properties.
 /// </summary>
 internal static unsafe partial class Libc
 {
