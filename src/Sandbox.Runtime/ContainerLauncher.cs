@@ -22,9 +22,9 @@ internal static unsafe class ContainerLauncher
         var ctx = program.Context;
         var sync = stackalloc int[2];
         var report = stackalloc int[2];
-        if (Libc.Pipe2(sync, Libc.O_CLOEXEC) != 0 || Libc.Pipe2(report, Libc.O_CLOEXEC) != 0)
+        if (LibC.pipe2(sync, LibC.O_CLOEXEC) != 0 || LibC.pipe2(report, LibC.O_CLOEXEC) != 0)
         {
-            throw new SandboxException(ErrorCodes.CloneFailed, $"pipe: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            throw new SandboxException(ErrorCodes.CloneFailed, $"pipe: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
         ctx->SyncFd = sync[0];
         ctx->ReportFd = report[1];
@@ -70,13 +70,13 @@ internal static unsafe class ContainerLauncher
         {
             LeavePidNamespace(ownPidNs);
         }
-        Libc.Close(sync[0]);
-        Libc.Close(report[1]);
+        LibC.close(sync[0]);
+        LibC.close(report[1]);
         program.CloseChildDescriptors();
         if (pid < 0)
         {
-            Libc.Close(sync[1]);
-            Libc.Close(report[0]);
+            LibC.close(sync[1]);
+            LibC.close(report[0]);
             throw CloneError(cloneErrno, plan);
         }
         try
@@ -97,9 +97,9 @@ internal static unsafe class ContainerLauncher
                 }
             }
             byte go = 1;
-            if (Libc.Write(sync[1], &go, 1) != 1)
+            if (LibC.write(sync[1], &go, 1) != 1)
             {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(Libc.Errno)}",
+                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
                     "the container's first process died during setup");
             }
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
@@ -114,8 +114,8 @@ internal static unsafe class ContainerLauncher
         }
         finally
         {
-            Libc.Close(sync[1]);
-            Libc.Close(report[0]);
+            LibC.close(sync[1]);
+            LibC.close(report[0]);
         }
     }
 
@@ -186,9 +186,9 @@ internal static unsafe class ContainerLauncher
                     var len = state.Length;
                     fixed (byte* s = state)
                     {
-                        if (Libc.Write(syncFd, &len, sizeof(int)) != sizeof(int) || (len > 0 && Libc.Write(syncFd, s, len) != len))
+                        if (LibC.write(syncFd, &len, sizeof(int)) != sizeof(int) || (len > 0 && LibC.write(syncFd, s, len) != len))
                         {
-                            throw new SandboxException(ErrorCodes.SetupFailed, "hand the state to the container: " + Libc.Describe(Libc.Errno),
+                            throw new SandboxException(ErrorCodes.SetupFailed, "hand the state to the container: " + Libc.Describe(LibC.errno),
                                 "the container's first process died during setup");
                         }
                     }
@@ -231,12 +231,12 @@ internal static unsafe class ContainerLauncher
         }
         else if (fd >= 0)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         byte go = 1;
-        if (fd >= 0 && Libc.Write(listenerSocket, &go, 1) != 1)
+        if (fd >= 0 && LibC.write(listenerSocket, &go, 1) != 1)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(Libc.Errno)}",
+            throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(LibC.errno)}",
                 "the container's first process died during setup");
         }
     }
@@ -369,17 +369,17 @@ internal static unsafe class ContainerLauncher
     {
         var own = OpenNamespaceFile("/proc/self/ns/pid");
         var fd = OpenNamespaceFile(path);
-        var ok = own >= 0 && fd >= 0 && Libc.Setns(fd, (int)Libc.CLONE_NEWPID) == 0;
-        var e = Libc.Errno;
+        var ok = own >= 0 && fd >= 0 && LibC.setns(fd, LibC.CLONE_NEWPID) == 0;
+        var e = LibC.errno;
         if (fd >= 0)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         if (!ok)
         {
             if (own >= 0)
             {
-                Libc.Close(own);
+                LibC.close(own);
             }
             throw new SandboxException(ErrorCodes.SetupFailed, $"join pid namespace {path}: {Libc.Describe(e)}",
                 "check linux.namespaces[].path for the pid namespace");
@@ -390,9 +390,9 @@ internal static unsafe class ContainerLauncher
     /// <summary>Back to this process's own pid namespace for its children (an ancestor of the joined one, so always allowed).</summary>
     private static void LeavePidNamespace(int own)
     {
-        var ok = Libc.Setns(own, (int)Libc.CLONE_NEWPID) == 0;
-        var e = Libc.Errno;
-        Libc.Close(own);
+        var ok = LibC.setns(own, LibC.CLONE_NEWPID) == 0;
+        var e = LibC.errno;
+        LibC.close(own);
         if (!ok)
         {
             // Not fatal to the child, but this process could start no thread: better stop here than hang later.
@@ -404,7 +404,7 @@ internal static unsafe class ContainerLauncher
     {
         fixed (byte* b = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
         {
-            return Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            return LibC.open(b, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         }
     }
 }

@@ -72,7 +72,7 @@ internal sealed unsafe partial class Lifecycle
         {
             if (pidfd >= 0)
             {
-                Libc.Close(pidfd);
+                LibC.close(pidfd);
             }
         }
     }
@@ -84,8 +84,8 @@ internal sealed unsafe partial class Lifecycle
     {
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes($"/proc/{pid}/ns/{file}\0"))
         {
-            var fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            return fd >= 0 ? fd : throw new SandboxException(ErrorCodes.SetupFailed, $"open /proc/{pid}/ns/{file}: {Libc.Describe(Libc.Errno)}",
+            var fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+            return fd >= 0 ? fd : throw new SandboxException(ErrorCodes.SetupFailed, $"open /proc/{pid}/ns/{file}: {Libc.Describe(LibC.errno)}",
                 "the container may have just stopped");
         }
     }

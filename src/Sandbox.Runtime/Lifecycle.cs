@@ -139,7 +139,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 if (cgroupFd >= 0)
                 {
-                    Libc.Close(cgroupFd);
+                    LibC.close(cgroupFd);
                 }
             }
             launched = true;
@@ -255,7 +255,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
         if ((int)LibC.getppid() != parent)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
             gone();
             return;
         }
@@ -265,7 +265,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             while (LibC.poll(&p, 1, -1) < 0 && LibC.errno == LibC.EINTR)
             {
             }
-            Libc.Close(fd);
+            LibC.close(fd);
             gone();
         })
         { IsBackground = true, Name = "parent watch" }.Start();
@@ -451,7 +451,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             if (startFd >= 0)
             {
-                Libc.Close(startFd);
+                LibC.close(startFd);
             }
         }
     }
@@ -468,19 +468,20 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         var fifo = Encoding.UTF8.GetBytes(store.FifoPath(id) + "\0");
         fixed (byte* f = fifo)
         {
-            var fd = Libc.Open(f, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            var fd = LibC.open(f, LibC.O_WRONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
             if (fd < 0)
             {
-                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is not waiting to start: {Libc.Describe(Libc.Errno)}",
+                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is not waiting to start: {Libc.Describe(LibC.errno)}",
                     $"delete it with `sandbox delete --force {id}` and create it again");
             }
             byte go = 1;
-            var ok = Libc.Write(fd, &go, 1) == 1;
-            Libc.Close(fd);
+            var ok = LibC.write(fd, &go, 1) == 1;
+            var errno = LibC.errno;
+            LibC.close(fd);
             File.Delete(store.FifoPath(id));
             if (!ok)
             {
-                throw new SandboxException(ErrorCodes.WrongState, $"start container \"{id}\": {Libc.Describe(Libc.Errno)}", "create it again");
+                throw new SandboxException(ErrorCodes.WrongState, $"start container \"{id}\": {Libc.Describe(errno)}", "create it again");
             }
         }
         var config = store.ReadConfig(id);

@@ -38,10 +38,11 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     public static SeccompSupervisor Start(int listener, CompiledFilter filter)
     {
         var wake = stackalloc int[2];
-        if (Libc.Pipe2(wake, Libc.O_CLOEXEC) != 0)
+        if (LibC.pipe2(wake, LibC.O_CLOEXEC) != 0)
         {
-            Libc.Close(listener);
-            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            var errno = LibC.errno;
+            LibC.close(listener);
+            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(errno)}", "raise the open-file limit");
         }
         var s = new SeccompSupervisor(listener, filter, wake[0], wake[1]);
         s._thread.Start();
@@ -55,7 +56,7 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         {
             _stopped = true;
             byte b = 1;
-            Libc.Write(_wakeWrite, &b, 1);
+            LibC.write(_wakeWrite, &b, 1);
             _thread.Join();
         }
         return new SeccompSummary
@@ -72,9 +73,9 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     public void Dispose()
     {
         Stop();
-        Libc.Close(_listener);
-        Libc.Close(_wakeRead);
-        Libc.Close(_wakeWrite);
+        LibC.close(_listener);
+        LibC.close(_wakeRead);
+        LibC.close(_wakeWrite);
     }
 
     private void Loop()
