@@ -440,10 +440,10 @@ internal sealed unsafe class ChildProgram : IDisposable
     private int OpenForParent(string path, string what)
     {
         var p = _arena.Str(path);
-        var fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        var fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(Libc.Errno)}",
+            throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(LibC.errno)}",
                 "check linux.namespaces[].path: it must name a namespace file such as /proc/PID/ns/net");
         }
         _parentOnlyFds.Add(fd);
@@ -547,7 +547,7 @@ internal sealed unsafe class ChildProgram : IDisposable
     {
         foreach (var fd in _parentOnlyFds)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         _parentOnlyFds.Clear();
     }
@@ -557,7 +557,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         CloseChildDescriptors();
         if (ListenerSocket >= 0)
         {
-            Libc.Close(ListenerSocket);
+            LibC.close(ListenerSocket);
             ListenerSocket = -1;
         }
         _arena.Dispose();
