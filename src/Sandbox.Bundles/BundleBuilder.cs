@@ -3,6 +3,7 @@ using System.Text;
 using Sandbox.Bundles.Elf;
 using Sandbox.Oci;
 using Sandbox.Spec;
+using Tmds.Linux;
 
 namespace Sandbox.Bundles;
 
@@ -208,9 +209,17 @@ public sealed class BundleBuilder
 
     private static void MakeDirectory(string path)
     {
-        if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, path, 0x1ed) != 0)
+        int rc;
+        unsafe
         {
-            throw new SandboxException(ErrorCodes.Io, $"mkdir {path}: {Interop.Libc.Describe(Interop.Libc.LastError)}", "check the output directory's permissions");
+            fixed (byte* p = Interop.Libc.CString(path))
+            {
+                rc = LibC.mkdirat(LibC.AT_FDCWD, p, 0x1ed);
+            }
+        }
+        if (rc != 0)
+        {
+            throw new SandboxException(ErrorCodes.Io, $"mkdir {path}: {Interop.Libc.Describe(LibC.errno)}", "check the output directory's permissions");
         }
         File.SetUnixFileMode(path, (UnixFileMode)0x1ed); // the umask's bits out
     }
@@ -226,27 +235,27 @@ public sealed class BundleBuilder
     {
         for (var attempt = 0; ; attempt++)
         {
-            if (Interop.Libc.Renameat2(Interop.Libc.AT_FDCWD, tmp, Interop.Libc.AT_FDCWD, outDir, Interop.Libc.RENAME_NOREPLACE) == 0)
+            if (Interop.Libc.Renameat2(LibC.AT_FDCWD, tmp, LibC.AT_FDCWD, outDir, Interop.Libc.RENAME_NOREPLACE) == 0)
             {
                 return;
             }
-            var errno = Interop.Libc.LastError;
-            if (errno == Interop.Libc.EINVAL)
+            var errno = LibC.errno;
+            if (errno == LibC.EINVAL)
             {
                 SwapUnderLock(tmp, outDir);
                 return;
             }
-            if (errno != Interop.Libc.EEXIST)
+            if (errno != LibC.EEXIST)
             {
                 throw new SandboxException(ErrorCodes.Io, $"rename {tmp} to {outDir}: {Interop.Libc.Describe(errno)}", "check the output directory's permissions");
             }
             CheckReplaceable(outDir);
-            if (Interop.Libc.Renameat2(Interop.Libc.AT_FDCWD, tmp, Interop.Libc.AT_FDCWD, outDir, Interop.Libc.RENAME_EXCHANGE) == 0)
+            if (Interop.Libc.Renameat2(LibC.AT_FDCWD, tmp, LibC.AT_FDCWD, outDir, Interop.Libc.RENAME_EXCHANGE) == 0)
             {
                 return; // the caller removes tmp, which now holds the old bundle
             }
-            errno = Interop.Libc.LastError;
-            if (errno != Interop.Libc.ENOENT || attempt > 100)
+            errno = LibC.errno;
+            if (errno != LibC.ENOENT || attempt > 100)
             {
                 throw new SandboxException(ErrorCodes.Io, $"rename {tmp} to {outDir}: {Interop.Libc.Describe(errno)}", "check the output directory's permissions");
             }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 using static Sandbox.Bundles.Interop.Libc;
 
 namespace Sandbox.Bundles;
@@ -82,11 +83,11 @@ internal sealed class ContentStore
                 "mount it instead (mounts:), which copies nothing");
         }
         // O_NONBLOCK: should the path have become a FIFO since the lstat, the open does not wait for a writer.
-        var fd = Openat(AT_FDCWD, hostPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+        var fd = OpenNoFollow(hostPath);
         if (fd < 0)
         {
-            var errno = LastError;
-            throw errno == ELOOP
+            var errno = LibC.errno;
+            throw errno == LibC.ELOOP
                 ? Changed(hostPath)
                 : new SandboxException(ErrorCodes.Io, $"open {hostPath}: {Describe(errno)}", "check that the file is readable");
         }
@@ -306,5 +307,13 @@ internal sealed class ContentStore
         var tmp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
+    }
+
+    private static unsafe int OpenNoFollow(string hostPath)
+    {
+        fixed (byte* p = CString(hostPath))
+        {
+            return LibC.openat(LibC.AT_FDCWD, p, LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 using static Sandbox.Bundles.Interop.Libc;
 
 namespace Sandbox.Bundles;
@@ -22,12 +23,12 @@ internal static class FileData
             {
                 return total;
             }
-            var errno = LastError;
-            if (errno == EINTR)
+            var errno = LibC.errno;
+            if (errno == LibC.EINTR)
             {
                 continue;
             }
-            if (total == 0 && errno is EXDEV or EINVAL or ENOSYS or EOPNOTSUPP or EPERM)
+            if (total == 0 && (errno == LibC.EXDEV || errno == LibC.EINVAL || errno == LibC.ENOSYS || errno == LibC.EOPNOTSUPP || errno == LibC.EPERM))
             {
                 return Buffered(from, to, max); // not between these files or filesystems: nothing was copied yet
             }

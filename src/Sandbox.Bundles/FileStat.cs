@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 using static Sandbox.Bundles.Interop.Libc;
 
 namespace Sandbox.Bundles;
@@ -19,51 +20,55 @@ internal enum FileKind
 /// <param name="Mode">st_mode with the file type bits.</param>
 internal readonly record struct FileStat(FileKind Kind, uint Mode, ulong Dev, ulong Ino, long Size, long MtimeNs, long CtimeNs, uint Nlink)
 {
-    public static FileStat Of(string path) => Call(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW);
+    public static FileStat Of(string path) => Call(LibC.AT_FDCWD, path, LibC.AT_SYMLINK_NOFOLLOW);
 
-    public static FileStat At(int dirfd, string name) => Call(dirfd, name, AT_SYMLINK_NOFOLLOW);
+    public static FileStat At(int dirfd, string name) => Call(dirfd, name, LibC.AT_SYMLINK_NOFOLLOW);
 
-    public static FileStat Of(SafeFileHandle handle) => Call((int)handle.DangerousGetHandle(), "", AT_EMPTY_PATH);
+    public static FileStat Of(SafeFileHandle handle) => Call((int)handle.DangerousGetHandle(), "", LibC.AT_EMPTY_PATH);
 
     /// <summary>The fields that change when content does, as a line for a record file.</summary>
     public string Fingerprint(bool withCtime) => withCtime
         ? $"{Dev}:{Ino}:{Size}:{MtimeNs}:{CtimeNs}:{Convert.ToString(Mode, 8)}"
         : $"{Dev}:{Ino}:{Size}:{MtimeNs}:{Convert.ToString(Mode, 8)}";
 
-    private static FileStat Call(int dirfd, string path, int flags)
+    private static unsafe FileStat Call(int dirfd, string path, int flags)
     {
-        if (StatxCall(dirfd, path, flags, STATX_BASIC_STATS, out var s) != 0)
+        statx s;
+        int rc;
+        fixed (byte* p = CString(path))
         {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno is ENOENT or ENOTDIR or ELOOP) // nothing there to stat, or a symlink loop on the way
+            rc = LibC.statx(dirfd, p, flags, LibC.STATX_BASIC_STATS, &s);
+        }
+        if (rc != 0)
+        {
+            var errno = LibC.errno;
+            if (errno == LibC.ENOENT || errno == LibC.ENOTDIR || errno == LibC.ELOOP) // nothing there to stat, or a symlink loop on the way
             {
                 return default;
             }
-            throw new SandboxException(ErrorCodes.Io, $"stat {path}: {Interop.Libc.Describe(errno)}", "check the path and its permissions");
+            throw new SandboxException(ErrorCodes.Io, $"stat {path}: {Describe(errno)}", "check the path and its permissions");
         }
-        var kind = (s.Mode & S_IFMT) switch
-        {
-            S_IFREG => FileKind.Regular,
-            S_IFDIR => FileKind.Directory,
-            S_IFLNK => FileKind.Symlink,
-            _ => FileKind.Other,
-        };
-        return new FileStat(kind, s.Mode, ((ulong)s.DevMajor << 32) | s.DevMinor, s.Ino, (long)s.Size,
-            s.MtimeSec * 1_000_000_000 + s.MtimeNsec, s.CtimeSec * 1_000_000_000 + s.CtimeNsec, s.Nlink);
+        var type = s.stx_mode & LibC.S_IFMT;
+        var kind = type == LibC.S_IFREG ? FileKind.Regular
+            : type == LibC.S_IFDIR ? FileKind.Directory
+            : type == LibC.S_IFLNK ? FileKind.Symlink
+            : FileKind.Other;
+        return new FileStat(kind, s.stx_mode, ((ulong)s.stx_dev_major << 32) | s.stx_dev_minor, s.stx_ino, (long)s.stx_size,
+            s.stx_mtime.tv_sec * 1_000_000_000 + s.stx_mtime.tv_nsec, s.stx_ctime.tv_sec * 1_000_000_000 + s.stx_ctime.tv_nsec, s.stx_nlink);
     }
 
     public uint Permissions => Mode & 0xfffu;
 
     /// <summary>How an input that is none of file, directory and symlink is named in errors.</summary>
-    public string KindName => (Mode & S_IFMT) switch
+    public string KindName => ((mode_t)(ushort)Mode & LibC.S_IFMT) switch
     {
-        S_IFIFO => "a FIFO",
-        S_IFSOCK => "a socket",
-        S_IFCHR => "a character device",
-        S_IFBLK => "a block device",
-        S_IFDIR => "a directory",
-        S_IFLNK => "a symlink",
-        S_IFREG => "a regular file",
+        var t when t == LibC.S_IFIFO => "a FIFO",
+        var t when t == LibC.S_IFSOCK => "a socket",
+        var t when t == LibC.S_IFCHR => "a character device",
+        var t when t == LibC.S_IFBLK => "a block device",
+        var t when t == LibC.S_IFDIR => "a directory",
+        var t when t == LibC.S_IFLNK => "a symlink",
+        var t when t == LibC.S_IFREG => "a regular file",
         _ => "missing",
     };
 }

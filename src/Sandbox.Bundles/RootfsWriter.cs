@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 using static Sandbox.Bundles.Interop.Libc;
 
 namespace Sandbox.Bundles;
@@ -9,14 +10,14 @@ namespace Sandbox.Bundles;
 /// so a symlink the bundle holds (copied from a source tree, pointing anywhere) is never written through, whatever
 /// the plan says. <see cref="LayerStack"/> refuses such plans first, with an error that names the spec's entries.
 /// </summary>
-internal sealed class RootfsWriter : IDisposable
+internal sealed unsafe class RootfsWriter : IDisposable
 {
-    private const ulong Beneath = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    private static ulong Beneath => LibC.RESOLVE_BENEATH | LibC.RESOLVE_NO_SYMLINKS | LibC.RESOLVE_NO_MAGICLINKS;
     private readonly SafeFileHandle _root;
 
     public RootfsWriter(string rootfs)
     {
-        _root = Check(Openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0), "open", rootfs);
+        _root = Check(Openat(LibC.AT_FDCWD, rootfs, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0), "open", rootfs);
     }
 
     public void Dispose() => _root.Dispose();
@@ -30,21 +31,26 @@ internal sealed class RootfsWriter : IDisposable
         var (parent, name) = OpenParent(path);
         using (parent)
         {
-            if (Mkdirat(Fd(parent), name, 0x1c0) != 0 && LastError != EEXIST)
+            int rc;
+            fixed (byte* n = CString(name))
             {
-                Fail(LastError, "mkdir", path);
+                rc = LibC.mkdirat(Fd(parent), n, 0x1c0);
             }
-            var fd = Openat2(Fd(parent), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, Beneath);
+            if (rc != 0 && LibC.errno != LibC.EEXIST)
+            {
+                Fail(LibC.errno, "mkdir", path);
+            }
+            var fd = OpenBeneath(Fd(parent), name, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
             if (fd < 0)
             {
                 // A symlink there fails with ENOTDIR or ELOOP depending on the flags' order of checks: name it as one.
-                var errno = LastError;
-                Fail(FileStat.At(Fd(parent), name).Kind == FileKind.Symlink ? ELOOP : errno, "open", path);
+                var errno = LibC.errno;
+                Fail(FileStat.At(Fd(parent), name).Kind == FileKind.Symlink ? LibC.ELOOP : errno, "open", path);
             }
             using var dir = new SafeFileHandle(fd, ownsHandle: true);
-            if (Fchmod(Fd(dir), mode) != 0)
+            if (LibC.fchmod(Fd(dir), (ushort)mode) != 0)
             {
-                Fail(LastError, "chmod", path);
+                Fail(LibC.errno, "chmod", path);
             }
         }
     }
@@ -54,9 +60,14 @@ internal sealed class RootfsWriter : IDisposable
         var (parent, name) = OpenParent(path);
         using (parent)
         {
-            if (Symlinkat(target, Fd(parent), name) != 0)
+            int rc;
+            fixed (byte* t = CString(target), n = CString(name))
             {
-                Fail(LastError, "symlink", path);
+                rc = LibC.symlinkat(t, Fd(parent), n);
+            }
+            if (rc != 0)
+            {
+                Fail(LibC.errno, "symlink", path);
             }
         }
     }
@@ -67,12 +78,17 @@ internal sealed class RootfsWriter : IDisposable
         var (parent, name) = OpenParent(path);
         using (parent)
         {
-            if (Linkat(AT_FDCWD, blob, Fd(parent), name, 0) == 0)
+            int rc;
+            fixed (byte* b = CString(blob), n = CString(name))
+            {
+                rc = LibC.linkat(LibC.AT_FDCWD, b, Fd(parent), n, 0);
+            }
+            if (rc == 0)
             {
                 return true;
             }
-            var errno = LastError;
-            if (errno is EXDEV or EPERM)
+            var errno = LibC.errno;
+            if (errno == LibC.EXDEV || errno == LibC.EPERM)
             {
                 return false; // EPERM: protected_hardlinks refuses linking a file this user does not own
             }
@@ -87,13 +103,13 @@ internal sealed class RootfsWriter : IDisposable
         var (parent, name) = OpenParent(path);
         using (parent)
         {
-            using var source = Check(Openat(AT_FDCWD, blob, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), "open", blob);
-            using var target = Check(Openat(Fd(parent), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0x180), "create", path);
-            if (Fchmod(Fd(target), mode) != 0)
+            using var source = Check(Openat(LibC.AT_FDCWD, blob, LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0), "open", blob);
+            using var target = Check(Openat(Fd(parent), name, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0x180), "create", path);
+            if (LibC.fchmod(Fd(target), (ushort)mode) != 0)
             {
-                Fail(LastError, "chmod", path);
+                Fail(LibC.errno, "chmod", path);
             }
-            if (Ioctl(Fd(target), FICLONE, Fd(source)) != 0)
+            if (LibC.ioctl(Fd(target), FICLONE, Fd(source)) != 0)
             {
                 FileData.Copy(source, target, long.MaxValue, path);
             }
@@ -106,8 +122,26 @@ internal sealed class RootfsWriter : IDisposable
         var rel = path.Trim('/');
         var slash = rel.LastIndexOf('/');
         var parentRel = slash < 0 ? "." : rel[..slash];
-        var parent = Check(Openat2(Fd(_root), parentRel, O_PATH | O_DIRECTORY | O_CLOEXEC, Beneath), "open the parent of", path);
+        var parent = Check(OpenBeneath(Fd(_root), parentRel, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC), "open the parent of", path);
         return (parent, rel[(slash + 1)..]);
+    }
+
+    private static int Openat(int dirfd, string path, int flags, ushort mode)
+    {
+        fixed (byte* p = CString(path))
+        {
+            return LibC.openat(dirfd, p, flags, mode);
+        }
+    }
+
+    /// <summary>openat2 with <see cref="Beneath"/>: no symlink followed, nothing outside <paramref name="dirfd"/>.</summary>
+    private static int OpenBeneath(int dirfd, string path, int flags)
+    {
+        var how = new open_how { flags = (ulong)flags, resolve = Beneath };
+        fixed (byte* p = CString(path))
+        {
+            return LibC.openat2(dirfd, p, &how, sizeof(open_how));
+        }
     }
 
     private static int Fd(SafeFileHandle h) => (int)h.DangerousGetHandle();
@@ -116,17 +150,17 @@ internal sealed class RootfsWriter : IDisposable
     {
         if (fd < 0)
         {
-            Fail(LastError, what, path);
+            Fail(LibC.errno, what, path);
         }
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     private static void Fail(int errno, string what, string path) => throw errno switch
     {
-        ELOOP => new SandboxException(ErrorCodes.BuildThroughSymlink,
+        var e when e == LibC.ELOOP => new SandboxException(ErrorCodes.BuildThroughSymlink,
             $"{what} {path}: a symlink in the bundle lies on the way, and the builder never writes through one",
             "make that path a directory in the source tree, or leave out what the bundle puts under it"),
-        ENOTDIR or EEXIST => new SandboxException(ErrorCodes.BuildPathConflict,
+        var e when e == LibC.ENOTDIR || e == LibC.EEXIST => new SandboxException(ErrorCodes.BuildPathConflict,
             $"{what} {path}: something else is already there in the bundle",
             "two sources give this path; keep one"),
         _ => new SandboxException(ErrorCodes.Io, $"{what} {path}: {Describe(errno)}", "check the output and cache directories' permissions and free space"),

@@ -25,5 +25,5 @@ catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 }
 
 // Nothing is buffered (FdWriter writes straight to the descriptors), so leave without the runtime's shutdown.
-Sandbox.Runtime.Interop.Libc.Exit(code);
+Tmds.Linux.LibC._exit(code);
 return code;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Sandbox.Oci.Interop;
-using static Sandbox.Oci.Interop.Libc;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
 
 namespace Sandbox.Oci;
 
@@ -27,20 +27,20 @@ public static unsafe class BoundedFile
             return null;
         }
         var p = Encoding.UTF8.GetBytes(path + "\0");
-        StatxBuffer st;
+        statx st;
         // Checked twice. By path first, so that a device is refused without being opened (opening one runs its
         // driver: a watchdog starts counting, a tape rewinds). Then on the descriptor itself, because the path may be
         // swapped for something else in between; O_NONBLOCK makes that open return at once even for a FIFO, which a
         // plain open(2) would wait on for a writer forever. O_NOCTTY keeps a terminal from becoming ours.
         fixed (byte* b = p)
         {
-            if (Statx(AT_FDCWD, b, 0, STATX_TYPE | STATX_SIZE, &st) != 0)
+            if (statx(AT_FDCWD, b, 0, STATX_TYPE | STATX_SIZE, &st) != 0)
             {
                 errno = Marshal.GetLastPInvokeError();
                 return null;
             }
             CheckKind(path, st, limit);
-            var fd = Open(b, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+            var fd = open(b, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
             if (fd < 0)
             {
                 errno = Marshal.GetLastPInvokeError();
@@ -49,17 +49,17 @@ public static unsafe class BoundedFile
             try
             {
                 byte empty = 0;
-                if (Statx(fd, &empty, AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0)
+                if (statx(fd, &empty, AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0)
                 {
                     errno = Marshal.GetLastPInvokeError();
                     return null;
                 }
                 CheckKind(path, st, limit);
-                return ReadAll(fd, path, (int)st.Size, limit, out errno);
+                return ReadAll(fd, path, (int)st.stx_size, limit, out errno);
             }
             finally
             {
-                Close(fd);
+                close(fd);
             }
         }
     }
@@ -74,35 +74,36 @@ public static unsafe class BoundedFile
         {
             return null;
         }
-        StatxBuffer st;
+        statx st;
         fixed (byte* b = Encoding.UTF8.GetBytes(path + "\0"))
         {
-            return Statx(AT_FDCWD, b, 0, STATX_TYPE, &st) != 0 ? null : Kind(st);
+            return statx(AT_FDCWD, b, 0, STATX_TYPE, &st) != 0 ? null : Kind(st);
         }
     }
 
-    private static string? Kind(StatxBuffer st) => (st.Mode & S_IFMT) switch
+    // Tmds.LibC's constants are properties, not case labels.
+    private static string? Kind(statx st) => (st.stx_mode & S_IFMT) switch
     {
-        S_IFREG => null,
-        S_IFDIR => "a directory",
-        S_IFCHR => "a character device",
-        S_IFBLK => "a block device",
-        S_IFIFO => "a FIFO",
-        S_IFSOCK => "a socket",
+        var t when t == S_IFREG => null,
+        var t when t == S_IFDIR => "a directory",
+        var t when t == S_IFCHR => "a character device",
+        var t when t == S_IFBLK => "a block device",
+        var t when t == S_IFIFO => "a FIFO",
+        var t when t == S_IFSOCK => "a socket",
         _ => "not a file",
     };
 
     /// <summary>What the errno says, for messages: "No such file or directory".</summary>
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
-    private static void CheckKind(string path, StatxBuffer st, int limit)
+    private static void CheckKind(string path, statx st, int limit)
     {
         if (Kind(st) is { } kind)
         {
             throw new SandboxException(ErrorCodes.InputNotRegular, $"{path}: is {kind}, not a regular file",
                 "give the path of a regular file; a device or FIFO has no end or blocks the reader");
         }
-        if (st.Size > (ulong)limit)
+        if (st.stx_size > (ulong)limit)
         {
             throw TooLarge(path, limit);
         }
@@ -122,7 +123,7 @@ public static unsafe class BoundedFile
             nint n;
             fixed (byte* b = buf)
             {
-                n = Libc.Read(fd, b + len, buf.Length - len);
+                n = (nint)read(fd, b + len, buf.Length - len);
             }
             if (n < 0)
             {

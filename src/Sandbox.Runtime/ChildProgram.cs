@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -454,10 +455,10 @@ internal sealed unsafe class ChildProgram : IDisposable
     private int OpenForParent(string path, string what)
     {
         var p = _arena.Str(path);
-        var fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        var fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(Libc.Errno)}",
+            throw new SandboxException(ErrorCodes.SetupFailed, $"open {what} {path}: {Libc.Describe(LibC.errno)}",
                 "check linux.namespaces[].path: it must name a namespace file such as /proc/PID/ns/net");
         }
         _parentOnlyFds.Add(fd);
@@ -470,9 +471,9 @@ internal sealed unsafe class ChildProgram : IDisposable
         if (path == ConsoleStep.OwnTerminal)
         {
             var pair = stackalloc int[2];
-            if (Libc.Socketpair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+            if (LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, pair) != 0)
             {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the terminal: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+                throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the terminal: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
             }
             _consoleSocket = pair[0];
             _parentOnlyFds.Add(pair[1]);
@@ -543,9 +544,9 @@ internal sealed unsafe class ChildProgram : IDisposable
     private void PrepareListenerTransfer(ChildStep* n)
     {
         var pair = stackalloc int[2];
-        if (Libc.Socketpair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+        if (LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_SEQPACKET | LibC.SOCK_CLOEXEC, 0, pair) != 0)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the seccomp listener: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            throw new SandboxException(ErrorCodes.SetupFailed, $"socketpair for the seccomp listener: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
         ListenerSocket = pair[0];
         Context->ListenerFd = pair[1];
@@ -572,7 +573,7 @@ internal sealed unsafe class ChildProgram : IDisposable
     {
         foreach (var fd in _parentOnlyFds)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         _parentOnlyFds.Clear();
     }
@@ -582,7 +583,7 @@ internal sealed unsafe class ChildProgram : IDisposable
         CloseChildDescriptors();
         if (ListenerSocket >= 0)
         {
-            Libc.Close(ListenerSocket);
+            LibC.close(ListenerSocket);
             ListenerSocket = -1;
         }
         if (_consoleSocket >= 0)

@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -21,9 +22,9 @@ internal static unsafe class ContainerLauncher
         var ctx = program.Context;
         var sync = stackalloc int[2];
         var report = stackalloc int[2];
-        if (Libc.Pipe2(sync, Libc.O_CLOEXEC) != 0 || Libc.Pipe2(report, Libc.O_CLOEXEC) != 0)
+        if (LibC.pipe2(sync, LibC.O_CLOEXEC) != 0 || LibC.pipe2(report, LibC.O_CLOEXEC) != 0)
         {
-            throw new SandboxException(ErrorCodes.CloneFailed, $"pipe: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            throw new SandboxException(ErrorCodes.CloneFailed, $"pipe: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
         ctx->SyncFd = sync[0];
         ctx->ReportFd = report[1];
@@ -69,13 +70,13 @@ internal static unsafe class ContainerLauncher
         {
             LeavePidNamespace(ownPidNs);
         }
-        Libc.Close(sync[0]);
-        Libc.Close(report[1]);
+        LibC.close(sync[0]);
+        LibC.close(report[1]);
         program.CloseChildDescriptors();
         if (pid < 0)
         {
-            Libc.Close(sync[1]);
-            Libc.Close(report[0]);
+            LibC.close(sync[1]);
+            LibC.close(report[0]);
             throw CloneError(cloneErrno, plan);
         }
         try
@@ -96,9 +97,9 @@ internal static unsafe class ContainerLauncher
                 }
             }
             byte go = 1;
-            if (Libc.Write(sync[1], &go, 1) != 1)
+            if (LibC.write(sync[1], &go, 1) != 1)
             {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(Libc.Errno)}",
+                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
                     "the container's first process died during setup");
             }
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
@@ -106,15 +107,15 @@ internal static unsafe class ContainerLauncher
         }
         catch
         {
-            Libc.Kill(pid, Libc.SIGKILL);
+            LibC.kill(pid, LibC.SIGKILL);
             int status;
             Libc.Wait4Blocking(pid, &status, 0, null);
             throw;
         }
         finally
         {
-            Libc.Close(sync[1]);
-            Libc.Close(report[0]);
+            LibC.close(sync[1]);
+            LibC.close(report[0]);
         }
     }
 
@@ -142,8 +143,8 @@ internal static unsafe class ContainerLauncher
         var got = 0;
         while (got < sizeof(ChildReport))
         {
-            var n = Libc.ReadBlocking(reportFd, (byte*)r + got, sizeof(ChildReport) - got);
-            if (n < 0 && Libc.Errno == Libc.EINTR)
+            var n = (nint)LibC.read(reportFd, (byte*)r + got, sizeof(ChildReport) - got);
+            if (n < 0 && LibC.errno == LibC.EINTR)
             {
                 continue;
             }
@@ -185,9 +186,9 @@ internal static unsafe class ContainerLauncher
                     var len = state.Length;
                     fixed (byte* s = state)
                     {
-                        if (Libc.Write(syncFd, &len, sizeof(int)) != sizeof(int) || (len > 0 && Libc.Write(syncFd, s, len) != len))
+                        if (LibC.write(syncFd, &len, sizeof(int)) != sizeof(int) || (len > 0 && LibC.write(syncFd, s, len) != len))
                         {
-                            throw new SandboxException(ErrorCodes.SetupFailed, "hand the state to the container: " + Libc.Describe(Libc.Errno),
+                            throw new SandboxException(ErrorCodes.SetupFailed, "hand the state to the container: " + Libc.Describe(LibC.errno),
                                 "the container's first process died during setup");
                         }
                     }
@@ -201,16 +202,16 @@ internal static unsafe class ContainerLauncher
     /// <summary>Waits until the report pipe or the listener socket has something; true for the listener socket.</summary>
     private static bool WaitForReportOrListener(int reportFd, int listenerSocket)
     {
-        var fds = stackalloc PollFd[2];
+        var fds = stackalloc pollfd[2];
         while (true)
         {
-            fds[0] = new PollFd { Fd = listenerSocket, Events = Libc.POLLIN };
-            fds[1] = new PollFd { Fd = reportFd, Events = Libc.POLLIN };
-            if (Libc.PollBlocking(fds, 2, -1) >= 0)
+            fds[0] = new pollfd { fd = listenerSocket, events = LibC.POLLIN };
+            fds[1] = new pollfd { fd = reportFd, events = LibC.POLLIN };
+            if (LibC.poll(fds, 2, -1) >= 0)
             {
-                return (fds[0].Revents & Libc.POLLIN) != 0;
+                return (fds[0].revents & LibC.POLLIN) != 0;
             }
-            if (Libc.Errno != Libc.EINTR)
+            if (LibC.errno != LibC.EINTR)
             {
                 return false;
             }
@@ -230,25 +231,29 @@ internal static unsafe class ContainerLauncher
         }
         else if (fd >= 0)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         byte go = 1;
-        if (fd >= 0 && Libc.Write(listenerSocket, &go, 1) != 1)
+        if (fd >= 0 && LibC.write(listenerSocket, &go, 1) != 1)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(Libc.Errno)}",
+            throw new SandboxException(ErrorCodes.SetupFailed, $"let the container go on after the seccomp listener: {Libc.Describe(LibC.errno)}",
                 "the container's first process died during setup");
         }
     }
 
     /// <summary>One SCM_RIGHTS descriptor from the socket, received close-on-exec; null when none is waiting.</summary>
-    private static int? ReceiveFd(int socket)
+    internal static int? ReceiveFd(int socket)
     {
         byte data;
-        CmsgFd cmsg = default;
-        var iov = new IoVec { Base = &data, Length = 1 };
-        var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = &cmsg, ControlLength = CmsgFd.Size };
-        var n = Libc.Recvmsg(socket, &msg, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
-        return n > 0 && msg.ControlLength >= CmsgFd.LengthOfOne && cmsg.Level == Libc.SOL_SOCKET && cmsg.Type == Libc.SCM_RIGHTS ? cmsg.Fd : null;
+        var space = LibC.CMSG_SPACE(sizeof(int));
+        var control = stackalloc byte[space];
+        new Span<byte>(control, space).Clear();
+        var iov = new iovec { iov_base = &data, iov_len = 1 };
+        var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = space };
+        long n = LibC.recvmsg(socket, &msg, LibC.MSG_DONTWAIT | LibC.MSG_CMSG_CLOEXEC);
+        var cmsg = LibC.CMSG_FIRSTHDR(&msg);
+        return n > 0 && cmsg != null && cmsg->cmsg_len >= UnixSocket.CmsgLenOfOneFd && cmsg->cmsg_level == LibC.SOL_SOCKET
+            && cmsg->cmsg_type == LibC.SCM_RIGHTS ? *(int*)LibC.CMSG_DATA(cmsg) : null;
     }
 
     private static SandboxException SetupError(SetupPlan plan, ChildReport r)
@@ -331,7 +336,7 @@ internal static unsafe class ContainerLauncher
     /// </summary>
     private static void WaitUntilWritable(int pid)
     {
-        var uid = Libc.Getuid();
+        uint uid = LibC.getuid();
         if (uid == 0)
         {
             return;
@@ -340,8 +345,8 @@ internal static unsafe class ContainerLauncher
         var deadline = Environment.TickCount64 + 10_000;
         fixed (byte* p = path)
         {
-            Libc.StatxBuffer st;
-            while (Libc.Statx(Libc.AT_FDCWD, p, 0, Libc.STATX_UID, &st) == 0 && st.Uid != uid && Environment.TickCount64 < deadline)
+            statx st;
+            while (LibC.statx(LibC.AT_FDCWD, p, 0, LibC.STATX_UID, &st) == 0 && st.stx_uid != uid && Environment.TickCount64 < deadline)
             {
                 Thread.Sleep(1);
             }
@@ -364,17 +369,17 @@ internal static unsafe class ContainerLauncher
     {
         var own = OpenNamespaceFile("/proc/self/ns/pid");
         var fd = OpenNamespaceFile(path);
-        var ok = own >= 0 && fd >= 0 && Libc.Setns(fd, (int)Libc.CLONE_NEWPID) == 0;
-        var e = Libc.Errno;
+        var ok = own >= 0 && fd >= 0 && LibC.setns(fd, LibC.CLONE_NEWPID) == 0;
+        var e = LibC.errno;
         if (fd >= 0)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
         if (!ok)
         {
             if (own >= 0)
             {
-                Libc.Close(own);
+                LibC.close(own);
             }
             throw new SandboxException(ErrorCodes.SetupFailed, $"join pid namespace {path}: {Libc.Describe(e)}",
                 "check linux.namespaces[].path for the pid namespace");
@@ -385,9 +390,9 @@ internal static unsafe class ContainerLauncher
     /// <summary>Back to this process's own pid namespace for its children (an ancestor of the joined one, so always allowed).</summary>
     private static void LeavePidNamespace(int own)
     {
-        var ok = Libc.Setns(own, (int)Libc.CLONE_NEWPID) == 0;
-        var e = Libc.Errno;
-        Libc.Close(own);
+        var ok = LibC.setns(own, LibC.CLONE_NEWPID) == 0;
+        var e = LibC.errno;
+        LibC.close(own);
         if (!ok)
         {
             // Not fatal to the child, but this process could start no thread: better stop here than hang later.
@@ -399,7 +404,7 @@ internal static unsafe class ContainerLauncher
     {
         fixed (byte* b = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
         {
-            return Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            return LibC.open(b, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         }
     }
 }

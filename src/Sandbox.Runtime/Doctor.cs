@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -89,7 +90,7 @@ internal static class Doctor
     {
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
         {
-            return Libc.Access(p, Libc.W_OK) == 0;
+            return LibC.access(p, LibC.W_OK) == 0;
         }
     }
 

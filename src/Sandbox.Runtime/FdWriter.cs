@@ -1,5 +1,6 @@
 using System.Text;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -27,8 +28,8 @@ internal sealed unsafe class FdWriter(int fd) : TextWriter
             var done = 0;
             while (done < bytes.Length)
             {
-                var n = Libc.Write(fd, p + done, bytes.Length - done);
-                if (n < 0 && Libc.Errno == Libc.EINTR)
+                var n = (nint)LibC.write(fd, p + done, bytes.Length - done);
+                if (n < 0 && LibC.errno == LibC.EINTR)
                 {
                     continue;
                 }

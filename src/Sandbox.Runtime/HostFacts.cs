@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -38,8 +39,8 @@ internal sealed record HostFacts
         var last = int.TryParse(lastText.Trim(), out var l) ? l : 40;
         return new HostFacts
         {
-            Uid = Libc.Getuid(),
-            Gid = Libc.Getgid(),
+            Uid = LibC.getuid(),
+            Gid = LibC.getgid(),
             EffectiveCaps = eff,
             BoundingCaps = bnd,
             LastCap = last,

@@ -1,4 +1,5 @@
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -31,16 +32,16 @@ internal static unsafe class IdmapNamespace
                 var path = NativeString($"/proc/{p}/ns/user");
                 fixed (byte* s = path)
                 {
-                    fd = Libc.Open(s, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+                    fd = LibC.open(s, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
                 }
-                error = fd < 0 ? Libc.Errno : 0;
+                error = fd < 0 ? LibC.errno : 0;
             });
         }
         catch
         {
             if (fd >= 0)
             {
-                Libc.Close(fd);
+                LibC.close(fd);
             }
             throw;
         }

@@ -1,6 +1,7 @@
 using Sandbox.Oci;
 using Sandbox.Runtime.Cgroups;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -77,7 +78,7 @@ internal sealed unsafe partial class Lifecycle
         {
             if (pidfd >= 0)
             {
-                Libc.Close(pidfd);
+                LibC.close(pidfd);
             }
         }
     }
@@ -89,8 +90,8 @@ internal sealed unsafe partial class Lifecycle
     {
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes($"/proc/{pid}/ns/{file}\0"))
         {
-            var fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            return fd >= 0 ? fd : throw new SandboxException(ErrorCodes.SetupFailed, $"open /proc/{pid}/ns/{file}: {Libc.Describe(Libc.Errno)}",
+            var fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+            return fd >= 0 ? fd : throw new SandboxException(ErrorCodes.SetupFailed, $"open /proc/{pid}/ns/{file}: {Libc.Describe(LibC.errno)}",
                 "the container may have just stopped");
         }
     }
@@ -98,7 +99,7 @@ internal sealed unsafe partial class Lifecycle
     /// <summary>Whether the process a pidfd refers to has ended (the pidfd reads as ready then).</summary>
     private static bool Exited(int pidfd)
     {
-        var p = new PollFd { Fd = pidfd, Events = Libc.POLLIN };
-        return Libc.PollBlocking(&p, 1, 0) != 0;
+        var p = new pollfd { fd = pidfd, events = LibC.POLLIN };
+        return LibC.poll(&p, 1, 0) != 0;
     }
 }

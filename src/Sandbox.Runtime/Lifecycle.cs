@@ -3,6 +3,7 @@ using System.Text;
 using Sandbox.Oci;
 using Sandbox.Runtime.Cgroups;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -17,7 +18,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// </summary>
     public int Run(LaunchOptions o, string? pidFile, OciConfig? configOverride = null)
     {
-        var caller = Libc.Getppid();
+        var caller = (int)LibC.getppid();
         try
         {
             return RunContainer(o, pidFile, configOverride);
@@ -39,11 +40,11 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     private static bool CallerGone(int caller)
     {
         var until = Environment.TickCount64 + (terminationForwarded ? 5000 : 0);
-        while (Libc.Getppid() == caller && Environment.TickCount64 < until)
+        while ((int)LibC.getppid() == caller && Environment.TickCount64 < until)
         {
             Thread.Sleep(20);
         }
-        return Libc.Getppid() != caller;
+        return (int)LibC.getppid() != caller;
     }
 
     /// <summary>Set once SIGINT, SIGTERM or SIGHUP was passed on to the container.</summary>
@@ -74,10 +75,10 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// <summary>The uid that owns <paramref name="path"/> (the link itself if it is one), or null when it cannot be read.</summary>
     private static uint? OwnerOf(string path)
     {
-        Libc.StatxBuffer st;
+        statx st;
         fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
         {
-            return Libc.Statx(Libc.AT_FDCWD, p, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_UID, &st) == 0 ? st.Uid : null;
+            return LibC.statx(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_UID, &st) == 0 ? st.stx_uid : null;
         }
     }
 
@@ -143,7 +144,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 if (cgroupFd >= 0)
                 {
-                    Libc.Close(cgroupFd);
+                    LibC.close(cgroupFd);
                 }
             }
             launched = true;
@@ -163,7 +164,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     {
                         return;
                     }
-                    Libc.Kill(pid, Libc.SIGKILL);
+                    LibC.kill(pid, LibC.SIGKILL);
                     try
                     {
                         cgroup?.KillAll();
@@ -253,25 +254,25 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// </summary>
     private static void WatchParent(Action gone)
     {
-        var parent = Libc.Getppid();
+        var parent = (int)LibC.getppid();
         var fd = (int)Libc.Syscall(SyscallNumbers.ForCurrentArchitecture().PidfdOpen, parent, 0, 0, 0, 0);
         if (fd < 0)
         {
             throw new SandboxException(ErrorCodes.Unsupported, $"--die-with-parent: pidfd_open: {Libc.Describe(Libc.Errno)}", "Linux 5.3 or later is needed for --die-with-parent");
         }
-        if (Libc.Getppid() != parent)
+        if ((int)LibC.getppid() != parent)
         {
-            Libc.Close(fd);
+            LibC.close(fd);
             gone();
             return;
         }
         new Thread(() =>
         {
-            var p = new PollFd { Fd = fd, Events = Libc.POLLIN };
-            while (Libc.PollBlocking(&p, 1, -1) < 0 && Libc.Errno == Libc.EINTR)
+            var p = new pollfd { fd = fd, events = LibC.POLLIN };
+            while (LibC.poll(&p, 1, -1) < 0 && LibC.errno == LibC.EINTR)
             {
             }
-            Libc.Close(fd);
+            LibC.close(fd);
             gone();
         })
         { IsBackground = true, Name = "parent watch" }.Start();
@@ -420,9 +421,9 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             fixed (byte* f = fifo)
             {
                 // Held open read-write, the fifo never blocks its opener; the child waits on a read of it.
-                if (Libc.Mkfifo(f, 0x180) != 0 || (startFd = Libc.Open(f, Libc.O_RDWR | Libc.O_CLOEXEC, 0)) < 0)
+                if (LibC.mkfifo(f, 0x180) != 0 || (startFd = LibC.open(f, LibC.O_RDWR | LibC.O_CLOEXEC, 0)) < 0)
                 {
-                    throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(Libc.Errno)}", "check --root");
+                    throw new SandboxException(ErrorCodes.Io, $"create {store.FifoPath(o.Id)}: {Libc.Describe(LibC.errno)}", "check --root");
                 }
             }
             ICgroup? cgroup = null;
@@ -457,7 +458,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             if (startFd >= 0)
             {
-                Libc.Close(startFd);
+                LibC.close(startFd);
             }
         }
     }
@@ -474,19 +475,20 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         var fifo = Encoding.UTF8.GetBytes(store.FifoPath(id) + "\0");
         fixed (byte* f = fifo)
         {
-            var fd = Libc.Open(f, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            var fd = LibC.open(f, LibC.O_WRONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
             if (fd < 0)
             {
-                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is not waiting to start: {Libc.Describe(Libc.Errno)}",
+                throw new SandboxException(ErrorCodes.WrongState, $"container \"{id}\" is not waiting to start: {Libc.Describe(LibC.errno)}",
                     $"delete it with `sandbox delete --force {id}` and create it again");
             }
             byte go = 1;
-            var ok = Libc.Write(fd, &go, 1) == 1;
-            Libc.Close(fd);
+            var ok = LibC.write(fd, &go, 1) == 1;
+            var errno = LibC.errno;
+            LibC.close(fd);
             File.Delete(store.FifoPath(id));
             if (!ok)
             {
-                throw new SandboxException(ErrorCodes.WrongState, $"start container \"{id}\": {Libc.Describe(Libc.Errno)}", "create it again");
+                throw new SandboxException(ErrorCodes.WrongState, $"start container \"{id}\": {Libc.Describe(errno)}", "create it again");
             }
         }
         var config = store.ReadConfig(id);
@@ -537,16 +539,16 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     public void Kill(string id, int signal, bool all = false)
     {
         var record = LiveRecord(id, "there is no process to signal");
-        if (Libc.Kill(record.Pid, signal) != 0)
+        if (LibC.kill(record.Pid, signal) != 0)
         {
-            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(Libc.Errno)}", "the container may have just stopped");
+            throw new SandboxException(ErrorCodes.WrongState, $"kill {record.Pid}: {Libc.Describe(LibC.errno)}", "the container may have just stopped");
         }
         // Twice: a process forked while the first pass read the list is in the second one's.
         for (var pass = 0; all && pass < 2; pass++)
         {
             foreach (var pid in Processes(record).Where(p => p != record.Pid))
             {
-                Libc.Kill(pid, signal); // one that ended meanwhile (ESRCH) needs nothing
+                LibC.kill(pid, signal); // one that ended meanwhile (ESRCH) needs nothing
             }
         }
     }
@@ -712,7 +714,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             return;
         }
-        Libc.Kill(record.Pid, Libc.SIGKILL);
+        LibC.kill(record.Pid, LibC.SIGKILL);
         CgroupFreezer.ThawForKill(record.Cgroups); // paused: the kill waits for the thaw
         // Not our child (create mode): wait until it is gone or a zombie its reaper will collect.
         for (var i = 0; i < 1000 && ProcessInfo.IsAlive(record.Pid, record.PidStartTime); i++)
@@ -819,7 +821,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 c.Cancel = true;
                 terminationForwarded |= number is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
-                Libc.Kill(pid, number);
+                LibC.kill(pid, number);
             }));
         }
         return new Registrations(regs);

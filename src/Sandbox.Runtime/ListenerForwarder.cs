@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -21,23 +22,30 @@ internal static unsafe class ListenerForwarder
                 : Failed(path, what, errno));
             fixed (byte* data = processState)
             {
-                var cmsg = new CmsgFd { Length = CmsgFd.LengthOfOne, Level = Libc.SOL_SOCKET, Type = Libc.SCM_RIGHTS, Fd = listener };
-                var iov = new IoVec { Base = data, Length = (nuint)processState.Length };
-                var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = &cmsg, ControlLength = CmsgFd.Size };
-                var sent = Libc.SendmsgBlocking(socket, &msg, Libc.MSG_NOSIGNAL);
+                var space = LibC.CMSG_SPACE(sizeof(int));
+                var control = stackalloc byte[space];
+                new Span<byte>(control, space).Clear();
+                var iov = new iovec { iov_base = data, iov_len = processState.Length };
+                var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = space };
+                var cmsg = LibC.CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_len = UnixSocket.CmsgLenOfOneFd;
+                cmsg->cmsg_level = LibC.SOL_SOCKET;
+                cmsg->cmsg_type = LibC.SCM_RIGHTS;
+                *(int*)LibC.CMSG_DATA(cmsg) = listener;
+                long sent = LibC.sendmsg(socket, &msg, LibC.MSG_NOSIGNAL);
                 if (sent < 0)
                 {
-                    throw Failed(path, "sendmsg", Libc.Errno);
+                    throw Failed(path, "sendmsg", LibC.errno);
                 }
                 var rest = processState.AsSpan((int)sent);
                 while (!rest.IsEmpty)
                 {
                     fixed (byte* r = rest)
                     {
-                        var n = Libc.Write(socket, r, rest.Length);
+                        long n = LibC.write(socket, r, rest.Length);
                         if (n <= 0)
                         {
-                            throw Failed(path, "write", Libc.Errno);
+                            throw Failed(path, "write", LibC.errno);
                         }
                         rest = rest[(int)n..];
                     }
@@ -48,9 +56,9 @@ internal static unsafe class ListenerForwarder
         {
             if (socket >= 0)
             {
-                Libc.Close(socket);
+                LibC.close(socket);
             }
-            Libc.Close(listener);
+            LibC.close(listener);
         }
     }
 

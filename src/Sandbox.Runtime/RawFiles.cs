@@ -1,5 +1,6 @@
 using System.Text;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -16,11 +17,11 @@ internal static unsafe class RawFiles
         int fd;
         fixed (byte* b = p)
         {
-            fd = Libc.Open(b, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            fd = LibC.open(b, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         }
         if (fd < 0)
         {
-            errno = Libc.Errno;
+            errno = LibC.errno;
             return null;
         }
         try
@@ -36,15 +37,15 @@ internal static unsafe class RawFiles
                 nint n;
                 fixed (byte* b = buf)
                 {
-                    n = Libc.Read(fd, b + len, buf.Length - len);
+                    n = (nint)LibC.read(fd, b + len, buf.Length - len);
                 }
-                if (n < 0 && Libc.Errno == Libc.EINTR)
+                if (n < 0 && LibC.errno == LibC.EINTR)
                 {
                     continue;
                 }
                 if (n < 0)
                 {
-                    errno = Libc.Errno;
+                    errno = LibC.errno;
                     return null;
                 }
                 if (n == 0)
@@ -57,7 +58,7 @@ internal static unsafe class RawFiles
         }
         finally
         {
-            Libc.Close(fd);
+            LibC.close(fd);
         }
     }
 
@@ -68,11 +69,11 @@ internal static unsafe class RawFiles
         int fd;
         fixed (byte* b = p)
         {
-            fd = Libc.Open(b, Libc.O_WRONLY | Libc.O_CLOEXEC | (create ? Libc.O_CREAT | Libc.O_TRUNC : 0), 0x1a4);
+            fd = LibC.open(b, LibC.O_WRONLY | LibC.O_CLOEXEC | (create ? LibC.O_CREAT | LibC.O_TRUNC : 0), 0x1a4);
         }
         if (fd < 0)
         {
-            return Libc.Errno;
+            return LibC.errno;
         }
         var err = 0;
         fixed (byte* b = bytes)
@@ -80,22 +81,22 @@ internal static unsafe class RawFiles
             var done = 0;
             while (done < bytes.Length)
             {
-                var n = Libc.Write(fd, b + done, bytes.Length - done);
-                if (n < 0 && Libc.Errno == Libc.EINTR)
+                var n = (nint)LibC.write(fd, b + done, bytes.Length - done);
+                if (n < 0 && LibC.errno == LibC.EINTR)
                 {
                     continue;
                 }
                 if (n <= 0)
                 {
-                    err = n < 0 ? Libc.Errno : Libc.EIO;
+                    err = n < 0 ? LibC.errno : LibC.EIO;
                     break;
                 }
                 done += (int)n;
             }
         }
-        if (Libc.Close(fd) != 0 && err == 0)
+        if (LibC.close(fd) != 0 && err == 0)
         {
-            err = Libc.Errno;
+            err = LibC.errno;
         }
         return err;
     }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 using Sandbox.Seccomp;
 
 namespace Sandbox.Runtime;
@@ -37,10 +38,11 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     public static SeccompSupervisor Start(int listener, CompiledFilter filter)
     {
         var wake = stackalloc int[2];
-        if (Libc.Pipe2(wake, Libc.O_CLOEXEC) != 0)
+        if (LibC.pipe2(wake, LibC.O_CLOEXEC) != 0)
         {
-            Libc.Close(listener);
-            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(Libc.Errno)}", "raise the open-file limit");
+            var errno = LibC.errno;
+            LibC.close(listener);
+            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(errno)}", "raise the open-file limit");
         }
         var s = new SeccompSupervisor(listener, filter, wake[0], wake[1]);
         s._thread.Start();
@@ -54,7 +56,7 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         {
             _stopped = true;
             byte b = 1;
-            Libc.Write(_wakeWrite, &b, 1);
+            LibC.write(_wakeWrite, &b, 1);
             _thread.Join();
         }
         return new SeccompSummary
@@ -71,9 +73,9 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     public void Dispose()
     {
         Stop();
-        Libc.Close(_listener);
-        Libc.Close(_wakeRead);
-        Libc.Close(_wakeWrite);
+        LibC.close(_listener);
+        LibC.close(_wakeRead);
+        LibC.close(_wakeWrite);
     }
 
     private void Loop()
@@ -88,25 +90,25 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         var resp = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)respSize);
         try
         {
-            var fds = stackalloc PollFd[2];
+            var fds = stackalloc pollfd[2];
             while (true)
             {
-                fds[0] = new PollFd { Fd = _listener, Events = Libc.POLLIN };
-                fds[1] = new PollFd { Fd = _wakeRead, Events = Libc.POLLIN };
-                if (Libc.PollBlocking(fds, 2, -1) < 0)
+                fds[0] = new pollfd { fd = _listener, events = LibC.POLLIN };
+                fds[1] = new pollfd { fd = _wakeRead, events = LibC.POLLIN };
+                if (LibC.poll(fds, 2, -1) < 0)
                 {
-                    if (Libc.Errno == Libc.EINTR)
+                    if (LibC.errno == LibC.EINTR)
                     {
                         continue;
                     }
                     return;
                 }
-                if ((fds[0].Revents & Libc.POLLIN) != 0)
+                if ((fds[0].revents & LibC.POLLIN) != 0)
                 {
                     Answer((SeccompNotif*)notif, notifSize, (SeccompNotifResp*)resp, respSize);
                     continue;
                 }
-                if (fds[1].Revents != 0 || fds[0].Revents != 0)
+                if (fds[1].revents != 0 || fds[0].revents != 0)
                 {
                     return; // asked to stop, or every process under the filter is gone (POLLHUP)
                 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sandbox.Oci;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -36,20 +37,19 @@ internal sealed class StateStore(string root)
         const string Hint = "remove it if it is not yours, or pass a --root this user owns, or set XDG_RUNTIME_DIR";
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(root + "\0"))
         {
-            if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, p, 0x1c0) != 0 && Interop.Libc.Errno is var e && e != Interop.Libc.EEXIST)
+            if (LibC.mkdirat(LibC.AT_FDCWD, p, 0x1c0) != 0 && LibC.errno is var e && e != LibC.EEXIST)
             {
                 throw new SandboxException(ErrorCodes.Io, $"create the state directory {root}: {Interop.Libc.Describe(e)}", Hint);
             }
-            Interop.Libc.StatxBuffer st;
-            if (Interop.Libc.Statx(Interop.Libc.AT_FDCWD, p, Interop.Libc.AT_SYMLINK_NOFOLLOW,
-                    Interop.Libc.STATX_TYPE | Interop.Libc.STATX_MODE | Interop.Libc.STATX_UID, &st) != 0)
+            statx st;
+            if (LibC.statx(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_TYPE | LibC.STATX_MODE | LibC.STATX_UID, &st) != 0)
             {
-                throw new SandboxException(ErrorCodes.Io, $"stat the state directory {root}: {Interop.Libc.Describe(Interop.Libc.Errno)}", Hint);
+                throw new SandboxException(ErrorCodes.Io, $"stat the state directory {root}: {Interop.Libc.Describe(LibC.errno)}", Hint);
             }
-            if ((st.Mode & Interop.Libc.S_IFMT) != Interop.Libc.S_IFDIR || st.Uid != uid || (st.Mode & 0x12) != 0)
+            if ((st.stx_mode & LibC.S_IFMT) != LibC.S_IFDIR || st.stx_uid != uid || (st.stx_mode & 0x12) != 0)
             {
                 throw new SandboxException(ErrorCodes.Io,
-                    $"the state directory {root} is not a directory of uid {uid} that only it may write (type and mode {Convert.ToString(st.Mode, 8)}, owner {st.Uid})", Hint);
+                    $"the state directory {root} is not a directory of uid {uid} that only it may write (type and mode {Convert.ToString(st.stx_mode, 8)}, owner {st.stx_uid})", Hint);
             }
         }
     }
@@ -119,9 +119,9 @@ internal sealed class StateStore(string root)
             fixed (byte* c = System.Text.Encoding.UTF8.GetBytes(claim + "\0"))
             fixed (byte* d = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
             {
-                if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, c, 0x1c0) != 0)
+                if (LibC.mkdirat(LibC.AT_FDCWD, c, 0x1c0) != 0)
                 {
-                    throw new SandboxException(ErrorCodes.Io, $"create {claim}: {Interop.Libc.Describe(Interop.Libc.Errno)}", "check --root");
+                    throw new SandboxException(ErrorCodes.Io, $"create {claim}: {Interop.Libc.Describe(LibC.errno)}", "check --root");
                 }
                 try
                 {
@@ -293,7 +293,7 @@ internal sealed class StateStore(string root)
                 var alive = r.Pid != 0 && ProcessInfo.IsAlive(r.Pid, r.PidStartTime);
                 if (alive && r.Phase == ContainerRecord.Creating)
                 {
-                    Interop.Libc.Kill(r.Pid, Interop.Libc.SIGKILL);
+                    LibC.kill(r.Pid, LibC.SIGKILL);
                     alive = false;
                 }
                 if (!alive)

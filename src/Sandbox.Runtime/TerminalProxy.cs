@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Sandbox.Runtime.Interop;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -13,21 +14,21 @@ internal sealed unsafe class TerminalProxy : IDisposable
 {
     private readonly int _master;
     private readonly Thread _output;
-    private readonly Termios* _saved;
+    private readonly termios* _saved;
     private readonly PosixSignalRegistration? _resize;
     private bool _disposed;
 
     private TerminalProxy(int master)
     {
         _master = master;
-        if (Libc.Isatty(0) == 1)
+        if (LibC.isatty(0) == 1)
         {
-            _saved = (Termios*)NativeMemory.AllocZeroed((nuint)sizeof(Termios));
-            if (Libc.Tcgetattr(0, _saved) == 0)
+            _saved = (termios*)NativeMemory.AllocZeroed((nuint)sizeof(termios));
+            if (LibC.tcgetattr(0, _saved) == 0)
             {
                 var raw = *_saved;
                 Libc.Cfmakeraw(&raw);
-                Libc.Tcsetattr(0, Libc.TCSANOW, &raw);
+                LibC.tcsetattr(0, (int)LibC.TCSANOW, &raw);
             }
             else
             {
@@ -52,31 +53,23 @@ internal sealed unsafe class TerminalProxy : IDisposable
     {
         try
         {
-            var name = stackalloc byte[64];
-            CmsgFd cmsg = default;
-            var iov = new IoVec { Base = name, Length = 64 };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = &cmsg, ControlLength = CmsgFd.Size };
-            // Sent before the container's process exec'd, which the launch waited for: it is there.
-            var n = Libc.Recvmsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC | Libc.MSG_DONTWAIT);
-            if (n <= 0 || msg.ControlLength < CmsgFd.LengthOfOne || cmsg.Level != Libc.SOL_SOCKET || cmsg.Type != Libc.SCM_RIGHTS)
-            {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"receive the container's terminal: {(n < 0 ? Libc.Describe(Libc.Errno) : "nothing was sent")}",
-                    "report this as a bug");
-            }
-            return new TerminalProxy(cmsg.Fd);
+            // Sent before the container's process exec'd, which the launch waited for: it is there (its data, the
+            // pty's name, is left unread).
+            return ContainerLauncher.ReceiveFd(socket) is { } master ? new TerminalProxy(master)
+                : throw new SandboxException(ErrorCodes.SetupFailed, "receive the container's terminal: nothing was sent", "report this as a bug");
         }
         finally
         {
-            Libc.Close(socket);
+            LibC.close(socket);
         }
     }
 
     private void CopySize()
     {
-        WinSize size;
-        if (Libc.Ioctl(0, Libc.TIOCGWINSZ, &size) == 0)
+        winsize size;
+        if (LibC.ioctl(0, LibC.TIOCGWINSZ, &size) == 0)
         {
-            Libc.Ioctl(_master, Libc.TIOCSWINSZ, &size);
+            LibC.ioctl(_master, LibC.TIOCSWINSZ, &size);
         }
     }
 
@@ -85,8 +78,8 @@ internal sealed unsafe class TerminalProxy : IDisposable
         var buffer = stackalloc byte[4096];
         while (true)
         {
-            var n = Libc.ReadBlocking(from, buffer, 4096);
-            if (n < 0 && Libc.Errno == Libc.EINTR)
+            var n = (nint)LibC.read(from, buffer, 4096);
+            if (n < 0 && LibC.errno == LibC.EINTR)
             {
                 continue;
             }
@@ -96,8 +89,8 @@ internal sealed unsafe class TerminalProxy : IDisposable
             }
             for (nint done = 0; done < n;)
             {
-                var w = Libc.WriteBlocking(to, buffer + done, n - done);
-                if (w < 0 && Libc.Errno == Libc.EINTR)
+                var w = (nint)LibC.write(to, buffer + done, (int)(n - done));
+                if (w < 0 && LibC.errno == LibC.EINTR)
                 {
                     continue;
                 }
@@ -125,9 +118,9 @@ internal sealed unsafe class TerminalProxy : IDisposable
         _resize?.Dispose();
         if (_saved is not null)
         {
-            Libc.Tcsetattr(0, Libc.TCSANOW, _saved);
+            LibC.tcsetattr(0, (int)LibC.TCSANOW, _saved);
             NativeMemory.Free(_saved);
         }
-        Libc.Close(_master);
+        LibC.close(_master);
     }
 }

@@ -36,7 +36,7 @@ public class KernelHeaderTests
         ["CLONE_NEWTIME"] = CLONE_NEWTIME, ["CLONE_NEWNS"] = CLONE_NEWNS, ["CLONE_NEWCGROUP"] = CLONE_NEWCGROUP,
         ["CLONE_NEWUTS"] = CLONE_NEWUTS, ["CLONE_NEWIPC"] = CLONE_NEWIPC, ["CLONE_NEWUSER"] = CLONE_NEWUSER,
         ["CLONE_NEWPID"] = CLONE_NEWPID, ["CLONE_NEWNET"] = CLONE_NEWNET, ["CLONE_PARENT"] = CLONE_PARENT,
-        ["TIOCSCTTY"] = TIOCSCTTY, ["TIOCGWINSZ"] = TIOCGWINSZ, ["TCSANOW"] = (ulong)TCSANOW, ["sizeof(struct termios)"] = (ulong)sizeof(Termios), ["TIOCSWINSZ"] = TIOCSWINSZ, ["TIOCGPTPEER"] = TIOCGPTPEER, ["TIOCGPTN"] = TIOCGPTN, ["TIOCSPTLCK"] = TIOCSPTLCK,
+        ["TIOCSCTTY"] = TIOCSCTTY, ["TIOCSWINSZ"] = TIOCSWINSZ, ["TIOCGPTPEER"] = TIOCGPTPEER, ["TIOCGPTN"] = TIOCGPTN, ["TIOCSPTLCK"] = TIOCSPTLCK,
         ["SIGHUP"] = SIGHUP, ["SIGINT"] = SIGINT, ["SIGQUIT"] = SIGQUIT, ["SIGKILL"] = SIGKILL, ["SIGUSR1"] = SIGUSR1,
         ["SIGPIPE"] = SIGPIPE, ["SIGTERM"] = SIGTERM, ["SIGCHLD"] = SIGCHLD, ["SIGCONT"] = SIGCONT, ["SIGSTOP"] = SIGSTOP,
         ["SIGTSTP"] = SIGTSTP, ["SIGTTIN"] = SIGTTIN, ["SIGTTOU"] = SIGTTOU, ["SIGWINCH"] = SIGWINCH, ["SIGSYS"] = SIGSYS,
@@ -63,11 +63,11 @@ public class KernelHeaderTests
         ["SECCOMP_GET_NOTIF_SIZES"] = SECCOMP_GET_NOTIF_SIZES, ["SECCOMP_FILTER_FLAG_NEW_LISTENER"] = SECCOMP_FILTER_FLAG_NEW_LISTENER,
         ["SECCOMP_USER_NOTIF_FLAG_CONTINUE"] = SECCOMP_USER_NOTIF_FLAG_CONTINUE, ["SECCOMP_IOCTL_NOTIF_RECV"] = SECCOMP_IOCTL_NOTIF_RECV,
         ["SECCOMP_IOCTL_NOTIF_SEND"] = SECCOMP_IOCTL_NOTIF_SEND,
-        ["SECCOMP_IOW(4, __u64)"] = SECCOMP_IOCTL_NOTIF_SET_FLAGS, // SECCOMP_IOCTL_NOTIF_SET_FLAGS, newer than these headers ["SECCOMP_IOCTL_NOTIF_ID_VALID"] = SECCOMP_IOCTL_NOTIF_ID_VALID,
+        ["SECCOMP_IOW(4, __u64)"] = SECCOMP_IOCTL_NOTIF_SET_FLAGS, // SECCOMP_IOCTL_NOTIF_SET_FLAGS, newer than these headers
+        ["SECCOMP_IOCTL_NOTIF_ID_VALID"] = SECCOMP_IOCTL_NOTIF_ID_VALID,
         ["SECCOMP_RET_USER_NOTIF"] = Sandbox.Seccomp.SeccompAction.UserNotif,
-        ["AF_UNIX"] = AF_UNIX, ["SOCK_STREAM"] = SOCK_STREAM, ["SOCK_SEQPACKET"] = SOCK_SEQPACKET, ["SOL_SOCKET"] = SOL_SOCKET,
-        ["SCM_RIGHTS"] = SCM_RIGHTS, ["MSG_DONTWAIT"] = MSG_DONTWAIT, ["MSG_CMSG_CLOEXEC"] = MSG_CMSG_CLOEXEC, ["MSG_NOSIGNAL"] = MSG_NOSIGNAL,
-        ["POLLIN"] = (ulong)POLLIN, ["POLLOUT"] = (ulong)POLLOUT, ["POLLERR"] = (ulong)POLLERR, ["POLLHUP"] = (ulong)POLLHUP,
+        ["SOL_SOCKET"] = SOL_SOCKET, ["SCM_RIGHTS"] = SCM_RIGHTS, ["MSG_NOSIGNAL"] = MSG_NOSIGNAL,
+        ["POLLOUT"] = (ulong)POLLOUT, ["POLLERR"] = (ulong)POLLERR,
         ["sizeof(struct msghdr)"] = (ulong)sizeof(MsgHdr), ["offsetof(struct msghdr, msg_control)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Control)),
         ["offsetof(struct msghdr, msg_flags)"] = (ulong)Marshal.OffsetOf<MsgHdr>(nameof(MsgHdr.Flags)),
         ["CMSG_SPACE(sizeof(int))"] = CmsgFd.Size, ["CMSG_LEN(sizeof(int))"] = CmsgFd.LengthOfOne, ["sizeof(struct iovec)"] = (ulong)sizeof(IoVec),
@@ -103,6 +103,15 @@ public class KernelHeaderTests
             .Select(kv => $"{kv.Key}: ours {kv.Value}, header {header.GetValueOrDefault(kv.Key, "missing")}")
             .ToList();
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    /// <summary>The parent's SCM_RIGHTS layout, from Tmds.LibC but for CMSG_LEN (see UnixSocket.CmsgLenOfOneFd).</summary>
+    [Fact]
+    public unsafe void The_parents_cmsg_of_one_descriptor_matches_the_c_macros()
+    {
+        var header = Header.Value;
+        Assert.Equal(header["CMSG_LEN(sizeof(int))"], UnixSocket.CmsgLenOfOneFd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(header["CMSG_SPACE(sizeof(int))"], Tmds.Linux.LibC.CMSG_SPACE(sizeof(int)).ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]

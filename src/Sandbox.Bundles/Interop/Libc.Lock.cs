@@ -1,3 +1,4 @@
+// flock(2): ours, as Tmds.LibC declares neither the call nor LOCK_*.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Bundles.Interop;

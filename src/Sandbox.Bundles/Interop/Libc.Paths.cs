@@ -1,3 +1,4 @@
+// realpath(3): ours, as Tmds.LibC does not declare it.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Bundles.Interop;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime.Cgroups;
 
@@ -147,16 +148,16 @@ internal static class CgroupFiles
     {
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
         {
-            if (Interop.Libc.Mkdirat(Interop.Libc.AT_FDCWD, p, 0x1ed) == 0)
+            if (LibC.mkdirat(LibC.AT_FDCWD, p, 0x1ed) == 0)
             {
                 return true;
             }
-            var errno = Interop.Libc.Errno;
-            if (errno == Interop.Libc.EEXIST)
+            var errno = LibC.errno;
+            if (errno == LibC.EEXIST)
             {
                 return false;
             }
-            if (errno == Interop.Libc.ENOENT && Path.GetDirectoryName(path) is { } parent && parent != path)
+            if (errno == LibC.ENOENT && Path.GetDirectoryName(path) is { } parent && parent != path)
             {
                 if (MakeDirectory(parent, controller) && controller == "cpuset")
                 {
@@ -187,11 +188,11 @@ internal static class CgroupFiles
         {
             for (var attempt = 0; attempt < 100; attempt++)
             {
-                if (Interop.Libc.Rmdir(p) == 0 || Interop.Libc.Errno == Interop.Libc.ENOENT)
+                if (LibC.rmdir(p) == 0 || LibC.errno == LibC.ENOENT)
                 {
                     return;
                 }
-                if (Interop.Libc.Errno != Interop.Libc.EBUSY)
+                if (LibC.errno != LibC.EBUSY)
                 {
                     return; // not ours to force; the next run's collection retries
                 }

@@ -1,4 +1,5 @@
 using Sandbox.Oci;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime.Cgroups;
 
@@ -46,7 +47,7 @@ internal static class CgroupHost
         {
             foreach (var pid in CgroupFiles.ReadProcs(frozen))
             {
-                Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+                LibC.kill(pid, LibC.SIGKILL);
             }
             CgroupFreezer.ThawForKill(existing);
         }
@@ -65,7 +66,7 @@ internal static class CgroupHost
                 }
                 foreach (var pid in procs)
                 {
-                    Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+                    LibC.kill(pid, LibC.SIGKILL);
                 }
                 Thread.Sleep(2);
             }

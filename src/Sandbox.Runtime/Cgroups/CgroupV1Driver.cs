@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime.Cgroups;
 
@@ -92,7 +93,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     {
         fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
         {
-            return Interop.Libc.Access(p, Interop.Libc.W_OK) == 0;
+            return LibC.access(p, LibC.W_OK) == 0;
         }
     }
 
@@ -325,7 +326,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
                 }
                 foreach (var pid in procs)
                 {
-                    Interop.Libc.Kill(pid, Interop.Libc.SIGKILL);
+                    LibC.kill(pid, LibC.SIGKILL);
                 }
                 if (freezer is not null)
                 {

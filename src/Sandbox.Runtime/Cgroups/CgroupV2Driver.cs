@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tmds.Linux;
 
 namespace Sandbox.Runtime.Cgroups;
 
@@ -141,10 +142,10 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         {
             fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
             {
-                var target = Interop.Libc.Open(p, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
+                var target = LibC.open(p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
                 if (target < 0)
                 {
-                    throw new SandboxException(ErrorCodes.CgroupFailed, $"open {dir}: {Interop.Libc.Describe(Interop.Libc.Errno)}", "check the cgroup's permissions");
+                    throw new SandboxException(ErrorCodes.CgroupFailed, $"open {dir}: {Interop.Libc.Describe(LibC.errno)}", "check the cgroup's permissions");
                 }
                 var attach = new Interop.BpfProgAttachAttr
                 {
@@ -155,7 +156,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
                 };
                 var rc = Interop.Libc.Syscall(sys.Bpf, Interop.Libc.BPF_PROG_ATTACH, (nint)(&attach), sizeof(Interop.BpfProgAttachAttr), 0, 0);
                 var err = Interop.Libc.Errno;
-                Interop.Libc.Close(target);
+                LibC.close(target);
                 if (rc != 0)
                 {
                     throw new SandboxException(ErrorCodes.CgroupFailed, $"attach the device filter to {dir}: {Interop.Libc.Describe(err)}",
@@ -165,7 +166,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         }
         finally
         {
-            Interop.Libc.Close(prog);
+            LibC.close(prog);
         }
     }
 
@@ -216,7 +217,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
         {
             fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
             {
-                return Interop.Libc.Open(p, Interop.Libc.O_PATH | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
+                return LibC.open(p, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
             }
         }
 

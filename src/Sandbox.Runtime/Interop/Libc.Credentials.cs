@@ -1,3 +1,6 @@
+// Capabilities (linux/capability.h) for capset/capget, made as raw syscalls. Ours: Tmds.LibC has neither the calls
+// nor the structs, and only the post-clone path uses them. setresuid, setresgid and setgroups are raw syscalls too
+// (SyscallNumbers says why).
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

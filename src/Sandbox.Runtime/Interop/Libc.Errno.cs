@@ -1,4 +1,6 @@
 // errno access and names. The post-clone path reads errno through __errno_location: no runtime helper involved.
+// Ours: the errno numbers are compile-time constants there and in the case labels of messages (ErrnoName, hints);
+// the parent's calls into Tmds.LibC read LibC.errno instead, which is where its SetLastError stubs keep it.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

@@ -1,3 +1,8 @@
+// Files and descriptors for the post-clone path: open/openat, getdents64, readlinkat, mkdirat, mknodat, symlinkat,
+// fchownat, dup3, pipe2, read, write, close and the O_/AT_/RESOLVE_/S_IF constants. Ours because the post-clone path
+// needs compile-time constants and [SuppressGCTransition] imports bound at link time (Tmds.LibC's constants are
+// properties, its imports bind "libc.so.6" lazily with a GC transition). rename is ours for the parent as well:
+// Tmds.LibC lacks it. The parent's RawFiles, state root and cgroup directories use Tmds.LibC.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
@@ -59,14 +64,6 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern nint Write(int fd, void* buf, nint count);
 
-    /// <summary>read(2) for the parent: blocking with a GC transition, so other threads may collect meanwhile.</summary>
-    [DllImport("libc", EntryPoint = "read", ExactSpelling = true)]
-    public static extern nint ReadBlocking(int fd, void* buf, nint count);
-
-    /// <summary>write(2) that may block (a full pipe), with a GC transition.</summary>
-    [DllImport("libc", EntryPoint = "write", ExactSpelling = true)]
-    public static extern nint WriteBlocking(int fd, void* buf, nint count);
-
     [DllImport("libc", EntryPoint = "pipe2", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Pipe2(int* fds, int flags);
@@ -99,23 +96,16 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern int Chdir(byte* path);
 
-    public const int W_OK = 2, X_OK = 1;
+    public const int X_OK = 1;
 
     [DllImport("libc", EntryPoint = "access", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Access(byte* path, int mode);
 
-    [DllImport("libc", EntryPoint = "rmdir", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Rmdir(byte* path);
-
     [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Rename(byte* from, byte* to);
 
-    [DllImport("libc", EntryPoint = "mkfifo", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Mkfifo(byte* path, uint mode);
 }
 
 [StructLayout(LayoutKind.Sequential)]

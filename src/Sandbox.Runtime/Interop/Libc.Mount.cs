@@ -1,3 +1,7 @@
+// mount, umount2, chroot, statfs and the MS_/MNT_/ST_/MOUNT_ATTR_/OPEN_TREE_/MOVE_MOUNT_ constants. Ours: these
+// calls are made only after clone, where the constants must be compile-time (MountOptions and the planner put them
+// in the child's steps and in constant tables) and the imports bound at link time; Tmds.LibC's are properties and
+// lazily bound. mount_setattr, open_tree and move_mount are raw syscalls Tmds.LibC lacks (SyscallNumbers).
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

@@ -1,3 +1,5 @@
+// setns, unshare, sethostname, setdomainname and the CLONE_NEW* flags. Ours: the post-clone path makes these calls
+// and the flags are compile-time constants of the plan (clone3 itself is a raw syscall; Tmds.LibC lacks it).
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

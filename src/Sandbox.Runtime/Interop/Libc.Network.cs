@@ -1,3 +1,5 @@
+// The loopback interface brought up inside a new network namespace (socket, SIOCSIFFLAGS). Ours: only the post-clone
+// path uses it, with compile-time constants and link-time imports.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

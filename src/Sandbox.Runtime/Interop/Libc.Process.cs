@@ -1,3 +1,7 @@
+// Processes and signals for the post-clone path: execve, _exit, kill, setsid, umask, prctl, waitpid, sigprocmask,
+// sigwaitinfo, signal, poll and their constants. Ours because that path needs compile-time constants and imports
+// bound at link time (Tmds.LibC's constants are properties, its imports lazily bound). prctl, wait4 and execv are
+// ours for the parent too: Tmds.LibC lacks them. The parent's kill, getuid, getgid, getppid and poll use Tmds.LibC.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
@@ -28,21 +32,9 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static extern void Exit(int status);
 
-    [DllImport("libc", EntryPoint = "getpid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Getpid();
 
-    [DllImport("libc", EntryPoint = "getppid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Getppid();
 
-    [DllImport("libc", EntryPoint = "getuid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern uint Getuid();
 
-    [DllImport("libc", EntryPoint = "getgid", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern uint Getgid();
 
     [DllImport("libc", EntryPoint = "kill", ExactSpelling = true)]
     [SuppressGCTransition]

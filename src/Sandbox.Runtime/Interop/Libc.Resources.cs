@@ -1,3 +1,4 @@
+// prlimit. Ours: Tmds.LibC lacks it (and the post-clone path sets the container's rlimits with it).
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;

@@ -1,5 +1,8 @@
-// Seccomp user notification (linux/seccomp.h) and what the supervisor needs around it: descriptor passing over a
-// socket pair (SCM_RIGHTS) and reading a notified call's arguments from the container's memory.
+// Seccomp user notification (linux/seccomp.h) and what the post-clone path and the supervisor need around it.
+// Ours: Tmds.LibC has no seccomp declarations nor process_vm_readv. The socket calls, structs and constants here are
+// only the post-clone path's (it sends the listener over SCM_RIGHTS): compile-time constants and [SuppressGCTransition]
+// imports bound at link time, which Tmds.LibC's properties and lazily bound "libc.so.6" imports are not. The parent
+// side (socketpair, connect, sendmsg/recvmsg with the CMSG_* helpers, poll) uses Tmds.LibC.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
@@ -18,32 +21,17 @@ internal static unsafe partial class Libc
     public const nuint SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104;
     public const ulong SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 
-    public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOL_SOCKET = 1, SCM_RIGHTS = 1;
-    public const int MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000, MSG_NOSIGNAL = 0x4000;
-    public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
-
-    [DllImport("libc", EntryPoint = "socketpair", ExactSpelling = true)]
-    [SuppressGCTransition]
-    public static extern int Socketpair(int domain, int type, int protocol, int* fds);
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_NOSIGNAL = 0x4000;
+    public const short POLLOUT = 4, POLLERR = 8;
 
     /// <summary>Used in the post-clone path (handing the listener over): bound at link time, no transition.</summary>
     [DllImport("libc", EntryPoint = "sendmsg", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern nint Sendmsg(int fd, MsgHdr* msg, int flags);
 
-    [DllImport("libc", EntryPoint = "sendmsg", ExactSpelling = true)]
-    public static extern nint SendmsgBlocking(int fd, MsgHdr* msg, int flags);
-
     [DllImport("libc", EntryPoint = "recvmsg", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern nint Recvmsg(int fd, MsgHdr* msg, int flags);
-
-    [DllImport("libc", EntryPoint = "connect", ExactSpelling = true)]
-    public static extern int ConnectBlocking(int fd, void* addr, uint len);
-
-    /// <summary>Waits in the kernel: the supervisor thread blocks here, so the GC must be able to run meanwhile.</summary>
-    [DllImport("libc", EntryPoint = "poll", ExactSpelling = true)]
-    public static extern int PollBlocking(PollFd* fds, nuint nfds, int timeout);
 
     [DllImport("libc", EntryPoint = "ioctl", ExactSpelling = true)]
     public static extern int IoctlBlocking(int fd, nuint request, void* arg);

@@ -1,9 +1,9 @@
+// statx for the post-clone path (tmpcopyup copies owner and mode). Ours because that path needs link-time imports
+// and compile-time constants; the parent's statx calls use Tmds.LibC's statx and struct statx.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
 
-// statx rather than stat: one layout on every architecture. Only what the state root's check (StateStore) and the
-// tmpcopyup copy (PostClone) read.
 internal static unsafe partial class Libc
 {
     public const uint STATX_TYPE = 1, STATX_MODE = 2, STATX_UID = 8, STATX_GID = 0x10;

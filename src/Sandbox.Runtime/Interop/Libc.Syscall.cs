@@ -1,5 +1,8 @@
-// Raw syscalls that glibc does not wrap (clone without a stack, pivot_root, openat2, close_range, capset, pidfd_open,
-// mount_setattr, the Landlock calls, keyctl, bpf) or whose wrapper the post-clone path may not use (getcwd).
+// Raw syscalls that glibc does not wrap (clone without a stack, clone3, pivot_root, openat2, close_range, capset,
+// pidfd_open, mount_setattr, open_tree, move_mount, the Landlock calls, keyctl, bpf, seccomp) or whose wrapper the
+// post-clone path may not use (getcwd, the set*id calls). Ours: Tmds.LibC lacks all but openat2, and its syscall and
+// openat2 are lazily bound with their numbers as properties, which the post-clone path may not call; the numbers
+// here are handed to the child as data (SyscallNumbers), and KernelHeaderTests checks them for both architectures.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
