@@ -86,16 +86,6 @@ internal sealed unsafe partial class Lifecycle
     private static SandboxException Stopped(string id) => new(ErrorCodes.WrongState, $"container \"{id}\" has stopped",
         $"delete it with `sandbox delete {id}`");
 
-    private static int OpenNamespace(int pid, string file)
-    {
-        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes($"/proc/{pid}/ns/{file}\0"))
-        {
-            var fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
-            return fd >= 0 ? fd : throw new SandboxException(ErrorCodes.SetupFailed, $"open /proc/{pid}/ns/{file}: {Libc.Describe(LibC.errno)}",
-                "the container may have just stopped");
-        }
-    }
-
     /// <summary>Whether the process a pidfd refers to has ended (the pidfd reads as ready then).</summary>
     private static bool Exited(int pidfd)
     {
