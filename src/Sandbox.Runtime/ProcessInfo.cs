@@ -6,6 +6,11 @@ internal static class ProcessInfo
     /// <summary>The start time in clock ticks since boot, or null if there is no such process.</summary>
     public static ulong? StartTime(int pid, string procRoot = "/proc") => Parse(ReadStat(pid, procRoot))?.StartTime;
 
+    /// <summary>This process's start time, read once (its state claims and records name it).</summary>
+    public static ulong OwnStartTime => ownStartTime ??= StartTime(Environment.ProcessId) ?? 0;
+
+    private static ulong? ownStartTime;
+
     /// <summary>True if the process exists with that start time and is not a zombie.</summary>
     public static bool IsAlive(int pid, ulong startTime, string procRoot = "/proc")
     {

@@ -112,12 +112,10 @@ internal sealed class StateStore(string root)
         {
             throw Exists(id);
         }
-        var me = Environment.ProcessId;
-        var claim = Path.Combine(Root, $"{ClaimPrefix}{me}.{ProcessInfo.StartTime(me) ?? 0}-{id}");
+        var claim = ClaimPath(id);
         unsafe
         {
             fixed (byte* c = System.Text.Encoding.UTF8.GetBytes(claim + "\0"))
-            fixed (byte* d = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
             {
                 if (LibC.mkdirat(LibC.AT_FDCWD, c, 0x1c0) != 0)
                 {
@@ -131,9 +129,8 @@ internal sealed class StateStore(string root)
                     }
                     WriteAtomically(Path.Combine(claim, RecordName), record.ToJson());
                     // rename(2) onto an existing directory fails unless it is empty (an empty one is nobody's state).
-                    if (Interop.Libc.Rename(c, d) != 0)
+                    if (Rename(claim, dir) is var e && e != 0)
                     {
-                        var e = Interop.Libc.Errno;
                         throw e is Interop.Libc.EEXIST or Interop.Libc.ENOTEMPTY ? Exists(id)
                             : new SandboxException(ErrorCodes.Io, $"rename {claim} to {dir}: {Interop.Libc.Describe(e)}", "check --root");
                     }
@@ -144,6 +141,19 @@ internal sealed class StateStore(string root)
                     throw;
                 }
             }
+        }
+    }
+
+    /// <summary>A directory name that is this process's claim (CollectStale removes those of dead processes).</summary>
+    private string ClaimPath(string name) => Path.Combine(Root, $"{ClaimPrefix}{Environment.ProcessId}.{ProcessInfo.OwnStartTime}-{name}");
+
+    /// <summary>rename(2): 0, or its errno.</summary>
+    private static unsafe int Rename(string from, string to)
+    {
+        fixed (byte* f = System.Text.Encoding.UTF8.GetBytes(from + "\0"))
+        fixed (byte* t = System.Text.Encoding.UTF8.GetBytes(to + "\0"))
+        {
+            return Interop.Libc.Rename(f, t) == 0 ? 0 : Interop.Libc.Errno;
         }
     }
 
@@ -233,23 +243,14 @@ internal sealed class StateStore(string root)
     public void Remove(string id)
     {
         var dir = Dir(id);
-        var me = Environment.ProcessId;
-        var tomb = Path.Combine(Root, $"{ClaimPrefix}{me}.{ProcessInfo.StartTime(me) ?? 0}-removed-{id}");
-        unsafe
+        var tomb = ClaimPath("removed-" + id);
+        if (Rename(dir, tomb) is var e && e != 0)
         {
-            fixed (byte* d = System.Text.Encoding.UTF8.GetBytes(dir + "\0"))
-            fixed (byte* t = System.Text.Encoding.UTF8.GetBytes(tomb + "\0"))
+            if (e == Interop.Libc.ENOENT)
             {
-                if (Interop.Libc.Rename(d, t) != 0)
-                {
-                    var e = Interop.Libc.Errno;
-                    if (e == Interop.Libc.ENOENT)
-                    {
-                        return; // gone already
-                    }
-                    throw new SandboxException(ErrorCodes.Io, $"remove {dir}: rename: {Interop.Libc.Describe(e)}", "check --root");
-                }
+                return; // gone already
             }
+            throw new SandboxException(ErrorCodes.Io, $"remove {dir}: rename: {Interop.Libc.Describe(e)}", "check --root");
         }
         Directory.Delete(tomb, recursive: true);
     }
