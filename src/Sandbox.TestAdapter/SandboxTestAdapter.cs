@@ -30,6 +30,10 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
     private readonly ConcurrentDictionary<AgentProcess, byte> _running = new();
     private volatile bool _cancelled;
 
+    /// <summary>testhost creates its executor and discoverer some time before it asks them for anything: the sandbox
+    /// of its test assembly starts meanwhile (<see cref="WarmAgent"/>).</summary>
+    public SandboxTestAdapter() => WarmAgent.Begin();
+
     public void DiscoverTests(IEnumerable<string> sources, IDiscoveryContext discoveryContext, IMessageLogger logger, ITestCaseDiscoverySink discoverySink)
     {
         var settingsXml = discoveryContext.RunSettings?.SettingsXml;
@@ -56,6 +60,8 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
                 logger.SendMessage(TestMessageLevel.Error, e.Message);
             }
         }
+        // An agent is good for one request: a warm one nobody took now has nothing left to do.
+        WarmAgent.Discard();
     }
 
     public void RunTests(IEnumerable<string>? sources, IRunContext? runContext, IFrameworkHandle? frameworkHandle)
@@ -108,6 +114,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             });
         }
         pool.Run();
+        WarmAgent.Discard();
     }
 
     public void RunTests(IEnumerable<TestCase>? tests, IRunContext? runContext, IFrameworkHandle? frameworkHandle)
@@ -132,11 +139,13 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
             AddGroups(pool, source, cases, plan, settings!, runContext, handle);
         }
         pool.Run();
+        WarmAgent.Discard();
     }
 
     public void Cancel()
     {
         _cancelled = true;
+        WarmAgent.Discard();
         foreach (var agent in _running.Keys)
         {
             agent.Kill();
@@ -272,7 +281,7 @@ public sealed class SandboxTestAdapter : ITestDiscoverer, ITestExecutor
 
     private static AgentProcess StartAgent(string source, SandboxSettings settings) =>
         settings.Enabled
-            ? AgentProcess.StartSandboxed(source, settings.Manifest ?? SandboxManifest.Read(source), settings.Timeout)
+            ? WarmAgent.Take(source, settings) ?? AgentProcess.StartSandboxed(source, settings.Manifest ?? SandboxManifest.Read(source), settings.Timeout)
             : AgentProcess.StartUnsandboxed(source);
 
     private List<TestCaseDto> Discover(string source, SandboxSettings settings, string? settingsXml, string? filter, IMessageLogger logger)

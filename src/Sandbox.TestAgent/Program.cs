@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Sandbox.TestAdapter.Protocol;
 using Sandbox.TestAgent;
 
@@ -7,9 +8,24 @@ var channel = AgentChannel.TakeStdio();
 string? error = null;
 try
 {
+    // The framework's adapters load while the request is on its way: the host may start an agent before it knows
+    // what to ask (docs/testing.md, "a warm start"). What loading them threw is reported once the request is read.
+    ExceptionDispatchInfo? loadFailure = null;
+    FrameworkAdapters? adapters = null;
+    try
+    {
+        adapters = FrameworkAdapters.Load(Path.Combine(AppContext.BaseDirectory, ".sandbox", "adapters"));
+    }
+#pragma warning disable CA1031 // rethrown below, after the request
+    catch (Exception e)
+#pragma warning restore CA1031
+    {
+        loadFailure = ExceptionDispatchInfo.Capture(e);
+    }
+    ProtocolWarmUp.Run();
     var request = channel.Read() ?? throw new InvalidDataException("the host closed the channel before sending a request");
-    var adapters = FrameworkAdapters.Load(Path.Combine(AppContext.BaseDirectory, ".sandbox", "adapters"));
-    var runner = new AgentRunner(channel, adapters);
+    loadFailure?.Throw();
+    var runner = new AgentRunner(channel, adapters!);
     if (runner.Handle(request) is { } crash)
     {
         // Ended like the test process did, without `done`: the host treats it as this sandbox's crash (FrameworkProcessCrash).

@@ -70,11 +70,15 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         private int _runs;
 
         /// <summary>`dotnet test --no-build` with a filter and runsettings arguments; the TRX file's results.</summary>
-        internal (CommandResult Output, List<TrxResult> Results) Test(string filter, params string[] settings)
+        internal (CommandResult Output, List<TrxResult> Results) Test(string filter, params string[] settings) => Test(null, filter, settings);
+
+        /// <summary>The same, with testhost's diagnostic log written to <paramref name="diag"/> when given.</summary>
+        internal (CommandResult Output, List<TrxResult> Results) Test(string? diag, string filter, string[] settings)
         {
             var trx = Path.Combine(Packages.Root, $"run{Interlocked.Increment(ref _runs)}.trx");
+            string[] diagnostics = diag is null ? [] : ["--diag", diag];
             var output = Packages.Dotnet(Dir, new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory },
-                ["test", "--no-build", "--filter", filter, "--logger", $"trx;LogFileName={trx}", "--", .. settings]);
+                ["test", "--no-build", "--filter", filter, "--logger", $"trx;LogFileName={trx}", .. diagnostics, "--", .. settings]);
             return (output, File.Exists(trx) ? TrxResult.Read(trx) : []);
         }
 
@@ -121,6 +125,48 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
                 Assert.Equal(6, marks.Distinct().Count());
                 break;
         }
+    }
+
+    [GeneratedRegex(@"Sandbox: (.+) runs in the warm agent's sandbox (sbx-test-[0-9a-f]+), started (\d+) ms before it was asked for")]
+    private static partial Regex WarmTaken();
+
+    [GeneratedRegex(@"Sandbox: the warm agent's sandbox (sbx-test-[0-9a-f]+) was started otherwise than (.+) needs")]
+    private static partial Regex WarmDiscarded();
+
+    /// <summary>testhost's own diagnostic log of a run with `--diag` in <paramref name="dir"/>.</summary>
+    private static string HostLog(string dir) =>
+        string.Concat(Directory.GetFiles(dir, "*.host.*").Select(File.ReadAllText));
+
+    [PrivilegedFact]
+    public void The_assemblys_sandbox_starts_when_testhost_creates_the_adapter_and_runs_the_tests_when_asked()
+    {
+        var diag = Path.Combine(_project.Packages.Root, "diag-warm");
+        var (output, results) = _project.Test(Path.Combine(diag, "log.txt"), Marked, []);
+        Assert.True(results.Count == 6, output.ToString());
+        Assert.Equal(5, results.Count(r => r.Outcome == "Passed"));
+        Assert.Single(results.Select(MarkOf).Distinct());
+        var taken = WarmTaken().Match(HostLog(diag));
+        Assert.True(taken.Success, "testhost's log does not say the warm agent ran the tests");
+        Assert.Equal(Path.Combine(_project.Dir, "bin/Debug/net10.0/iso.dll"), taken.Groups[1].Value);
+        Assert.DoesNotMatch(WarmDiscarded(), HostLog(diag));
+        // The RunReport every result carries is that sandbox's.
+        Assert.All(results, r => Assert.Contains(r.TextMessages, m => m.StartsWith("Sandbox: peak memory", StringComparison.Ordinal)));
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(_project.Dir, "TestResults"), taken.Groups[2].Value + ".runreport.json", SearchOption.AllDirectories));
+    }
+
+    [PrivilegedFact]
+    public void A_warm_sandbox_the_runsettings_start_otherwise_is_discarded_and_leaves_nothing_behind()
+    {
+        var diag = Path.Combine(_project.Packages.Root, "diag-discarded");
+        // The project sets no sandbox timeout: one from the runsettings makes another `sandbox run`.
+        var (output, results) = _project.Test(Path.Combine(diag, "log.txt"), Marked, ["Sandbox.Timeout=10m"]);
+        Assert.True(results.Count == 6, output.ToString());
+        Assert.Equal(5, results.Count(r => r.Outcome == "Passed"));
+        var discarded = WarmDiscarded().Match(HostLog(diag));
+        Assert.True(discarded.Success, "testhost's log does not say the warm agent was discarded");
+        Assert.DoesNotMatch(WarmTaken(), HostLog(diag));
+        var left = WaitUntil(TimeSpan.FromSeconds(10), () => Leftovers([discarded.Groups[1].Value]));
+        Assert.True(left.Count == 0, $"left: {string.Join(", ", left)}");
     }
 
     [PrivilegedTheory]
