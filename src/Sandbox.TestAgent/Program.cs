@@ -8,8 +8,11 @@ var channel = AgentChannel.TakeStdio();
 string? error = null;
 try
 {
-    // The framework's adapters load while the request is on its way: the host may start an agent before it knows
-    // what to ask (docs/testing.md, "a warm start"). What loading them threw is reported once the request is read.
+    // The framework's adapters load, and the protocol warms up beside them, while the request is on its way: the
+    // host may start an agent before it knows what to ask (docs/testing.md, "a warm start"). What loading the
+    // adapters threw is reported once the request is read; the warm-up only fills caches, and the run does not wait
+    // for it.
+    _ = Task.Run(ProtocolWarmUp.Run);
     ExceptionDispatchInfo? loadFailure = null;
     FrameworkAdapters? adapters = null;
     try
@@ -22,7 +25,6 @@ try
     {
         loadFailure = ExceptionDispatchInfo.Capture(e);
     }
-    ProtocolWarmUp.Run();
     var request = channel.Read() ?? throw new InvalidDataException("the host closed the channel before sending a request");
     loadFailure?.Throw();
     var runner = new AgentRunner(channel, adapters!);

@@ -164,6 +164,29 @@ public sealed class BadInputEndToEndTests : IClassFixture<BadInputEndToEndTests.
     }
 
     [PrivilegedFact]
+    public void Hidden_adapters_gone_after_the_build_is_SBX5021_with_the_fix_and_no_test_runs()
+    {
+        // The agent loads the framework's adapter before its request comes: a failure to is still said, after it.
+        var hidden = Path.Combine(_project.Output, ".sandbox", "adapters");
+        var aside = Path.Combine(_project.Packages.Root, "adapters-aside");
+        Directory.Move(hidden, aside);
+        try
+        {
+            Directory.CreateDirectory(hidden);
+            var (output, results, _) = _project.Test("FullyQualifiedName~Bad.Quiet");
+            Assert.True(output.ExitCode != 0, output.ToString());
+            Assert.Contains("SBX5021: no framework test adapter in", output.Output, StringComparison.Ordinal);
+            Assert.Contains("rebuild the test project", output.Output, StringComparison.Ordinal);
+            Assert.True(results.Count == 0, Outcomes(results) + "\n" + output);
+        }
+        finally
+        {
+            Directory.Delete(hidden, recursive: true);
+            Directory.Move(aside, hidden);
+        }
+    }
+
+    [PrivilegedFact]
     public void A_runtime_missing_after_the_build_is_SBX5027_with_the_path_and_the_fix_and_AllowUnsandboxed_runs_unsandboxed_with_SBX5028_on_every_result()
     {
         var original = File.ReadAllText(_project.Manifest);
