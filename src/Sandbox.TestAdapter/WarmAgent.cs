@@ -35,6 +35,8 @@ internal static class WarmAgent
                 return;
             }
             _starting = Task.Run(() => Start(directory, environment));
+            // testhost's side of the protocol warms up once the agent is on its way (Take does not wait for it).
+            _starting.ContinueWith(_ => Protocol.ProtocolWarmUp.Run(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Discard();
         }
     }
