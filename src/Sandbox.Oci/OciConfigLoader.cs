@@ -124,7 +124,7 @@ public static class OciConfigLoader
     public static byte[] SerializeToUtf8(OciState state)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
         {
             w.WriteStartObject();
             StringUnlessNull(w, "ociVersion", state.OciVersion);

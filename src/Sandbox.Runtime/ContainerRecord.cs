@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sandbox.Oci;
 
 namespace Sandbox.Runtime;
 
@@ -36,7 +37,7 @@ internal sealed record ContainerRecord
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
         {
             w.WriteStartObject();
             w.WriteString("id", Id);

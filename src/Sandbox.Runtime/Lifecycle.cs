@@ -512,7 +512,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             "give it a limit in linux.resources, or run it with --report, so sandbox puts it in a cgroup");
         var s = cgroup.ReadStats();
         using var buffer = new MemoryStream();
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, JsonWriting.Options()))
         {
             w.WriteStartObject();
             w.WriteString("type", "stats");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using Sandbox.Oci;
 using System.Text.Json.Serialization;
 
 namespace Sandbox.Runtime;
@@ -38,7 +39,7 @@ internal sealed record RunReport
     public byte[] ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>(2048);
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
         {
             w.WriteStartObject();
             w.WriteNumber("schemaVersion", SchemaVersion);
