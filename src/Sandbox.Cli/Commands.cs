@@ -228,13 +228,9 @@ internal static class Commands
         }
     }
 
-    private static byte[] ReadStdin()
-    {
-        using var stdin = Console.OpenStandardInput();
-        using var copy = new MemoryStream();
-        stdin.CopyTo(copy);
-        return copy.ToArray();
-    }
+    /// <summary>All of stdin, read with read(2): System.Console's stream would bring its terminal code into `sandbox`.</summary>
+    private static byte[] ReadStdin() => RawFiles.ReadAll(0, out var errno)
+        ?? throw new IOException($"stdin: {Sandbox.Runtime.Interop.Libc.Describe(errno)}");
 
     private static SandboxException UnknownCommand(string command) =>
         new(ErrorCodes.Usage, $"unknown command \"{command}\"", "see `sandbox --help`");
