@@ -36,7 +36,7 @@ internal static class SpecCommands
             var command = cl.AfterDashes.Count > 0 ? cl.AfterDashes : cl.Operands.Skip(1).ToList();
             config = config with { Process = config.Process! with { Args = [.. command] } };
         }
-        return life.Run(options with { Bundle = built.Directory }, pidFile, config);
+        return life.Run(options with { Bundle = built.Directory }, pidFile, System.Text.Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(config)));
     }
 
     public static int PruneCache(CommandLine cl, Action<string> write)

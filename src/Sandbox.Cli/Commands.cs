@@ -160,6 +160,7 @@ internal static class Commands
                 cl.Allow("--force");
                 life.Delete(cl.Id(), cl.Has("--force"));
                 return 0;
+#if SANDBOX_BUILD
             case "spec":
                 cl.Allow("--bundle", "--rootless");
                 return Spec(cl, host);
@@ -168,6 +169,13 @@ internal static class Commands
                 Write((Sandbox.Seccomp.BuiltInProfiles.Resolve(shown) is { } sp
                     ? System.Text.Json.JsonSerializer.Serialize(sp, OciSeccompJsonContext.Default.OciSeccomp) : "null") + "\n");
                 return 0;
+#else
+            // Both write a whole config or profile with the source-generated serializer, whose metadata `sandbox`
+            // does not carry (every run would pay for it at start): sandbox-build writes them.
+            case "spec":
+            case "seccomp" when cl.Operands is ["show", _]:
+                return HandToBuildTool(args);
+#endif
             case "seccomp" when cl.Operands is ["compile", var profile]:
                 cl.Allow("--repeat");
                 return SeccompCompile(profile, cl.Value("--repeat"));
@@ -220,13 +228,9 @@ internal static class Commands
         }
     }
 
-    private static byte[] ReadStdin()
-    {
-        using var stdin = Console.OpenStandardInput();
-        using var copy = new MemoryStream();
-        stdin.CopyTo(copy);
-        return copy.ToArray();
-    }
+    /// <summary>All of stdin, read with read(2): System.Console's stream would bring its terminal code into `sandbox`.</summary>
+    private static byte[] ReadStdin() => RawFiles.ReadAll(0, out var errno)
+        ?? throw new IOException($"stdin: {Sandbox.Runtime.Interop.Libc.Describe(errno)}");
 
     private static SandboxException UnknownCommand(string command) =>
         new(ErrorCodes.Usage, $"unknown command \"{command}\"", "see `sandbox --help`");
@@ -335,7 +339,7 @@ internal static class Commands
         Sandbox.Runtime.Interop.Libc.Execv(path, arena.StrArray([tool, .. args]));
         var errno = Sandbox.Runtime.Interop.Libc.Errno;
         throw new SandboxException(ErrorCodes.Io, $"exec {tool}: {Sandbox.Runtime.Interop.Libc.Describe(errno)}",
-            "sandbox-build runs the sandbox.yaml commands and belongs next to sandbox: run eng/build.sh, or install both");
+            "sandbox-build runs the sandbox.yaml commands, `spec` and `seccomp show`, and belongs next to sandbox: run eng/build.sh, or install both");
     }
 #endif
 
@@ -371,6 +375,7 @@ internal static class Commands
 
     private static string? PidFile(CommandLine cl) => cl.Value("--pid-file") is { Length: > 0 } p ? Path.GetFullPath(p) : null;
 
+#if SANDBOX_BUILD
     private static int Spec(CommandLine cl, HostFacts host)
     {
         var bundle = cl.Value("--bundle") is { Length: > 0 } b ? b : ".";
@@ -387,6 +392,7 @@ internal static class Commands
         File.WriteAllText(path, json + "\n");
         return 0;
     }
+#endif
 
     /// <summary>`sandbox seccomp compile NAME|PATH [--repeat N]`: the filter's size, and how long compiling it takes.</summary>
     private static int SeccompCompile(string profile, string? repeat)

@@ -79,7 +79,7 @@ public static class OciConfigLoader
     /// </summary>
     public static OciResources ParseResources(ReadOnlySpan<byte> json, string displayPath)
     {
-        var resources = Deserialize(json, Serializer(OciJsonContext.Default.OciResources), out _, displayPath, "fix the file; it holds what config.json's linux.resources would");
+        var resources = Deserialize(json, OciConfigReader.ReadResources, out _, displayPath, "fix the file; it holds what config.json's linux.resources would");
         ThrowProblems(new OciConfig { Linux = new OciLinux { Resources = resources } }, "$.linux.resources", displayPath);
         return resources;
     }
@@ -90,7 +90,7 @@ public static class OciConfigLoader
     /// </summary>
     public static OciProcess ParseProcess(ReadOnlySpan<byte> json, string displayPath)
     {
-        var process = Deserialize(json, Serializer(OciJsonContext.Default.OciProcess), out _, displayPath, "fix the file; it holds what config.json's process would");
+        var process = Deserialize(json, OciConfigReader.ReadProcess, out _, displayPath, "fix the file; it holds what config.json's process would");
         CheckProcess(process, displayPath);
         return process;
     }
@@ -113,11 +113,52 @@ public static class OciConfigLoader
         }
     }
 
+    /// <summary>A config as the source-generated serializer writes it (sandbox-build and `sandbox spec`; not `sandbox`'s run path).</summary>
     public static string Serialize(OciConfig config) => JsonSerializer.Serialize(config, OciJsonContext.Default.OciConfig);
 
-    public static string Serialize(OciState state) => JsonSerializer.Serialize(state, OciJsonContext.Default.OciState);
+    /// <summary>
+    /// The state as `sandbox state` prints it and hooks read it: what the source-generated serializer wrote for
+    /// <see cref="OciState"/> (camelCase, indented, ociVersion/annotations left out when null, pid when 0), written
+    /// directly so that `sandbox` carries no serializer metadata; OciStateJsonTests hold the two to the same bytes.
+    /// </summary>
+    public static byte[] SerializeToUtf8(OciState state)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
+        {
+            w.WriteStartObject();
+            StringUnlessNull(w, "ociVersion", state.OciVersion);
+            StringUnlessNull(w, "id", state.Id);
+            StringUnlessNull(w, "status", state.Status);
+            if (state.Pid != 0)
+            {
+                w.WriteNumber("pid", state.Pid);
+            }
+            StringUnlessNull(w, "bundle", state.Bundle);
+            if (state.Annotations is { } annotations)
+            {
+                w.WriteStartObject("annotations");
+                foreach (var (key, value) in annotations)
+                {
+                    w.WriteString(key, value);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 
-    public static OciState? ParseState(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize(json, OciJsonContext.Default.OciState);
+    /// <summary>The state as text: <see cref="SerializeToUtf8(OciState)"/>.</summary>
+    public static string Serialize(OciState state) => System.Text.Encoding.UTF8.GetString(SerializeToUtf8(state));
+
+    private static void StringUnlessNull(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is not null)
+        {
+            w.WriteString(name, value);
+        }
+    }
 
     private static string FirstSentence(string message)
     {

@@ -45,13 +45,32 @@ internal ref struct OciConfigReader
     /// map or a NUL in a string; when it did not, <see cref="NullAndNulScan"/> would find nothing.
     /// </summary>
     /// <exception cref="JsonException">As the source-generated serializer throws it.</exception>
-    public static OciConfig? Read(ReadOnlySpan<byte> json, out bool nullOrNul)
+    public static OciConfig? Read(ReadOnlySpan<byte> json, out bool nullOrNul) => Document<OciConfig>(json, ConfigProperty, out nullOrNul);
+
+    /// <summary>A `process` object on its own (`sandbox exec --process FILE`), read as <see cref="Read"/> reads config.json.</summary>
+    public static OciProcess? ReadProcess(ReadOnlySpan<byte> json, out bool nullOrNul) => Document<OciProcess>(json, ProcessProperty, out nullOrNul);
+
+    /// <summary>A `linux.resources` object on its own (`sandbox update --resources FILE`).</summary>
+    public static OciResources? ReadResources(ReadOnlySpan<byte> json, out bool nullOrNul) => Document<OciResources>(json, ResourcesProperty, out nullOrNul);
+
+    /// <summary>A seccomp profile file (`run --seccomp PATH`): what config.json's linux.seccomp holds.</summary>
+    public static OciSeccomp? ReadSeccomp(ReadOnlySpan<byte> json, out bool nullOrNul) => Document<OciSeccomp>(json, SeccompProperty, out nullOrNul);
+
+    /// <summary>
+    /// The message the serializer's JsonException carries for this one: its first sentence followed by where it stopped
+    /// (the reader keeps those apart, in <see cref="JsonException.Path"/> and the line and position).
+    /// </summary>
+    public static string SerializerMessage(JsonException e) =>
+        $"{e.Message} Path: {e.Path} | LineNumber: {e.LineNumber} | BytePositionInLine: {e.BytePositionInLine}.";
+
+    private static T? Document<T>(ReadOnlySpan<byte> json, PropertyReader<T> property, out bool nullOrNul)
+        where T : class, new()
     {
         var r = new OciConfigReader(json);
         try
         {
             r._json.Read();
-            var config = r.Object<OciConfig>(ConfigProperty);
+            var config = r.Object(property);
             // Trailing white space is allowed; anything else after the document is refused here.
             r._json.Read();
             nullOrNul = r._nullOrNul;

@@ -8,11 +8,11 @@ public static class OciConfigValidator
     public static IReadOnlyList<ConfigProblem> Validate(OciConfig c) => Validate(c, scanForNullAndNul: true);
 
     /// <param name="scanForNullAndNul">False when the reader of the JSON saw no null in a list or map and no NUL in a
-    /// string: the scan, which walks the serializer's metadata (a millisecond to build), would find nothing.</param>
+    /// string: the scan, which walks the whole model, would find nothing.</param>
     internal static IReadOnlyList<ConfigProblem> Validate(OciConfig c, bool scanForNullAndNul)
     {
         // Nulls in lists and NULs in strings first: every check below, and the runtime, may assume neither is there.
-        var shape = scanForNullAndNul ? NullAndNulScan.Scan(c, OciJsonContext.Default.OciConfig, "$", ErrorCodes.ConfigMalformed, ErrorCodes.ConfigInvalid) : [];
+        var shape = scanForNullAndNul ? NullAndNulScan.Scan(c, "$", ErrorCodes.ConfigMalformed, ErrorCodes.ConfigInvalid) : [];
         if (shape.Count > 0)
         {
             return shape;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sandbox.Oci;
 
 namespace Sandbox.Runtime;
 
@@ -36,7 +37,7 @@ internal sealed record ContainerRecord
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
         {
             w.WriteStartObject();
             w.WriteString("id", Id);
@@ -71,32 +72,91 @@ internal sealed record ContainerRecord
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// The record from its JSON, read with Utf8JsonReader (a JsonDocument would build its own copy of the file, and
+    /// bring the code that hashes property names, seeded from OpenSSL, into `sandbox`). Unknown fields are skipped and
+    /// the last of a repeated one wins, as a JsonDocument's lookup did.
+    /// </summary>
     /// <exception cref="JsonException">The file is not a record this version wrote.</exception>
     /// <exception cref="KeyNotFoundException">A required field is missing.</exception>
     /// <exception cref="InvalidOperationException">A field has the wrong type.</exception>
     /// <exception cref="FormatException">A number is out of range.</exception>
     public static ContainerRecord FromJson(byte[] json)
     {
-        using var doc = JsonDocument.Parse(json);
-        var r = doc.RootElement;
-        Dictionary<string, string>? annotations = null;
-        if (r.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object)
+        var r = new Utf8JsonReader(json);
+        r.Read();
+        if (r.TokenType != JsonTokenType.StartObject)
         {
-            annotations = a.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
+            throw new InvalidOperationException($"the record is a JSON {r.TokenType}, not an object");
         }
+        string? id = null, bundle = null, created = null, phase = null, seccompOverride = null;
+        int? pid = null, supervisorPid = null;
+        ulong? pidStartTime = null, supervisorStartTime = null;
+        List<string> cgroups = [];
+        Dictionary<string, string>? annotations = null;
+        bool hasId = false, hasBundle = false, hasCreated = false, hasPhase = false;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = r.GetString();
+            r.Read();
+            switch (name)
+            {
+                case "id": id = r.GetString(); hasId = true; break;
+                case "bundle": bundle = r.GetString(); hasBundle = true; break;
+                case "pid": pid = r.GetInt32(); break;
+                case "pidStartTime": pidStartTime = r.GetUInt64(); break;
+                case "supervisorPid": supervisorPid = r.GetInt32(); break;
+                case "supervisorStartTime": supervisorStartTime = r.GetUInt64(); break;
+                case "created": created = r.GetString(); hasCreated = true; break;
+                case "phase": phase = r.GetString(); hasPhase = true; break;
+                case "seccompOverride": seccompOverride = r.GetString(); break;
+                case "cgroups":
+                    cgroups = [];
+                    Expect(ref r, JsonTokenType.StartArray, name);
+                    while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                    {
+                        cgroups.Add(r.GetString() ?? "");
+                    }
+                    break;
+                case "annotations" when r.TokenType == JsonTokenType.StartObject:
+                    annotations = [];
+                    while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var key = r.GetString()!;
+                        r.Read();
+                        annotations[key] = r.GetString() ?? "";
+                    }
+                    break;
+                default:
+                    r.Skip();
+                    break;
+            }
+        }
+        // Anything after the object is refused here, as a JsonDocument refused it.
+        r.Read();
         return new ContainerRecord
         {
-            Id = r.GetProperty("id").GetString() ?? throw new JsonException("id is null"),
-            Bundle = r.GetProperty("bundle").GetString() ?? throw new JsonException("bundle is null"),
-            Pid = r.GetProperty("pid").GetInt32(),
-            PidStartTime = r.GetProperty("pidStartTime").GetUInt64(),
-            SupervisorPid = r.GetProperty("supervisorPid").GetInt32(),
-            SupervisorStartTime = r.GetProperty("supervisorStartTime").GetUInt64(),
-            Created = r.GetProperty("created").GetString() ?? "",
-            Phase = r.GetProperty("phase").GetString() ?? Creating,
-            Cgroups = r.TryGetProperty("cgroups", out var cg) ? [.. cg.EnumerateArray().Select(x => x.GetString() ?? "")] : [],
+            Id = hasId ? id ?? throw new JsonException("id is null") : throw Missing("id"),
+            Bundle = hasBundle ? bundle ?? throw new JsonException("bundle is null") : throw Missing("bundle"),
+            Pid = pid ?? throw Missing("pid"),
+            PidStartTime = pidStartTime ?? throw Missing("pidStartTime"),
+            SupervisorPid = supervisorPid ?? throw Missing("supervisorPid"),
+            SupervisorStartTime = supervisorStartTime ?? throw Missing("supervisorStartTime"),
+            Created = hasCreated ? created ?? "" : throw Missing("created"),
+            Phase = hasPhase ? phase ?? Creating : throw Missing("phase"),
+            Cgroups = cgroups,
             Annotations = annotations,
-            SeccompOverride = r.TryGetProperty("seccompOverride", out var so) ? so.GetString() : null,
+            SeccompOverride = seccompOverride,
         };
     }
+
+    private static void Expect(ref Utf8JsonReader r, JsonTokenType type, string name)
+    {
+        if (r.TokenType != type)
+        {
+            throw new InvalidOperationException($"{name} is a JSON {r.TokenType}, not {type}");
+        }
+    }
+
+    private static KeyNotFoundException Missing(string name) => new($"the record has no {name}");
 }

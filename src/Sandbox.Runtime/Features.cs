@@ -18,7 +18,7 @@ internal static class Features
     public static string Json(string version)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
         {
             w.WriteStartObject();
             w.WriteString("ociVersionMin", "1.0.0");

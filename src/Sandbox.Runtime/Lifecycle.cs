@@ -14,9 +14,10 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
 
     /// <summary>
     /// Runs the container in the foreground and returns its exit code, or 128+signal. <paramref name="configOverride"/>
-    /// replaces the bundle's config.json (`run --spec` with a command of its own).
+    /// (a config.json's bytes) replaces the bundle's config.json (`run --spec` with a command of its own): bytes, so
+    /// that `sandbox`, which never passes one, does not carry the serializer that writes a config.
     /// </summary>
-    public int Run(LaunchOptions o, string? pidFile, OciConfig? configOverride = null)
+    public int Run(LaunchOptions o, string? pidFile, byte[]? configOverride = null)
     {
         var caller = (int)LibC.getppid();
         try
@@ -82,12 +83,12 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
     }
 
-    private int RunContainer(LaunchOptions o, string? pidFile, OciConfig? configOverride)
+    private int RunContainer(LaunchOptions o, string? pidFile, byte[]? configOverride)
     {
         store.CollectStale();
         var (config, bytes) = configOverride is null
             ? Load(o.Bundle)
-            : Check(Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(configOverride)), Path.Combine(o.Bundle, OciConfigLoader.FileName));
+            : Check(configOverride, Path.Combine(o.Bundle, OciConfigLoader.FileName));
         var timeout = o.Timeout ?? AnnotatedTimeout(config);
         if (o.SeccompOverride is { } seccomp)
         {
@@ -405,7 +406,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     }
 
     private static void WriteReport(string path, RunReport report) =>
-        RawFiles.WriteAtomically(path, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report, RunReportJsonContext.Default.RunReport));
+        RawFiles.WriteAtomically(path, report.ToJson());
 
     /// <summary>Sets the container up and leaves its process waiting for `start`.</summary>
     public void Create(LaunchOptions o, string? pidFile)
@@ -511,7 +512,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             "give it a limit in linux.resources, or run it with --report, so sandbox puts it in a cgroup");
         var s = cgroup.ReadStats();
         using var buffer = new MemoryStream();
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, JsonWriting.Options()))
         {
             w.WriteStartObject();
             w.WriteString("type", "stats");
@@ -764,14 +765,14 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         return state;
     }
 
-    private static byte[] StateJson(ContainerRecord r, string status) => Encoding.UTF8.GetBytes(OciConfigLoader.Serialize(new OciState
+    private static byte[] StateJson(ContainerRecord r, string status) => OciConfigLoader.SerializeToUtf8(new OciState
     {
         Id = r.Id,
         Status = status,
         Pid = r.Pid,
         Bundle = r.Bundle,
         Annotations = r.Annotations,
-    }));
+    });
 
     private static void WritePidFile(string? path, int pid)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sandbox.Oci;
 using Sandbox.Runtime.Interop;
 using Tmds.Linux;
 
@@ -66,7 +67,7 @@ internal static unsafe class ListenerForwarder
     public static byte[] ProcessState(string ociVersion, int pid, string? metadata, byte[] state)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
+        using (var w = new Utf8JsonWriter(stream, JsonWriting.Options()))
         {
             w.WriteStartObject();
             w.WriteString("ociVersion", ociVersion);

@@ -26,39 +26,45 @@ internal static unsafe class RawFiles
         }
         try
         {
-            var buf = new byte[4096];
-            var len = 0;
-            while (true)
-            {
-                if (len == buf.Length)
-                {
-                    Array.Resize(ref buf, buf.Length * 2);
-                }
-                nint n;
-                fixed (byte* b = buf)
-                {
-                    n = (nint)LibC.read(fd, b + len, buf.Length - len);
-                }
-                if (n < 0 && LibC.errno == LibC.EINTR)
-                {
-                    continue;
-                }
-                if (n < 0)
-                {
-                    errno = LibC.errno;
-                    return null;
-                }
-                if (n == 0)
-                {
-                    errno = 0;
-                    return buf.AsSpan(0, len).ToArray();
-                }
-                len += (int)n;
-            }
+            return ReadAll(fd, out errno);
         }
         finally
         {
             LibC.close(fd);
+        }
+    }
+
+    /// <summary>What is left to read on <paramref name="fd"/> (a pipe, a terminal, a file), or null with the errno.</summary>
+    public static byte[]? ReadAll(int fd, out int errno)
+    {
+        var buf = new byte[4096];
+        var len = 0;
+        while (true)
+        {
+            if (len == buf.Length)
+            {
+                Array.Resize(ref buf, buf.Length * 2);
+            }
+            nint n;
+            fixed (byte* b = buf)
+            {
+                n = (nint)LibC.read(fd, b + len, buf.Length - len);
+            }
+            if (n < 0 && LibC.errno == LibC.EINTR)
+            {
+                continue;
+            }
+            if (n < 0)
+            {
+                errno = LibC.errno;
+                return null;
+            }
+            if (n == 0)
+            {
+                errno = 0;
+                return buf.AsSpan(0, len).ToArray();
+            }
+            len += (int)n;
         }
     }
 

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text.Json;
+using Sandbox.Oci;
 using System.Text.Json.Serialization;
 
 namespace Sandbox.Runtime;
@@ -27,6 +30,81 @@ internal sealed record RunReport
     /// <summary>Limits the run was allowed to start without (an explicit option); empty normally.</summary>
     public List<string> Unenforced { get; init; } = [];
     public required SeccompSummary Seccomp { get; init; }
+
+    /// <summary>
+    /// The report's JSON: what the source-generated serializer writes (<see cref="RunReportJsonContext"/>: camelCase,
+    /// indented, nulls written), written directly so that `sandbox` carries no serializer metadata. RunReportJsonTests
+    /// hold the two to the same bytes, so a field added here and not below fails them.
+    /// </summary>
+    public byte[] ToJson()
+    {
+        var buffer = new ArrayBufferWriter<byte>(2048);
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options(indented: true)))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schemaVersion", SchemaVersion);
+            w.WriteString("id", Id);
+            w.WriteNumber("exitCode", ExitCode);
+            Number(w, "signal", Signal);
+            w.WriteString("signalName", SignalName);
+            w.WriteNumber("wallTimeMs", WallTimeMs);
+            w.WriteBoolean("timedOut", TimedOut);
+            Number(w, "timeoutMs", TimeoutMs);
+            w.WriteBoolean("oomKilled", OomKilled);
+            w.WritePropertyName("usage");
+            Object(w, Usage, static (w, u) => u.Write(w));
+            w.WritePropertyName("rusage");
+            Object(w, Rusage, static (w, r) => r.Write(w));
+            w.WriteStartArray("unenforced");
+            foreach (var u in Unenforced)
+            {
+                w.WriteStringValue(u);
+            }
+            w.WriteEndArray();
+            w.WritePropertyName("seccomp");
+            Object(w, Seccomp, static (w, s) => s.Write(w));
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>An object, or null where there is none (the serializer writes null; the runtime never leaves one out).</summary>
+    internal static void Object<T>(Utf8JsonWriter w, T? value, Action<Utf8JsonWriter, T> write)
+        where T : class
+    {
+        if (value is null)
+        {
+            w.WriteNullValue();
+        }
+        else
+        {
+            write(w, value);
+        }
+    }
+
+    internal static void Number(Utf8JsonWriter w, string name, long? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+
+    internal static void Number(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
 }
 
 /// <summary>Usage from cgroups, where this host gives it; each figure carries its source.</summary>
@@ -42,6 +120,22 @@ internal sealed record RunUsage
     public long? IoReadBytes { get; init; }
     public long? IoWriteBytes { get; init; }
     public string? IoSource { get; init; }
+
+    internal void Write(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        RunReport.Number(w, "peakMemoryBytes", PeakMemoryBytes);
+        w.WriteString("peakMemorySource", PeakMemorySource);
+        RunReport.Number(w, "cpuUserMs", CpuUserMs);
+        RunReport.Number(w, "cpuSystemMs", CpuSystemMs);
+        w.WriteString("cpuSource", CpuSource);
+        RunReport.Number(w, "pidsPeak", PidsPeak);
+        w.WriteString("pidsSource", PidsSource);
+        RunReport.Number(w, "ioReadBytes", IoReadBytes);
+        RunReport.Number(w, "ioWriteBytes", IoWriteBytes);
+        w.WriteString("ioSource", IoSource);
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>wait4(2)'s rusage of the container's first process and the children it waited for: works without cgroups.</summary>
@@ -55,6 +149,20 @@ internal sealed record RusageFigures
     public long MajorFaults { get; init; }
     public long VoluntaryContextSwitches { get; init; }
     public long InvoluntaryContextSwitches { get; init; }
+
+    internal void Write(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("source", Source);
+        w.WriteNumber("maxRssBytes", MaxRssBytes);
+        w.WriteNumber("userMs", UserMs);
+        w.WriteNumber("systemMs", SystemMs);
+        w.WriteNumber("minorFaults", MinorFaults);
+        w.WriteNumber("majorFaults", MajorFaults);
+        w.WriteNumber("voluntaryContextSwitches", VoluntaryContextSwitches);
+        w.WriteNumber("involuntaryContextSwitches", InvoluntaryContextSwitches);
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>
@@ -75,6 +183,43 @@ internal sealed record SeccompSummary
 
     /// <summary>connect() and sendto() destinations refused because the profile does not let socket() create their family.</summary>
     public List<BlockedAddress> BlockedAddresses { get; init; } = [];
+
+    internal void Write(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("filtered", Filtered);
+        w.WriteBoolean("violationsRecorded", ViolationsRecorded);
+        w.WriteString("note", Note);
+        w.WriteStartArray("denied");
+        foreach (var denied in Denied)
+        {
+            RunReport.Object(w, denied, static (w, d) =>
+            {
+                w.WriteStartObject();
+                w.WriteString("syscall", d.Syscall);
+                w.WriteNumber("errno", d.Errno);
+                w.WriteString("errnoName", d.ErrnoName);
+                w.WriteNumber("count", d.Count);
+                w.WriteEndObject();
+            });
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("blockedAddresses");
+        foreach (var blocked in BlockedAddresses)
+        {
+            RunReport.Object(w, blocked, static (w, b) =>
+            {
+                w.WriteStartObject();
+                w.WriteString("syscall", b.Syscall);
+                w.WriteString("family", b.Family);
+                w.WriteString("address", b.Address);
+                w.WriteNumber("count", b.Count);
+                w.WriteEndObject();
+            });
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
 }
 
 internal sealed record DeniedCall
@@ -93,6 +238,7 @@ internal sealed record BlockedAddress
     public long Count { get; init; }
 }
 
+/// <summary>The serializer <see cref="RunReport.ToJson"/> stands in for: kept for the tests that hold the two to the same bytes.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(RunReport))]
 internal sealed partial class RunReportJsonContext : JsonSerializerContext;

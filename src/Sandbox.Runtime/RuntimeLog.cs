@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Sandbox.Oci;
 
 namespace Sandbox.Runtime;
 
@@ -57,7 +58,7 @@ internal static class RuntimeLog
             return $"time=\"{stamp}\" level={level} msg={Quote(message)}\n";
         }
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options()))
         {
             w.WriteStartObject();
             w.WriteString("level", level);

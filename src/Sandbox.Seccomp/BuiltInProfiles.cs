@@ -54,15 +54,15 @@ public static class BuiltInProfiles
         OciSeccomp profile;
         try
         {
-            profile = System.Text.Json.JsonSerializer.Deserialize(bytes, OciSeccompJsonContext.Default.OciSeccomp)
-                ?? throw new System.Text.Json.JsonException("the document is null");
+            profile = OciConfigReader.ReadSeccomp(bytes, out _)
+                ?? throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: the document is null", "fix the profile's JSON");
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {e.Message}", "fix the profile's JSON");
+            throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {OciConfigReader.SerializerMessage(e)}", "fix the profile's JSON");
         }
         // Checked here too, though the compiler checks again, so that the message names the file.
-        var problems = NullAndNulScan.Scan(profile, OciSeccompJsonContext.Default.OciSeccomp, "$", ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid);
+        var problems = NullAndNulScan.Scan(profile, "$", ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid);
         if (problems.Count > 0)
         {
             throw new SandboxException(ErrorCodes.SeccompInvalid,

@@ -90,7 +90,7 @@ public static class SeccompCompiler
     public static CompiledFilter Compile(OciSeccomp profile, string jsonPath = "$.linux.seccomp", bool record = false)
     {
         // Nulls in lists and NULs in names first: the checks below may then assume neither is there.
-        var problems = NullAndNulScan.Scan(profile, OciSeccompJsonContext.Default.OciSeccomp, jsonPath, ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid)
+        var problems = NullAndNulScan.Scan(profile, jsonPath, ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid)
             .Select(p => $"{p.Path}: {p.Message}").ToList();
         if (problems.Count > 0)
         {

@@ -309,6 +309,75 @@ public class OciConfigReaderTests
         }
     }
 
+    /// <summary>
+    /// What reading a process, resources or seccomp document on its own gives: the model as the serializer writes it,
+    /// or the JsonException as the serializer words it (message, path, line, position).
+    /// </summary>
+    private static string DocumentOutcome<T>(byte[] json, OciConfigLoader.DocumentReader<T> read, JsonTypeInfo<T> info, bool hand)
+    {
+        try
+        {
+            return read(json, out _) is { } model ? JsonSerializer.Serialize(model, info) : "null";
+        }
+        catch (JsonException e)
+        {
+            return $"{(hand ? OciConfigReader.SerializerMessage(e) : e.Message)}\n{e.Path} {e.LineNumber} {e.BytePositionInLine}";
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or NotSupportedException or FormatException)
+        {
+            return $"{e.GetType().Name}: {e.Message}";
+        }
+    }
+
+    private static IEnumerable<string> DocumentDisagreements<T>(JsonTypeInfo<T> info, OciConfigLoader.DocumentReader<T> read, IEnumerable<byte[]> documents)
+    {
+        foreach (var json in documents)
+        {
+            var expected = DocumentOutcome(json, (ReadOnlySpan<byte> j, out bool n) => { n = true; return JsonSerializer.Deserialize(j, info); }, info, hand: false);
+            var actual = DocumentOutcome(json, read, info, hand: true);
+            if (expected != actual)
+            {
+                yield return $"input: {Encoding.UTF8.GetString(json)}\nserializer: {expected}\nreader:     {actual}";
+            }
+        }
+    }
+
+    /// <summary>Documents of <paramref name="info"/>'s shape: each field with good and bad values, whole samples, malformed text.</summary>
+    private static IEnumerable<byte[]> Documents(JsonTypeInfo info)
+    {
+        foreach (var (property, value) in Values(info, depth: 1))
+        {
+            yield return Encoding.UTF8.GetBytes(new JsonObject { [property] = value, ["other"] = 1 }.ToJsonString());
+        }
+        foreach (var fill in new[] { JsonSamples.Fill.Full, JsonSamples.Fill.NullsAndNuls })
+        {
+            var n = 0;
+            yield return Encoding.UTF8.GetBytes(JsonSamples.Of(info, fill, ref n)!.ToJsonString());
+        }
+        foreach (var text in new[] { "", "null", "[]", "5", "{", "{} x", "{ \"a\": }", "{\n  \"a\": [1,\n 2,, ] }", "{ 'a': 1 }", "\"x\"" })
+        {
+            yield return Encoding.UTF8.GetBytes(text);
+        }
+    }
+
+    [Fact]
+    public void Process_resources_and_seccomp_documents_are_read_alike()
+    {
+        var failures = new List<string>();
+        failures.AddRange(DocumentDisagreements(OciJsonContext.Default.OciProcess, OciConfigReader.ReadProcess, Documents(OciJsonContext.Default.OciProcess)));
+        failures.AddRange(DocumentDisagreements(OciJsonContext.Default.OciResources, OciConfigReader.ReadResources, Documents(OciJsonContext.Default.OciResources)));
+        failures.AddRange(DocumentDisagreements(OciSeccompJsonContext.Default.OciSeccomp, OciConfigReader.ReadSeccomp, Documents(OciSeccompJsonContext.Default.OciSeccomp)));
+        // The process, resources and seccomp profile of every seed config.
+        var seeds = Seeds().Select(s => JsonNode.Parse(s.Text)!).ToList();
+        failures.AddRange(DocumentDisagreements(OciSeccompJsonContext.Default.OciSeccomp, OciConfigReader.ReadSeccomp,
+            seeds.Where(s => s["linux"]?["seccomp"] is not null).Select(s => Encoding.UTF8.GetBytes(s["linux"]!["seccomp"]!.ToJsonString()))));
+        failures.AddRange(DocumentDisagreements(OciJsonContext.Default.OciProcess, OciConfigReader.ReadProcess,
+            seeds.Where(s => s["process"] is not null).Select(s => Encoding.UTF8.GetBytes(s["process"]!.ToJsonString()))));
+        failures.AddRange(DocumentDisagreements(OciJsonContext.Default.OciResources, OciConfigReader.ReadResources,
+            seeds.Where(s => s["linux"]?["resources"] is not null).Select(s => Encoding.UTF8.GetBytes(s["linux"]!["resources"]!.ToJsonString()))));
+        Assert.True(failures.Count == 0, $"{failures.Count} disagree; the first:\n" + string.Join("\n\n", failures.Take(5)));
+    }
+
     [Fact]
     [Trait("Category", "Fuzz")]
     public void Mutations_of_the_configs_are_read_alike()

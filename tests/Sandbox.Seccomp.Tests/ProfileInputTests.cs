@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Sandbox.Oci;
 
 namespace Sandbox.Seccomp.Tests;
@@ -63,6 +64,42 @@ public sealed class ProfileInputTests : IDisposable
         var e = Refused(path);
         Assert.Equal(ErrorCodes.SeccompInvalid, e.Code);
         Assert.Contains($"seccomp profile {path}: {message}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("default")]
+    [InlineData("hermetic")]
+    public void A_built_in_profile_written_out_reads_back_the_same(string name)
+    {
+        var profile = BuiltInProfiles.Get(name)!;
+        var text = JsonSerializer.Serialize(profile, OciSeccompJsonContext.Default.OciSeccomp);
+        Assert.Equal(text, JsonSerializer.Serialize(BuiltInProfiles.Resolve(Profile(text))!, OciSeccompJsonContext.Default.OciSeccomp));
+    }
+
+    /// <summary>The file is read by OciConfigReader, not the serializer: its errors are still the serializer's, word for word.</summary>
+    [Theory]
+    [InlineData("""{ "defaultAction": 5 }""")]
+    [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{ "names": "read" }] }""")]
+    [InlineData("""{ "defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": -1 }""")]
+    [InlineData("{\n  \"flags\": [,] }")]
+    [InlineData("[]")]
+    [InlineData("{ \"a\": ")]
+    public void A_malformed_profile_is_refused_with_the_serializers_words(string json)
+    {
+        string expected;
+        try
+        {
+            JsonSerializer.Deserialize(json, OciSeccompJsonContext.Default.OciSeccomp);
+            expected = "accepted";
+        }
+        catch (JsonException e)
+        {
+            expected = e.Message;
+        }
+        var path = Profile(json);
+        var refused = Refused(path);
+        Assert.Equal(ErrorCodes.SeccompInvalid, refused.Code);
+        Assert.Equal($"seccomp profile {path}: {expected}", refused.Message);
     }
 
     [Fact]
