@@ -1,0 +1,79 @@
+using System.Diagnostics;
+
+namespace Sandbox.Build.Tasks.Tests;
+
+/// <summary>
+/// SandboxExec as users get it: a generated project whose build runs a generator through the task from the package in
+/// artifacts/packages, and compiles what it generates.
+/// </summary>
+public sealed class SandboxExecPackageTests : IDisposable
+{
+    private readonly PackageFixture _packages = new();
+
+    public void Dispose() => _packages.Dispose();
+
+    [Fact]
+    public void A_generator_step_builds_is_skipped_when_up_to_date_keeps_its_output_when_it_fails_and_names_an_undeclared_write()
+    {
+        var dir = _packages.CreateProject("gen", "Console.WriteLine(Generated.Text);\n");
+        File.WriteAllText(Path.Combine(dir, "template.txt"), "from the template");
+        File.WriteAllText(Path.Combine(dir, "gen.sh"), """
+            set -e
+            text=$(cat template.txt)
+            case "$text" in *FAIL*) echo "gen.sh: the template says FAIL" >&2; exit 1;; esac
+            printf 'static class Generated { public const string Text = "%s"; }\n' "$text" > "$1/Generated.cs"
+            """);
+        var project = Path.Combine(dir, "gen.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+              <ItemGroup>
+                <Compile Include="obj/generated/Generated.cs" />
+              </ItemGroup>
+              <Target Name="Generate" BeforeTargets="CoreCompile" Inputs="gen.sh;template.txt" Outputs="obj/generated/Generated.cs">
+                <SandboxExec Command="sh gen.sh obj/generated" Inputs="gen.sh;template.txt" Outputs="obj/generated/Generated.cs">
+                  <Output TaskParameter="FileWrites" ItemName="FileWrites" />
+                </SandboxExec>
+              </Target>
+              <Target Name="Leak" AfterTargets="Build" Condition="'$(Leak)' == 'true'">
+                <SandboxExec Command="echo x > leak.txt; echo ok > obj/leak-out.txt" Outputs="obj/leak-out.txt" />
+              </Target>
+            </Project>
+            """, StringComparison.Ordinal));
+        var generated = Path.Combine(dir, "obj/generated/Generated.cs");
+
+        var build = _packages.Dotnet(dir, "build", "-nologo", "-v:n");
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.Contains("SandboxExec: sh gen.sh obj/generated: exit 0, wall ", build.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir, "obj/generated/Generated.cs.sandbox-usage.json")));
+        Assert.Equal("from the template", Run(dir));
+
+        // Nothing changed: the target is skipped, the step does not run.
+        var stamp = File.GetLastWriteTimeUtc(generated);
+        var noop = _packages.Dotnet(dir, "build", "-nologo", "-v:n");
+        Assert.True(noop.ExitCode == 0, noop.ToString());
+        Assert.DoesNotContain("SandboxExec: ", noop.Output, StringComparison.Ordinal);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(generated));
+
+        // A failing step: an error with its code, exit code and stderr; the previous output is untouched.
+        File.WriteAllText(Path.Combine(dir, "template.txt"), "FAIL please");
+        var failed = _packages.Dotnet(dir, "build", "-nologo");
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Matches(@"gen\.csproj\(\d+,\d+\): error SBX5010: the step `sh gen.sh obj/generated` failed: exit 1, wall [^;]*; last lines of its stderr: gen\.sh: the template says FAIL", failed.Output);
+        Assert.Contains("\"from the template\"", File.ReadAllText(generated), StringComparison.Ordinal);
+
+        // An undeclared write in the project is named, and does not reach it.
+        File.WriteAllText(Path.Combine(dir, "template.txt"), "from the template");
+        var leak = _packages.Dotnet(dir, "build", "-nologo", "-p:Leak=true");
+        Assert.NotEqual(0, leak.ExitCode);
+        Assert.Contains($"error SBX5011: the step `echo x > leak.txt; echo ok > obj/leak-out.txt` wrote {dir}/leak.txt, which is not among its Outputs", leak.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "leak.txt")));
+        Assert.False(File.Exists(Path.Combine(dir, "obj/leak-out.txt")));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "obj/sandbox-exec"), "run-*"));
+    }
+
+    private static string Run(string dir)
+    {
+        var result = PackageFixture.Run(new ProcessStartInfo("dotnet", [Path.Combine(dir, "bin/Debug/net10.0/gen.dll")]), TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result.Output.Trim();
+    }
+}
