@@ -70,6 +70,67 @@ public sealed class SandboxExecPackageTests : IDisposable
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "obj/sandbox-exec"), "run-*"));
     }
 
+    /// <summary>
+    /// A throwaway ordinary user builds a project with a step: the sandbox is rootless (a user namespace mapping the
+    /// user to root inside, and nothing else), the output reaches the project, and nothing of the run is left.
+    /// </summary>
+    [Fact]
+    public void An_ordinary_user_runs_a_step_in_a_rootless_sandbox()
+    {
+        var user = "sbxex" + Guid.NewGuid().ToString("N")[..8];
+        Assert.Equal(0, Command("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user).ExitCode);
+        var uid = Command("id", "-u", user).Output.Trim();
+        try
+        {
+            var dir = _packages.CreateProject("rootless", "Console.WriteLine(1);\n");
+            var project = Path.Combine(dir, "rootless.csproj");
+            File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+                  <Target Name="Step" AfterTargets="Build">
+                    <SandboxExec Command="cat in.txt > out.txt; cat /proc/self/uid_map >> out.txt" Inputs="in.txt" Outputs="out.txt" />
+                  </Target>
+                </Project>
+                """, StringComparison.Ordinal));
+            File.WriteAllText(Path.Combine(dir, "in.txt"), "declared\n");
+            var home = Directory.CreateDirectory(Path.Combine(dir, "home")).FullName;
+            Assert.Equal(0, Command("chown", "-R", $"{user}:{user}", dir).ExitCode);
+
+            var psi = new ProcessStartInfo("setpriv") { WorkingDirectory = dir };
+            foreach (var a in new[] { $"--reuid={uid}", $"--regid={uid}", "--clear-groups", "--", "dotnet", "build", "-nologo" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            foreach (var name in new[] { "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "TMPDIR", "SANDBOX_CACHE", "DOTNET_CLI_HOME" })
+            {
+                psi.Environment.Remove(name);
+            }
+            psi.Environment["HOME"] = home;
+            psi.Environment["NUGET_PACKAGES"] = Path.Combine(home, "nuget");
+            psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+            psi.Environment["DOTNET_NOLOGO"] = "1";
+            psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+            psi.Environment["DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER"] = "1";
+            var build = PackageFixture.Run(psi, TimeSpan.FromMinutes(5));
+            Assert.True(build.ExitCode == 0, build.ToString());
+
+            var lines = File.ReadAllLines(Path.Combine(dir, "out.txt"));
+            Assert.Equal("declared", lines[0]);
+            Assert.Equal($"0 {uid} 1", string.Join(' ', lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+            Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "obj/sandbox-exec"), "run-*"));
+            var stateRoot = $"/tmp/sandbox-{uid}";
+            Assert.True(!Directory.Exists(stateRoot) || Directory.GetFileSystemEntries(stateRoot).Length == 0, "a container's state is left");
+        }
+        finally
+        {
+            if (Directory.Exists($"/tmp/sandbox-{uid}"))
+            {
+                Directory.Delete($"/tmp/sandbox-{uid}", recursive: true);
+            }
+            Command("userdel", user);
+        }
+    }
+
+    private static CommandResult Command(string program, params string[] args) => PackageFixture.Run(new ProcessStartInfo(program, args), TimeSpan.FromMinutes(1));
+
     private static string Run(string dir)
     {
         var result = PackageFixture.Run(new ProcessStartInfo("dotnet", [Path.Combine(dir, "bin/Debug/net10.0/gen.dll")]), TimeSpan.FromMinutes(1));
