@@ -152,6 +152,54 @@ public sealed class SandboxExecTests : IDisposable
     }
 
     [Fact]
+    public void The_step_has_only_loopback_unless_its_spec_grants_the_network()
+    {
+        var hostInterfaces = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.True(Task("ls /sys/class/net > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.Equal("lo\n", Read("out.txt"));
+
+        File.WriteAllText(Path.Combine(_project, "step.yaml"), """
+            version: 1
+            base: dotnet
+            network: host
+            mounts:
+              - source: /usr
+                target: /usr
+            files:
+              - source: /bin
+                target: /bin
+            """);
+        var task = Task("ls /sys/class/net > out.txt", ["out.txt"], "step.yaml");
+        task.Spec = "step.yaml";
+        Assert.True(task.Execute(), _engine.ErrorsText);
+        Assert.Equal(hostInterfaces, File.ReadAllLines(Path.Combine(_project, "out.txt")));
+    }
+
+    [Fact]
+    public void A_step_over_its_specs_time_limit_fails_with_the_reports_figures()
+    {
+        File.WriteAllText(Path.Combine(_project, "step.yaml"), """
+            version: 1
+            base: dotnet
+            mounts:
+              - source: /usr
+                target: /usr
+            files:
+              - source: /bin
+                target: /bin
+            limits:
+              time: 1s
+            """);
+        var task = Task("echo started >&2; sleep 60; echo late > out.txt", ["out.txt"]);
+        task.Spec = "step.yaml";
+        Assert.False(task.Execute());
+        var error = Assert.Single(_engine.Errors);
+        Assert.Equal("SBX5010", error.Code);
+        Assert.Matches(@"failed: exit 137, wall \d+ ms, .*timed out after 1000 ms; last lines of its stderr: started", error.Message);
+        Assert.False(File.Exists(Path.Combine(_project, "out.txt")));
+    }
+
+    [Fact]
     public void Cancel_ends_the_step_and_leaves_no_process_state_cgroup_or_run_directory()
     {
         var task = Task("echo started > /tmp/x; sleep 600", ["out.txt"]);
