@@ -35,6 +35,19 @@ public sealed class SandboxExecTests : IDisposable
         ToolsDirectory = Tools,
     };
 
+    /// <summary>step.yaml: what a spec needs for /bin/sh (the host's /usr, its /bin link), and <paramref name="more"/>.</summary>
+    private void WriteSpec(string more) => File.WriteAllText(Path.Combine(_project, "step.yaml"), $"""
+        version: 1
+        base: dotnet
+        mounts:
+          - source: /usr
+            target: /usr
+        files:
+          - source: /bin
+            target: /bin
+        {more}
+        """);
+
     private string Read(string relative) => File.ReadAllText(Path.Combine(_project, relative));
 
     private string[] RunDirectories => Directory.Exists(Path.Combine(_project, "obj/sandbox-exec"))
@@ -158,17 +171,7 @@ public sealed class SandboxExecTests : IDisposable
         Assert.True(Task("ls /sys/class/net > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
         Assert.Equal("lo\n", Read("out.txt"));
 
-        File.WriteAllText(Path.Combine(_project, "step.yaml"), """
-            version: 1
-            base: dotnet
-            network: host
-            mounts:
-              - source: /usr
-                target: /usr
-            files:
-              - source: /bin
-                target: /bin
-            """);
+        WriteSpec("network: host");
         var task = Task("ls /sys/class/net > out.txt", ["out.txt"], "step.yaml");
         task.Spec = "step.yaml";
         Assert.True(task.Execute(), _engine.ErrorsText);
@@ -178,18 +181,7 @@ public sealed class SandboxExecTests : IDisposable
     [Fact]
     public void A_step_over_its_specs_time_limit_fails_with_the_reports_figures()
     {
-        File.WriteAllText(Path.Combine(_project, "step.yaml"), """
-            version: 1
-            base: dotnet
-            mounts:
-              - source: /usr
-                target: /usr
-            files:
-              - source: /bin
-                target: /bin
-            limits:
-              time: 1s
-            """);
+        WriteSpec("limits:\n  time: 1s");
         var task = Task("echo started >&2; sleep 60; echo late > out.txt", ["out.txt"]);
         task.Spec = "step.yaml";
         Assert.False(task.Execute());
