@@ -129,6 +129,76 @@ public sealed class SandboxExecPackageTests : IDisposable
         }
     }
 
+    /// <summary>Ctrl+C in the middle of a step: the build stops, and no process, container state or run directory is left.</summary>
+    [Fact]
+    public async System.Threading.Tasks.Task Cancelling_the_build_mid_step_leaves_nothing_behind()
+    {
+        var dir = _packages.CreateProject("cancel", "Console.WriteLine(1);\n");
+        var project = Path.Combine(dir, "cancel.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+              <Target Name="Slow" AfterTargets="Build">
+                <SandboxExec Command="echo sandboxexec-cancel-marker; sleep 600" Outputs="out.txt" />
+              </Target>
+            </Project>
+            """, StringComparison.Ordinal));
+        var psi = _packages.DotnetStartInfo(dir, new Dictionary<string, string?>(), "build", "-nologo");
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var build = Process.Start(psi)!;
+        var output = build.StandardOutput.ReadToEndAsync();
+        var errors = build.StandardError.ReadToEndAsync();
+        var runs = Path.Combine(dir, "obj/sandbox-exec");
+        var deadline = Stopwatch.StartNew();
+        // Running once its container's state (whose state.json names the bundle in the run directory) exists.
+        List<string> containers;
+        while ((containers = Containers(dir)).Count == 0)
+        {
+            if (deadline.Elapsed > TimeSpan.FromMinutes(4) || build.HasExited)
+            {
+                Assert.Fail("the step never started: " + await output + await errors);
+            }
+            await System.Threading.Tasks.Task.Delay(100);
+        }
+        await System.Threading.Tasks.Task.Delay(500);
+        Assert.Equal(0, Command("kill", "-INT", build.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
+        Assert.True(build.WaitForExit(TimeSpan.FromMinutes(1)), "the build did not stop after SIGINT");
+        await output;
+        await errors;
+
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Single(containers);
+        Assert.Empty(Containers(dir));
+        Assert.Empty(Directory.GetDirectories(runs, "run-*"));
+        Assert.False(File.Exists(Path.Combine(dir, "out.txt")));
+        var left = Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(d, "cmdline")).Contains("sandboxexec-cancel-marker", StringComparison.Ordinal)
+                    || File.ReadAllText(Path.Combine(d, "cmdline")).Contains(dir, StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).ToList();
+        Assert.Empty(left);
+    }
+
+    /// <summary>The state directories of root's containers whose bundle lies in <paramref name="dir"/>.</summary>
+    private static List<string> Containers(string dir) =>
+        [.. Directory.GetDirectories("/run/sandbox", "sbx-exec-*").Where(d =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(d, "state.json")).Contains(dir + "/", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        })];
+
     private static CommandResult Command(string program, params string[] args) => PackageFixture.Run(new ProcessStartInfo(program, args), TimeSpan.FromMinutes(1));
 
     private static string Run(string dir)
