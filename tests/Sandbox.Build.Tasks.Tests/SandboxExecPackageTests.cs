@@ -70,6 +70,41 @@ public sealed class SandboxExecPackageTests : IDisposable
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "obj/sandbox-exec"), "run-*"));
     }
 
+    /// <summary>samples/HermeticBuildStep, copied beside the fixture's NuGet.config: what its README says it does.</summary>
+    [Fact]
+    public void The_sample_generates_compiles_skips_when_up_to_date_and_catches_an_undeclared_read_and_a_time_stamp()
+    {
+        var sample = Path.Combine(PackageFixture.RepoRoot, "samples/HermeticBuildStep");
+        var dir = Directory.CreateDirectory(Path.Combine(_packages.Root, "HermeticBuildStep")).FullName;
+        foreach (var file in new[] { "HermeticBuildStep.csproj", "Program.cs", "gen.sh", "notes.txt", "templates/hello.txt", "templates/evening.txt" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, file))!);
+            File.Copy(Path.Combine(sample, file), Path.Combine(dir, file));
+        }
+
+        var build = _packages.Dotnet(dir, "build", "-nologo", "-v:n");
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.Contains("SandboxExec: sh gen.sh obj/generated/: exit 0, wall ", build.Output, StringComparison.Ordinal);
+        Assert.Contains("; reproducible (2 runs, same outputs); 1 outputs;", build.Output, StringComparison.Ordinal);
+        var run = PackageFixture.Run(new ProcessStartInfo("dotnet", [Path.Combine(dir, "bin/Debug/net10.0/HermeticBuildStep.dll")]), TimeSpan.FromMinutes(1));
+        Assert.Equal("Hello from a template\nGood evening from a template", run.Output.Trim());
+
+        var noop = _packages.Dotnet(dir, "build", "-nologo", "-v:n");
+        Assert.True(noop.ExitCode == 0, noop.ToString());
+        Assert.DoesNotContain("SandboxExec: ", noop.Output, StringComparison.Ordinal);
+
+        var undeclared = _packages.Dotnet(dir, "build", "-nologo", "-t:ReadsUndeclared");
+        Assert.NotEqual(0, undeclared.ExitCode);
+        Assert.Contains("error SBX5010: the step `cat notes.txt templates/hello.txt > obj/with-notes.txt` failed: exit 1", undeclared.Output, StringComparison.Ordinal);
+        Assert.Contains($"error SBX5016: the step `cat notes.txt templates/hello.txt > obj/with-notes.txt` names {dir}/notes.txt, a project file that is not among its Inputs", undeclared.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "obj/with-notes.txt")));
+
+        var stamped = _packages.Dotnet(dir, "build", "-nologo", "-t:NotReproducible");
+        Assert.NotEqual(0, stamped.ExitCode);
+        Assert.Contains($"error SBX5013: the step `sh gen.sh obj/stamped/ --stamp` is not reproducible: two runs in fresh sandboxes wrote different {dir}/obj/stamped/Greetings.cs (hint:", stamped.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "obj/stamped/Greetings.cs")));
+    }
+
     /// <summary>
     /// A throwaway ordinary user builds a project with a step: the sandbox is rootless (a user namespace mapping the
     /// user to root inside, and nothing else), the output reaches the project, and nothing of the run is left.
