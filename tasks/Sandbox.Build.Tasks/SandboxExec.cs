@@ -124,7 +124,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
             return false;
         }
         var bundle = Path.Combine(intermediate, "bundle-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(spec)))[..12]);
-        if (new BundleBuildCommand(TaskEnvironment, Log, Report).Run(_runner, tools, spec, bundle) is null)
+        if (!DefaultBundleIsCurrent(spec, bundle, tools) && new BundleBuildCommand(TaskEnvironment, Log, Report).Run(_runner, tools, spec, bundle) is null)
         {
             return false;
         }
@@ -168,6 +168,29 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
     }
 
     public void Cancel() => _runner.Cancel();
+
+    /// <summary>
+    /// Whether the default base's bundle was built after its spec and `sandbox-build` last changed, so building it again
+    /// would only confirm it (about 0.1 s a step). Only for the default spec: it copies nothing of the host (system
+    /// directories and .NET are mounted), so nothing but the spec and the builder can make its bundle stale, and the
+    /// spec is rewritten only when its content changes. A Spec may copy files (`files:`), which only `sandbox-build`
+    /// checks.
+    /// </summary>
+    private bool DefaultBundleIsCurrent(string spec, string bundle, SandboxTools tools)
+    {
+        if (!string.IsNullOrEmpty(Spec))
+        {
+            return false;
+        }
+        var digest = new FileInfo(Path.Combine(bundle, "digest"));
+        var current = digest.Exists && File.Exists(Path.Combine(bundle, "config.json"))
+            && digest.LastWriteTimeUtc >= File.GetLastWriteTimeUtc(spec) && digest.LastWriteTimeUtc >= File.GetLastWriteTimeUtc(tools.SandboxBuild);
+        if (current)
+        {
+            Log.LogMessage(MessageImportance.Low, "SandboxExec: the bundle {0} is newer than {1} and {2}; not built again", bundle, spec, tools.SandboxBuild);
+        }
+        return current;
+    }
 
     /// <summary>One run in a fresh run directory: null after logging why the step failed (its run directory removed).</summary>
     private (StepSandbox, RunFigures, StepResults)? RunOnce(SandboxTools tools, string intermediate, string bundle, JsonObject builtConfig, StepDeclaration step,

@@ -107,6 +107,25 @@ public sealed class SandboxExecTests : IDisposable
     }
 
     [Fact]
+    public void The_default_bundle_is_built_once_and_again_only_when_its_spec_or_builder_is_newer()
+    {
+        bool Built() => _engine.Messages.Any(m => m.Message!.Contains(" build ", StringComparison.Ordinal) && m.Message.Contains("/default.yaml -o ", StringComparison.Ordinal));
+        Assert.True(Task("echo 1 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.True(Built());
+
+        _engine.Messages.Clear();
+        Assert.True(Task("echo 2 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.False(Built());
+        Assert.Equal("2\n", Read("out.txt"));
+
+        // A spec newer than the bundle (another host layout, another version of the task) is built again.
+        _engine.Messages.Clear();
+        File.SetLastWriteTimeUtc(Path.Combine(_project, "obj/sandbox-exec/default.yaml"), DateTime.UtcNow.AddMinutes(1));
+        Assert.True(Task("echo 3 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.True(Built());
+    }
+
+    [Fact]
     public void IgnoreExitCode_takes_the_outputs_of_a_step_that_exits_with_another_code()
     {
         var task = Task("echo made > out.txt; exit 2", ["out.txt"]);
