@@ -344,9 +344,11 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
     private void ReportUndeclaredReads(StepDeclaration step, string stderr)
     {
         var named = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var word in stderr.Split([' ', '\t', '\n', '\'', '"', '`', ':', ',', '(', ')'], StringSplitOptions.RemoveEmptyEntries))
+        // The last lines, where a tool says what it could not open; a step that printed megabytes is not searched whole.
+        var tail = string.Join('\n', Lines(stderr).TakeLast(200));
+        foreach (var word in tail.Split([' ', '\t', '\n', '\'', '"', '`', ':', ',', '(', ')'], StringSplitOptions.RemoveEmptyEntries))
         {
-            if (word.Length < 2 || word.Contains('\0', StringComparison.Ordinal))
+            if (word.Length < 2 || word.Contains('\0', StringComparison.Ordinal) || !(word.Contains('/', StringComparison.Ordinal) || word.Contains('.', StringComparison.Ordinal)))
             {
                 continue;
             }
