@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using Task = Microsoft.Build.Utilities.Task;
@@ -16,12 +14,7 @@ namespace Sandbox.Build.Tasks;
 [MSBuildMultiThreadableTask]
 public sealed class SandboxBuildBundle : Task, IMultiThreadableTask, ICancelableTask
 {
-    /// <summary>Building a bundle copies libraries into a cache at worst; ten minutes means it hangs.</summary>
-    internal static readonly TimeSpan ToolTimeout = TimeSpan.FromMinutes(10);
-
-    private readonly Lock _gate = new();
-    private Process? _running;
-    private bool _cancelled;
+    private readonly ToolProcess _runner = new();
 
     public TaskEnvironment TaskEnvironment { get; set; } = TaskEnvironment.Fallback;
 
@@ -103,7 +96,7 @@ public sealed class SandboxBuildBundle : Task, IMultiThreadableTask, ICancelable
             return false;
         }
 
-        var digest = RunSandboxBuild(tools, spec, bundle);
+        var digest = new BundleBuildCommand(TaskEnvironment, Log, Report).Run(_runner, tools, spec, bundle);
         if (digest is null)
         {
             return false;
@@ -122,150 +115,11 @@ public sealed class SandboxBuildBundle : Task, IMultiThreadableTask, ICancelable
         return true;
     }
 
-    public void Cancel()
-    {
-        lock (_gate)
-        {
-            _cancelled = true;
-            KillRunning();
-        }
-    }
-
-    /// <summary>Runs `sandbox-build build SPEC -o DIR`; returns the digest it printed, or null after logging why not.</summary>
-    private string? RunSandboxBuild(SandboxTools tools, string spec, string bundle)
-    {
-        // The node's environment for this project (HOME, XDG_CACHE_HOME and SANDBOX_CACHE choose the content cache) and
-        // its directory, without touching the process-wide ones other projects' tasks share.
-        var psi = TaskEnvironment.GetProcessStartInfo();
-        psi.FileName = tools.SandboxBuild;
-        psi.ArgumentList.Clear();
-        foreach (var a in new[] { "build", spec, "-o", bundle })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.UseShellExecute = false;
-        psi.RedirectStandardInput = true;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        Log.LogMessage(MessageImportance.Low, "Sandbox: {0} build {1} -o {2}", tools.SandboxBuild, spec, bundle);
-
-        using var process = new Process { StartInfo = psi };
-        lock (_gate)
-        {
-            if (_cancelled)
-            {
-                return null;
-            }
-            try
-            {
-                Start(process);
-            }
-            catch (Win32Exception e)
-            {
-                Report(new ToolDiagnostic(TaskErrorCodes.ToolUnusable,
-                    $"starting {tools.SandboxBuild} failed: {e.Message} (hint: check that it is a linux executable for this machine ({System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}); set SandboxToolsDirectory to the right one, or SandboxEnabled=false)"));
-                return null;
-            }
-            _running = process;
-        }
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        var finished = process.WaitForExit(ToolTimeout);
-        lock (_gate)
-        {
-            if (!finished)
-            {
-                KillRunning();
-            }
-            _running = null;
-        }
-        process.WaitForExit();
-        var errorText = stderr.GetAwaiter().GetResult();
-        var outputText = stdout.GetAwaiter().GetResult();
-        if (_cancelled)
-        {
-            return null;
-        }
-        if (!finished)
-        {
-            Report(new ToolDiagnostic(TaskErrorCodes.ToolTimedOut,
-                $"{tools.SandboxBuild} build {spec} did not finish in {ToolTimeout.TotalMinutes} minutes and was killed (hint: run the same command by hand to see where it stops)"));
-            return null;
-        }
-        return Interpret(process.ExitCode, outputText, errorText, tools.SandboxBuild);
-    }
-
-    /// <summary>The digest on success; otherwise every error `sandbox-build` printed becomes an MSBuild error.</summary>
-    internal string? Interpret(int exitCode, string stdout, string stderr, string tool)
-    {
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (exitCode != 0)
-        {
-            var diagnostics = ToolDiagnostics.Parse(lines);
-            foreach (var d in diagnostics)
-            {
-                Report(d);
-            }
-            if (diagnostics.Count == 0)
-            {
-                var tail = string.Join(" | ", lines.TakeLast(20).Select(l => l.Trim()));
-                Report(new ToolDiagnostic(TaskErrorCodes.ToolFailed,
-                    $"{tool} exited with code {exitCode}{(tail.Length > 0 ? ": " + tail : " and printed nothing")} (hint: run `{tool} build SPEC -o DIR` by hand to see the whole output)"));
-            }
-            return null;
-        }
-        foreach (var l in lines)
-        {
-            Log.LogMessage(MessageImportance.Normal, "sandbox-build: {0}", l);
-        }
-        var digest = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .LastOrDefault(l => l.StartsWith("sha256:", StringComparison.Ordinal) && l.Length == 71);
-        if (digest is null)
-        {
-            Report(new ToolDiagnostic(TaskErrorCodes.ToolUnusable,
-                $"{tool} succeeded but printed no bundle digest (it printed: {stdout.Trim()}) (hint: the package's sandbox-build is not the one this task expects; restore the package again)"));
-        }
-        return digest;
-    }
+    public void Cancel() => _runner.Cancel();
 
     private void Report(ToolDiagnostic d) =>
         Log.LogError(subcategory: null, errorCode: d.Code, helpKeyword: null, file: d.File, lineNumber: d.Line, columnNumber: d.Column,
             endLineNumber: 0, endColumnNumber: 0, message: d.Message);
-
-    /// <summary>
-    /// Starts the tool, again for up to a second while exec says ETXTBSY: the copy in obj/ was written by this
-    /// process, and in a multi-threaded build another task's child, forked while the copy was open for writing,
-    /// holds that descriptor until it execs (Go's os/exec tests meet the same race).
-    /// </summary>
-    private static void Start(Process process)
-    {
-        const int ETXTBSY = 26;
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                process.Start();
-                return;
-            }
-            catch (Win32Exception e) when (e.NativeErrorCode == ETXTBSY && attempt < 50)
-            {
-                Thread.Sleep(20);
-            }
-        }
-    }
-
-    private void KillRunning()
-    {
-        try
-        {
-            _running?.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // it has already exited
-        }
-    }
 
     private string Absolute(string path) => TaskEnvironment.GetAbsolutePath(path).Value;
 }

@@ -29,4 +29,25 @@ internal static class TaskErrorCodes
 
     /// <summary>`sandbox-build` did not finish in time and was killed.</summary>
     public const string ToolTimedOut = "SBX5009";
+
+    /// <summary>SandboxExec: the step exited with a code other than 0.</summary>
+    public const string StepFailed = "SBX5010";
+
+    /// <summary>SandboxExec: the step wrote a path that is not among its Outputs.</summary>
+    public const string UndeclaredWrite = "SBX5011";
+
+    /// <summary>SandboxExec: the step succeeded without writing a declared output file.</summary>
+    public const string OutputMissing = "SBX5012";
+
+    /// <summary>SandboxExec with Reproducible: two runs wrote different outputs.</summary>
+    public const string NotReproducible = "SBX5013";
+
+    /// <summary>SandboxExec: the task's parameters cannot describe a step (a missing input, overlapping paths, ...).</summary>
+    public const string StepInvalid = "SBX5014";
+
+    /// <summary>SandboxExec: `sandbox run` could not make the sandbox and said nothing the task understands.</summary>
+    public const string SandboxFailed = "SBX5015";
+
+    /// <summary>SandboxExec: a failed step named a project file it was not given.</summary>
+    public const string UndeclaredRead = "SBX5016";
 }

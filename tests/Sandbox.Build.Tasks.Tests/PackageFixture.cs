@@ -93,7 +93,11 @@ public sealed class PackageFixture : IDisposable
     public CommandResult Dotnet(string dir, params string[] args) => Dotnet(dir, new Dictionary<string, string?>(), args);
 
     /// <summary>`dotnet ARGS` with <paramref name="environment"/> added to (or, for null values, removed from) the caches' environment.</summary>
-    public CommandResult Dotnet(string dir, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public CommandResult Dotnet(string dir, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Run(DotnetStartInfo(dir, environment, args), TimeSpan.FromMinutes(5));
+
+    /// <summary>How <see cref="Dotnet(string, IReadOnlyDictionary{string, string?}, string[])"/> starts `dotnet`, for a test that starts it itself.</summary>
+    public ProcessStartInfo DotnetStartInfo(string dir, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
@@ -110,7 +114,7 @@ public sealed class PackageFixture : IDisposable
         {
             psi.Environment[name] = value;
         }
-        return Run(psi, TimeSpan.FromMinutes(5));
+        return psi;
     }
 
     public static CommandResult Run(ProcessStartInfo psi, TimeSpan timeout)

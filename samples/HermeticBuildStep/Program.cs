@@ -1,0 +1,2 @@
+Console.WriteLine(Greetings.Hello);
+Console.WriteLine(Greetings.Evening);

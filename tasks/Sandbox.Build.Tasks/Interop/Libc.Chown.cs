@@ -1,0 +1,13 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Build.Tasks.Interop;
+
+/// <summary>chown(2), which .NET does not offer: a step's scratch directories must belong to the sandbox's user.</summary>
+internal static partial class Libc
+{
+    [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chown(string path, uint owner, uint group);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint Geteuid();
+}

@@ -1,0 +1,259 @@
+using System.Text.Json;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace Sandbox.Build.Tasks.Tests;
+
+/// <summary>
+/// SandboxExec run for real: the task with a fake build engine, the published `sandbox` and `sandbox-build` from
+/// artifacts/dist, and a project in a temporary directory. As root here; the sandbox's user is uid 1000.
+/// </summary>
+public sealed class SandboxExecTests : IDisposable
+{
+    private readonly string _project = Directory.CreateTempSubdirectory("sandbox-exec-").FullName;
+    private readonly FakeBuildEngine _engine = new();
+
+    public SandboxExecTests()
+    {
+        File.SetUnixFileMode(_project, (UnixFileMode)0x1ed);
+        File.WriteAllText(Path.Combine(_project, "input.txt"), "declared input\n");
+        File.WriteAllText(Path.Combine(_project, "secret.txt"), "not declared\n");
+    }
+
+    public void Dispose() => Directory.Delete(_project, recursive: true);
+
+    private static string Tools => Path.GetDirectoryName(PackageFixture.SandboxExe)!;
+
+    private SandboxExec Task(string command, string[] outputs, params string[] inputs) => new()
+    {
+        BuildEngine = _engine,
+        TaskEnvironment = TaskEnvironment.CreateWithProjectDirectoryAndEnvironment(_project,
+            new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["SANDBOX_EXEC_HOST_VARIABLE"] = "host", ["SANDBOX_CACHE"] = Path.Combine(_project, "obj/cache") }),
+        Command = command,
+        Inputs = [.. inputs.Select(i => new TaskItem(i))],
+        Outputs = [.. outputs.Select(o => new TaskItem(o))],
+        ToolsDirectory = Tools,
+    };
+
+    /// <summary>step.yaml: what a spec needs for /bin/sh (the host's /usr, its /bin link), and <paramref name="more"/>.</summary>
+    private void WriteSpec(string more) => File.WriteAllText(Path.Combine(_project, "step.yaml"), $"""
+        version: 1
+        base: dotnet
+        mounts:
+          - source: /usr
+            target: /usr
+        files:
+          - source: /bin
+            target: /bin
+        {more}
+        """);
+
+    private string Read(string relative) => File.ReadAllText(Path.Combine(_project, relative));
+
+    private string[] RunDirectories => Directory.Exists(Path.Combine(_project, "obj/sandbox-exec"))
+        ? Directory.GetDirectories(Path.Combine(_project, "obj/sandbox-exec"), "run-*") : [];
+
+    [Fact]
+    public void A_step_sees_its_inputs_and_not_the_rest_of_the_project_and_its_outputs_are_copied_into_place()
+    {
+        // Everything the step can see is written to the output, to be asserted here: the input, whether the
+        // undeclared file and the host's variable exist, who it runs as, HOME and the task's variable.
+        var task = Task("""
+            mkdir -p gen && cat input.txt > gen/out.txt
+            { test -e secret.txt && echo secret-visible || echo secret-hidden
+              echo "host=${SANDBOX_EXEC_HOST_VARIABLE:-unset} mode=$MODE home=$HOME uid=$(id -u)"
+              echo hi > /tmp/scratch && echo tmp-writable
+              touch /usr/x 2>/dev/null && echo usr-writable || echo usr-read-only
+            } > gen/seen.txt
+            echo 'step ran'
+            """, ["gen/"], "input.txt");
+        task.EnvironmentVariables = ["MODE=release"];
+        task.ConsoleToMSBuild = true;
+        Assert.True(task.Execute(), _engine.ErrorsText);
+
+        Assert.Equal("declared input\n", Read("gen/out.txt"));
+        Assert.Equal("secret-hidden\nhost=unset mode=release home=/tmp uid=1000\ntmp-writable\nusr-read-only\n", Read("gen/seen.txt"));
+        Assert.Equal(0, task.ExitCode);
+        Assert.Contains("step ran", task.ConsoleOutput.Select(i => i.ItemSpec));
+        var usageFile = Path.Combine(_project, "gen.sandbox-usage.json");
+        Assert.Equal(
+            [usageFile, Path.Combine(_project, "gen/out.txt"), Path.Combine(_project, "gen/seen.txt")],
+            task.FileWrites.Select(i => i.ItemSpec).Order(StringComparer.Ordinal));
+        using var usage = JsonDocument.Parse(File.ReadAllText(usageFile));
+        Assert.Equal(0, usage.RootElement.GetProperty("runs")[0].GetProperty("exitCode").GetInt32());
+        Assert.Equal(2, usage.RootElement.GetProperty("outputs").GetArrayLength());
+        Assert.Single(_engine.Messages, m => m.Importance == MessageImportance.Normal && m.Message!.StartsWith("SandboxExec: ", StringComparison.Ordinal)
+            && m.Message.Contains("exit 0, wall ", StringComparison.Ordinal));
+        Assert.Empty(RunDirectories);
+    }
+
+    [Fact]
+    public void A_failing_step_leaves_the_previous_outputs_untouched_and_says_how_it_ended()
+    {
+        Directory.CreateDirectory(Path.Combine(_project, "gen"));
+        File.WriteAllText(Path.Combine(_project, "gen/out.txt"), "previous\n");
+        var task = Task("echo new > gen/out.txt; echo 'generator: bad template' >&2; exit 3", ["gen/out.txt"], "input.txt");
+        Assert.False(task.Execute());
+
+        Assert.Equal("previous\n", Read("gen/out.txt"));
+        var error = Assert.Single(_engine.Errors);
+        Assert.Equal("SBX5010", error.Code);
+        Assert.Equal("test.csproj", error.File);
+        Assert.Contains("exit 3, wall ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("generator: bad template", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, task.ExitCode);
+        Assert.Empty(task.FileWrites);
+        Assert.Empty(RunDirectories);
+    }
+
+    [Fact]
+    public void The_default_bundle_is_built_once_and_again_only_when_its_spec_or_builder_is_newer()
+    {
+        bool Built() => _engine.Messages.Any(m => m.Message!.Contains(" build ", StringComparison.Ordinal) && m.Message.Contains("/default.yaml -o ", StringComparison.Ordinal));
+        Assert.True(Task("echo 1 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.True(Built());
+
+        _engine.Messages.Clear();
+        Assert.True(Task("echo 2 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.False(Built());
+        Assert.Equal("2\n", Read("out.txt"));
+
+        // A spec newer than the bundle (another host layout, another version of the task) is built again.
+        _engine.Messages.Clear();
+        File.SetLastWriteTimeUtc(Path.Combine(_project, "obj/sandbox-exec/default.yaml"), DateTime.UtcNow.AddMinutes(1));
+        Assert.True(Task("echo 3 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.True(Built());
+    }
+
+    [Fact]
+    public void IgnoreExitCode_takes_the_outputs_of_a_step_that_exits_with_another_code()
+    {
+        var task = Task("echo made > out.txt; exit 2", ["out.txt"]);
+        task.IgnoreExitCode = true;
+        Assert.True(task.Execute(), _engine.ErrorsText);
+        Assert.Equal("made\n", Read("out.txt"));
+        Assert.Equal(2, task.ExitCode);
+    }
+
+    [Fact]
+    public void A_write_outside_the_outputs_fails_the_step_with_the_path_and_nothing_is_copied()
+    {
+        var task = Task("mkdir -p gen && echo ok > gen/out.txt && echo stray > stray.txt && mkdir -p cache/x", ["gen/out.txt"], "input.txt");
+        Assert.False(task.Execute());
+
+        Assert.Equal(
+            [$"SBX5011 {_project}/cache/", $"SBX5011 {_project}/stray.txt"],
+            _engine.Errors.Select(e => $"{e.Code} {System.Text.RegularExpressions.Regex.Match(e.Message!, "` wrote (\\S+), ").Groups[1].Value}").Order(StringComparer.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_project, "gen/out.txt")));
+        Assert.False(File.Exists(Path.Combine(_project, "stray.txt")));
+    }
+
+    [Fact]
+    public void A_failed_step_that_names_an_undeclared_project_file_is_told_so()
+    {
+        var task = Task("cat secret.txt > out.txt", ["out.txt"], "input.txt");
+        Assert.False(task.Execute());
+        Assert.Contains(_engine.Errors, e => e.Code == "SBX5010");
+        Assert.Contains(_engine.Errors, e => e.Code == "SBX5016" && e.Message!.Contains(Path.Combine(_project, "secret.txt"), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_step_that_writes_something_different_each_run_is_caught_by_Reproducible()
+    {
+        var task = Task("mkdir -p gen && cat input.txt > gen/same.txt && date +%s%N > gen/stamp.txt", ["gen/"], "input.txt");
+        task.Reproducible = true;
+        Assert.False(task.Execute());
+
+        var error = Assert.Single(_engine.Errors);
+        Assert.Equal("SBX5013", error.Code);
+        Assert.Contains(Path.Combine(_project, "gen/stamp.txt"), error.Message, StringComparison.Ordinal);
+        var message = error.Message!;
+        Assert.DoesNotContain("same.txt", message[message.IndexOf("wrote different", StringComparison.Ordinal)..], StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_project, "gen")));
+        Assert.Empty(RunDirectories);
+    }
+
+    [Fact]
+    public void A_reproducible_step_passes_Reproducible_and_its_usage_file_has_both_runs()
+    {
+        var task = Task("cat input.txt > out.txt", ["out.txt"], "input.txt");
+        task.Reproducible = true;
+        Assert.True(task.Execute(), _engine.ErrorsText);
+        using var usage = JsonDocument.Parse(Read("out.txt.sandbox-usage.json"));
+        Assert.Equal(2, usage.RootElement.GetProperty("runs").GetArrayLength());
+    }
+
+    [Fact]
+    public void The_step_has_only_loopback_unless_its_spec_grants_the_network()
+    {
+        var hostInterfaces = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.True(Task("ls /sys/class/net > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.Equal("lo\n", Read("out.txt"));
+
+        WriteSpec("network: host");
+        var task = Task("ls /sys/class/net > out.txt", ["out.txt"], "step.yaml");
+        task.Spec = "step.yaml";
+        Assert.True(task.Execute(), _engine.ErrorsText);
+        Assert.Equal(hostInterfaces, File.ReadAllLines(Path.Combine(_project, "out.txt")));
+    }
+
+    [Fact]
+    public void A_step_over_its_specs_time_limit_fails_with_the_reports_figures()
+    {
+        WriteSpec("limits:\n  time: 1s");
+        var task = Task("echo started >&2; sleep 60; echo late > out.txt", ["out.txt"]);
+        task.Spec = "step.yaml";
+        Assert.False(task.Execute());
+        var error = Assert.Single(_engine.Errors);
+        Assert.Equal("SBX5010", error.Code);
+        Assert.Matches(@"failed: exit 137, wall \d+ ms, .*timed out after 1000 ms; last lines of its stderr: started", error.Message);
+        Assert.False(File.Exists(Path.Combine(_project, "out.txt")));
+    }
+
+    [Fact]
+    public void Cancel_ends_the_step_and_leaves_no_process_state_cgroup_or_run_directory()
+    {
+        var task = Task("echo started > /tmp/x; sleep 600", ["out.txt"]);
+        var result = true;
+        var run = new Thread(() => result = task.Execute());
+        run.Start();
+        var id = WaitFor(() => _engine.Messages.ToList().Select(m => m.Message ?? "").FirstOrDefault(m => m.Contains(" sbx-exec-", StringComparison.Ordinal))?.Split(' ')[^1]);
+        // The container is running once its process is in the state directory's record; give it that moment.
+        WaitFor(() => Directory.Exists(Path.Combine("/run/sandbox", id)) ? id : null);
+        Thread.Sleep(500);
+        task.Cancel();
+        Assert.True(run.Join(TimeSpan.FromMinutes(1)), "Execute did not return after Cancel");
+
+        Assert.False(result);
+        Assert.False(File.Exists(Path.Combine(_project, "out.txt")));
+        Assert.Empty(RunDirectories);
+        Assert.False(Directory.Exists(Path.Combine("/run/sandbox", id)), "the state directory is left");
+        var cgroups = Directory.EnumerateDirectories("/sys/fs/cgroup").SelectMany(h => Directory.EnumerateDirectories(h, "*" + id + "*", SearchOption.AllDirectories)).ToList();
+        Assert.Empty(cgroups);
+        var sleeping = Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _))
+            .Where(d => { try { return File.ReadAllText(Path.Combine(d, "cmdline")).Contains(_project, StringComparison.Ordinal) || File.ReadAllText(Path.Combine(d, "cmdline")).Contains(id, StringComparison.Ordinal); } catch (IOException) { return false; } })
+            .ToList();
+        Assert.Empty(sleeping);
+    }
+
+    private static string WaitFor(Func<string?> probe)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (probe() is { } found)
+                {
+                    return found;
+                }
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // the task thread added a message while the list was read
+            }
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException("waited a minute in vain");
+    }
+}
