@@ -17,6 +17,21 @@ internal static class TestProject
         }
         """;
 
+    /// <summary>A test class of the generated projects (xunit), Memory, whose test allocates 600 MiB: past the memory
+    /// limit the end-to-end tests give their sandbox.yaml (256 MiB), far below what a host without one has.</summary>
+    public const string NeedsMoreThanTheMemoryLimit = """
+        public class Memory
+        {
+            [Fact]
+            public void Needs_more_than_the_limit()
+            {
+                var blocks = new List<byte[]>();
+                for (var i = 0; i < 600; i++) { var b = new byte[1 << 20]; Array.Fill(b, (byte)1); blocks.Add(b); }
+                Assert.Equal(600, blocks.Count);
+            }
+        }
+        """;
+
     public static string SandboxReference(string version) => $"""<PackageReference Include="Sandbox.TestAdapter" Version="{version}" />""";
 
     /// <summary>Writes DIR/NAME.csproj (net10.0, Microsoft.NET.Test.Sdk unless <paramref name="vstest"/> is false,
