@@ -52,8 +52,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
         public Runs()
         {
             Directory.CreateDirectory(TempDirectory);
-            // `dotnet test` runs the project through Microsoft.Testing.Platform (the .NET 10 SDK's switch).
-            File.WriteAllText(Path.Combine(Root, "global.json"), """{ "test": { "runner": "Microsoft.Testing.Platform" } }""");
+            TestApplication.SelectMtpForDotnetTest(Root);
             TestProject.Write(Suite, "suite",
                 """<PackageReference Include="xunit.v3.mtp-v2" Version="4.0.2" />""" + TestProject.SandboxReference(Packages.Version),
                 Tests, "<OutputType>Exe</OutputType><UseMicrosoftTestingPlatformRunner>true</UseMicrosoftTestingPlatformRunner>", vstest: false);
@@ -62,7 +61,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
             File.WriteAllText(Path.Combine(Suite, "sandbox.yaml"), template
                 .Replace("{{OutputDirectory}}", $"\"{Output}\"", StringComparison.Ordinal)
                 .Replace("memory: 2Gi", "memory: 256Mi", StringComparison.Ordinal) + "test:\n  timeout: 1h\n");
-            var env = new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = null, ["TMPDIR"] = TempDirectory };
+            var env = TestApplication.Environment(TempDirectory, sandboxed: true);
             Build = Packages.Dotnet(Suite, env, "build", "-nologo");
             var executable = Path.Combine(Output, "suite");
             Executable = Run(executable, env, [.. NoCrash, "--report-xunit-trx", "--results-directory", Path.Combine(Root, "executable")]);
@@ -75,7 +74,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
             BadTimeout = Run(executable, env, "--sandbox-timeout", "soon");
             ClassIsolation = Run(executable, env, "--sandbox-isolation", "class");
             Leftovers = [.. Directory.EnumerateFileSystemEntries(TempDirectory, "sandbox-test-*"), .. HostProcesses.With(Path.Combine(Output, "suite"))];
-            var plain = new Dictionary<string, string?> { ["SANDBOX_DISABLE"] = "1", ["TMPDIR"] = TempDirectory };
+            var plain = TestApplication.Environment(TempDirectory, sandboxed: false);
             PlainExecutable = Run(executable, plain, NoCrash);
             DisabledByOption = Run(executable, env, [.. NoCrash, "--sandbox-disable"]);
             PlainRun = Packages.Dotnet(Suite, plain, ["test", "--no-build", .. NoCrash]);
@@ -94,19 +93,8 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
         public CommandResult ClassIsolation { get; }
         public List<string> Leftovers { get; }
 
-        private CommandResult Run(string executable, Dictionary<string, string?> environment, params string[] args)
-        {
-            var psi = new System.Diagnostics.ProcessStartInfo(executable) { WorkingDirectory = Suite };
-            foreach (var a in args)
-            {
-                psi.ArgumentList.Add(a);
-            }
-            foreach (var (name, value) in environment)
-            {
-                psi.Environment[name] = value;
-            }
-            return PackageFixture.Run(psi, TimeSpan.FromMinutes(5));
-        }
+        private CommandResult Run(string executable, Dictionary<string, string?> environment, params string[] args) =>
+            TestApplication.Run(Suite, executable, environment, args);
     }
 
     [PrivilegedFact]

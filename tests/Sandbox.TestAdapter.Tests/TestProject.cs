@@ -91,6 +91,36 @@ public abstract class ComparedRuns : IDisposable
     }
 }
 
+/// <summary>Microsoft.Testing.Platform test applications, run as executables.</summary>
+internal static class TestApplication
+{
+    /// <summary>A global.json in <paramref name="root"/> with which `dotnet test` runs projects below it through
+    /// Microsoft.Testing.Platform (the .NET 10 SDK's switch).</summary>
+    public static void SelectMtpForDotnetTest(string root) =>
+        File.WriteAllText(Path.Combine(root, "global.json"), """{ "test": { "runner": "Microsoft.Testing.Platform" } }""");
+
+    /// <summary>The environment of a sandboxed run (SANDBOX_DISABLE removed) or an unsandboxed one (SANDBOX_DISABLE=1),
+    /// with <paramref name="tempDirectory"/> as TMPDIR, where the leak checks look for run directories.</summary>
+    public static Dictionary<string, string?> Environment(string tempDirectory, bool sandboxed) =>
+        new() { ["SANDBOX_DISABLE"] = sandboxed ? null : "1", ["TMPDIR"] = tempDirectory };
+
+    /// <summary>EXECUTABLE ARGS in <paramref name="workingDirectory"/>, with <paramref name="environment"/> added to (or,
+    /// for null values, removed from) this process's.</summary>
+    public static CommandResult Run(string workingDirectory, string executable, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(executable) { WorkingDirectory = workingDirectory };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
+        return PackageFixture.Run(psi, TimeSpan.FromMinutes(5));
+    }
+}
+
 /// <summary>The host's processes, as the leak checks of the end-to-end tests look for them.</summary>
 internal static class HostProcesses
 {
