@@ -31,23 +31,28 @@ internal sealed class HostUsage(string json, UsageSummary summary)
     }
 
     /// <summary>
-    /// Why the sandbox ended the test host, with its figures and what to do (SBX5024), when it did: killed by the OOM
-    /// killer, by the timeout or by a signal. Null when the test host ended by itself, with whatever exit code its tests
-    /// gave it.
+    /// Why the test host ended early, with the figures and what to do, when it did: a test over its per-test timeout
+    /// (SBX5029: TestProgressWatch stopped the host and left the test's name in <paramref name="progress"/>), or the
+    /// sandbox's OOM killer, timeout or a signal (SBX5024, naming the tests <paramref name="progress"/> says were
+    /// running). Null when the test host ended by itself, with whatever exit code its tests gave it.
     /// </summary>
-    public string? CrashCause
+    public string? CrashCause(IReadOnlyList<string> progress)
     {
-        get
+        if (progress is [TestProgressWatch.TimedOutMarker, var test, var ms, ..])
         {
-            if (!summary.OomKilled && !summary.TimedOut && summary.SignalName is null)
-            {
-                return null;
-            }
-            var fix = summary.OomKilled ? "raise the memory limit in sandbox.yaml (limits: memory:), or find the test that allocates"
-                : summary.TimedOut ? $"raise the timeout (--{SandboxCommandLineOptions.Timeout}, or timeout: in the test: section of sandbox.yaml), or find the test that does not end"
-                : "find what killed it (a test that kills its own process, or a signal from outside)";
-            return $"{AdapterErrors.SandboxCrashed}: the test host's sandbox ended it: {summary.Cause}; the tests it had not finished have no result. {summary.Describe()}. To fix: {fix}";
+            var timeout = Durations.Describe(TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)));
+            return $"{AdapterErrors.TestTimedOut}: {test} timed out after {timeout} (the per-test timeout): the test host was stopped, and the tests it had not finished have no result. "
+                + $"{summary.Describe()}. To fix: fix the test, or raise the timeout (--{SandboxCommandLineOptions.TestTimeout}, or testTimeout: in the test: section of sandbox.yaml)";
         }
+        if (!summary.OomKilled && !summary.TimedOut && summary.SignalName is null)
+        {
+            return null;
+        }
+        var fix = summary.OomKilled ? "raise the memory limit in sandbox.yaml (limits: memory:), or find the test that allocates"
+            : summary.TimedOut ? $"raise the timeout (--{SandboxCommandLineOptions.Timeout}, or timeout: in the test: section of sandbox.yaml), or find the test that does not end"
+            : "find what killed it (a test that kills its own process, or a signal from outside)";
+        var running = progress.Count == 0 ? "" : $" Running then: {string.Join(", ", progress)}.";
+        return $"{AdapterErrors.SandboxCrashed}: the test host's sandbox ended it: {summary.Cause}; the tests it had not finished have no result.{running} {summary.Describe()}. To fix: {fix}";
     }
 
     /// <summary>The RunReport as RESULTS/Sandbox_ASSEMBLY_TIME.json; returns its path.</summary>
@@ -66,11 +71,11 @@ internal sealed class HostUsage(string json, UsageSummary summary)
             : [];
 
     /// <summary>
-    /// Adds the usage line (or the crash cause) as a run-level message and <paramref name="artifact"/> as an attachment
+    /// Adds the usage line (or <paramref name="crashCause"/>) as a run-level message and <paramref name="artifact"/> as an attachment
     /// of a "Sandbox" collector, copied, as MTP copies artifacts, into the run's deployment directory (In/MACHINE/). A
     /// file that is not a TRX is left alone.
     /// </summary>
-    public void AddToTrx(string trxPath, string artifact)
+    public void AddToTrx(string trxPath, string artifact, string? crashCause)
     {
         XDocument doc;
         try
@@ -106,9 +111,9 @@ internal sealed class HostUsage(string json, UsageSummary summary)
         }
         runInfos.Add(new XElement(Trx + "RunInfo",
             new XAttribute("computerName", Environment.MachineName),
-            new XAttribute("outcome", CrashCause is null ? "Completed" : "Error"),
+            new XAttribute("outcome", crashCause is null ? "Completed" : "Error"),
             new XAttribute("timestamp", DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture)),
-            new XElement(Trx + "Text", CrashCause ?? summary.Describe())));
+            new XElement(Trx + "Text", crashCause ?? summary.Describe())));
 
         var deploymentRoot = (string?)run.Element(Trx + "TestSettings")?.Element(Trx + "Deployment")?.Attribute("runDeploymentRoot");
         var trxDirectory = Path.GetDirectoryName(Path.GetFullPath(trxPath))!;

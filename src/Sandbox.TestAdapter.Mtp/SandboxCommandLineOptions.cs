@@ -7,8 +7,8 @@ namespace Sandbox.TestAdapter.Mtp;
 /// <summary>
 /// The `--sandbox-*` options of a Microsoft.Testing.Platform test application (shown by `--help`): the runsettings'
 /// `&lt;Sandbox&gt;` settings of VSTest mode, each over the same key of sandbox.yaml's `test:` section. Values are checked
-/// by the code that checks runsettings, so a wrong one is the same SBX5026, naming the option. Not Parallel (one test
-/// host, so one sandbox, per run) nor TestTimeout (not in this mode yet: SBX5030).
+/// by the code that checks runsettings, so a wrong one is the same SBX5026, naming the option. Not Parallel: one test
+/// host, so one sandbox, per run.
 /// The controller also resolves its settings here, where the platform shows a failed validation as a message and exits
 /// with its code for a bad command line (5): an option or sandbox.yaml asking for what this mode lacks (SBX5030), or a
 /// host that cannot make sandboxes (SBX5027). The launcher takes the result (<see cref="Resolved"/>).
@@ -21,6 +21,7 @@ internal sealed class SandboxCommandLineOptions : ICommandLineOptionsProvider
     public const string Disable = "sandbox-disable";
     public const string Isolation = "sandbox-isolation";
     public const string Timeout = "sandbox-timeout";
+    public const string TestTimeout = "sandbox-test-timeout";
     public const string AllowUnsandboxed = "sandbox-allow-unsandboxed";
 
     /// <summary>Each option's runsettings name (RunSandboxSettings.From reads values by it).</summary>
@@ -28,6 +29,7 @@ internal sealed class SandboxCommandLineOptions : ICommandLineOptionsProvider
     {
         ["Isolation"] = Isolation,
         ["Timeout"] = Timeout,
+        ["TestTimeout"] = TestTimeout,
         ["AllowUnsandboxed"] = AllowUnsandboxed,
         ["Enabled"] = Disable,
     };
@@ -44,6 +46,7 @@ internal sealed class SandboxCommandLineOptions : ICommandLineOptionsProvider
         new(Disable, "Run the tests unsandboxed, in one process as without Sandbox (as SANDBOX_DISABLE=1 does).", ArgumentArity.Zero, false),
         new(Isolation, "assembly: one sandbox runs the test host (the only one Microsoft.Testing.Platform mode has; class and test are refused with SBX5030). Over sandbox.yaml's test: isolation.", ArgumentArity.ExactlyOne, false),
         new(Timeout, "Kill the test host's sandbox after this long (sandbox run --timeout): 30s, 1m30s, 500ms, 1h, or seconds. Over sandbox.yaml's test: timeout.", ArgumentArity.ExactlyOne, false),
+        new(TestTimeout, "Stop the test host when one test has run this long; that test is reported timed out (SBX5029), the tests not finished have no result. Over sandbox.yaml's test: testTimeout.", ArgumentArity.ExactlyOne, false),
         new(AllowUnsandboxed, "On a host that cannot make sandboxes (SBX5027), run unsandboxed after an SBX5028 warning instead of failing.", ArgumentArity.Zero, false),
     ];
 

@@ -31,7 +31,7 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
     private Launched? _launched;
 
     /// <summary>What the exit handler needs of the launch: where the RunReport will be, where reports go, since when.</summary>
-    private sealed record Launched(string ReportPath, string ResultsDirectory, DateTime StartUtc);
+    private sealed record Launched(string ReportPath, string ResultsDirectory, string ProgressPath, DateTime StartUtc);
 
     public SandboxTestHostLauncher(IServiceProvider services, SandboxCommandLineOptions options)
     {
@@ -67,11 +67,6 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
                 + "the platform starts one test host per run, so the whole run shares one sandbox. "
                 + $"Run with --{SandboxCommandLineOptions.Isolation} assembly (or set isolation: assembly in the test: section of sandbox.yaml), or run the project with `dotnet test` in VSTest mode");
         }
-        if (settings.Enabled && settings.TestTimeout is { } t)
-        {
-            throw new AdapterException(AdapterErrors.IsolationNotAvailable, $"{Path.GetFileName(source)}: testTimeout ({Durations.Describe(t)}) is not available in Microsoft.Testing.Platform mode yet: "
-                + $"use a timeout for the whole test host (--{SandboxCommandLineOptions.Timeout}, or timeout: in the test: section of sandbox.yaml) instead, or run the project with `dotnet test` in VSTest mode");
-        }
         return settings;
     }
 
@@ -94,7 +89,8 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
             return;
         }
         var artifact = usage.WriteArtifact(launched.ResultsDirectory, Path.GetFileNameWithoutExtension(TestAssembly));
-        if (usage.CrashCause is { } crash)
+        var crashCause = usage.CrashCause(TakeProgress(launched.ProgressPath));
+        if (crashCause is { } crash)
         {
             await output.DisplayAsync(this, new ErrorMessageOutputDeviceData(crash), cancellation).ConfigureAwait(false);
             if (_services.GetCommandLineOptions().IsOptionSet(DotnetTestPipe))
@@ -111,7 +107,7 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
         }
         foreach (var trx in HostUsage.TrxFilesSince(launched.ResultsDirectory, launched.StartUtc))
         {
-            usage.AddToTrx(trx, artifact);
+            usage.AddToTrx(trx, artifact, crashCause);
         }
         await _services.GetMessageBus().PublishAsync(this, new FileArtifact(new FileInfo(artifact), "Sandbox RunReport",
             "What the test host's sandbox used and how it ended (docs/run-report.md)")).ConfigureAwait(false);
@@ -132,17 +128,33 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
             var config = SandboxRun.Config(manifest, output, TestHostCommand(context, source, resultsDirectory), runDirectory, RunAsController);
             // After the output directory's overlay, which would hide a results directory inside it.
             ReachController(config, context, resultsDirectory);
+            var progress = Path.Combine(resultsDirectory, $".sandbox-progress-{Guid.NewGuid():N}");
+            Watch(config, progress, settings.TestTimeout);
             var start = SandboxRun.Prepare(manifest, runDirectory, config, settings.Timeout);
             // The test host's console is the application's, as when the platform starts it itself.
             var startUtc = DateTime.UtcNow;
             var process = Process.Start(start.StartInfo) ?? throw new AdapterException(AdapterErrors.HostCannotSandbox, $"could not start {manifest.Sandbox}");
-            _launched = new(start.ReportPath, resultsDirectory, startUtc);
+            _launched = new(start.ReportPath, resultsDirectory, progress, startUtc);
             return Task.FromResult<ITestHostHandle>(new SandboxedTestHost(process, start.Id, manifest.Sandbox, runDirectory));
         }
         catch
         {
             SandboxRun.RemoveDirectory(runDirectory);
             throw;
+        }
+    }
+
+    /// <summary>What TestProgressWatch left in the results directory (the running tests, or the one over its timeout), removed.</summary>
+    private static List<string> TakeProgress(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? [.. File.ReadAllLines(path).Where(l => l.Length > 0)] : [];
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(path + ".tmp");
         }
     }
 
@@ -196,6 +208,17 @@ internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProc
                 ["source"] = path,
                 ["options"] = new JsonArray { "rbind", "nosuid", "nodev" },
             });
+        }
+    }
+
+    /// <summary>TestProgressWatch's variables for the test host: where to keep the running tests, and the per-test timeout.</summary>
+    private static void Watch(JsonObject config, string progressFile, TimeSpan? testTimeout)
+    {
+        var env = (JsonArray)config["process"]!["env"]!;
+        env.Add(JsonValue.Create($"{TestProgressWatch.FileVariable}={progressFile}"));
+        if (testTimeout is { } t)
+        {
+            env.Add(JsonValue.Create($"{TestProgressWatch.TestTimeoutVariable}={((long)Math.Ceiling(t.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
         }
     }
 

@@ -21,5 +21,7 @@ public static class TestingPlatformBuilderHook
         var launcher = new CompositeExtensionFactory<SandboxTestHostLauncher>(services => new SandboxTestHostLauncher(services, options));
         testApplicationBuilder.TestHostControllers.AddProcessLifetimeHandler(launcher);
         testApplicationBuilder.TestHostControllers.AddTestHostLauncher(launcher);
+        // In the sandboxed test host only (the launcher sets its variables).
+        testApplicationBuilder.TestHost.AddDataConsumer(_ => new TestProgressWatch());
     }
 }

@@ -9,7 +9,8 @@ namespace Sandbox.TestAdapter.Tests;
 /// with the package, run as an executable and with `dotnet test` in MTP mode (global.json), sandboxed and with
 /// SANDBOX_DISABLE=1. One test can pass only inside a sandbox: the test host is the first process of its own pid
 /// namespace, on the sandbox's hostname. The tests of the namespace Crash run only when filtered in: one allocates past
-/// the sandbox's memory limit (256 MiB here), one never ends (run with --sandbox-timeout 5s, over sandbox.yaml's 1h).
+/// the sandbox's memory limit (256 MiB here), one never ends (run with --sandbox-timeout 5s, over sandbox.yaml's 1h, and
+/// with --sandbox-test-timeout 3s).
 /// </summary>
 public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
 {
@@ -70,6 +71,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
             Oom = Run(executable, env, "--filter-class", "Crash.Memory", "--report-xunit-trx", "--results-directory", Path.Combine(Root, "oom"));
             OomDotnetTest = Packages.Dotnet(Suite, env, "test", "--no-build", "--filter-class", "Crash.Memory", "--results-directory", Path.Combine(Root, "oom-dotnet-test"));
             TimedOut = Run(executable, env, "--filter-class", "Crash.Hang", "--sandbox-timeout", "5s", "--results-directory", Path.Combine(Root, "timeout"));
+            TestTimedOut = Run(executable, env, "--filter-class", "Crash.Hang", "--sandbox-test-timeout", "3s", "--results-directory", Path.Combine(Root, "test-timeout"));
             Help = Run(executable, env, "--help");
             BadTimeout = Run(executable, env, "--sandbox-timeout", "soon");
             ClassIsolation = Run(executable, env, "--sandbox-isolation", "class");
@@ -88,6 +90,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
         public CommandResult OomDotnetTest { get; }
         public CommandResult PlainOom { get; }
         public CommandResult TimedOut { get; }
+        public CommandResult TestTimedOut { get; }
         public CommandResult Help { get; }
         public CommandResult BadTimeout { get; }
         public CommandResult ClassIsolation { get; }
@@ -123,7 +126,7 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
     [PrivilegedFact]
     public void The_sandbox_options_are_listed_checked_and_obeyed()
     {
-        foreach (var option in new[] { "--sandbox-disable", "--sandbox-isolation", "--sandbox-timeout", "--sandbox-allow-unsandboxed" })
+        foreach (var option in new[] { "--sandbox-disable", "--sandbox-isolation", "--sandbox-timeout", "--sandbox-test-timeout", "--sandbox-allow-unsandboxed" })
         {
             Assert.Contains(option, _runs.Help.Output, StringComparison.Ordinal);
         }
@@ -170,7 +173,8 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
     public void A_test_host_over_the_memory_limit_is_reported_OOM_killed_with_its_figures()
     {
         // 7: the platform's exit code for a test host that did not exit gracefully.
-        Ended(_runs.Oom, 7, "SBX5024: the test host's sandbox ended it: killed by the OOM killer (the sandbox's memory limit)");
+        Ended(_runs.Oom, 7, "SBX5024: the test host's sandbox ended it: killed by the OOM killer (the sandbox's memory limit)",
+            "Running then: Crash.Memory.Needs_more_than_the_limit.");
         Assert.Matches(@"Sandbox: peak memory \d+\.\d MiB .* · OOM-killed yes · timed out no", _runs.Oom.Output);
         using (var json = JsonDocument.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(_runs.Root, "oom"), "Sandbox_suite_*.json")))))
         {
@@ -185,7 +189,20 @@ public sealed class MtpEndToEndTests : IClassFixture<MtpEndToEndTests.Runs>
     [PrivilegedFact]
     public void A_test_host_over_the_timeout_is_reported_timed_out_with_its_figures()
     {
-        Ended(_runs.TimedOut, 7, "SBX5024: the test host's sandbox ended it: timed out after 5.00 s", "OOM-killed no · timed out yes");
+        Ended(_runs.TimedOut, 7, "SBX5024: the test host's sandbox ended it: timed out after 5.00 s", "Running then: Crash.Hang.Never_ends.",
+            "OOM-killed no · timed out yes");
+    }
+
+    /// <summary>--sandbox-test-timeout: the test host's watcher stops the host when a test runs longer, and the controller
+    /// names the test (SBX5029); the file through which they talk is gone afterwards.</summary>
+    [PrivilegedFact]
+    public void A_test_over_the_per_test_timeout_is_named_and_its_host_stopped()
+    {
+        Ended(_runs.TestTimedOut, 7, "SBX5029: Crash.Hang.Never_ends timed out after 3 s (the per-test timeout)", "timed out no");
+        foreach (var results in new[] { "executable", "dotnet-test", "oom", "timeout", "test-timeout" })
+        {
+            Assert.Empty(Directory.GetFiles(Path.Combine(_runs.Root, results), ".sandbox-progress-*"));
+        }
     }
 
     private static readonly XNamespace Trx = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
