@@ -3,7 +3,8 @@
 # (`sandbox`, the runtime, and `sandbox-build`, which runs the sandbox.yaml commands `sandbox` hands it), packs the
 # packages Sandbox.Build and Sandbox.TestAdapter into artifacts/packages (eng/pack.sh), runs `sandbox` on an example
 # bundle made here (artifacts/bundles/hello), and ends with the main job: `dotnet test` of samples/HermeticTests in
-# sandboxes (its run.sh), which fails the build unless every test has its expected outcome.
+# sandboxes (its run.sh), which fails the build unless every test has its expected outcome, and the same tests in
+# Microsoft.Testing.Platform mode (samples/HermeticTests.Mtp/run.sh), checked the same way.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,3 +29,5 @@ echo "== artifacts/dist/sandbox run --bundle $bundle hello"
 artifacts/dist/sandbox --root "$root/artifacts/state" run --bundle "$bundle" hello
 echo "== samples/HermeticTests/run.sh: dotnet test in sandboxes"
 bash samples/HermeticTests/run.sh
+echo "== samples/HermeticTests.Mtp/run.sh: the same tests as a Microsoft.Testing.Platform test application, its test host in a sandbox"
+bash samples/HermeticTests.Mtp/run.sh

@@ -24,52 +24,11 @@ cd "$root"
 runs=${RUNS:-3}
 pairs=${PAIRS:-15}
 bash eng/install-deps.sh --bench
-version=$(sed -n 's:.*<SandboxVersion>\(.*\)</SandboxVersion>.*:\1:p' Directory.Build.props)
-[ -e "artifacts/packages/Sandbox.TestAdapter.$version.nupkg" ] || bash eng/build.sh
-
-# Not under /tmp, which each sandbox has privately, and not under the repository, whose Directory.Build.props
-# would apply to the generated projects.
-work=$(mktemp -d /var/tmp/sandbox-bench-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# The isolated NuGet cache samples/HermeticTests uses, without the Sandbox packages: the newest pack is restored.
-export NUGET_PACKAGES="$root/artifacts/nuget"
-rm -rf "$NUGET_PACKAGES/sandbox.build" "$NUGET_PACKAGES/sandbox.testadapter"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER=1
-unset SANDBOX_DISABLE
-python3 - "$work/Tests.cs" <<'PY'
-import sys
-with open(sys.argv[1], "w") as f:
-    f.write("using Xunit;\nnamespace Bench;\n")
-    for c in range(1, 21):
-        f.write(f"public class C{c:02}\n{{\n")
-        for t in range(1, 11):
-            f.write(f"    [Fact] public void T{t:02}() => Assert.Equal({c * t}, {c} * {t});\n")
-        f.write("}\n")
-PY
-for name in plain sandboxed; do
-  mkdir -p "$work/$name"
-  reference=""
-  [ "$name" = sandboxed ] && reference="<PackageReference Include=\"Sandbox.TestAdapter\" Version=\"$version\" />"
-  cat > "$work/$name/$name.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <TargetFramework>net10.0</TargetFramework>
-    <AssemblyName>Bench</AssemblyName>
-    <Nullable>enable</Nullable>
-  </PropertyGroup>
-  <ItemGroup>
-    <Compile Include="../Tests.cs" />
+. eng/bench/suite.sh
+build_suite "<Nullable>enable</Nullable>" '
     <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
     <PackageReference Include="xunit" Version="2.9.3" />
-    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />
-    $reference
-  </ItemGroup>
-</Project>
-XML
-  # Sandbox's packages from artifacts/packages, the rest from nuget.org.
-  dotnet build "$work/$name" -c Release -nologo -v quiet --source "$root/artifacts/packages" \
-    --source https://api.nuget.org/v3/index.json >/dev/null
-done
+    <PackageReference Include="xunit.runner.visualstudio" Version="3.1.5" />'
 out=$work/sandboxed/bin/Release/net10.0
 
 echo "== checking each command once (unmeasured)"
@@ -98,18 +57,7 @@ if ! grep -q '"t":"result"' "$work/agent.log" || ! grep -q '"t":"done"' "$work/a
 fi
 
 echo "== measuring: plain and assembly alternating, $pairs pairs"
-python3 - "$work/pairs.json" "$pairs" "${cmd[plain]}" "${cmd[assembly]}" <<'PY'
-import json, statistics, subprocess, sys, time
-out, n, commands = sys.argv[1], int(sys.argv[2]), {"plain": sys.argv[3], "assembly": sys.argv[4]}
-times = {"plain": [], "assembly": []}
-for i in range(n):
-    for name in ("plain", "assembly") if i % 2 == 0 else ("assembly", "plain"):
-        start = time.perf_counter()
-        subprocess.run(commands[name].split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times[name].append(time.perf_counter() - start)
-json.dump({"results": [{"command": k, "times": v, "mean": statistics.mean(v), "stddev": statistics.stdev(v), "min": min(v)}
-                       for k, v in times.items()]}, open(out, "w"))
-PY
+python3 eng/bench/suite.py pairs "$work/pairs.json" "$pairs" plain "${cmd[plain]}" assembly "${cmd[assembly]}"
 echo "== measuring: class and test, $runs runs each (the test isolation's take a while: 200 sandboxes a run)"
 hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
   -n class "${cmd[class]}" -n test "${cmd[test]}" >/dev/null
@@ -122,17 +70,11 @@ hyperfine -N --warmup 0 --runs "$runs" --export-json "$work/test.json" \
 hyperfine -N --warmup 0 --runs 1 --export-json "$work/serial.json" \
   -n test-serial "${cmd[test]} Sandbox.Parallel=1" >/dev/null
 
-python3 - "$work/pairs.json" "$work/test.json" "$work/agent.json" "$work/serial.json" <<'PY'
-import json, statistics, sys
-res = {}
-for path in sys.argv[1:5]:
-    res.update({r["command"]: r for r in json.load(open(path))["results"]})
-med = {k: statistics.median(v["times"]) for k, v in res.items()}
-print(f"{'command':<11} {'median s':>9} {'mean s':>8} {'stddev':>7} {'min s':>7}")
-for k, v in res.items():
-    print(f"{k:<11} {med[k]:>9.3f} {v['mean']:>8.3f} {v['stddev'] or 0:>7.3f} {v['min']:>7.3f}")
+PYTHONPATH=eng/bench python3 - "$work/pairs.json" "$work/test.json" "$work/agent.json" "$work/serial.json" <<'PY'
+import sys
+import suite
+res, med, fastest = suite.table(sys.argv[1:5])
 plain, assembly, klass, test, agent = (med[k] for k in ("plain", "assembly", "class", "test", "agent-bare"))
-fastest = {k: v["min"] for k, v in res.items()}
 print(f"assembly / plain = {assembly / plain:.2f}, of the fastest runs {fastest['assembly'] / fastest['plain']:.2f}   (target <= 1.10)")
 print(f"class isolation's cost per class: (class - assembly) / 20 = {(klass - assembly) / 20 * 1000:.0f} ms")
 per_test = (test - assembly) / 200

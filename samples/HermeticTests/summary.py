@@ -1,9 +1,11 @@
 """Prints what the sandbox reported for each test of a TRX file and checks each outcome against the expected one.
 
-Usage: python3 summary.py RESULTS.trx
+Usage: python3 summary.py RESULTS.trx [--without TEST...]
 One line per test (whether the outcome is the expected one, the outcome, the name, which usage line), the first line
-of a failure message under it, then each distinct usage line the sandboxes reported ("Sandbox: peak memory ...").
-Exit status 0 when every expected test is there with its expected outcome, 1 otherwise.
+of a failure message under it, then each distinct usage line the sandboxes reported ("Sandbox: peak memory ..."):
+each result's own (VSTest mode, ../HermeticTests), or the run's, which Microsoft.Testing.Platform mode
+(../HermeticTests.Mtp) writes once for its one test host. --without leaves expected tests out (a run that filtered
+them out). Exit status 0 when every expected test is there with its expected outcome, 1 otherwise.
 """
 import sys
 import xml.etree.ElementTree as ET
@@ -23,7 +25,13 @@ EXPECTED = {
 }
 NS = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 
-results = ET.parse(sys.argv[1]).getroot().findall(".//t:UnitTestResult", NS)
+for name in sys.argv[3:] if sys.argv[2:3] == ["--without"] else []:
+    EXPECTED.pop(name)
+run = ET.parse(sys.argv[1]).getroot()
+results = run.findall(".//t:UnitTestResult", NS)
+# Microsoft.Testing.Platform mode: one usage line for the run, a message of the TRX's ResultSummary.
+run_usage = next((t.text.strip() for t in run.findall("t:ResultSummary/t:RunInfos/t:RunInfo/t:Text", NS)
+                  if (t.text or "").startswith("Sandbox:")), None)
 usages = []  # distinct usage lines, in order of first appearance; a test refers to one by number
 seen = set()
 good = 0
@@ -36,7 +44,7 @@ for r in sorted(results, key=lambda r: r.get("testName")):
     ok = outcome == expected
     good += ok
     usage = next((m.text.strip() for m in r.findall("t:Output/t:TextMessages/t:Message", NS)
-                  if (m.text or "").startswith("Sandbox:")), None)
+                  if (m.text or "").startswith("Sandbox:")), run_usage)
     if usage is not None and usage not in usages:
         usages.append(usage)
     where = f"  [usage {usages.index(usage) + 1}]" if usage is not None else "  [no usage line: unsandboxed?]"

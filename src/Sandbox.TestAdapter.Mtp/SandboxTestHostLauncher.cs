@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json.Nodes;
 using Microsoft.Testing.Platform.Configurations;
+using Microsoft.Testing.Platform.Extensions.Messages;
+using Microsoft.Testing.Platform.Extensions.OutputDevice;
 using Microsoft.Testing.Platform.Extensions.TestHostControllers;
+using Microsoft.Testing.Platform.OutputDevice;
 using Microsoft.Testing.Platform.Services;
 
 namespace Sandbox.TestAdapter.Mtp;
@@ -13,11 +16,28 @@ namespace Sandbox.TestAdapter.Mtp;
 /// and hands over only the start, which becomes `sandbox run` on a per-run copy of the project's bundle. The test
 /// host reaches the controller (and `dotnet test`'s pipe) through the Unix sockets the context names, each
 /// bind-mounted at its own path: no network is opened. Never forks: `sandbox` is started with
-/// System.Diagnostics.Process (docs/design.md).
+/// System.Diagnostics.Process (docs/design.md). The same object is the controller's test host lifetime handler (one
+/// instance for both through a CompositeExtensionFactory): once the test host has exited it reads the sandbox's
+/// RunReport, says what the sandbox used, or why it ended, on the console, publishes the RunReport as a file artifact
+/// and adds both to the TRX reports the test host wrote (HostUsage).
 /// </summary>
-internal sealed class SandboxTestHostLauncher(IServiceProvider services) : ITestHostLauncher
+internal sealed class SandboxTestHostLauncher : ITestHostLauncher, ITestHostProcessLifetimeHandler, IDataProducer, IOutputDeviceDataProducer
 {
-    private readonly Lazy<SandboxSettings> _settings = new(() => Settings(TestAssembly));
+    /// <summary>The platform's option naming `dotnet test`'s pipe (PlatformCommandLineProvider).</summary>
+    private const string DotnetTestPipe = "dotnet-test-pipe";
+
+    private readonly IServiceProvider _services;
+    private readonly Lazy<SandboxSettings> _settings;
+    private Launched? _launched;
+
+    /// <summary>What the exit handler needs of the launch: where the RunReport will be, where reports go, since when.</summary>
+    private sealed record Launched(string ReportPath, string ResultsDirectory, string ProgressPath, DateTime StartUtc);
+
+    public SandboxTestHostLauncher(IServiceProvider services, SandboxCommandLineOptions options)
+    {
+        _services = services;
+        _settings = new(() => options.Resolved ?? Settings(TestAssembly, SandboxCommandLineOptions.Read(services.GetCommandLineOptions(), Environment.GetEnvironmentVariable)));
+    }
 
     public string Uid => nameof(SandboxTestHostLauncher);
     public string Version => typeof(SandboxTestHostLauncher).Assembly.GetName().Version?.ToString() ?? "0.0.0";
@@ -25,23 +45,72 @@ internal sealed class SandboxTestHostLauncher(IServiceProvider services) : ITest
     public string Description => "Runs the test host inside a Sandbox sandbox (docs/testing.md)";
 
     /// <summary>The test application's assembly, beside which Sandbox.Build wrote the manifest.</summary>
-    private static string TestAssembly => Assembly.GetEntryAssembly()?.Location is { Length: > 0 } l ? l
+    internal static string TestAssembly => Assembly.GetEntryAssembly()?.Location is { Length: > 0 } l ? l
         : throw new AdapterException(AdapterErrors.NoManifest, "the test application's assembly has no path (single-file or in-memory): run it from its build output");
 
-    /// <summary>Off (SANDBOX_DISABLE=1, enabled: false, SandboxEnabled=false, AllowUnsandboxed on a host that cannot
-    /// sandbox): then no launcher is registered, the application does not restart, and the tests run as without Sandbox.</summary>
+    public Type[] DataTypesProduced => [typeof(FileArtifact)];
+
+    /// <summary>Off (SANDBOX_DISABLE=1, --sandbox-disable, enabled: false, SandboxEnabled=false, AllowUnsandboxed on a
+    /// host that cannot sandbox): then no launcher is registered, the application does not restart, and the tests run as
+    /// without Sandbox.</summary>
     public Task<bool> IsEnabledAsync() => Task.FromResult(_settings.Value.Enabled);
 
-    private static SandboxSettings Settings(string source)
+    /// <summary>The command line's `--sandbox-*` options over sandbox.yaml's `test:` section, as runsettings in VSTest mode.</summary>
+    internal static SandboxSettings Settings(string source, RunSandboxSettings commandLine)
     {
-        var settings = RunSandboxSettings.Parse(null, Environment.GetEnvironmentVariable)
-            .Resolve(source, allowHint: null, Console.Error.WriteLine);
+        var settings = commandLine.Resolve(source, allowHint: "--" + SandboxCommandLineOptions.AllowUnsandboxed, Console.Error.WriteLine);
         if (settings.Enabled && settings.Isolation != "assembly")
         {
-            throw new AdapterException(AdapterErrors.IsolationNotAvailable, $"{Path.GetFileName(source)}: isolation '{settings.Isolation}' is not available in Microsoft.Testing.Platform mode yet, only 'assembly': "
-                + "set isolation: assembly in the test: section of sandbox.yaml, or run the project with `dotnet test` in VSTest mode");
+            // The controller starts one test host per run (one LaunchTestHostAsync, one single-connection pipe), so one
+            // sandbox per class or test would need a controller of our own (docs/testing.md#microsofttestingplatform-mode).
+            throw new AdapterException(AdapterErrors.IsolationNotAvailable, $"{Path.GetFileName(source)}: isolation '{settings.Isolation}' is not available in Microsoft.Testing.Platform mode, only 'assembly': "
+                + "the platform starts one test host per run, so the whole run shares one sandbox. "
+                + $"Run with --{SandboxCommandLineOptions.Isolation} assembly (or set isolation: assembly in the test: section of sandbox.yaml), or run the project with `dotnet test` in VSTest mode");
         }
         return settings;
+    }
+
+    public Task BeforeTestHostProcessStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task OnTestHostProcessStartedAsync(ITestHostProcessInformation testHostProcessInformation, CancellationToken cancellation) => Task.CompletedTask;
+
+    /// <summary>After the test host's sandbox ended (its RunReport written), before the platform's summary.</summary>
+    public async Task OnTestHostProcessExitedAsync(ITestHostProcessInformation testHostProcessInformation, CancellationToken cancellation)
+    {
+        if (_launched is not { } launched)
+        {
+            return;
+        }
+        var output = _services.GetOutputDevice();
+        var usage = HostUsage.Read(launched.ReportPath);
+        if (usage is null)
+        {
+            await output.DisplayAsync(this, new WarningMessageOutputDeviceData($"{AdapterErrors.SandboxCrashed}: the test host's sandbox left no RunReport ({launched.ReportPath}): its usage is unknown"), cancellation).ConfigureAwait(false);
+            return;
+        }
+        var artifact = usage.WriteArtifact(launched.ResultsDirectory, Path.GetFileNameWithoutExtension(TestAssembly));
+        var crashCause = usage.CrashCause(TakeProgress(launched.ProgressPath));
+        if (crashCause is { } crash)
+        {
+            await output.DisplayAsync(this, new ErrorMessageOutputDeviceData(crash), cancellation).ConfigureAwait(false);
+            if (_services.GetCommandLineOptions().IsOptionSet(DotnetTestPipe))
+            {
+                // Under `dotnet test` an SDK older than the platform's display-message protocol (1.3.0; the 10.0.1xx–4xx
+                // SDKs) drops the message, but shows a failed application's standard error.
+                await Console.Error.WriteLineAsync(crash).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            // A session message: on the terminal, and forwarded to `dotnet test` by SDKs that take display messages.
+            await output.DisplayAsync(this, new SessionMessageOutputDeviceData(usage.Summary.Describe()), cancellation).ConfigureAwait(false);
+        }
+        foreach (var trx in HostUsage.TrxFilesSince(launched.ResultsDirectory, launched.StartUtc))
+        {
+            usage.AddToTrx(trx, artifact, crashCause);
+        }
+        await _services.GetMessageBus().PublishAsync(this, new FileArtifact(new FileInfo(artifact), "Sandbox RunReport",
+            "What the test host's sandbox used and how it ended (docs/run-report.md)")).ConfigureAwait(false);
     }
 
     public Task<ITestHostHandle> LaunchTestHostAsync(TestHostLaunchContext context, CancellationToken cancellationToken)
@@ -50,7 +119,7 @@ internal sealed class SandboxTestHostLauncher(IServiceProvider services) : ITest
         var source = TestAssembly;
         var settings = _settings.Value;
         var manifest = settings.Manifest ?? SandboxManifest.Read(source);
-        var resultsDirectory = Path.GetFullPath(services.GetConfiguration().GetTestResultDirectory());
+        var resultsDirectory = Path.GetFullPath(_services.GetConfiguration().GetTestResultDirectory());
         Directory.CreateDirectory(resultsDirectory);
         var runDirectory = SandboxRun.CreateDirectory();
         try
@@ -59,15 +128,33 @@ internal sealed class SandboxTestHostLauncher(IServiceProvider services) : ITest
             var config = SandboxRun.Config(manifest, output, TestHostCommand(context, source, resultsDirectory), runDirectory, RunAsController);
             // After the output directory's overlay, which would hide a results directory inside it.
             ReachController(config, context, resultsDirectory);
+            var progress = Path.Combine(resultsDirectory, $".sandbox-progress-{Guid.NewGuid():N}");
+            Watch(config, progress, settings.TestTimeout);
             var start = SandboxRun.Prepare(manifest, runDirectory, config, settings.Timeout);
             // The test host's console is the application's, as when the platform starts it itself.
+            var startUtc = DateTime.UtcNow;
             var process = Process.Start(start.StartInfo) ?? throw new AdapterException(AdapterErrors.HostCannotSandbox, $"could not start {manifest.Sandbox}");
+            _launched = new(start.ReportPath, resultsDirectory, progress, startUtc);
             return Task.FromResult<ITestHostHandle>(new SandboxedTestHost(process, start.Id, manifest.Sandbox, runDirectory));
         }
         catch
         {
             SandboxRun.RemoveDirectory(runDirectory);
             throw;
+        }
+    }
+
+    /// <summary>What TestProgressWatch left in the results directory (the running tests, or the one over its timeout), removed.</summary>
+    private static List<string> TakeProgress(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? [.. File.ReadAllLines(path).Where(l => l.Length > 0)] : [];
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(path + ".tmp");
         }
     }
 
@@ -121,6 +208,17 @@ internal sealed class SandboxTestHostLauncher(IServiceProvider services) : ITest
                 ["source"] = path,
                 ["options"] = new JsonArray { "rbind", "nosuid", "nodev" },
             });
+        }
+    }
+
+    /// <summary>TestProgressWatch's variables for the test host: where to keep the running tests, and the per-test timeout.</summary>
+    private static void Watch(JsonObject config, string progressFile, TimeSpan? testTimeout)
+    {
+        var env = (JsonArray)config["process"]!["env"]!;
+        env.Add(JsonValue.Create($"{TestProgressWatch.FileVariable}={progressFile}"));
+        if (testTimeout is { } t)
+        {
+            env.Add(JsonValue.Create($"{TestProgressWatch.TestTimeoutVariable}={((long)Math.Ceiling(t.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
         }
     }
 

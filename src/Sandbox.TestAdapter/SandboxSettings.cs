@@ -55,23 +55,36 @@ internal sealed record RunSandboxSettings(
             section = doc.SelectSingleNode("/RunSettings/Sandbox");
         }
         string? Value(string name) => section?.SelectSingleNode(name)?.InnerText.Trim() is { Length: > 0 } v ? v : null;
+        return From(Value, RunSettingsSyntax, environment, "the runsettings' Sandbox.Enabled=false");
+    }
 
-        var enabled = Bool(Value("Enabled"), "Enabled");
-        var isolation = Value("Isolation")?.ToLowerInvariant();
+    /// <summary>How a runsettings value is written on `dotnet test`'s command line: Sandbox.Isolation=test.</summary>
+    public static readonly Func<string, string, string> RunSettingsSyntax = (name, value) => $"Sandbox.{name}={value}";
+
+    /// <summary>
+    /// The settings that <paramref name="value"/> gives by runsettings name (Enabled, Isolation, Parallel, TestTimeout,
+    /// Timeout, AllowUnsandboxed; null when unsaid), checked; a wrong value is SBX5026 naming the setting as
+    /// <paramref name="syntax"/> writes it (runsettings, or Microsoft.Testing.Platform's command-line options).
+    /// </summary>
+    public static RunSandboxSettings From(Func<string, string?> value, Func<string, string, string> syntax, Func<string, string?> environment, string disabledBySetting)
+    {
+        string Name(string setting) => syntax(setting, "").TrimEnd('=', ' ');
+        var enabled = Bool(value("Enabled"), "Enabled", syntax);
+        var isolation = value("Isolation")?.ToLowerInvariant();
         if (isolation is not null && !SandboxSettings.Isolations.Contains(isolation))
         {
-            throw Bad("Sandbox.Isolation", $"'{Value("Isolation")}' is not an isolation", "use assembly, class or test");
+            throw Bad(Name("Isolation"), $"'{value("Isolation")}' is not an isolation", "use assembly, class or test");
         }
         int? parallel = null;
-        if (Value("Parallel") is { } p)
+        if (value("Parallel") is { } p)
         {
             parallel = int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
                 ? n
-                : throw Bad("Sandbox.Parallel", $"'{p}' is not a positive whole number", "give how many sandboxes may run at once, e.g. Sandbox.Parallel=4");
+                : throw Bad(Name("Parallel"), $"'{p}' is not a positive whole number", $"give how many sandboxes may run at once, e.g. {syntax("Parallel", "4")}");
         }
-        var testTimeout = Duration(Value("TestTimeout"), "Sandbox.TestTimeout");
-        var timeout = Duration(Value("Timeout"), "Sandbox.Timeout");
-        var allow = Bool(Value("AllowUnsandboxed"), "AllowUnsandboxed");
+        var testTimeout = Duration(value("TestTimeout"), "TestTimeout", syntax);
+        var timeout = Duration(value("Timeout"), "Timeout", syntax);
+        var allow = Bool(value("AllowUnsandboxed"), "AllowUnsandboxed", syntax);
 
         string? disabledBy = null;
         if (environment("SANDBOX_DISABLE") is "1" or "true")
@@ -80,7 +93,7 @@ internal sealed record RunSandboxSettings(
         }
         else if (enabled == false)
         {
-            disabledBy = "the runsettings' Sandbox.Enabled=false";
+            disabledBy = disabledBySetting;
         }
         return new(enabled, disabledBy, isolation, parallel, testTimeout, timeout, allow);
     }
@@ -125,18 +138,18 @@ internal sealed record RunSandboxSettings(
         return settings;
     }
 
-    private static bool? Bool(string? text, string name) => text?.ToLowerInvariant() switch
+    private static bool? Bool(string? text, string name, Func<string, string, string> syntax) => text?.ToLowerInvariant() switch
     {
         null => null,
         "true" or "1" => true,
         "false" or "0" => false,
-        _ => throw Bad("Sandbox." + name, $"'{text}' is not true or false", $"write Sandbox.{name}=true or Sandbox.{name}=false"),
+        _ => throw Bad(syntax(name, "").TrimEnd('=', ' '), $"'{text}' is not true or false", $"write {syntax(name, "true")} or {syntax(name, "false")}"),
     };
 
-    private static TimeSpan? Duration(string? text, string name) =>
+    private static TimeSpan? Duration(string? text, string name, Func<string, string, string> syntax) =>
         text is null ? null
         : Durations.TryParse(text, out var d) ? d
-        : throw Bad(name, $"'{text}' is not a duration", $"write e.g. {name}=30s, 1m30s, 500ms or 2.5 (seconds)");
+        : throw Bad(syntax(name, "").TrimEnd('=', ' '), $"'{text}' is not a duration", $"write e.g. {syntax(name, "30s")}, 1m30s, 500ms or 2.5 (seconds)");
 
     private static AdapterException Bad(string what, string problem, string fix) =>
         new(AdapterErrors.BadSetting, $"{what}: {problem}: {fix}");

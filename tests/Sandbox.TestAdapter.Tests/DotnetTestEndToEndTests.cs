@@ -10,7 +10,7 @@ namespace Sandbox.TestAdapter.Tests;
 public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTests.Runs>
 {
     private const string Secret = "SANDBOX_E2E_SECRET";
-    private const string Tests = """
+    private const string Tests = $$"""
         using Xunit;
         using Xunit.Abstractions;
         namespace Sample;
@@ -39,16 +39,7 @@ public sealed class DotnetTestEndToEndTests : IClassFixture<DotnetTestEndToEndTe
         {
             [Fact] public void Fails_fast() => Environment.FailFast("the test called FailFast");
         }
-        public class Memory
-        {
-            [Fact]
-            public void Needs_more_than_the_limit()
-            {
-                var blocks = new List<byte[]>();
-                for (var i = 0; i < 600; i++) { var b = new byte[1 << 20]; Array.Fill(b, (byte)1); blocks.Add(b); }
-                Assert.Equal(600, blocks.Count);
-            }
-        }
+        {{TestProject.NeedsMoreThanTheMemoryLimit}}
         """;
 
     private readonly Runs _runs;

@@ -9,78 +9,15 @@ namespace Sandbox.TestAdapter.Tests;
 /// `dotnet test` with a TRX logger, a summary that checks the expected outcomes), with the outcomes read back from the
 /// TRX. The listener must be gone afterwards, whatever happened.
 /// </summary>
+[Collection(SampleScriptRun.Collection)]
 public sealed partial class HermeticSampleTests : IClassFixture<HermeticSampleTests.SampleRun>
 {
     private readonly SampleRun _run;
 
     public HermeticSampleTests(SampleRun run) => _run = run;
 
-    /// <summary>run.sh, run once, into a results directory of its own.</summary>
-    public sealed class SampleRun : IDisposable
-    {
-        public SampleRun()
-        {
-            Results = Directory.CreateTempSubdirectory("sandbox-hermetic-sample-").FullName;
-            if (Privileged.SkipReason is not null)
-            {
-                return;
-            }
-            var psi = new ProcessStartInfo("bash") { WorkingDirectory = PackageFixture.RepoRoot };
-            psi.ArgumentList.Add(Path.Combine(PackageFixture.RepoRoot, "samples/HermeticTests/run.sh"));
-            psi.ArgumentList.Add("--results");
-            psi.ArgumentList.Add(Results);
-            psi.Environment.Remove("SANDBOX_DISABLE");
-            try
-            {
-                // On a timeout this kills run.sh's whole process tree, the listener with it.
-                Output = PackageFixture.Run(psi, TimeSpan.FromMinutes(10));
-            }
-            finally
-            {
-                ListenersLeft = KillListeners();
-            }
-        }
-
-        public string Results { get; }
-        public CommandResult? Output { get; }
-
-        /// <summary>Listener processes of this run that were still alive when run.sh had ended (and were killed then).</summary>
-        public int ListenersLeft { get; }
-
-        public string Trx => Path.Combine(Results, "hermetic.trx");
-
-        /// <summary>The port run.sh's listener had on the host's 127.0.0.1.</summary>
-        public int Port => int.Parse(File.ReadAllText(Path.Combine(Results, "listener.port")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-
-        /// <summary>
-        /// Kills what is left of this run's listener: a process whose command line names this run's results directory
-        /// (listener.py writes its port there), so nothing another run started is touched.
-        /// </summary>
-        private int KillListeners()
-        {
-            var killed = 0;
-            foreach (var (pid, cmdline) in HostProcesses.All())
-            {
-                if (cmdline.Contains("listener.py", StringComparison.Ordinal) && cmdline.Contains(Results, StringComparison.Ordinal))
-                {
-                    try
-                    {
-                        using var p = Process.GetProcessById(pid);
-                        p.Kill();
-                        p.WaitForExit(TimeSpan.FromSeconds(5));
-                        killed++;
-                    }
-                    catch (ArgumentException)
-                    {
-                        // ended by itself meanwhile
-                    }
-                }
-            }
-            return killed;
-        }
-
-        public void Dispose() => Directory.Delete(Results, recursive: true);
-    }
+    /// <summary>samples/HermeticTests/run.sh, run once, into a results directory of its own.</summary>
+    public sealed class SampleRun() : SampleScriptRun("samples/HermeticTests/run.sh");
 
     private CommandResult Output => _run.Output ?? throw new InvalidOperationException("run.sh did not run");
 
@@ -141,4 +78,74 @@ public sealed partial class HermeticSampleTests : IClassFixture<HermeticSampleTe
 
     [GeneratedRegex(@"peak memory [0-9]+(\.[0-9]+)? MiB")]
     private static partial Regex PeakMemory();
+}
+
+/// <summary>A sample's run.sh, run once, into a results directory of its own; the listener it starts must be gone afterwards.</summary>
+public abstract class SampleScriptRun : IDisposable
+{
+    /// <summary>The samples' scripts share artifacts/nuget, whose Sandbox packages each drops before its restore: one at a time.</summary>
+    public const string Collection = "sample scripts";
+
+    protected SampleScriptRun(string script)
+    {
+        Results = Directory.CreateTempSubdirectory("sandbox-hermetic-sample-").FullName;
+        if (Privileged.SkipReason is not null)
+        {
+            return;
+        }
+        var psi = new ProcessStartInfo("bash") { WorkingDirectory = PackageFixture.RepoRoot };
+        psi.ArgumentList.Add(Path.Combine(PackageFixture.RepoRoot, script));
+        psi.ArgumentList.Add("--results");
+        psi.ArgumentList.Add(Results);
+        psi.Environment.Remove("SANDBOX_DISABLE");
+        try
+        {
+            // On a timeout this kills run.sh's whole process tree, the listener with it.
+            Output = PackageFixture.Run(psi, TimeSpan.FromMinutes(10));
+        }
+        finally
+        {
+            ListenersLeft = KillListeners();
+        }
+    }
+
+    public string Results { get; }
+    public CommandResult? Output { get; }
+
+    /// <summary>Listener processes of this run that were still alive when run.sh had ended (and were killed then).</summary>
+    public int ListenersLeft { get; }
+
+    public string Trx => Path.Combine(Results, "hermetic.trx");
+
+    /// <summary>The port run.sh's listener had on the host's 127.0.0.1.</summary>
+    public int Port => int.Parse(File.ReadAllText(Path.Combine(Results, "listener.port")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Kills what is left of this run's listener: a process whose command line names this run's results directory
+    /// (listener.py writes its port there), so nothing another run started is touched.
+    /// </summary>
+    private int KillListeners()
+    {
+        var killed = 0;
+        foreach (var (pid, cmdline) in HostProcesses.All())
+        {
+            if (cmdline.Contains("listener.py", StringComparison.Ordinal) && cmdline.Contains(Results, StringComparison.Ordinal))
+            {
+                try
+                {
+                    using var p = Process.GetProcessById(pid);
+                    p.Kill();
+                    p.WaitForExit(TimeSpan.FromSeconds(5));
+                    killed++;
+                }
+                catch (ArgumentException)
+                {
+                    // ended by itself meanwhile
+                }
+            }
+        }
+        return killed;
+    }
+
+    public void Dispose() => Directory.Delete(Results, recursive: true);
 }

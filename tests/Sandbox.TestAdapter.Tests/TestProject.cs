@@ -17,6 +17,21 @@ internal static class TestProject
         }
         """;
 
+    /// <summary>A test class of the generated projects (xunit), Memory, whose test allocates 600 MiB: past the memory
+    /// limit the end-to-end tests give their sandbox.yaml (256 MiB), far below what a host without one has.</summary>
+    public const string NeedsMoreThanTheMemoryLimit = """
+        public class Memory
+        {
+            [Fact]
+            public void Needs_more_than_the_limit()
+            {
+                var blocks = new List<byte[]>();
+                for (var i = 0; i < 600; i++) { var b = new byte[1 << 20]; Array.Fill(b, (byte)1); blocks.Add(b); }
+                Assert.Equal(600, blocks.Count);
+            }
+        }
+        """;
+
     public static string SandboxReference(string version) => $"""<PackageReference Include="Sandbox.TestAdapter" Version="{version}" />""";
 
     /// <summary>Writes DIR/NAME.csproj (net10.0, Microsoft.NET.Test.Sdk unless <paramref name="vstest"/> is false,
@@ -73,6 +88,36 @@ public abstract class ComparedRuns : IDisposable
     {
         Packages.Dispose();
         GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Microsoft.Testing.Platform test applications, run as executables.</summary>
+internal static class TestApplication
+{
+    /// <summary>A global.json in <paramref name="root"/> with which `dotnet test` runs projects below it through
+    /// Microsoft.Testing.Platform (the .NET 10 SDK's switch).</summary>
+    public static void SelectMtpForDotnetTest(string root) =>
+        File.WriteAllText(Path.Combine(root, "global.json"), """{ "test": { "runner": "Microsoft.Testing.Platform" } }""");
+
+    /// <summary>The environment of a sandboxed run (SANDBOX_DISABLE removed) or an unsandboxed one (SANDBOX_DISABLE=1),
+    /// with <paramref name="tempDirectory"/> as TMPDIR, where the leak checks look for run directories.</summary>
+    public static Dictionary<string, string?> Environment(string tempDirectory, bool sandboxed) =>
+        new() { ["SANDBOX_DISABLE"] = sandboxed ? null : "1", ["TMPDIR"] = tempDirectory };
+
+    /// <summary>EXECUTABLE ARGS in <paramref name="workingDirectory"/>, with <paramref name="environment"/> added to (or,
+    /// for null values, removed from) this process's.</summary>
+    public static CommandResult Run(string workingDirectory, string executable, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(executable) { WorkingDirectory = workingDirectory };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
+        return PackageFixture.Run(psi, TimeSpan.FromMinutes(5));
     }
 }
 
