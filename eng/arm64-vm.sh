@@ -80,7 +80,7 @@ EOF
 fi
 flock -u 9
 
-# 2. The initramfs: busybox, the loader and libraries, sandbox, overlay.ko, the busybox rootfs and the two inits.
+# 2. The initramfs: busybox, the loader and libraries, sandbox and sandbox-build, overlay.ko, the busybox rootfs and the two inits.
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 initrd=$work/initrd
@@ -89,12 +89,18 @@ mkdir -p "$initrd"/{bin,sbin,usr/bin,usr/sbin,lib/aarch64-linux-gnu,lib/modules,
 cp "$pkgs/busybox" "$initrd/bin/busybox"
 cp "$pkgs"/lib/* "$initrd/lib/aarch64-linux-gnu/"
 ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$initrd/lib/ld-linux-aarch64.so.1"
-# Every library `sandbox` needs must be here: fail now, not with a loader error in the machine.
-for lib in $(LC_ALL=C readelf -d "$sandbox" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-  [ -e "$initrd/lib/aarch64-linux-gnu/$lib" ] || { echo "arm64-vm.sh: $sandbox needs $lib, which the initramfs lacks" >&2; exit 1; }
+# `sandbox spec` runs sandbox-build, which belongs beside sandbox.
+build=$(dirname "$sandbox")/sandbox-build
+[ -f "$build" ] || { echo "arm64-vm.sh: $build does not exist (sandbox spec runs it): eng/build.sh publishes both" >&2; exit 1; }
+# Every library the two need must be here: fail now, not with a loader error in the machine.
+for exe in "$sandbox" "$build"; do
+  for lib in $(LC_ALL=C readelf -d "$exe" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    [ -e "$initrd/lib/aarch64-linux-gnu/$lib" ] || { echo "arm64-vm.sh: $exe needs $lib, which the initramfs lacks" >&2; exit 1; }
+  done
 done
 cp "$sandbox" "$initrd/bin/sandbox"
-chmod 755 "$initrd/bin/sandbox"
+cp "$build" "$initrd/bin/sandbox-build"
+chmod 755 "$initrd/bin/sandbox" "$initrd/bin/sandbox-build"
 cp "$pkgs/overlay.ko" "$initrd/lib/modules/"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' >"$initrd/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' >"$initrd/etc/group"

@@ -7,7 +7,7 @@ namespace Sandbox.Build.Tasks.Tests;
 
 /// <summary>
 /// One boot of an emulated arm64 machine (eng/arm64-vm.sh: qemu-system-aarch64, TCG) whose init runs the package's
-/// tools/linux-arm64/sandbox: doctor, containers as root and as an ordinary user. What it printed is kept here for
+/// tools/linux-arm64/sandbox (with its sandbox-build): doctor, containers as root and as an ordinary user. What it printed is kept here for
 /// the tests of <see cref="Arm64MachineTests"/>, one a check.
 /// </summary>
 public sealed class Arm64Machine : IDisposable
@@ -22,9 +22,13 @@ public sealed class Arm64Machine : IDisposable
             var package = Assert.Single(Directory.GetFiles(Path.Combine(PackageFixture.RepoRoot, "artifacts/packages"), "Sandbox.Build.*.nupkg"));
             using (var zip = ZipFile.OpenRead(package))
             {
-                var entry = zip.GetEntry("tools/linux-arm64/sandbox");
-                Assert.True(entry is not null, $"{package} has no tools/linux-arm64/sandbox");
-                entry!.ExtractToFile(exe);
+                // sandbox-build too: `sandbox spec` runs it from beside sandbox.
+                foreach (var name in new[] { "sandbox", "sandbox-build" })
+                {
+                    var entry = zip.GetEntry($"tools/linux-arm64/{name}");
+                    Assert.True(entry is not null, $"{package} has no tools/linux-arm64/{name}");
+                    entry!.ExtractToFile(Path.Combine(_dir, name));
+                }
             }
             var psi = new ProcessStartInfo("bash") { ArgumentList = { Path.Combine(PackageFixture.RepoRoot, "eng/arm64-vm.sh"), exe, Path.Combine(_dir, "vm") } };
             // The script bounds the machine at 300 s and kills qemu then; this bound is for a first, uncached fetch.
