@@ -51,6 +51,11 @@ internal static class Commands
     public static int Run(string[] args)
     {
         var cl = CommandLine.Parse(args);
+        // Only `run` and a foreground `exec` forward signals (SignalForwarder); the others take them as any program does.
+        if (cl.Command is not ("run" or "exec") || (cl.Command is "exec" && cl.Has("--detach")))
+        {
+            SignalForwarder.Unblock();
+        }
         RuntimeLog.Configure(cl.Value("--log"), cl.Value("--log-format"));
         if (cl.Command is "version" || cl.Has("--version"))
         {

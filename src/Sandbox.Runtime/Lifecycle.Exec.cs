@@ -14,6 +14,8 @@ internal sealed unsafe partial class Lifecycle
     /// </summary>
     public int Exec(ExecOptions o, Func<OciConfig, OciProcess> process)
     {
+        // In the foreground, signals are passed on to the process (before any thread is started: see SignalForwarder).
+        using var signals = o.Detached ? null : SignalForwarder.Block();
         var record = store.Read(o.Id);
         var status = store.Status(record);
         if (status is not (OciStatus.Created or OciStatus.Running))
@@ -42,7 +44,6 @@ internal sealed unsafe partial class Lifecycle
             {
                 throw Stopped(o.Id);
             }
-            IDisposable? forwarding = null;
             TerminalProxy? terminal = null;
             try
             {
@@ -54,23 +55,21 @@ internal sealed unsafe partial class Lifecycle
                     {
                         CgroupFiles.Write(dir, "cgroup.procs", text);
                     }
-                    forwarding = o.Detached ? null : ForwardSignals(p);
                 }, onListener: (p, listener) => TakeListener(config, plan, record, p, listener));
                 if (program.TakeConsoleSocket() is var console && console >= 0)
                 {
                     terminal = TerminalProxy.Start(console);
                 }
                 WritePidFile(o.PidFile, pid);
-                if (o.Detached)
+                if (signals is null)
                 {
                     return 0;
                 }
-                var (exitStatus, _) = Wait(pid);
+                var (exitStatus, _) = signals.WaitFor(pid, terminal);
                 return Libc.WifExited(exitStatus) ? Libc.WexitStatus(exitStatus) : 128 + Libc.WtermSig(exitStatus);
             }
             finally
             {
-                forwarding?.Dispose();
                 terminal?.Dispose();
             }
         }

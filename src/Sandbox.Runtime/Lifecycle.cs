@@ -20,13 +20,15 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     public int Run(LaunchOptions o, string? pidFile, byte[]? configOverride = null)
     {
         var caller = (int)LibC.getppid();
+        // Before any thread is started: every thread started from here on inherits the mask.
+        using var signals = SignalForwarder.Block();
         try
         {
-            return RunContainer(o, pidFile, configOverride);
+            return RunContainer(o, pidFile, configOverride, signals);
         }
         finally
         {
-            if (o.RemoveIfOrphaned is { } dir && CallerGone(caller))
+            if (o.RemoveIfOrphaned is { } dir && CallerGone(caller, signals.TerminationForwarded))
             {
                 RemoveCallersDirectory(dir);
             }
@@ -38,7 +40,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// few seconds to go: a caller that ends on the same signal may not live to clean up after this run, and a caller
     /// that survives it only waits a little longer for this run to end.
     /// </summary>
-    private static bool CallerGone(int caller)
+    private static bool CallerGone(int caller, bool terminationForwarded)
     {
         var until = Environment.TickCount64 + (terminationForwarded ? 5000 : 0);
         while ((int)LibC.getppid() == caller && Environment.TickCount64 < until)
@@ -47,9 +49,6 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
         return (int)LibC.getppid() != caller;
     }
-
-    /// <summary>Set once SIGINT, SIGTERM or SIGHUP was passed on to the container.</summary>
-    private static volatile bool terminationForwarded;
 
     /// <summary>
     /// Removes <paramref name="dir"/> for a caller that died: only a real directory (not a link) of this user's,
@@ -83,7 +82,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
     }
 
-    private int RunContainer(LaunchOptions o, string? pidFile, byte[]? configOverride)
+    private int RunContainer(LaunchOptions o, string? pidFile, byte[]? configOverride, SignalForwarder signals)
     {
         store.CollectStale();
         var (config, bytes) = configOverride is null
@@ -97,7 +96,6 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         var plan = ContainerPlanner.Build(config, o, host);
         var record = Claim(o, config, bytes);
         var launched = false;
-        IDisposable? forwarding = null;
         TerminalProxy? terminal = null;
         ICgroup? cgroup = null;
         SeccompSupervisor? supervisor = null;
@@ -125,16 +123,15 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
                 using var program = ChildProgram.Create(plan);
-                // Signals are forwarded from the moment the child exists: a TERM sent to `sandbox run` just after
-                // the program started must reach the program, not kill sandbox. It joins its cgroup before it goes on
-                // (on v2 it is born there, by CLONE_INTO_CGROUP).
+                // The forwarded signals have been blocked since the run began: one sent to `sandbox run` before the
+                // program started waits, and reaches the program once it runs (SignalForwarder.WaitFor). The child
+                // joins its cgroup before it goes on (on v2 it is born there, by CLONE_INTO_CGROUP).
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, inCgroup) =>
                 {
                     if (!inCgroup)
                     {
                         cgroup?.AddProcess(p);
                     }
-                    forwarding = ForwardSignals(p);
                 }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
                 if (program.TakeConsoleSocket() is var console && console >= 0)
                 {
@@ -181,7 +178,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             {
                 WatchParent(() => KillContainer(3));
             }
-            var (status, rusage) = Wait(pid);
+            var (status, rusage) = signals.WaitFor(pid, terminal);
             var wall = started.Elapsed;
             lock (teardown)
             {
@@ -230,7 +227,6 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
         finally
         {
-            forwarding?.Dispose();
             terminal?.Dispose();
             supervisor?.Dispose();
             if (cgroup is not null)
@@ -790,46 +786,5 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         while (Libc.Wait4Blocking(-1, &status, Libc.WNOHANG, null) > 0)
         {
         }
-    }
-
-    /// <summary>Waits for the container's first process; its rusage covers the children it waited for too.</summary>
-    private static (int Status, Rusage Usage) Wait(int pid)
-    {
-        int status;
-        Rusage usage;
-        while (Libc.Wait4Blocking(pid, &status, 0, &usage) < 0)
-        {
-            if (Libc.Errno != Libc.EINTR)
-            {
-                throw new SandboxException(ErrorCodes.Io, $"wait for {pid}: {Libc.Describe(Libc.Errno)}", "report this as a bug");
-            }
-        }
-        return (status, usage);
-    }
-
-    /// <summary>Passes the signals a terminal or a supervisor sends `sandbox run` on to the container.</summary>
-    private static IDisposable ForwardSignals(int pid)
-    {
-        var regs = new List<PosixSignalRegistration>();
-        foreach (var (signal, number) in new[]
-                 {
-                     (PosixSignal.SIGINT, Libc.SIGINT), (PosixSignal.SIGTERM, Libc.SIGTERM),
-                     (PosixSignal.SIGHUP, Libc.SIGHUP), (PosixSignal.SIGQUIT, Libc.SIGQUIT),
-                     ((PosixSignal)Libc.SIGUSR1, Libc.SIGUSR1), ((PosixSignal)12, 12),
-                 })
-        {
-            regs.Add(PosixSignalRegistration.Create(signal, c =>
-            {
-                c.Cancel = true;
-                terminationForwarded |= number is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
-                LibC.kill(pid, number);
-            }));
-        }
-        return new Registrations(regs);
-    }
-
-    private sealed class Registrations(List<PosixSignalRegistration> regs) : IDisposable
-    {
-        public void Dispose() => regs.ForEach(r => r.Dispose());
     }
 }

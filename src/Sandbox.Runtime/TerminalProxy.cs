@@ -8,14 +8,14 @@ namespace Sandbox.Runtime;
 /// `sandbox run` of a process with `terminal: true` and no --console-socket, as runc runs it: the runtime receives the
 /// pty master itself and joins it to its own stdio (stdin to the terminal, the terminal to stdout), with its own
 /// terminal, if stdin is one, in raw mode (keys such as Ctrl+C reach the container's terminal, whose line discipline
-/// signals the container's foreground processes) and its size passed on, also when it changes (SIGWINCH).
+/// signals the container's foreground processes) and its size passed on, also when it changes (SIGWINCH, which
+/// SignalForwarder takes).
 /// </summary>
 internal sealed unsafe class TerminalProxy : IDisposable
 {
     private readonly int _master;
     private readonly Thread _output;
     private readonly termios* _saved;
-    private readonly PosixSignalRegistration? _resize;
     private bool _disposed;
 
     private TerminalProxy(int master)
@@ -36,11 +36,6 @@ internal sealed unsafe class TerminalProxy : IDisposable
                 _saved = null;
             }
             CopySize();
-            _resize = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, c =>
-            {
-                c.Cancel = true;
-                CopySize();
-            });
         }
         // The output ends when every holder of the slave is gone (read gives EIO); the input when stdin ends.
         _output = new Thread(() => Copy(master, 1)) { IsBackground = true, Name = "terminal output" };
@@ -64,7 +59,8 @@ internal sealed unsafe class TerminalProxy : IDisposable
         }
     }
 
-    private void CopySize()
+    /// <summary>Gives the container's terminal the size of this one's (again on SIGWINCH: SignalForwarder.WaitFor).</summary>
+    public void CopySize()
     {
         winsize size;
         if (LibC.ioctl(0, LibC.TIOCGWINSZ, &size) == 0)
@@ -115,7 +111,6 @@ internal sealed unsafe class TerminalProxy : IDisposable
         }
         _disposed = true;
         _output.Join(TimeSpan.FromSeconds(1));
-        _resize?.Dispose();
         if (_saved is not null)
         {
             LibC.tcsetattr(0, (int)LibC.TCSANOW, _saved);

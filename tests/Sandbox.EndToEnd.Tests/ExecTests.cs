@@ -76,6 +76,16 @@ public partial class ExecTests
         Assert.Equal(128 + 9, b.Cli(["exec", b.Id, "sh", "-c", "kill -9 $$"]).ExitCode);
     }
 
+    /// <summary>A foreground exec forwards signals as `run` does, and its process starts with none blocked or ignored.</summary>
+    [PrivilegedFact]
+    public void A_foreground_process_starts_with_no_signal_blocked_or_ignored_and_gets_every_forwarded_signal()
+    {
+        using var b = new TestBundle();
+        StartSleeper(b, b.Global);
+        SignalForwardingProbe.AssertEmptyMask(b.Cli(["exec", b.Id, .. SignalForwardingProbe.ShowMask]));
+        SignalForwardingProbe.Check(b.Global.Concat(["exec", b.Id, "sh", "-c", SignalForwardingProbe.Script]));
+    }
+
     [PrivilegedFact]
     public void Flags_change_the_containers_process_and_a_process_file_replaces_it()
     {

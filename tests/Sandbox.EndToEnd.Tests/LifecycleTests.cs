@@ -128,6 +128,21 @@ public class LifecycleTests
         Assert.Empty(b.StateEntries);
     }
 
+    /// <summary>
+    /// `sandbox run` blocks the signals it forwards (it takes them from a signalfd): the container's process must not
+    /// inherit that mask, and every one of them still reaches it.
+    /// </summary>
+    [PrivilegedFact]
+    public void The_container_starts_with_no_signal_blocked_or_ignored_and_gets_every_forwarded_signal()
+    {
+        using var b = new TestBundle();
+        SignalForwardingProbe.AssertEmptyMask(b.WithArgs(SignalForwardingProbe.ShowMask).Run());
+        b.Sh(SignalForwardingProbe.Script);
+        b.Write();
+        SignalForwardingProbe.Check(b.Global.Concat(["run", "--bundle", b.Dir, b.Id]));
+        Assert.Empty(b.StateEntries);
+    }
+
     [PrivilegedFact]
     public void When_sandbox_is_killed_the_container_dies_with_it_and_the_next_run_collects_its_state()
     {

@@ -55,7 +55,7 @@ public class KernelHeaderTests
         ["sizeof(struct open_how)"] = (ulong)sizeof(OpenHow), ["sizeof(struct statfs)"] = (ulong)sizeof(StatFs),
         ["offsetof(struct statfs, f_flags)"] = (ulong)Marshal.OffsetOf<StatFs>(nameof(StatFs.Flags)),
         ["sizeof(struct rusage)"] = (ulong)sizeof(Rusage), ["offsetof(struct rusage, ru_maxrss)"] = (ulong)Marshal.OffsetOf<Rusage>(nameof(Rusage.Maxrss)),
-        ["sizeof(siginfo_t)"] = (ulong)sizeof(SigInfo), ["sizeof(struct pollfd)"] = (ulong)sizeof(PollFd),
+        ["sizeof(siginfo_t)"] = (ulong)sizeof(SigInfo), ["sizeof(struct signalfd_siginfo)"] = (ulong)sizeof(SignalfdSiginfo), ["SFD_CLOEXEC"] = SFD_CLOEXEC, ["sizeof(struct pollfd)"] = (ulong)sizeof(PollFd),
         ["sizeof(struct ifreq)"] = (ulong)sizeof(IfReq), ["offsetof(struct ifreq, ifr_flags)"] = (ulong)Marshal.OffsetOf<IfReq>(nameof(IfReq.Flags)),
         ["sizeof(struct rlimit)"] = (ulong)sizeof(Rlimit), ["sizeof(struct __user_cap_data_struct)"] = (ulong)sizeof(CapData),
         ["sizeof(struct clone_args)"] = (ulong)sizeof(CloneArgs), ["CLONE_INTO_CGROUP"] = CloneArgs.CLONE_INTO_CGROUP,
@@ -184,6 +184,6 @@ public class KernelHeaderTests
         var names = Ours().Keys.Concat(LinuxNames.Capabilities).Concat(LinuxNames.Rlimits)
                 .Concat(["SYS_clone", "SYS_pivot_root", "SYS_openat2", "SYS_close_range", "SYS_capset", "SYS_capget", "SYS_pidfd_open", "SYS_setresuid", "SYS_setresgid", "SYS_setgroups", "SYS_clone3", "SYS_seccomp",
                     "SYS_mount_setattr", "SYS_landlock_create_ruleset", "SYS_landlock_add_rule", "SYS_landlock_restrict_self", "SYS_keyctl", "SYS_getcwd", "SYS_bpf"]);
-        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/prctl.h", "sys/personality.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h", "termios.h"], names);
+        return CProgram.Values(["stdio.h", "stddef.h", "errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mount.h", "sys/statvfs.h", "sys/statfs.h", "sys/stat.h", "sys/wait.h", "sys/signalfd.h", "sys/prctl.h", "sys/personality.h", "sys/resource.h", "sys/socket.h", "sys/ioctl.h", "sys/syscall.h", "sys/sysmacros.h", "poll.h", "net/if.h", "linux/capability.h", "linux/openat2.h", "linux/close_range.h", "linux/sched.h", "linux/seccomp.h", "linux/landlock.h", "linux/keyctl.h", "linux/bpf.h", "sys/uio.h", "termios.h"], names);
     }
 }
