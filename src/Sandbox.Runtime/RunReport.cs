@@ -82,6 +82,18 @@ internal sealed record RunReport
         }
     }
 
+    /// <summary>A named array of <paramref name="items"/>, each written as <see cref="Object"/> writes it.</summary>
+    internal static void Array<T>(Utf8JsonWriter w, string name, List<T> items, Action<Utf8JsonWriter, T> write)
+        where T : class
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            Object(w, item, write);
+        }
+        w.WriteEndArray();
+    }
+
     internal static void Number(Utf8JsonWriter w, string name, long? value)
     {
         if (value is { } v)
@@ -190,34 +202,24 @@ internal sealed record SeccompSummary
         w.WriteBoolean("filtered", Filtered);
         w.WriteBoolean("violationsRecorded", ViolationsRecorded);
         w.WriteString("note", Note);
-        w.WriteStartArray("denied");
-        foreach (var denied in Denied)
+        RunReport.Array(w, "denied", Denied, static (w, d) =>
         {
-            RunReport.Object(w, denied, static (w, d) =>
-            {
-                w.WriteStartObject();
-                w.WriteString("syscall", d.Syscall);
-                w.WriteNumber("errno", d.Errno);
-                w.WriteString("errnoName", d.ErrnoName);
-                w.WriteNumber("count", d.Count);
-                w.WriteEndObject();
-            });
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("blockedAddresses");
-        foreach (var blocked in BlockedAddresses)
+            w.WriteStartObject();
+            w.WriteString("syscall", d.Syscall);
+            w.WriteNumber("errno", d.Errno);
+            w.WriteString("errnoName", d.ErrnoName);
+            w.WriteNumber("count", d.Count);
+            w.WriteEndObject();
+        });
+        RunReport.Array(w, "blockedAddresses", BlockedAddresses, static (w, b) =>
         {
-            RunReport.Object(w, blocked, static (w, b) =>
-            {
-                w.WriteStartObject();
-                w.WriteString("syscall", b.Syscall);
-                w.WriteString("family", b.Family);
-                w.WriteString("address", b.Address);
-                w.WriteNumber("count", b.Count);
-                w.WriteEndObject();
-            });
-        }
-        w.WriteEndArray();
+            w.WriteStartObject();
+            w.WriteString("syscall", b.Syscall);
+            w.WriteString("family", b.Family);
+            w.WriteString("address", b.Address);
+            w.WriteNumber("count", b.Count);
+            w.WriteEndObject();
+        });
         w.WriteEndObject();
     }
 }
