@@ -2,11 +2,13 @@
 
 python3 suite.py generate TESTS.cs
     200 passing xunit tests (20 classes of 10) in namespace Bench; the same source for xunit v2 and v3.
-python3 suite.py pairs OUT.json N NAME_A COMMAND_A NAME_B COMMAND_B
-    runs the two commands alternately, N of each (A first in even rounds, B first in odd ones), each to the end with
-    its output discarded and a non-zero exit an error, and writes their wall times as hyperfine's --export-json does
-    (results: command, times, mean, stddev, min). The machine's load drifts over seconds: runs of one measured after
-    all runs of the other would charge the drift to one of them.
+python3 suite.py pairs OUT.json N NAME_A COMMAND_A NAME_B COMMAND_B [NAME_C COMMAND_C ...]
+    runs the commands in rounds, N rounds of one run each, the order rotated by one every round (A B C, B C A, C A B,
+    ...; with two, A first in even rounds, B first in odd ones), each to the end with its output discarded and a
+    non-zero exit an error, and writes their wall times as hyperfine's --export-json does (results: command, times,
+    mean, stddev, min). The machine's load drifts over seconds: runs of one measured after all runs of the other would
+    charge the drift to one of them. A command is split at spaces and run without a shell (`env X=1 cmd` sets a
+    variable).
 table(PATHS) (imported, PYTHONPATH=eng/bench)
     prints the commands of those hyperfine-style JSON files, a line each (median, mean, stddev, min), and returns
     them by name with their medians and fastest runs.
@@ -28,11 +30,14 @@ def generate(path):
             f.write("}\n")
 
 
-def pairs(out, n, name_a, command_a, name_b, command_b):
-    commands = {name_a: command_a, name_b: command_b}
-    times = {name_a: [], name_b: []}
+def pairs(out, n, *named_commands):
+    if len(named_commands) < 4 or len(named_commands) % 2:
+        sys.exit("suite.py pairs: give NAME COMMAND for two commands or more")
+    commands = dict(zip(named_commands[0::2], named_commands[1::2]))
+    names = list(commands)
+    times = {name: [] for name in names}
     for i in range(n):
-        for name in (name_a, name_b) if i % 2 == 0 else (name_b, name_a):
+        for name in names[i % len(names):] + names[:i % len(names)]:
             start = time.perf_counter()
             subprocess.run(commands[name].split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
             times[name].append(time.perf_counter() - start)
@@ -59,6 +64,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "generate":
         generate(sys.argv[2])
     elif sys.argv[1] == "pairs":
-        pairs(sys.argv[2], int(sys.argv[3]), *sys.argv[4:8])
+        pairs(sys.argv[2], int(sys.argv[3]), *sys.argv[4:])
     else:
         sys.exit(f"suite.py: unknown command {sys.argv[1]}")
