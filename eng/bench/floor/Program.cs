@@ -3,6 +3,9 @@
 // bound, /proc, a tmpfs /dev, pivot_root) and nothing else: no config to read, no state, no devices, no checks,
 // no error reporting. `floor` with no argument measures the runtime's own start and exit. What sandbox adds over
 // this is what sandbox costs; what this costs over bubblewrap is what C# on NativeAOT costs.
+// `floor ROOTFS [--bind SOURCE TARGET]... [--env NAME=VALUE]... [-- PROGRAM ARG...]` runs another program the same way,
+// with host directories bound at their targets (which must exist in ROOTFS) and that environment: build.sh runs the
+// .NET hello world in a sandbox.yaml bundle's rootfs with it, to compare overheads on the same program.
 using System.Runtime.InteropServices;
 
 #pragma warning disable CA1416 // Linux only, like everything in eng/bench
@@ -11,14 +14,34 @@ if (args.Length == 0)
 {
     return 0;
 }
-return Floor.Run(args[0]);
+return Floor.Run(args[0], args[1..]);
 
 internal static unsafe partial class Floor
 {
     private const long CloneFlags = 0x10000000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x00020000 | 0x02000000 | 17;
 
-    public static int Run(string rootfs)
+    public static int Run(string rootfs, string[] rest)
     {
+        var binds = new List<(nint Source, nint Target)>();
+        var env = new List<nint>();
+        var command = new List<nint>();
+        for (var i = 0; i < rest.Length; i++)
+        {
+            if (rest[i] == "--bind" && i + 2 < rest.Length)
+            {
+                binds.Add((Marshal.StringToHGlobalAnsi(rest[i + 1]), Marshal.StringToHGlobalAnsi("." + rest[i + 2])));
+                i += 2;
+            }
+            else if (rest[i] == "--env" && i + 1 < rest.Length)
+            {
+                env.Add(Marshal.StringToHGlobalAnsi(rest[++i]));
+            }
+            else if (rest[i] == "--")
+            {
+                command.AddRange(rest[(i + 1)..].Select(a => Marshal.StringToHGlobalAnsi(a)));
+                break;
+            }
+        }
         var root = Marshal.StringToHGlobalAnsi(rootfs);
         var proc = Marshal.StringToHGlobalAnsi("proc");
         var tmpfs = Marshal.StringToHGlobalAnsi("tmpfs");
@@ -27,9 +50,23 @@ internal static unsafe partial class Floor
         var slash = Marshal.StringToHGlobalAnsi("/");
         var name = Marshal.StringToHGlobalAnsi("floor");
         var lo = Marshal.StringToHGlobalAnsi("lo");
-        var program = Marshal.StringToHGlobalAnsi("/bin/true");
-        var argv = stackalloc nint[] { program, 0 };
-        var envp = stackalloc nint[] { 0 };
+        if (command.Count == 0)
+        {
+            command.Add(Marshal.StringToHGlobalAnsi("/bin/true"));
+        }
+        var program = command[0];
+        var argv = stackalloc nint[command.Count + 1];
+        for (var i = 0; i < command.Count; i++)
+        {
+            argv[i] = command[i];
+        }
+        argv[command.Count] = 0;
+        var envp = stackalloc nint[env.Count + 1];
+        for (var i = 0; i < env.Count; i++)
+        {
+            envp[i] = env[i];
+        }
+        envp[env.Count] = 0;
         var ifreq = stackalloc byte[40];
         var go = stackalloc int[2];
         if (Pipe2(go, 0x80000) != 0)
@@ -49,6 +86,10 @@ internal static unsafe partial class Floor
             Mount(0, slash, 0, 0x40000 | 0x4000, 0); // MS_REC | MS_PRIVATE
             Mount(root, root, 0, 0x1000 | 0x4000, 0); // MS_BIND | MS_REC
             Chdir(root);
+            foreach (var (source, target) in binds)
+            {
+                Mount(source, target, 0, 0x1000 | 0x4000, 0); // MS_BIND | MS_REC
+            }
             Mount(proc, proc, proc, 0, 0);
             Mount(tmpfs, dev, tmpfs, 2, 0);
             Syscall(155, dot, dot, 0, 0, 0, 0); // pivot_root(".", ".")
