@@ -55,9 +55,12 @@ internal static class SpecCommands
         }
         catch (SpecException e)
         {
-            var first = e.Errors[0];
-            throw new SandboxException(first.Code, string.Join("\n", e.Errors.Select(x => $"{x.Location}: {x.Code}: {x.Message}" + (x.Hint is null ? "" : $" (hint: {x.Hint})"))),
-                e.Errors.Count == 1 ? first.Hint : $"fix the {e.Errors.Count} problems listed above");
+            // As compilers print them: `sandbox.yaml:3:1: SBX4005: unknown key ...`, then the problem's hint.
+            throw new SandboxException(e.Errors[0].Code,
+                string.Join("\n", e.Errors.Select(x => $"{x.Location}: {x.Code}: {x.Message}" + (x.Hint is null ? "" : $"\n  hint: {x.Hint}"))))
+            {
+                Located = true,
+            };
         }
     }
 }

@@ -14,7 +14,14 @@ try
 }
 catch (SandboxException e)
 {
-    RuntimeLog.Error(e.Code, e.Message, e.Hint);
+    if (e.Located)
+    {
+        RuntimeLog.Listing(e.Message);
+    }
+    else
+    {
+        RuntimeLog.Error(e.Code, e.Message, e.Hint);
+    }
     code = e.Code == ErrorCodes.ExecFailed ? (e.Message.Contains("ENOENT", StringComparison.Ordinal) ? Lifecycle.ExecNotFoundExit : Lifecycle.ExecDeniedExit)
         : Commands.ErrorExit;
 }

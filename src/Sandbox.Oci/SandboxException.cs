@@ -17,5 +17,12 @@ public sealed class SandboxException : Exception
 
     public string? Hint { get; }
 
+    /// <summary>
+    /// The message is already a listing in the compilers' form, a line <c>file:line:col: SBXnnnn: message</c> per
+    /// problem, each followed by its own <c>  hint:</c> line: printed as it is, without the <c>sandbox: SBXnnnn:</c>
+    /// prefix that would repeat the first problem's code.
+    /// </summary>
+    public bool Located { get; init; }
+
     public override string ToString() => Hint is null ? $"{Code}: {Message}" : $"{Code}: {Message}\n  hint: {Hint}";
 }

@@ -49,6 +49,16 @@ internal static class RuntimeLog
         }
     }
 
+    /// <summary>An error that is a listing of located problems (<see cref="SandboxException.Located"/>): to stderr as it is, and to the log when there is one.</summary>
+    public static void Listing(string lines)
+    {
+        FdWriter.Error.WriteLine(lines);
+        if (_path is not null)
+        {
+            Append("error", lines);
+        }
+    }
+
     /// <summary>One log record, in the chosen format.</summary>
     internal static string Format(string level, string message, DateTime time, bool json)
     {

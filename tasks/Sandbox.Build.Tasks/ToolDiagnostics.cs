@@ -10,9 +10,11 @@ namespace Sandbox.Build.Tasks;
 internal sealed record ToolDiagnostic(string Code, string Message, string? File = null, int Line = 0, int Column = 0);
 
 /// <summary>
-/// Reads the stderr of `sandbox-build` (the forms of src/Sandbox.Cli/Program.cs and src/Sandbox.Spec/SpecErrors.cs):
+/// Reads the stderr of `sandbox-build` (the forms of src/Sandbox.Cli/Program.cs and src/Sandbox.Cli.Build/SpecCommands.cs):
 /// <c>sandbox: SBXnnnn: what failed</c> followed by <c>  hint: what to do</c>, and for sandbox.yaml every problem as
-/// <c>file:line:col: SBXnnnn: message (hint: ...)</c>, the first one after the <c>sandbox: SBXnnnn: </c> prefix.
+/// <c>file:line:col: SBXnnnn: message</c> followed by its own hint line. Earlier versions put the hint inline, <c>(hint:
+/// ...)</c>, the first problem after a <c>sandbox: SBXnnnn: </c> prefix, and ended with a summary hint: read too, and
+/// the summary dropped.
 /// </summary>
 internal static partial class ToolDiagnostics
 {
@@ -47,6 +49,10 @@ internal static partial class ToolDiagnostics
             {
                 found.Add(new ToolDiagnostic(located.Groups["code"].Value, located.Groups["message"].Value, located.Groups["file"].Value,
                     int.Parse(located.Groups["line"].Value, CultureInfo.InvariantCulture), int.Parse(located.Groups["col"].Value, CultureInfo.InvariantCulture)));
+                if (!located.Groups["message"].Value.Contains("(hint: ", StringComparison.Ordinal))
+                {
+                    hintTarget = found.Count - 1;
+                }
             }
             else if (prefixCode is not null)
             {

@@ -16,6 +16,24 @@ public class ToolDiagnosticsTests
     }
 
     [Fact]
+    public void Each_sandbox_yaml_problem_takes_the_hint_line_after_it()
+    {
+        var d = ToolDiagnostics.Parse([
+            "/home/me/app/sandbox.yaml:3:1: SBX4005: unknown key `hostnmae` at the top level",
+            "  hint: did you mean `hostname`?",
+            "/home/me/app/sandbox.yaml:12:5: SBX4009: `mounts[0].source` /home/me/app/dat does not exist",
+            "  hint: create the path",
+            "/home/me/app/sandbox.yaml:14:3: SBX4008: `limits.time` 30 has no unit",
+        ]);
+        Assert.Equal(
+            [
+                new ToolDiagnostic("SBX4005", "unknown key `hostnmae` at the top level (hint: did you mean `hostname`?)", "/home/me/app/sandbox.yaml", 3, 1),
+                new ToolDiagnostic("SBX4009", "`mounts[0].source` /home/me/app/dat does not exist (hint: create the path)", "/home/me/app/sandbox.yaml", 12, 5),
+                new ToolDiagnostic("SBX4008", "`limits.time` 30 has no unit", "/home/me/app/sandbox.yaml", 14, 3),
+            ], d);
+    }
+
+    [Fact]
     public void A_single_spec_problem_keeps_its_inline_hint_once()
     {
         var d = ToolDiagnostics.Parse([

@@ -229,6 +229,25 @@ public class BadInputTests
     }
 
     [PrivilegedFact]
+    public void Sandbox_yaml_problems_are_listed_as_compilers_list_them_each_code_once_each_with_its_hint()
+    {
+        using var b = new TestBundle();
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(b.Dir, "cache") };
+        var spec = Path.Combine(b.Dir, "sandbox.yaml");
+        File.WriteAllText(spec, "version: 1\nhostnmae: x\ncommand: [/bin/true]\nnetwork: bridge\n");
+        var r = SandboxHost.Run(["build", spec, "-o", Path.Combine(b.Dir, "out")], HangGuard, env: env);
+        Assert.True(r.ExitCode == 125, r.ToString());
+        var lines = r.Stderr.TrimEnd('\n').Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith($"{spec}:2:1: SBX4005: unknown key `hostnmae` at the top level", lines[0], StringComparison.Ordinal);
+        Assert.Equal("  hint: did you mean `hostname`?", lines[1]);
+        Assert.StartsWith($"{spec}:4:10: SBX4007: `network` is 'bridge'", lines[2], StringComparison.Ordinal);
+        Assert.StartsWith("  hint: ", lines[3], StringComparison.Ordinal);
+        Assert.Equal(1, r.Stderr.Split("SBX4005").Length - 1);
+        Assert.False(Directory.Exists(Path.Combine(b.Dir, "out")));
+    }
+
+    [PrivilegedFact]
     public void A_null_argument_is_refused_rather_than_cutting_argv_short()
     {
         using var b = new TestBundle();
