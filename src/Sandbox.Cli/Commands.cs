@@ -26,12 +26,12 @@ internal static class Commands
           features                      what this runtime implements (the runtime-spec features JSON)
           delete [--force] ID
           run [--bundle DIR] [--pid-file FILE] [--no-pivot] [--reaper] [--preserve-fds N] [--console-socket SOCKET]
-              [--timeout DURATION] [--report FILE] [--allow-unenforced] [--seccomp NAME|PATH] ID
+              [--timeout DURATION] [--report FILE] [--allow-unenforced] [--seccomp NAME|PATH] [--die-with-parent] ID
           spec [--bundle DIR] [--rootless]
 
         sandbox.yaml commands:
           build SPEC -o DIR             build the bundle SPEC describes into DIR; prints its digest
-          run --spec SPEC [ID] [-- CMD ARGS]
+          run --spec SPEC [--timeout DURATION] [--report FILE] [--die-with-parent] [ID] [-- CMD ARGS]
                                         build (or reuse, from the cache) and run in one step
           cache prune [--all]           remove cached bundles, layers and blobs unused for 7 days (or all)
 
@@ -83,7 +83,7 @@ internal static class Commands
         {
 #if SANDBOX_BUILD
             case "run" when cl.Value("--spec") is { Length: > 0 } spec:
-                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp");
+                cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp", "--die-with-parent");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "build":
                 cl.Allow("--output");
@@ -329,6 +329,7 @@ internal static class Commands
         {
             Id = id, Bundle = ".", NoPivot = cl.Has("--no-pivot"), Reaper = cl.Has("--reaper"), PreserveFds = Preserve(cl),
             Timeout = Timeout(cl), ReportPath = Report(cl), AllowUnenforced = cl.Has("--allow-unenforced"), SeccompOverride = cl.Value("--seccomp"),
+            DieWithParent = cl.Has("--die-with-parent"),
         };
     }
 #else

@@ -54,6 +54,36 @@ public class ParentWatchTests
     }
 
     [PrivilegedFact]
+    public void Run_spec_takes_die_with_parent_too()
+    {
+        using var b = new TestBundle();
+        var spec = Path.Combine(b.Dir, "sandbox.yaml");
+        File.WriteAllText(spec, $"version: 1\nfiles:\n  - source: {Path.Combine(SandboxHost.Rootfs, "bin/busybox")}\n    target: /bin/busybox\ncommand: [/bin/busybox, sleep, \"1000\"]\n");
+        var env = $"SANDBOX_CACHE={Path.Combine(b.Dir, "cache")}";
+        var pidFile = Path.Combine(b.Dir, "pid");
+        var run = $"env {env} {SandboxHost.Exe} --root {b.StateRoot} run --spec {spec} --die-with-parent --pid-file {pidFile} {b.Id}";
+        using var caller = Process.Start(new ProcessStartInfo("sh", ["-c", $"{run} & wait"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            SandboxHost.WaitUntil(() => (File.Exists(pidFile) && File.ReadAllText(pidFile).Length > 0) || caller.HasExited, TimeSpan.FromSeconds(60), "the container to start");
+            if (caller.HasExited)
+            {
+                Assert.Fail($"sandbox run --spec ended before its container started: {caller.StandardError.ReadToEnd()}");
+            }
+            var container = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+            caller.Kill();
+            caller.WaitForExit();
+            SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(container), TimeSpan.FromSeconds(10), "the container to end with its caller");
+            SandboxHost.WaitUntil(() => !b.StateEntries.Any(), TimeSpan.FromSeconds(10), "its state to go");
+            Assert.Null(SandboxHost.CgroupOf("pids", b.Id));
+        }
+        finally
+        {
+            b.Cli(["delete", "--force", b.Id]);
+        }
+    }
+
+    [PrivilegedFact]
     public void A_caller_that_is_still_there_keeps_its_directory()
     {
         using var b = new TestBundle();
