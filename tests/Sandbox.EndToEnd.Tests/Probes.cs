@@ -63,7 +63,7 @@ public static class Probes
 
     private static string Build()
     {
-        var dir = Directory.CreateTempSubdirectory("sandbox-probes-").FullName;
+        var dir = ProcessScratch.Create("sandbox-probes-");
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
         foreach (var (name, source) in Sources)
         {
@@ -71,7 +71,6 @@ public static class Probes
             File.WriteAllText(c, source);
             CProgram.Compile(c, Path.Combine(dir, name), "-static", "-O1");
         }
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true);
         return dir;
     }
 

@@ -31,14 +31,13 @@ public static class SandboxHost
     {
         var source = Path.Combine(RepoRoot, "artifacts/rootfs/busybox");
         Assert.True(File.Exists(Path.Combine(source, "bin/busybox")), $"{source} is missing: run eng/build.sh first");
-        var dir = Directory.CreateTempSubdirectory("sandbox-e2e-rootfs-").FullName;
+        var dir = ProcessScratch.Create("sandbox-e2e-rootfs-");
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
         using (var cp = Process.Start("cp", ["-a", source, Path.Combine(dir, "busybox")])!)
         {
             cp.WaitForExit();
             Assert.Equal(0, cp.ExitCode);
         }
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true);
         return Path.Combine(dir, "busybox");
     }
 

@@ -367,10 +367,8 @@ public unsafe class SeccompReportTests
 
     private static string Compile(string name, string source)
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"sandbox-helper-{name}-{Environment.ProcessId}");
-        Directory.CreateDirectory(dir);
+        var dir = ProcessScratch.Create($"sandbox-helper-{name}-"); // one per test process, not one per run left in /tmp
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ed);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true); // one per test process, not one per run left in /tmp
         var src = Path.Combine(dir, name + ".c");
         File.WriteAllText(src, source);
         var exe = Path.Combine(dir, name);

@@ -16,7 +16,7 @@ public class TerminalTests
     /// <summary>A console socket listener: prints the name sent with the master, types its second argument, then copies the terminal's output.</summary>
     private static string CompileReceiver()
     {
-        var dir = Directory.CreateTempSubdirectory("sandbox-recvtty-").FullName;
+        var dir = ProcessScratch.Create("sandbox-recvtty-");
         var source = Path.Combine(dir, "recvtty.c");
         File.WriteAllText(source, """
             #include <fcntl.h>
@@ -55,7 +55,6 @@ public class TerminalTests
             """);
         var exe = Path.Combine(dir, "recvtty");
         CProgram.Compile(source, exe);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, true);
         return exe;
     }
 
