@@ -86,7 +86,7 @@ internal static class Commands
                 cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "build":
-                cl.Allow("--output");
+                cl.Allow("--output", "--oci-layout", "--tag");
                 return SpecCommands.Build(cl, host, Write);
             case "cache" when cl.Operands is ["prune"]:
                 cl.Allow("--all");
