@@ -449,6 +449,8 @@ public sealed class BundleBuilder
             layer.Add(new LayerEntry(path, EntryKind.File, 0x1a4, _store.Ingest(Encoding.UTF8.GetBytes(content), 0x1a4)));
         }
         // Mount points and the working directory exist in the image, so a read-only root needs no changes at run time.
+        // A tmpfs mount point has the tmpfs's mode: runc (1.1) gives a tmpfs the mode of the directory it covers, which
+        // matters once the bundle is exported as an image.
         foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp", spec.WorkingDirectory }
                      .Concat(spec.Tmpfs.Select(t => t.ContainerPath))
                      .Concat(spec.Mounts.Where(m => Directory.Exists(m.HostPath)).Select(m => m.ContainerPath))
@@ -456,7 +458,8 @@ public sealed class BundleBuilder
         {
             if (dir != "/" && !layer.Contains(dir))
             {
-                layer.Add(new LayerEntry(dir.TrimEnd('/'), EntryKind.Directory, dir == "/tmp" ? 0x3ffu : 0x1edu));
+                var mode = spec.Tmpfs.FirstOrDefault(t => t.ContainerPath.TrimEnd('/') == dir.TrimEnd('/'))?.Mode ?? (dir == "/tmp" ? 0x3ffu : 0x1edu);
+                layer.Add(new LayerEntry(dir.TrimEnd('/'), EntryKind.Directory, mode));
             }
         }
         foreach (var m in spec.Mounts.Where(m => File.Exists(m.HostPath)))

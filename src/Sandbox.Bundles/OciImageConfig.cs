@@ -46,7 +46,8 @@ internal sealed record OciImageConfig(OciConfig Bundle, string User, string Bund
         foreach (var m in (Bundle.Mounts ?? []).Where(m => m.Type == "tmpfs" && m.Destination is not ("/dev" or "/dev/shm")))
         {
             o.Add("--tmpfs");
-            o.Add($"{m.Destination}:{string.Join(',', ["rw", .. m.Options ?? []])}");
+            // notmpcopyup: as in the bundle, the tmpfs starts empty; podman would copy the image's directory onto it.
+            o.Add($"{m.Destination}:{string.Join(',', ["rw", "notmpcopyup", .. m.Options ?? []])}");
         }
         if (Bundle.Linux?.Namespaces?.Any(n => n.Type == "network") == true)
         {

@@ -151,7 +151,7 @@ public sealed class OciImageLayoutTests : IDisposable
         var seccomp = JsonSerializer.Deserialize(labels.GetProperty("io.containers.seccomp.profile").GetString()!, OciSeccompJsonContext.Default.OciSeccomp)!;
         Assert.Equal("SCMP_ACT_ERRNO", seccomp.DefaultAction);
         Assert.Equal(
-            "--read-only --tmpfs /tmp:rw,nosuid,nodev,mode=1777,size=268435456 --tmpfs /work:rw,nosuid,nodev,mode=755,size=16777216 --network=none " +
+            "--read-only --tmpfs /tmp:rw,notmpcopyup,nosuid,nodev,mode=1777,size=268435456 --tmpfs /work:rw,notmpcopyup,nosuid,nodev,mode=755,size=16777216 --network=none " +
             "--hostname=exported --memory=67108864 --cpus=1.5 --pids-limit=64 --cap-drop=all --security-opt=no-new-privileges --seccomp-policy=image --env=TERM",
             labels.GetProperty("org.sandbox.podman-run-options").GetString());
         Assert.Contains(config.GetProperty("architecture").GetString(), new[] { "amd64", "arm64" });
