@@ -111,7 +111,7 @@ public sealed class BundleBuilder
     public BuiltBundle Build(SandboxSpec spec, string outDir)
     {
         using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
-        return Build(Plan(spec), Path.GetFullPath(outDir), TestSettingsFile.Serialize(spec));
+        return Build(Plan(spec), OutputPath(outDir), TestSettingsFile.Serialize(spec));
     }
 
     /// <summary>Builds into the cache, under the bundle's digest: what `sandbox run --spec` runs.</summary>
@@ -151,8 +151,12 @@ public sealed class BundleBuilder
         {
             _store.RecordLayer(l, l.Digest());
         }
-        return OciImageLayout.Write(layers, image, _store, Path.GetFullPath(dir), tag);
+        return OciImageLayout.Write(layers, image, _store, OutputPath(dir), tag);
     }
+
+    /// <summary>The full path without a trailing slash: `-o bundle/` would otherwise put the temporary directory into
+    /// the output instead of beside it, and the rename fail.</summary>
+    private static string OutputPath(string dir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
 
     /// <summary>
     /// Removes cached bundles unused for <paramref name="unusedFor"/>, then the layers and blobs nothing uses,

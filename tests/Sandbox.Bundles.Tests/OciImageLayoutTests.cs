@@ -182,8 +182,9 @@ public sealed class OciImageLayoutTests : IDisposable
         var spec = SpecIn("s");
         Export(spec, "image");
         File.WriteAllText(Path.Join(_dir, "s", "app", "app.txt"), "changed\n");
-        Export(spec, "image");
+        Export(spec, "image/");
         Assert.Equal(5, Directory.GetFiles(Path.Join(_dir, "image", "blobs", "sha256")).Length);
+        Assert.Equal(["blobs", "index.json", "oci-layout"], Directory.GetFileSystemEntries(Path.Join(_dir, "image")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
         var other = Directory.CreateDirectory(Path.Join(_dir, "other")).FullName;
         File.WriteAllText(Path.Join(other, "keep.txt"), "mine");
