@@ -123,7 +123,7 @@ internal sealed record OciImageConfig(OciConfig Bundle, string User, string Bund
             w.WriteStartObject("Labels");
             if (Bundle.Linux?.Seccomp is { } seccomp)
             {
-                w.WriteString(SeccompLabel, JsonSerializer.Serialize(seccomp, OciSeccompJsonContext.Default.OciSeccomp));
+                w.WriteString(SeccompLabel, Compact(JsonSerializer.SerializeToUtf8Bytes(seccomp, OciSeccompJsonContext.Default.OciSeccomp)));
             }
             w.WriteString(BundleDigestLabel, BundleDigest);
             w.WriteString(RunOptionsLabel, string.Join(' ', PodmanOptions()));
@@ -144,6 +144,18 @@ internal sealed record OciImageConfig(OciConfig Bundle, string User, string Bund
             w.WriteEndObject();
         }
         return buffer.ToArray();
+    }
+
+    /// <summary>The profile on one line: the seccomp context writes it indented, for people.</summary>
+    private static string Compact(byte[] json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, OciImageLayout.JsonOptions))
+        {
+            doc.RootElement.WriteTo(w);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     internal static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)

@@ -120,3 +120,39 @@ public sealed class OciLayoutTests(PodmanStore podman) : IClassFixture<PodmanSto
         Assert.Empty(podman.ContainerCgroups());
     }
 }
+
+/// <summary>
+/// The case the export is for: a .NET program whose runtime the bundle binds read-only from the host. Its image carries
+/// the installation in a layer of its own, and podman runs it with no host directory at all, with sandbox as runtime.
+/// </summary>
+public sealed class OciLayoutDotnetTests(PodmanStore podman, DotnetAppFixture app) : IClassFixture<PodmanStore>, IClassFixture<DotnetAppFixture>, IDisposable
+{
+    // Lowercase, as in OciLayoutTests: podman 4.3 names the pulled image after the layout's path.
+    private readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"sandbox-e2e-oci-dotnet-{Guid.NewGuid():N}")).FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [PrivilegedFact]
+    public void Podman_runs_the_exported_dotnet_image_without_the_host_installation()
+    {
+        var env = new Dictionary<string, string> { ["SANDBOX_CACHE"] = Path.Combine(_dir, "cache"), ["SANDBOX_PASSED"] = "yes" };
+        var expected = SandboxHost.Run(["--root", Path.Combine(_dir, "state"), "run", "--spec", app.Spec, "dotnet-hello"], TimeSpan.FromSeconds(60), env: env);
+        Assert.True(expected.ExitCode == 0, expected.ToString());
+
+        var layout = Path.Combine(_dir, "image");
+        var build = SandboxHost.Run(["build", app.Spec, "--oci-layout", layout], TimeSpan.FromSeconds(180), env: env);
+        Assert.True(build.ExitCode == 0, build.ToString());
+        var options = build.Stderr.Trim().Split(' ')[5..];
+        Assert.Equal($"oci:{layout}:latest", options[^1]);
+
+        var r = podman.Run(["run", "--rm", "--runtime", SandboxHost.Exe, "--cgroup-parent", podman.CgroupParent, .. options], stdin: null, env, TimeSpan.FromSeconds(300));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // The root's directories and the environment differ by what podman adds (/run, container=podman); the rest
+        // (the host name and user, no network, a read-only root, a writable /tmp, ICU) is the same.
+        static string[] Comparable(string output) => [.. output.Split('\n').Where(l => !l.StartsWith("dirs: ", StringComparison.Ordinal) && !l.StartsWith("env: ", StringComparison.Ordinal))];
+        Assert.Equal(Comparable(expected.Stdout), Comparable(r.Stdout));
+        Assert.StartsWith("hello from speccy as sandbox\n", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("env: ", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains(" SANDBOX_PASSED ", r.Stdout.Split('\n').Single(l => l.StartsWith("env: ", StringComparison.Ordinal)) + " ", StringComparison.Ordinal);
+    }
+}
