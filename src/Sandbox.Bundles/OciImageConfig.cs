@@ -97,68 +97,56 @@ internal sealed record OciImageConfig(OciConfig Bundle, string User, string Bund
     private string? Annotation(string key) => Bundle.Annotations?.GetValueOrDefault(key);
 
     /// <summary>The image config, given its layers' diff_ids and names (for `history`), in a fixed key order.</summary>
-    public byte[] Serialize(IReadOnlyList<(string Name, string DiffId)> layers)
+    public byte[] Serialize(IReadOnlyList<(string Name, string DiffId)> layers) => OciImageLayout.Json(w =>
     {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, OciImageLayout.JsonOptions))
+        w.WriteString("architecture", Architecture);
+        w.WriteString("os", "linux");
+        w.WriteStartObject("config");
+        w.WriteString("User", User);
+        WriteStrings(w, "Env", Bundle.Process?.Env ?? []);
+        WriteStrings(w, "Cmd", Bundle.Process?.Args ?? []);
+        w.WriteString("WorkingDir", Bundle.Process?.Cwd ?? "/");
+        if (WritableBinds.Any())
         {
-            w.WriteStartObject();
-            w.WriteString("architecture", Architecture);
-            w.WriteString("os", "linux");
-            w.WriteStartObject("config");
-            w.WriteString("User", User);
-            WriteStrings(w, "Env", Bundle.Process?.Env ?? []);
-            WriteStrings(w, "Cmd", Bundle.Process?.Args ?? []);
-            w.WriteString("WorkingDir", Bundle.Process?.Cwd ?? "/");
-            if (WritableBinds.Any())
+            w.WriteStartObject("Volumes");
+            foreach (var m in WritableBinds.OrderBy(m => m.Destination, StringComparer.Ordinal))
             {
-                w.WriteStartObject("Volumes");
-                foreach (var m in WritableBinds.OrderBy(m => m.Destination, StringComparer.Ordinal))
-                {
-                    w.WriteStartObject(m.Destination!);
-                    w.WriteEndObject();
-                }
+                w.WriteStartObject(m.Destination!);
                 w.WriteEndObject();
             }
-            w.WriteStartObject("Labels");
-            if (Bundle.Linux?.Seccomp is { } seccomp)
-            {
-                w.WriteString(SeccompLabel, Compact(JsonSerializer.SerializeToUtf8Bytes(seccomp, OciSeccompJsonContext.Default.OciSeccomp)));
-            }
-            w.WriteString(BundleDigestLabel, BundleDigest);
-            w.WriteString(RunOptionsLabel, string.Join(' ', PodmanOptions()));
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.WriteStartObject("rootfs");
-            w.WriteString("type", "layers");
-            WriteStrings(w, "diff_ids", layers.Select(l => l.DiffId));
-            w.WriteEndObject();
-            w.WriteStartArray("history");
-            foreach (var (name, _) in layers)
-            {
-                w.WriteStartObject();
-                w.WriteString("created_by", $"sandbox build: {name}");
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
             w.WriteEndObject();
         }
-        return buffer.ToArray();
-    }
+        w.WriteStartObject("Labels");
+        if (Bundle.Linux?.Seccomp is { } seccomp)
+        {
+            w.WriteString(SeccompLabel, Compact(JsonSerializer.SerializeToUtf8Bytes(seccomp, OciSeccompJsonContext.Default.OciSeccomp)));
+        }
+        w.WriteString(BundleDigestLabel, BundleDigest);
+        w.WriteString(RunOptionsLabel, string.Join(' ', PodmanOptions()));
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteStartObject("rootfs");
+        w.WriteString("type", "layers");
+        WriteStrings(w, "diff_ids", layers.Select(l => l.DiffId));
+        w.WriteEndObject();
+        w.WriteStartArray("history");
+        foreach (var (name, _) in layers)
+        {
+            w.WriteStartObject();
+            w.WriteString("created_by", $"sandbox build: {name}");
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
 
     /// <summary>The profile on one line: the seccomp context writes it indented, for people.</summary>
     private static string Compact(byte[] json)
     {
         using var doc = JsonDocument.Parse(json);
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, OciImageLayout.JsonOptions))
-        {
-            doc.RootElement.WriteTo(w);
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+        return System.Text.Encoding.UTF8.GetString(OciImageLayout.JsonValue(doc.RootElement.WriteTo));
     }
 
-    internal static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    private static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)
     {
         w.WriteStartArray(name);
         foreach (var v in values)

@@ -113,14 +113,20 @@ internal static partial class OciImageLayout
         return blob;
     }
 
-    private static byte[] Json(Action<Utf8JsonWriter> body)
+    /// <summary>A JSON object, compact, with the properties <paramref name="body"/> writes in the order it writes them.</summary>
+    public static byte[] Json(Action<Utf8JsonWriter> body) => JsonValue(w =>
+    {
+        w.WriteStartObject();
+        body(w);
+        w.WriteEndObject();
+    });
+
+    public static byte[] JsonValue(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, OciImageLayout.JsonOptions))
+        using (var w = new Utf8JsonWriter(buffer, JsonOptions))
         {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
+            write(w);
         }
         return buffer.ToArray();
     }
