@@ -138,7 +138,7 @@ public sealed class BundleBuilder
         }
         using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
         var plan = Plan(spec);
-        var image = new OciImageConfig(plan.Config, $"{spec.Uid}:{spec.Gid}", plan.Digest);
+        var image = new OciImageConfig(plan.Config, $"{spec.Uid}:{spec.Gid}");
         var layers = new List<Layer>(plan.Layers);
         foreach (var m in image.ReadOnlyBinds)
         {
@@ -151,7 +151,7 @@ public sealed class BundleBuilder
         {
             _store.RecordLayer(l, l.Digest());
         }
-        return OciImageLayout.Write(layers, image, _store, OutputPath(dir), tag);
+        return OciImageLayout.Write(layers, image, _store, OutputPath(dir), tag, plan.Digest);
     }
 
     /// <summary>The full path without a trailing slash: `-o bundle/` would otherwise put the temporary directory into

@@ -12,11 +12,10 @@ namespace Sandbox.Bundles;
 /// time limit) under <see cref="RunOptionsLabel"/>. Read-only bind mounts are not here: the exporter copies them into
 /// layers of their own.
 /// </summary>
-internal sealed record OciImageConfig(OciConfig Bundle, string User, string BundleDigest)
+internal sealed record OciImageConfig(OciConfig Bundle, string User)
 {
     public const string SeccompLabel = "io.containers.seccomp.profile";
     public const string RunOptionsLabel = "org.sandbox.podman-run-options";
-    public const string BundleDigestLabel = "org.sandbox.bundle-digest";
 
     /// <summary>The mounts of host paths the container only reads: copied into the image (/sys is the engine's).</summary>
     public IEnumerable<OciMount> ReadOnlyBinds => Binds.Where(m => m.Options!.Contains("ro"));
@@ -121,7 +120,6 @@ internal sealed record OciImageConfig(OciConfig Bundle, string User, string Bund
         {
             w.WriteString(SeccompLabel, Compact(JsonSerializer.SerializeToUtf8Bytes(seccomp, OciSeccompJsonContext.Default.OciSeccomp)));
         }
-        w.WriteString(BundleDigestLabel, BundleDigest);
         w.WriteString(RunOptionsLabel, string.Join(' ', PodmanOptions()));
         w.WriteEndObject();
         w.WriteEndObject();

@@ -28,7 +28,9 @@ internal static partial class OciImageLayout
     /// <summary>Compact, and "+" in media types left as it is (the default encoder writes \u002B).</summary>
     public static JsonWriterOptions JsonOptions => new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static ExportedImage Write(IReadOnlyList<Layer> layers, OciImageConfig image, ContentStore store, string dir, string tag)
+    /// <param name="bundleDigest">The bundle's, for the caller to print: not in the image, since it differs between a
+    /// builder with root and one without (id maps, /sys), and the image does not.</param>
+    public static ExportedImage Write(IReadOnlyList<Layer> layers, OciImageConfig image, ContentStore store, string dir, string tag, string bundleDigest)
     {
         var parent = Path.GetDirectoryName(dir)!;
         Directory.CreateDirectory(parent);
@@ -67,7 +69,7 @@ internal static partial class OciImageLayout
             }));
             File.WriteAllBytes(Path.Combine(tmp, LayoutFile), Json(w => w.WriteString("imageLayoutVersion", "1.0.0")));
             BundleBuilder.SwapIntoPlace(tmp, dir, CheckReplaceable, store);
-            return new ExportedImage(dir, tag, manifest.Digest, image.BundleDigest,
+            return new ExportedImage(dir, tag, manifest.Digest, bundleDigest,
                 [.. image.PodmanOptions(), .. image.WritableBinds.Select(m => $"--volume={m.Source}:{m.Destination}")]);
         }
         finally

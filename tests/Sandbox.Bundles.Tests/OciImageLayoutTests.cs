@@ -54,8 +54,8 @@ public sealed class OciImageLayoutTests : IDisposable
         };
     }
 
-    private string Export(SandboxSpec spec, string dir, string cache = "cache") =>
-        new BundleBuilder(Path.Join(_dir, cache), 0, 0).ExportOciLayout(spec, Path.Join(_dir, dir), "exported:1.0").ManifestDigest;
+    private string Export(SandboxSpec spec, string dir, string cache = "cache", uint builderUid = 0) =>
+        new BundleBuilder(Path.Join(_dir, cache), builderUid, builderUid).ExportOciLayout(spec, Path.Join(_dir, dir), "exported:1.0").ManifestDigest;
 
     [Fact]
     public void Every_blob_matches_its_descriptor_and_every_diff_id_its_uncompressed_layer()
@@ -162,9 +162,10 @@ public sealed class OciImageLayoutTests : IDisposable
     public void The_same_inputs_give_the_same_bytes_anywhere_and_one_changed_byte_changes_them()
     {
         var a = Export(SpecIn("a"), "image-a");
-        // Another directory, another cache, inputs written later (other mtimes and inodes): the same image.
+        // Another directory, another cache, inputs written later (other mtimes and inodes), and a builder without root,
+        // whose bundle would map ids in a user namespace and bind /sys: the same image.
         Thread.Sleep(20);
-        var b = Export(SpecIn("b"), "image-b", cache: "cache-b");
+        var b = Export(SpecIn("b"), "image-b", cache: "cache-b", builderUid: 1000);
         var c = Export(SpecIn("c", "payloaD\n"), "image-c");
 
         Assert.Equal(a, b);
