@@ -31,11 +31,11 @@ internal static class Commands
 
         sandbox.yaml commands:
           build SPEC -o DIR             build the bundle SPEC describes into DIR; prints its digest
-          build SPEC --oci-layout DIR [--tag NAME]
-                                        export it as an OCI image layout (with -o too: both); docs/oci-image.md
           run --spec SPEC [ID] [-- CMD ARGS]
                                         build (or reuse, from the cache) and run in one step
           cache prune [--all]           remove cached bundles, layers and blobs unused for 7 days (or all)
+          build SPEC --oci-layout DIR [--tag NAME]
+                                        export the bundle as an OCI image layout (with -o: both); docs/oci-image.md
 
         Other commands:
           events --stats ID             live figures of a running container, from its cgroup (JSON)
