@@ -111,7 +111,7 @@ public sealed class BundleBuilder
     public BuiltBundle Build(SandboxSpec spec, string outDir)
     {
         using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
-        return Build(Plan(spec), Path.GetFullPath(outDir), TestSettingsFile.Serialize(spec));
+        return Build(Plan(spec), OutputPath(outDir), TestSettingsFile.Serialize(spec));
     }
 
     /// <summary>Builds into the cache, under the bundle's digest: what `sandbox run --spec` runs.</summary>
@@ -122,6 +122,41 @@ public sealed class BundleBuilder
         // No test.json: specs that differ only in `test:` or where they live share this bundle, and `run` ignores it.
         return Build(plan, CachedBundleDir(plan.Digest), testSettings: null);
     }
+
+    /// <summary>
+    /// Exports the spec's bundle as an OCI image layout at <paramref name="dir"/>, its image named <paramref name="tag"/>:
+    /// the bundle's layers, then one layer per read-only bind mount (the .NET installation of `base: dotnet`, each
+    /// read-only `mounts:` entry) holding a copy of what the container would see there, so the image needs no host
+    /// directory. What else config.json says is mapped by <see cref="OciImageConfig"/>.
+    /// </summary>
+    public ExportedImage ExportOciLayout(SandboxSpec spec, string dir, string tag)
+    {
+        if (!OciImageLayout.ValidTag(tag))
+        {
+            throw new SandboxException(ErrorCodes.Usage, $"--tag {tag}: not an image name an OCI layout can carry",
+                "use letters, digits and the separators . _ - : @ + / between them, e.g. --tag hello or --tag tests:1.0");
+        }
+        using var cacheLock = FileLock.Acquire(_store.LockPath, exclusive: false);
+        var plan = Plan(spec);
+        var image = new OciImageConfig(plan.Config, $"{spec.Uid}:{spec.Gid}");
+        var layers = new List<Layer>(plan.Layers);
+        foreach (var m in image.ReadOnlyBinds)
+        {
+            var layer = new Layer($"copy of the mount at {m.Destination}");
+            // What the bind mount shows: its source with symlinks resolved; symlinks inside it stay symlinks.
+            AddTree(layer, Resolve(m.Source!), m.Destination!);
+            layers.Add(layer);
+        }
+        foreach (var l in layers)
+        {
+            _store.RecordLayer(l, l.Digest());
+        }
+        return OciImageLayout.Write(layers, image, _store, OutputPath(dir), tag, plan.Digest);
+    }
+
+    /// <summary>The full path without a trailing slash: `-o bundle/` would otherwise put the temporary directory into
+    /// the output instead of beside it, and the rename fail.</summary>
+    private static string OutputPath(string dir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
 
     /// <summary>
     /// Removes cached bundles unused for <paramref name="unusedFor"/>, then the layers and blobs nothing uses,
@@ -195,7 +230,7 @@ public sealed class BundleBuilder
             File.WriteAllText(Path.Combine(tmp, OciConfigLoader.FileName), OciConfigLoader.Serialize(config) + "\n");
             File.WriteAllText(Path.Combine(tmp, DigestFile), digest + "\n");
             TestSettingsFile.Update(tmp, testSettings);
-            SwapIntoPlace(tmp, outDir);
+            SwapIntoPlace(tmp, outDir, CheckReplaceable, _store);
             return new BuiltBundle(outDir, digest, Reused: false);
         }
         finally
@@ -225,13 +260,14 @@ public sealed class BundleBuilder
     }
 
     /// <summary>
-    /// Puts the new bundle at <paramref name="outDir"/> in one atomic step: renameat2 with RENAME_NOREPLACE when
-    /// nothing is there, RENAME_EXCHANGE with an earlier bundle (which then sits at <paramref name="tmp"/> and is
-    /// removed with it). No lock is needed, so no lock file is left beside the output, and concurrent builds of one
-    /// output each swap in a whole bundle: the last one wins. Filesystems without these flags fall back to moving
-    /// the old bundle aside under a lock kept in the cache.
+    /// Puts the new bundle (or image layout) at <paramref name="outDir"/> in one atomic step: renameat2 with
+    /// RENAME_NOREPLACE when nothing is there, RENAME_EXCHANGE with an earlier one that
+    /// <paramref name="checkReplaceable"/> accepts (which then sits at <paramref name="tmp"/> and is removed with it).
+    /// No lock is needed, so no lock file is left beside the output, and concurrent builds of one output each swap in
+    /// a whole bundle: the last one wins. Filesystems without these flags fall back to moving the old bundle aside
+    /// under a lock kept in the cache.
     /// </summary>
-    private void SwapIntoPlace(string tmp, string outDir)
+    internal static void SwapIntoPlace(string tmp, string outDir, Action<string> checkReplaceable, ContentStore store)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -242,14 +278,14 @@ public sealed class BundleBuilder
             var errno = LibC.errno;
             if (errno == LibC.EINVAL)
             {
-                SwapUnderLock(tmp, outDir);
+                SwapUnderLock(tmp, outDir, checkReplaceable, store);
                 return;
             }
             if (errno != LibC.EEXIST)
             {
                 throw new SandboxException(ErrorCodes.Io, $"rename {tmp} to {outDir}: {Interop.Libc.Describe(errno)}", "check the output directory's permissions");
             }
-            CheckReplaceable(outDir);
+            checkReplaceable(outDir);
             if (Interop.Libc.Renameat2(LibC.AT_FDCWD, tmp, LibC.AT_FDCWD, outDir, Interop.Libc.RENAME_EXCHANGE) == 0)
             {
                 return; // the caller removes tmp, which now holds the old bundle
@@ -277,14 +313,14 @@ public sealed class BundleBuilder
     }
 
     /// <summary>The fallback for filesystems without renameat2 flags: the old bundle moves aside, under a lock in the cache.</summary>
-    private void SwapUnderLock(string tmp, string outDir)
+    private static void SwapUnderLock(string tmp, string outDir, Action<string> checkReplaceable, ContentStore store)
     {
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(outDir)))[..32];
-        using var swap = FileLock.Acquire(Path.Combine(_store.Root, "locks", key), exclusive: true);
+        using var swap = FileLock.Acquire(Path.Combine(store.Root, "locks", key), exclusive: true);
         string? old = null;
         if (FileStat.Of(outDir).Kind != FileKind.Missing)
         {
-            CheckReplaceable(outDir);
+            checkReplaceable(outDir);
             old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.{Guid.NewGuid():N}.old");
             Directory.Move(outDir, old);
         }
@@ -417,6 +453,8 @@ public sealed class BundleBuilder
             layer.Add(new LayerEntry(path, EntryKind.File, 0x1a4, _store.Ingest(Encoding.UTF8.GetBytes(content), 0x1a4)));
         }
         // Mount points and the working directory exist in the image, so a read-only root needs no changes at run time.
+        // A tmpfs mount point has the tmpfs's mode: runc (1.1) gives a tmpfs the mode of the directory it covers, which
+        // matters once the bundle is exported as an image.
         foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp", spec.WorkingDirectory }
                      .Concat(spec.Tmpfs.Select(t => t.ContainerPath))
                      .Concat(spec.Mounts.Where(m => Directory.Exists(m.HostPath)).Select(m => m.ContainerPath))
@@ -424,7 +462,8 @@ public sealed class BundleBuilder
         {
             if (dir != "/" && !layer.Contains(dir))
             {
-                layer.Add(new LayerEntry(dir.TrimEnd('/'), EntryKind.Directory, dir == "/tmp" ? 0x3ffu : 0x1edu));
+                var mode = spec.Tmpfs.FirstOrDefault(t => t.ContainerPath.TrimEnd('/') == dir.TrimEnd('/'))?.Mode ?? (dir == "/tmp" ? 0x3ffu : 0x1edu);
+                layer.Add(new LayerEntry(dir.TrimEnd('/'), EntryKind.Directory, mode));
             }
         }
         foreach (var m in spec.Mounts.Where(m => File.Exists(m.HostPath)))

@@ -8,20 +8,44 @@ namespace Sandbox.Cli;
 /// <summary>The commands that start from sandbox.yaml: build, run --spec, cache prune.</summary>
 internal static class SpecCommands
 {
-    /// <summary>`sandbox build sandbox.yaml -o DIR`: writes the bundle and prints its digest.</summary>
+    /// <summary>
+    /// `sandbox build sandbox.yaml [-o DIR] [--oci-layout DIR [--tag NAME]]`: writes the bundle, or exports it as an OCI
+    /// image layout, or both; prints the bundle's digest, then for the layout its image reference and manifest digest,
+    /// and on stderr the podman command that runs it as the bundle would run.
+    /// </summary>
     public static int Build(CommandLine cl, HostFacts host, Action<string> write)
     {
         if (cl.Operands.Count != 1)
         {
             throw new SandboxException(ErrorCodes.Usage, "`sandbox build` takes one sandbox.yaml", "e.g. `sandbox build sandbox.yaml -o bundle`");
         }
-        if (cl.Value("--output") is not { Length: > 0 } output)
+        var output = cl.Value("--output") is { Length: > 0 } o ? o : null;
+        var layout = cl.Value("--oci-layout") is { Length: > 0 } l ? l : null;
+        if (output is null && layout is null)
         {
-            throw new SandboxException(ErrorCodes.Usage, "`sandbox build` needs -o DIR", "name the directory the bundle goes to, e.g. `-o bundle`");
+            throw new SandboxException(ErrorCodes.Usage, "`sandbox build` needs -o DIR or --oci-layout DIR",
+                "name the directory the bundle goes to, e.g. `-o bundle`, or the OCI image layout, e.g. `--oci-layout image`");
+        }
+        if (cl.Value("--tag") is not null && layout is null)
+        {
+            throw new SandboxException(ErrorCodes.Usage, "--tag names the image of --oci-layout", "add --oci-layout DIR, or leave --tag out");
         }
         var spec = Load(cl.Operands[0]);
-        var built = new BundleBuilder(BundleBuilder.DefaultCacheRoot(), host.Uid, host.Gid).Build(spec, output);
-        write($"{built.Digest}\n");
+        var builder = new BundleBuilder(BundleBuilder.DefaultCacheRoot(), host.Uid, host.Gid);
+        if (output is not null)
+        {
+            write($"{builder.Build(spec, output).Digest}\n");
+        }
+        if (layout is not null)
+        {
+            var image = builder.ExportOciLayout(spec, layout, cl.Value("--tag") is { Length: > 0 } tag ? tag : "latest");
+            if (output is null)
+            {
+                write($"{image.BundleDigest}\n");
+            }
+            write($"oci:{image.Directory}:{image.Tag} {image.ManifestDigest}\n");
+            Console.Error.Write($"run it with: podman run {string.Join(' ', image.PodmanOptions)} oci:{image.Directory}:{image.Tag}\n");
+        }
         return 0;
     }
 

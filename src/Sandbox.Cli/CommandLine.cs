@@ -20,7 +20,7 @@ internal sealed class CommandLine
     [
         "--root", "--bundle", "-b", "--pid-file", "--preserve-fds", "--log", "--log-format", "--console-socket", "--spec",
         "--output", "--timeout", "--report", "--seccomp", "--repeat", "--remove-if-orphaned", "--format", "--resources", "-r",
-        "--process", "--cwd", "--env", "--user", "--cap",
+        "--process", "--cwd", "--env", "--user", "--cap", "--oci-layout", "--tag",
     ];
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)

@@ -34,6 +34,8 @@ internal static class Commands
           run --spec SPEC [--timeout DURATION] [--report FILE] [--die-with-parent] [ID] [-- CMD ARGS]
                                         build (or reuse, from the cache) and run in one step
           cache prune [--all]           remove cached bundles, layers and blobs unused for 7 days (or all)
+          build SPEC --oci-layout DIR [--tag NAME]
+                                        export the bundle as an OCI image layout (with -o: both); docs/oci-image.md
 
         Other commands:
           events --stats ID             live figures of a running container, from its cgroup (JSON)
@@ -86,7 +88,7 @@ internal static class Commands
                 cl.Allow("--spec", "--pid-file", "--no-pivot", "--reaper", "--preserve-fds", "--timeout", "--report", "--allow-unenforced", "--seccomp", "--die-with-parent");
                 return SpecCommands.Run(cl, host, life, spec, LaunchForSpec(cl), PidFile(cl));
             case "build":
-                cl.Allow("--output");
+                cl.Allow("--output", "--oci-layout", "--tag");
                 return SpecCommands.Build(cl, host, Write);
             case "cache" when cl.Operands is ["prune"]:
                 cl.Allow("--all");

@@ -47,4 +47,5 @@ public static class ErrorCodes
     public const string InputRefused = "SBX4027";
     public const string InputChanged = "SBX4028";
     public const string MountExposesCache = "SBX4029";
+    public const string OciLayoutExists = "SBX4030";
 }

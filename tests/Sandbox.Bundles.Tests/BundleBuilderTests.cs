@@ -42,6 +42,19 @@ public sealed class BundleBuilderTests : IDisposable
     }
 
     [Fact]
+    public void An_output_named_with_a_trailing_slash_is_built_and_rebuilt_in_place()
+    {
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var spec = SpecIn("s");
+        var outDir = Path.Join(_dir, "out") + "/";
+        Assert.Equal(Path.Join(_dir, "out"), builder.Build(spec, outDir).Directory);
+        File.WriteAllText(Path.Join(_dir, "s", "app.txt"), "new\n");
+        Assert.False(builder.Build(spec, outDir).Reused);
+        Assert.Equal("new\n", File.ReadAllText(Path.Join(outDir, "rootfs/app/app.txt")));
+        Assert.Equal(["config.json", "digest", "rootfs", "rootfs.manifest"], Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void An_unchanged_spec_reuses_the_bundle_and_a_changed_one_replaces_it_whole()
     {
         var builder = new BundleBuilder(Cache, 0, 0);

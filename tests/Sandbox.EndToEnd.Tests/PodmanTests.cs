@@ -431,16 +431,19 @@ public sealed class PodmanStore : IDisposable
     /// </summary>
     public RunResult Run(params string[] args) => Run(args, stdin: null);
 
-    public RunResult Run(string[] args, string? stdin)
+    /// <param name="env">Variables for podman besides its configuration's (the ones `--env NAME` passes on).</param>
+    /// <param name="timeout">60 s unless given: a pull of a large image takes longer.</param>
+    public RunResult Run(string[] args, string? stdin, IReadOnlyDictionary<string, string>? env = null, TimeSpan? timeout = null)
     {
         string[] podman = ["podman", "--tmpdir", Path.Combine(Dir, "tmp"), .. args];
+        var environment = env is null ? Configuration : Configuration.Concat(env).ToDictionary();
         if (stdin is null)
         {
-            return SandboxHost.Command(podman, TimeSpan.FromSeconds(60), Configuration);
+            return SandboxHost.Command(podman, timeout ?? TimeSpan.FromSeconds(60), environment);
         }
         var file = Path.Combine(Dir, "stdin");
         File.WriteAllText(file, stdin);
-        return SandboxHost.Command(["sh", "-c", "exec \"$@\" < \"$0\"", file, .. podman], TimeSpan.FromSeconds(60), Configuration);
+        return SandboxHost.Command(["sh", "-c", "exec \"$@\" < \"$0\"", file, .. podman], timeout ?? TimeSpan.FromSeconds(60), environment);
     }
 
     private static void Ok(RunResult r) => Assert.True(r.ExitCode == 0, r.ToString());
