@@ -163,8 +163,11 @@ internal sealed class AgentProcess : IDisposable
     /// <summary>
     /// Stops the agent and everything it started. A sandbox is stopped with `sandbox kill ID KILL`, so that `sandbox
     /// run` sees its container end, writes the RunReport (the figures of a test over its timeout) and cleans up as
-    /// after any run; killing `sandbox run` itself is the fallback, after which its container dies with it
-    /// (--die-with-parent, and its first process's parent-death signal). Unsandboxed, the agent's process tree.
+    /// after any run. While its container is still being made (a warm agent discarded as it starts), there is nothing
+    /// to kill yet: `sandbox run` gets SIGTERM, which it holds through the setup and passes on, and it ends as after
+    /// any run, so that it is still there to remove the run directory should testhost die meanwhile. Killing `sandbox
+    /// run` itself is the last resort, after which its container dies with it (--die-with-parent, and its first
+    /// process's parent-death signal), but the run directory waits for this process. Unsandboxed, the agent's tree.
     /// </summary>
     public void Kill()
     {
@@ -173,6 +176,10 @@ internal sealed class AgentProcess : IDisposable
             return;
         }
         if (_sandbox is not null && SandboxId is not null && SandboxRun.Command(_sandbox, "kill", SandboxId, "KILL") && _process.WaitForExit(TimeSpan.FromSeconds(10)))
+        {
+            return;
+        }
+        if (_sandbox is not null && !_process.HasExited && Interop.Libc.Kill(_process.Id, Interop.Libc.SIGTERM) == 0 && _process.WaitForExit(TimeSpan.FromSeconds(10)))
         {
             return;
         }

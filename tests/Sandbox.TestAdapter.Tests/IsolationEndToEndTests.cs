@@ -289,7 +289,7 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         }
         // What `sandbox run` does after its parent went takes a moment.
         var left = WaitUntil(TimeSpan.FromSeconds(20), () => Leftovers(ids));
-        Assert.True(left.Count == 0, $"left after {how}: {string.Join(", ", left)}\n{stdout.Result}{stderr.Result}");
+        Assert.True(left.Count == 0, $"left after {how}: {string.Join(", ", left)} (containers seen: {string.Join(" ", ids)})\n{stdout.Result}{stderr.Result}");
     }
 
     /// <summary>Ids of this project's containers in the state directory (their bundle is a per-run copy in its temporary directory).</summary>
@@ -321,7 +321,9 @@ public sealed partial class IsolationEndToEndTests : IClassFixture<IsolationEndT
         left.AddRange(ids.Where(id => Directory.Exists($"/run/sandbox/{id}")).Select(id => $"state directory {id}"));
         left.AddRange(Directory.EnumerateDirectories("/sys/fs/cgroup", "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3, IgnoreInaccessible = true })
             .Where(d => ids.Any(id => Path.GetFileName(d).EndsWith(id, StringComparison.Ordinal))).Select(d => $"cgroup {d}"));
-        left.AddRange(Directory.EnumerateDirectories(_project.TempDirectory, "sandbox-test-*").Select(d => $"run directory {d}"));
+        // What the directory holds says how far its run got (bundle, report.json, ...), should one be left.
+        left.AddRange(Directory.EnumerateDirectories(_project.TempDirectory, "sandbox-test-*")
+            .Select(d => $"run directory {d} ({string.Join(" ", Directory.EnumerateFileSystemEntries(d).Select(Path.GetFileName).Order(StringComparer.Ordinal))})"));
         left.AddRange(HostProcesses.All().Where(p => p.CommandLine.Contains(_project.Dir, StringComparison.Ordinal) || p.CommandLine.Contains(_project.TempDirectory, StringComparison.Ordinal))
             .Select(p => $"process {p.Pid} {p.CommandLine}"));
         return left;
