@@ -308,9 +308,9 @@ public sealed class BadInputEndToEndTests : IClassFixture<BadInputEndToEndTests.
         var user = "sbxbi" + Guid.NewGuid().ToString("N")[..8];
         var home = Directory.CreateTempSubdirectory("sandbox-badinput-user-").FullName;
         Assert.Equal(0, Command("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user).ExitCode);
+        var uid = Command("id", "-u", user).Output.Trim();
         try
         {
-            var uid = Command("id", "-u", user).Output.Trim();
             var gid = Command("id", "-g", user).Output.Trim();
             Assert.Equal(0, Command("chown", $"{uid}:{gid}", home).ExitCode);
             string[] asUser = ["setpriv", $"--reuid={uid}", $"--regid={gid}", "--clear-groups", "--"];
@@ -335,7 +335,8 @@ public sealed class BadInputEndToEndTests : IClassFixture<BadInputEndToEndTests.
         }
         finally
         {
-            Command("rm", "-rf", "--one-file-system", home);
+            // The user's state root too, which `sandbox doctor` and the adapter made (XDG_RUNTIME_DIR is unset).
+            Command("rm", "-rf", "--one-file-system", home, $"/tmp/sandbox-{uid}");
             Command("userdel", user);
         }
     }
