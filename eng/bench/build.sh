@@ -5,7 +5,8 @@
 #      root bound read-only; prints each tool's overhead over bare and the ratio of the two overheads.
 #   3. In the same run, the overhead of eng/bench/floor (the least a C# NativeAOT program does to run a program in
 #      the namespaces of the startup benchmark) over bare: on the same hello world, in the bundle's rootfs with the
-#      bundle's two bind mounts (.NET, the app) and environment (issue 11's target: sandbox's overhead <= 1.5x this),
+#      bundle's mounts (.NET, the app, /tmp, /sys, /dev/shm, /dev/mqueue) and environment (issue 11's target:
+#      sandbox's overhead <= 1.5x this),
 #      and on /bin/true in the busybox rootfs. The lower bound of any C# sandbox's overhead.
 # Needs root. Prints medians and ratios.
 set -euo pipefail
@@ -47,13 +48,16 @@ export SANDBOX_CACHE=$work/cache
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/build.json" \
   --prepare "rm -rf $work/cache $work/bundle" -n cold "$S build $work/sandbox.yaml -o $work/bundle" >/dev/null
 "$S" build "$work/sandbox.yaml" -o "$work/bundle" >/dev/null
-# The floor on the same program: the bundle's rootfs, its bind mounts and its environment; the program by its path
-# (the floor execs without a PATH search).
+# The floor on the same program: the bundle's rootfs, its mounts and its environment; the program by its path (the
+# floor execs without a PATH search).
 floor_hello="$F $work/bundle/rootfs$(python3 - "$work/bundle/config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 binds = "".join(f" --bind {m['source']} {m['destination']}" for m in c["mounts"] if m.get("type") == "bind")
-print(binds + "".join(f" --env {e}" for e in c["process"]["env"]), end="")
+# The other filesystems the bundle mounts; /proc and a tmpfs /dev the floor always mounts.
+other = "".join(f" --fs {m['type']} {m['destination']}" for m in c["mounts"]
+                if m.get("type") not in ("bind", "proc") and m["destination"] not in ("/proc", "/dev"))
+print(binds + other + "".join(f" --env {e}" for e in c["process"]["env"]), end="")
 PY
 ) -- $dotnet_root/dotnet /app/hello.dll"
 [ "$($floor_hello)" = hello ] || { echo "the floor did not run the hello world: $floor_hello" >&2; exit 1; }

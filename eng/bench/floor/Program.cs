@@ -3,9 +3,11 @@
 // bound, /proc, a tmpfs /dev, pivot_root) and nothing else: no config to read, no state, no devices, no checks,
 // no error reporting. `floor` with no argument measures the runtime's own start and exit. What sandbox adds over
 // this is what sandbox costs; what this costs over bubblewrap is what C# on NativeAOT costs.
-// `floor ROOTFS [--bind SOURCE TARGET]... [--env NAME=VALUE]... [-- PROGRAM ARG...]` runs another program the same way,
-// with host directories bound at their targets (which must exist in ROOTFS) and that environment: build.sh runs the
-// .NET hello world in a sandbox.yaml bundle's rootfs with it, to compare overheads on the same program.
+// `floor ROOTFS [--bind SOURCE TARGET]... [--fs TYPE TARGET]... [--env NAME=VALUE]... [-- PROGRAM ARG...]` runs another
+// program the same way, with host directories bound at their targets (which must exist in ROOTFS), filesystems of
+// those types (tmpfs, sysfs, mqueue) mounted at theirs after /proc and /dev (a target under /dev is made first), and
+// that environment: build.sh runs the .NET hello world in a sandbox.yaml bundle's rootfs with the bundle's mounts, to
+// compare overheads on the same program.
 using System.Runtime.InteropServices;
 
 #pragma warning disable CA1416 // Linux only, like everything in eng/bench
@@ -23,6 +25,7 @@ internal static unsafe partial class Floor
     public static int Run(string rootfs, string[] rest)
     {
         var binds = new List<(nint Source, nint Target)>();
+        var filesystems = new List<(nint Type, nint Target, bool UnderDev)>();
         var env = new List<nint>();
         var command = new List<nint>();
         for (var i = 0; i < rest.Length; i++)
@@ -30,6 +33,11 @@ internal static unsafe partial class Floor
             if (rest[i] == "--bind" && i + 2 < rest.Length)
             {
                 binds.Add((Marshal.StringToHGlobalAnsi(rest[i + 1]), Marshal.StringToHGlobalAnsi("." + rest[i + 2])));
+                i += 2;
+            }
+            else if (rest[i] == "--fs" && i + 2 < rest.Length)
+            {
+                filesystems.Add((Marshal.StringToHGlobalAnsi(rest[i + 1]), Marshal.StringToHGlobalAnsi("." + rest[i + 2]), rest[i + 2].StartsWith("/dev/", StringComparison.Ordinal)));
                 i += 2;
             }
             else if (rest[i] == "--env" && i + 1 < rest.Length)
@@ -92,6 +100,14 @@ internal static unsafe partial class Floor
             }
             Mount(proc, proc, proc, 0, 0);
             Mount(tmpfs, dev, tmpfs, 2, 0);
+            foreach (var (type, target, underDev) in filesystems)
+            {
+                if (underDev)
+                {
+                    Mkdir(target, 0x1ed);
+                }
+                Mount(type, target, type, 2, 0); // MS_NOSUID
+            }
             Syscall(155, dot, dot, 0, 0, 0, 0); // pivot_root(".", ".")
             Umount2(dot, 2);
             Chdir(slash);
@@ -119,6 +135,7 @@ internal static unsafe partial class Floor
     [DllImport("libc", EntryPoint = "syscall")] private static extern long Syscall(long n, long a, long b, long c, long d, long e, long f);
     [DllImport("libc", EntryPoint = "mount")] private static extern int Mount(nint source, nint target, nint type, ulong flags, nint data);
     [DllImport("libc", EntryPoint = "umount2")] private static extern int Umount2(nint target, int flags);
+    [DllImport("libc", EntryPoint = "mkdir")] private static extern int Mkdir(nint path, int mode);
     [DllImport("libc", EntryPoint = "chdir")] private static extern int Chdir(nint path);
     [DllImport("libc", EntryPoint = "execve")] private static extern int Execve(nint path, nint* argv, nint* envp);
     [DllImport("libc", EntryPoint = "sethostname")] private static extern int Sethostname(nint name, nint length);
