@@ -94,14 +94,18 @@ for k, v in res.items():
 s = med["sandbox"]
 if "sandbox-baseline" in med:
     print(f"sandbox - baseline = {s - med['sandbox-baseline']:.2f} ms   (the change, measured in this run)")
-print(f"sandbox / bwrap = {s / med['bwrap']:.2f}   (target <= 0.70)")
-print(f"sandbox / crun  = {s / med['crun']:.2f}")
+print(f"sandbox / floor = {s / med['floor']:.2f}   (target <= 1.5, issue 11)")
+print(f"sandbox / crun  = {s / med['crun']:.2f}   (target <= 0.75, issue 11)")
+print(f"sandbox / bwrap = {s / med['bwrap']:.2f}   (the first start-up issues' 0.70, re-aimed by issue 11 to the floor)")
 print(f"sandbox / runc  = {s / med['runc']:.2f}")
 sl = med["sandbox-limits"]
 print(f"limits add {sl - s:.2f} ms to sandbox's median (target <= 1 ms); sandbox-limits / runc-limits = {sl / med['runc-limits']:.2f} (target <= 0.50)")
 print(f"floor / bwrap   = {med['floor'] / med['bwrap']:.2f}   (the C# lower bound; NativeAOT start and exit alone: {med['nativeaot-empty']:.2f} ms, bare /bin/true {med['bare']:.2f} ms)")
 print(f"sandbox - floor = {s - med['floor']:.2f} ms   (what sandbox adds over the least a C# program can do)")
+rss = {}
 for label, path in (("sandbox", sys.argv[2]), ("floor", sys.argv[3]), ("bwrap", sys.argv[4])):
-    rss = sorted(int(x) for x in open(path).read().split())
-    print(f"{label} peak RSS: median {statistics.median(rss)/1024:.2f} MiB, max {rss[-1]/1024:.2f} MiB" + ("   (target <= 4 MiB)" if label == "sandbox" else ""))
+    values = sorted(int(x) for x in open(path).read().split())
+    rss[label] = statistics.median(values)
+    print(f"{label} peak RSS: median {rss[label]/1024:.2f} MiB, max {values[-1]/1024:.2f} MiB")
+print(f"peak RSS sandbox / floor = {rss['sandbox'] / rss['floor']:.2f}   (target <= 2, issue 11)")
 PY
