@@ -59,14 +59,31 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
             LibC.write(_wakeWrite, &b, 1);
             _thread.Join();
         }
+        // Most frequent first, then by name. Sorted by hand: OrderBy/ThenBy resolve generic virtual methods at run time
+        // in a NativeAOT binary (measured: 0.66 ms of every run with a report).
+        var denied = new List<KeyValuePair<(string Name, int Errno), long>>(_denied);
+        denied.Sort(static (a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value)
+            : string.CompareOrdinal(a.Key.Name, b.Key.Name) is var byName && byName != 0 ? byName : a.Key.Errno.CompareTo(b.Key.Errno));
+        var addresses = new List<KeyValuePair<(string Name, string Family, string Address), long>>(_addresses);
+        addresses.Sort(static (a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value)
+            : string.CompareOrdinal(a.Key.Address, b.Key.Address) is var byAddress && byAddress != 0 ? byAddress
+            : string.CompareOrdinal(a.Key.Name, b.Key.Name) is var byName && byName != 0 ? byName : string.CompareOrdinal(a.Key.Family, b.Key.Family));
+        var deniedCalls = new List<DeniedCall>(denied.Count);
+        foreach (var (key, count) in denied)
+        {
+            deniedCalls.Add(new DeniedCall { Syscall = key.Name, Errno = key.Errno, ErrnoName = Libc.ErrnoName(key.Errno), Count = count });
+        }
+        var blocked = new List<BlockedAddress>(addresses.Count);
+        foreach (var (key, count) in addresses)
+        {
+            blocked.Add(new BlockedAddress { Syscall = key.Name, Family = key.Family, Address = key.Address, Count = count });
+        }
         return new SeccompSummary
         {
             Filtered = true,
             ViolationsRecorded = true,
-            Denied = [.. _denied.OrderByDescending(d => d.Value).ThenBy(d => d.Key.Name, StringComparer.Ordinal)
-                .Select(d => new DeniedCall { Syscall = d.Key.Name, Errno = d.Key.Errno, ErrnoName = Libc.ErrnoName(d.Key.Errno), Count = d.Value })],
-            BlockedAddresses = [.. _addresses.OrderByDescending(a => a.Value).ThenBy(a => a.Key.Address, StringComparer.Ordinal)
-                .Select(a => new BlockedAddress { Syscall = a.Key.Name, Family = a.Key.Family, Address = a.Key.Address, Count = a.Value })],
+            Denied = deniedCalls,
+            BlockedAddresses = blocked,
         };
     }
 

@@ -330,7 +330,21 @@ internal sealed record SetupPlan
     public int PreserveFds { get; init; }
 
     /// <summary>The compiled filter, when there is one: its listener (if any) reaches the supervisor at launch.</summary>
-    public Sandbox.Seccomp.CompiledFilter? Seccomp => Steps.OfType<SeccompStep>().FirstOrDefault()?.Filter;
+    public Sandbox.Seccomp.CompiledFilter? Seccomp
+    {
+        get
+        {
+            // A loop, not OfType().FirstOrDefault(): LINQ's first use costs a start 0.3 ms (measured) in type checks.
+            for (var i = 0; i < Steps.Count; i++)
+            {
+                if (Steps[i] is SeccompStep s)
+                {
+                    return s.Filter;
+                }
+            }
+            return null;
+        }
+    }
 
     /// <summary>Why denials are not recorded although a report was asked for (null when they are, or no report).</summary>
     public string? SeccompNotRecorded { get; init; }

@@ -240,7 +240,7 @@ internal sealed class StateStore(string root)
     /// ever sees it half-deleted, without its state.json, and deletes it too, under this one's feet), then deleted. A
     /// `sandbox` that dies meanwhile leaves a claim of a dead process, which CollectStale removes.
     /// </summary>
-    public void Remove(string id)
+    public unsafe void Remove(string id)
     {
         var dir = Dir(id);
         var tomb = ClaimPath("removed-" + id);
@@ -252,8 +252,26 @@ internal sealed class StateStore(string root)
             }
             throw new SandboxException(ErrorCodes.Io, $"remove {dir}: rename: {Interop.Libc.Describe(e)}", "check --root");
         }
+        // The files a container's directory holds, by name; anything else there (an older version's) the long way.
+        // Directory.Delete's listing and per-entry checks cost every run about 0.2 ms (measured).
+        foreach (var name in ContainerFiles)
+        {
+            fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(Path.Combine(tomb, name) + "\0"))
+            {
+                LibC.unlink(p);
+            }
+        }
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(tomb + "\0"))
+        {
+            if (LibC.rmdir(p) == 0)
+            {
+                return;
+            }
+        }
         Directory.Delete(tomb, recursive: true);
     }
+
+    private static readonly string[] ContainerFiles = [RecordName, ConfigName, FifoName];
 
     /// <summary>
     /// Removes what crashed runs left: containers whose `sandbox run` died (their process died with it), and
