@@ -21,8 +21,6 @@ namespace Sandbox.Build.Tasks;
 [MSBuildMultiThreadableTask]
 public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
 {
-    private const string RunDirectoryPrefix = "run-";
-    private const string OwnerFile = "owner.pid";
     private const int StderrLinesShown = 10;
 
     private readonly ToolProcess _runner = new();
@@ -128,14 +126,21 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         {
             return false;
         }
-        JsonObject builtConfig;
+        JsonDocument builtConfig;
+        string digest;
         try
         {
-            builtConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json"))) as JsonObject ?? throw new JsonException("not an object");
+            digest = File.ReadAllText(Path.Combine(bundle, "digest")).Trim();
+            builtConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(bundle, "config.json")));
+            if (builtConfig.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                builtConfig.Dispose();
+                throw new JsonException("not an object");
+            }
         }
         catch (Exception e) when (e is IOException or JsonException)
         {
-            Report(new ToolDiagnostic(TaskErrorCodes.ToolUnusable, $"the bundle {bundle} that sandbox-build wrote has no readable config.json ({e.Message}) (hint: delete {intermediate} and build again)"));
+            Report(new ToolDiagnostic(TaskErrorCodes.ToolUnusable, $"the bundle {bundle} that sandbox-build wrote has no readable config.json and digest ({e.Message}) (hint: delete {intermediate} and build again)"));
             return false;
         }
 
@@ -144,7 +149,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         {
             for (var i = 0; i < (Reproducible ? 2 : 1); i++)
             {
-                if (RunOnce(tools, intermediate, bundle, builtConfig, step, environment, first: i == 0) is not { } run)
+                if (RunOnce(tools, intermediate, bundle, digest, builtConfig.RootElement, step, environment, first: i == 0) is not { } run)
                 {
                     return false;
                 }
@@ -162,8 +167,9 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         {
             foreach (var r in runs)
             {
-                RemoveRunDirectory(r.Sandbox.Directory);
+                r.Sandbox.Remove();
             }
+            builtConfig.Dispose();
         }
     }
 
@@ -193,15 +199,18 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
     }
 
     /// <summary>One run in a fresh run directory: null after logging why the step failed (its run directory removed).</summary>
-    private (StepSandbox, RunFigures, StepResults)? RunOnce(SandboxTools tools, string intermediate, string bundle, JsonObject builtConfig, StepDeclaration step,
+    private (StepSandbox, RunFigures, StepResults)? RunOnce(SandboxTools tools, string intermediate, string bundle, string digest, JsonElement builtConfig, StepDeclaration step,
         IReadOnlyList<KeyValuePair<string, string>> environment, bool first)
     {
-        var runDirectory = Directory.CreateDirectory(Path.Combine(intermediate, RunDirectoryPrefix + Guid.NewGuid().ToString("N")[..12])).FullName;
+        // The owner's pid is in the name, for the leftover collection: no file to write and remove.
+        var runDirectory = Directory.CreateDirectory(Path.Combine(intermediate,
+            string.Create(CultureInfo.InvariantCulture, $"{StepSandbox.RunDirectoryPrefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}"))).FullName;
+        StepSandbox? sandbox = null;
         var keep = false;
         try
         {
-            File.WriteAllText(Path.Combine(runDirectory, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-            var sandbox = StepSandbox.Prepare(runDirectory, bundle, builtConfig, step, ["/bin/sh", "-c", Command], environment);
+            sandbox = StepSandbox.Prepare(runDirectory, intermediate, bundle, digest, builtConfig, step, ["/bin/sh", "-c", Command], environment);
+            Log.LogMessage(MessageImportance.Low, "SandboxExec: the root scaffold {0} ({1})", sandbox.Scaffold, sandbox.ScaffoldMade ? "made" : "reused");
             var id = "sbx-exec-" + Guid.NewGuid().ToString("N")[..12];
             var psi = TaskEnvironment.GetProcessStartInfo();
             psi.FileName = tools.Sandbox;
@@ -300,7 +309,14 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         {
             if (!keep)
             {
-                RemoveRunDirectory(runDirectory);
+                if (sandbox is null)
+                {
+                    StepSandbox.RemoveDirectory(runDirectory);
+                }
+                else
+                {
+                    sandbox.Remove();
+                }
             }
         }
     }
@@ -319,7 +335,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
                 ["command"] = Command,
                 ["reproducible"] = figures.Count == 2,
                 ["outputs"] = new JsonArray([.. digests.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new JsonObject { ["path"] = d.Key, ["sha256"] = d.Value })]),
-                ["runs"] = new JsonArray([.. figures.Select(f => f.Report.DeepClone())]),
+                ["runs"] = new JsonArray([.. figures.Select(f => f.Report)]),
             };
             Directory.CreateDirectory(Path.GetDirectoryName(usageFile)!);
             File.WriteAllText(usageFile + ".tmp", usage.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -410,34 +426,27 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         }
     }
 
-    /// <summary>Removes the run directories of task processes that died before they could (the sandboxes die with their `sandbox run`).</summary>
+    /// <summary>
+    /// Removes the run directories of task processes that died before they could (the sandboxes die with their `sandbox
+    /// run`): run-PID-ID, or run-ID with an owner.pid file from an older version of the task. Root scaffolds are kept.
+    /// </summary>
     private static void CollectLeftovers(string intermediate)
     {
-        foreach (var dir in Directory.EnumerateDirectories(intermediate, RunDirectoryPrefix + "*"))
+        foreach (var dir in Directory.EnumerateDirectories(intermediate, StepSandbox.RunDirectoryPrefix + "*"))
         {
             try
             {
-                var owner = File.ReadAllText(Path.Combine(dir, OwnerFile)).Trim();
+                var name = Path.GetFileName(dir)[StepSandbox.RunDirectoryPrefix.Length..];
+                var owner = name.IndexOf('-', StringComparison.Ordinal) is > 0 and var dash ? name[..dash] : File.ReadAllText(Path.Combine(dir, "owner.pid")).Trim();
                 if (int.TryParse(owner, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
                 {
-                    RemoveRunDirectory(dir);
+                    StepSandbox.RemoveDirectory(dir);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // one being created right now (no owner file yet), or being removed
+                // an older one being created right now (no owner file yet), or one being removed
             }
-        }
-    }
-
-    private static void RemoveRunDirectory(string dir)
-    {
-        try
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
         }
     }
 

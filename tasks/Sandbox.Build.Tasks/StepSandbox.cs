@@ -1,80 +1,68 @@
-using System.Text.Json.Nodes;
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
 
 namespace Sandbox.Build.Tasks;
 
 /// <summary>
-/// The run directory of one SandboxExec run: a bundle whose config.json is the built bundle's with the step's command,
-/// environment and mounts, its root a scaffold of our own, the scratch directories the step writes to, and the
-/// RunReport. The built bundle is never changed: the runtime creates missing mount points in the root it is given, so
-/// the root is a directory of this run that mirrors the bundle's rootfs (its entries bind-mounted read-only, its
-/// symlinks copied) down to where a step's paths need new directories.
+/// The run directory of one SandboxExec run: it is the run's bundle, whose config.json is the built bundle's with the
+/// step's command, environment and mounts and a root scaffold (<see cref="RootScaffold"/>, shared, read-only) as its
+/// root; it also holds the scratch directories the step writes to (0/, 1/, ...) and the RunReport. The built bundle is
+/// never changed. Few entries, so that removing it costs little.
 /// </summary>
 internal sealed class StepSandbox
 {
     private static readonly string[] ReadOnlyBind = ["rbind", "ro", "nosuid", "nodev"];
     private static readonly string[] WritableBind = ["bind", "nosuid", "nodev"];
+    public const string RunDirectoryPrefix = "run-";
+    private const string ConfigFile = "config.json";
+    private const string ReportFile = "report.json";
 
-    private StepSandbox(string directory, IReadOnlyDictionary<string, string> scratch)
+    private StepSandbox(string directory, IReadOnlyDictionary<string, string> scratch, string scaffold, bool scaffoldMade)
     {
         Directory = directory;
         Scratch = scratch;
+        Scaffold = scaffold;
+        ScaffoldMade = scaffoldMade;
     }
 
-    /// <summary>The run directory; everything of the run is in it, and removing it removes the run.</summary>
+    /// <summary>The run directory; everything of the run but the shared scaffold is in it, and removing it removes the run.</summary>
     public string Directory { get; }
 
-    public string Bundle => Path.Combine(Directory, "bundle");
+    /// <summary>The bundle `sandbox run` is given: the run directory itself.</summary>
+    public string Bundle => Directory;
 
-    public string ReportPath => Path.Combine(Directory, "report.json");
+    public string ReportPath => Path.Combine(Directory, ReportFile);
 
     /// <summary>Each writable directory of the step (a path inside the sandbox, the same as on the host) and the host directory that holds what was written there.</summary>
     public IReadOnlyDictionary<string, string> Scratch { get; }
 
+    /// <summary>The root scaffold's directory (obj/sandbox-exec/root-KEY), and whether this run made it.</summary>
+    public string Scaffold { get; }
+
+    public bool ScaffoldMade { get; }
+
     /// <summary>
-    /// Writes the run directory: scratch directories owned by the sandbox's user, the root scaffold, and config.json
-    /// running <paramref name="args"/> with <paramref name="environment"/> added to the bundle's.
+    /// Writes the run directory: scratch directories owned by the sandbox's user, and config.json running
+    /// <paramref name="args"/> with <paramref name="environment"/> added to the bundle's, on the root scaffold of this
+    /// step and bundle in <paramref name="intermediate"/> (made when there is none yet).
     /// </summary>
-    public static StepSandbox Prepare(string runDirectory, string builtBundle, JsonObject builtConfig, StepDeclaration step,
+    /// <param name="builtConfig">The built bundle's config.json; <paramref name="digest"/> its digest file's text.</param>
+    public static StepSandbox Prepare(string runDirectory, string intermediate, string builtBundle, string digest, JsonElement builtConfig, StepDeclaration step,
         IReadOnlyList<string> args, IReadOnlyList<KeyValuePair<string, string>> environment)
     {
-        var config = (JsonObject)builtConfig.DeepClone();
-        var (uid, gid) = HostIds(config);
         var scratch = new Dictionary<string, string>(StringComparer.Ordinal);
-        var n = 0;
         foreach (var target in step.ScratchTargets)
         {
-            var dir = System.IO.Directory.CreateDirectory(Path.Combine(runDirectory, "scratch", (n++).ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
-            scratch[target] = dir;
+            scratch[target] = System.IO.Directory.CreateDirectory(Path.Combine(runDirectory, scratch.Count.ToString(CultureInfo.InvariantCulture))).FullName;
         }
         // The working directory is created where the step will see it: in the scratch directory that holds it.
         if (scratch.Keys.Where(t => step.WorkingDirectory == t || StepDeclaration.IsWithin(step.WorkingDirectory, t)).MaxBy(t => t.Length) is { } holder)
         {
             System.IO.Directory.CreateDirectory(scratch[holder] + step.WorkingDirectory[holder.Length..]);
         }
-        var root = System.IO.Directory.CreateDirectory(Path.Combine(runDirectory, "root")).FullName;
-        var rootfs = Path.GetFullPath(Path.Combine(builtBundle, (string?)config["root"]?["path"] ?? "rootfs"));
-        var builtMounts = config["mounts"] as JsonArray ?? [];
-        var builtDestinations = builtMounts.Select(m => (string?)m?["destination"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var mounts = new JsonArray();
-        Mirror(rootfs, root, "", [.. step.MountTargets, step.WorkingDirectory], builtDestinations, mounts);
-        foreach (var m in builtMounts)
-        {
-            mounts.Add(m!.DeepClone());
-        }
-        foreach (var (target, kind) in step.ScratchTargets.Select(t => (t, true)).Concat(step.Inputs.Select(i => (i, false))).OrderBy(m => m.Item1, StringComparer.Ordinal))
-        {
-            mounts.Add(Bind(kind ? scratch[target] : target, target, kind ? WritableBind : ReadOnlyBind));
-        }
-        config["mounts"] = mounts;
-        config["root"] = new JsonObject { ["path"] = root, ["readonly"] = true };
-        var process = config["process"] as JsonObject ?? [];
-        config["process"] = process;
-        process["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);
-        process["cwd"] = step.WorkingDirectory;
-        process["terminal"] = false;
-        process["env"] = new JsonArray([.. Environment(process["env"] as JsonArray, environment).Select(e => JsonValue.Create(e))]);
-
-        foreach (var dir in scratch.Values.Prepend(Path.Combine(runDirectory, "scratch")))
+        var (uid, gid) = HostIds(builtConfig);
+        foreach (var dir in scratch.Values)
         {
             // As root the sandbox's user is another uid, which must own the directories it writes to.
             if (Interop.Libc.Geteuid() == 0 && (uid != 0 || gid != 0))
@@ -82,65 +70,156 @@ internal sealed class StepSandbox
                 Interop.Libc.Chown(dir, uid, gid);
             }
         }
-        var bundle = System.IO.Directory.CreateDirectory(Path.Combine(runDirectory, "bundle")).FullName;
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        return new StepSandbox(runDirectory, scratch);
-    }
 
-    /// <summary>
-    /// Makes <paramref name="root"/>/<paramref name="relative"/> show what the bundle's rootfs has there. An entry that
-    /// holds a path the step needs is mirrored one level further down, so its new directories are made here; any
-    /// other directory or file is bind-mounted read-only from the rootfs (or, where the bundle mounts something, left
-    /// an empty mount point), and a symlink is copied.
-    /// </summary>
-    private static void Mirror(string rootfs, string root, string relative, IReadOnlyCollection<string> needed, HashSet<string> builtDestinations, JsonArray mounts)
-    {
-        foreach (var entry in new DirectoryInfo(Path.Combine(rootfs, relative)).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
+        var rootfs = Path.GetFullPath(Path.Combine(builtBundle, builtConfig.TryGetProperty("root", out var r) && r.ValueKind == JsonValueKind.Object
+            && r.TryGetProperty("path", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "rootfs"));
+        var builtMounts = builtConfig.TryGetProperty("mounts", out var m) && m.ValueKind == JsonValueKind.Array ? m : default;
+        var builtDestinations = new HashSet<string>(StringComparer.Ordinal);
+        if (builtMounts.ValueKind == JsonValueKind.Array)
         {
-            var inside = "/" + Path.Combine(relative, entry.Name);
-            var here = Path.Combine(root, relative, entry.Name);
-            if (entry.LinkTarget is { } link)
+            foreach (var mount in builtMounts.EnumerateArray())
             {
-                File.CreateSymbolicLink(here, link);
-            }
-            else if (entry is DirectoryInfo)
-            {
-                System.IO.Directory.CreateDirectory(here);
-                if (needed.Any(p => StepDeclaration.IsWithin(p, inside)))
+                if (mount.ValueKind == JsonValueKind.Object && mount.TryGetProperty("destination", out var d) && d.ValueKind == JsonValueKind.String)
                 {
-                    Mirror(rootfs, root, inside[1..], needed, builtDestinations, mounts);
-                }
-                else if (!builtDestinations.Contains(inside) && !needed.Contains(inside))
-                {
-                    mounts.Add(Bind(entry.FullName, inside, ReadOnlyBind));
-                }
-            }
-            else
-            {
-                File.WriteAllBytes(here, []);
-                if (!builtDestinations.Contains(inside) && !needed.Contains(inside))
-                {
-                    mounts.Add(Bind(entry.FullName, inside, ReadOnlyBind));
+                    builtDestinations.Add(d.GetString()!);
                 }
             }
         }
+        // The binds are computed every time (a walk of the rootfs's top), the files only when the scaffold is new.
+        var plan = RootScaffold.Plan(rootfs, [.. step.MountTargets, step.WorkingDirectory], builtDestinations);
+        var key = RootScaffold.Key(rootfs, digest, step, builtDestinations);
+        var (scaffold, made) = RootScaffold.Obtain(intermediate, runDirectory, key, rootfs, digest, () => plan);
+        if (made)
+        {
+            RootScaffold.RemoveStale(intermediate, runDirectory, rootfs, digest);
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(16384);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var property in builtConfig.EnumerateObject())
+            {
+                if (property.Name is not ("root" or "mounts" or "process"))
+                {
+                    property.WriteTo(w);
+                }
+            }
+            w.WriteStartObject("root");
+            w.WriteString("path", RootScaffold.RootOf(scaffold));
+            w.WriteBoolean("readonly", true);
+            w.WriteEndObject();
+            w.WriteStartArray("mounts");
+            foreach (var e in plan)
+            {
+                if (e.BindSource is { } source)
+                {
+                    WriteBind(w, source, e.Path, ReadOnlyBind);
+                }
+            }
+            if (builtMounts.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var mount in builtMounts.EnumerateArray())
+                {
+                    mount.WriteTo(w);
+                }
+            }
+            foreach (var (target, writable) in step.ScratchTargets.Select(t => (t, true)).Concat(step.Inputs.Select(i => (i, false))).OrderBy(x => x.Item1, StringComparer.Ordinal))
+            {
+                WriteBind(w, writable ? scratch[target] : target, target, writable ? WritableBind : ReadOnlyBind);
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("process");
+            var builtProcess = builtConfig.TryGetProperty("process", out var bp) && bp.ValueKind == JsonValueKind.Object ? bp : default;
+            var builtEnvironment = new List<string>();
+            if (builtProcess.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var property in builtProcess.EnumerateObject())
+                {
+                    if (property.Name == "env" && property.Value.ValueKind == JsonValueKind.Array)
+                    {
+                        builtEnvironment.AddRange(property.Value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : ""));
+                    }
+                    else if (property.Name is not ("args" or "cwd" or "terminal" or "env"))
+                    {
+                        property.WriteTo(w);
+                    }
+                }
+            }
+            WriteStrings(w, "args", args);
+            w.WriteString("cwd", step.WorkingDirectory);
+            w.WriteBoolean("terminal", false);
+            WriteStrings(w, "env", Environment(builtEnvironment, environment));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        using (var file = File.Create(Path.Combine(runDirectory, ConfigFile)))
+        {
+            file.Write(buffer.WrittenSpan);
+        }
+        return new StepSandbox(runDirectory, scratch, scaffold, made);
     }
 
-    private static JsonObject Bind(string source, string destination, string[] options) => new()
+    /// <summary>
+    /// Removes the run directory: its two files by name, each scratch directory with what the step wrote, then the
+    /// directory; anything else there (a scaffold this run made but another step's won, one set aside) goes too.
+    /// </summary>
+    public void Remove()
     {
-        ["destination"] = destination,
-        ["type"] = "bind",
-        ["source"] = source,
-        ["options"] = new JsonArray([.. options.Select(o => JsonValue.Create(o))]),
-    };
+        try
+        {
+            File.Delete(Path.Combine(Directory, ConfigFile));
+            File.Delete(ReportPath);
+            foreach (var dir in Scratch.Values)
+            {
+                System.IO.Directory.Delete(dir, recursive: true);
+            }
+            System.IO.Directory.Delete(Directory);
+        }
+        catch (IOException)
+        {
+            RemoveDirectory(Directory);
+        }
+    }
+
+    /// <summary>Removes a directory and everything in it, if it is there.</summary>
+    public static void RemoveDirectory(string dir)
+    {
+        try
+        {
+            System.IO.Directory.Delete(dir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static void WriteBind(Utf8JsonWriter w, string source, string destination, string[] options)
+    {
+        w.WriteStartObject();
+        w.WriteString("destination", destination);
+        w.WriteString("type", "bind");
+        w.WriteString("source", source);
+        WriteStrings(w, "options", options);
+        w.WriteEndObject();
+    }
+
+    private static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            w.WriteStringValue(v);
+        }
+        w.WriteEndArray();
+    }
 
     /// <summary>The bundle's environment with the task's variables set over it, by name.</summary>
-    internal static IEnumerable<string> Environment(JsonArray? built, IReadOnlyList<KeyValuePair<string, string>> added)
+    internal static IEnumerable<string> Environment(IEnumerable<string> built, IReadOnlyList<KeyValuePair<string, string>> added)
     {
         var names = added.Select(a => a.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (var e in built ?? [])
+        foreach (var text in built)
         {
-            var text = (string?)e ?? "";
             var eq = text.IndexOf('=', StringComparison.Ordinal);
             if (!names.Contains(eq < 0 ? text : text[..eq]))
             {
@@ -154,22 +233,32 @@ internal sealed class StepSandbox
     }
 
     /// <summary>The host uid and gid of the sandbox's user: its ids through the bundle's id maps, when it has them.</summary>
-    private static (uint Uid, uint Gid) HostIds(JsonObject config)
+    private static (uint Uid, uint Gid) HostIds(JsonElement config)
     {
-        var user = config["process"]?["user"];
-        return (Map(config["linux"]?["uidMappings"] as JsonArray, (uint?)user?["uid"] ?? 0), Map(config["linux"]?["gidMappings"] as JsonArray, (uint?)user?["gid"] ?? 0));
+        var user = Child(Child(config, "process"), "user");
+        var linux = Child(config, "linux");
+        return (Map(Child(linux, "uidMappings"), Number(Child(user, "uid")) ?? 0), Map(Child(linux, "gidMappings"), Number(Child(user, "gid")) ?? 0));
 
-        static uint Map(JsonArray? mappings, uint id)
+        static uint Map(JsonElement mappings, uint id)
         {
-            foreach (var m in mappings ?? [])
+            if (mappings.ValueKind != JsonValueKind.Array)
             {
-                var container = (uint?)m?["containerID"] ?? 0;
-                if (id >= container && id < container + ((uint?)m?["size"] ?? 0))
+                return id;
+            }
+            foreach (var m in mappings.EnumerateArray())
+            {
+                var container = Number(Child(m, "containerID")) ?? 0;
+                if (id >= container && id < container + (Number(Child(m, "size")) ?? 0))
                 {
-                    return (uint?)m?["hostID"] + (id - container) ?? id;
+                    return Number(Child(m, "hostID")) is { } host ? host + (id - container) : id;
                 }
             }
             return id;
         }
+
+        static JsonElement Child(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var c) ? c : default;
+
+        static uint? Number(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetUInt32(out var n) ? n : null;
     }
 }

@@ -70,6 +70,57 @@ public sealed class SandboxExecPackageTests : IDisposable
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "obj/sandbox-exec"), "run-*"));
     }
 
+    /// <summary>
+    /// Steps with one declaration share one root scaffold, across targets and builds; another declaration gets its own;
+    /// a step running as root inside (a spec's user 0) cannot write into the shared scaffold, and the next one sees nothing.
+    /// </summary>
+    [Fact]
+    public void Steps_share_a_read_only_root_scaffold_per_declaration_across_builds()
+    {
+        var dir = _packages.CreateProject("scaffold", "Console.WriteLine(1);\n");
+        File.WriteAllText(Path.Combine(dir, "in.txt"), "in\n");
+        File.WriteAllText(Path.Combine(dir, "root.yaml"), SandboxExecTests.SpecText("user: { uid: 0, gid: 0 }"));
+        var project = Path.Combine(dir, "scaffold.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+              <Target Name="Same">
+                <SandboxExec Command="cat in.txt > a.txt" Inputs="in.txt" Outputs="a.txt" />
+                <SandboxExec Command="cat in.txt > b.txt" Inputs="in.txt" Outputs="b.txt" />
+              </Target>
+              <Target Name="Other">
+                <SandboxExec Command="cat in.txt > gen/c.txt" Inputs="in.txt" Outputs="gen/c.txt" />
+              </Target>
+              <Target Name="Probe">
+                <SandboxExec Command="id -u > probe.txt; (echo x > /probe) 2>/dev/null &amp;&amp; echo written >> probe.txt || echo refused >> probe.txt" Outputs="probe.txt" Spec="root.yaml" />
+                <SandboxExec Command="test -e /probe &amp;&amp; echo seen > seen.txt || echo unseen > seen.txt" Outputs="seen.txt" Spec="root.yaml" />
+              </Target>
+            </Project>
+            """, StringComparison.Ordinal));
+        var intermediate = Path.Combine(dir, "obj/sandbox-exec");
+        string[] Scaffolds() => Directory.GetDirectories(intermediate, "root-*");
+
+        var first = _packages.Dotnet(dir, "build", "-nologo", "-t:Same");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var scaffold = Assert.Single(Scaffolds());
+        File.WriteAllText(Path.Combine(scaffold, "reused"), "");
+        var again = _packages.Dotnet(dir, "build", "-nologo", "-t:Same");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal([scaffold], Scaffolds());
+        Assert.True(File.Exists(Path.Combine(scaffold, "reused")), "the scaffold was made again");
+        Assert.Equal("in\n", File.ReadAllText(Path.Combine(dir, "b.txt")));
+
+        var other = _packages.Dotnet(dir, "build", "-nologo", "-t:Other");
+        Assert.True(other.ExitCode == 0, other.ToString());
+        Assert.Equal(2, Scaffolds().Length);
+
+        var probe = _packages.Dotnet(dir, "build", "-nologo", "-t:Probe");
+        Assert.True(probe.ExitCode == 0, probe.ToString());
+        Assert.Equal("0\nrefused\n", File.ReadAllText(Path.Combine(dir, "probe.txt")));
+        Assert.Equal("unseen\n", File.ReadAllText(Path.Combine(dir, "seen.txt")));
+        Assert.Equal(3, Scaffolds().Length);
+        Assert.All(Scaffolds(), s => Assert.False(File.Exists(Path.Combine(s, "root/probe"))));
+        Assert.Empty(Directory.GetDirectories(intermediate, "run-*"));
+    }
+
     /// <summary>samples/HermeticBuildStep, copied beside the fixture's NuGet.config: what its README says it does.</summary>
     [Fact]
     public void The_sample_generates_compiles_skips_when_up_to_date_and_catches_an_undeclared_read_and_a_time_stamp()
@@ -204,6 +255,8 @@ public sealed class SandboxExecPackageTests : IDisposable
         Assert.Single(containers);
         Assert.Empty(Containers(dir));
         Assert.Empty(Directory.GetDirectories(runs, "run-*"));
+        // Nothing but the spec, the bundle and the step's root scaffold, which the next build reuses.
+        Assert.Equal(["bundle-", "default.yaml", "root-"], Directory.GetFileSystemEntries(runs).Select(e => Path.GetFileName(e) is var n && n != "default.yaml" ? n[..(n.IndexOf('-', StringComparison.Ordinal) + 1)] : n).Order(StringComparer.Ordinal));
         Assert.False(File.Exists(Path.Combine(dir, "out.txt")));
         var left = Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
         {

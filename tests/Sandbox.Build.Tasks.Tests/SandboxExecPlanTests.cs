@@ -76,13 +76,17 @@ public sealed class SandboxExecPlanTests : IDisposable
         };
         File.WriteAllText(P("in.txt"), "x");
         var step = Declare(["in.txt"], ["gen/"]);
-        var run = Directory.CreateDirectory(Path.Combine(_dir, "run")).FullName;
+        var intermediate = Directory.CreateDirectory(Path.Combine(_dir, "intermediate")).FullName;
+        var run = Directory.CreateDirectory(Path.Combine(intermediate, "run-1-a")).FullName;
 
-        var sandbox = StepSandbox.Prepare(run, Path.Combine(_dir, "bundle"), built, step, ["/bin/sh", "-c", "true"], [new("MODE", "task"), new("EXTRA", "1")]);
+        using var builtDocument = System.Text.Json.JsonDocument.Parse(built.ToJsonString());
+        var sandbox = StepSandbox.Prepare(run, intermediate, Path.Combine(_dir, "bundle"), "sha256:1", builtDocument.RootElement, step, ["/bin/sh", "-c", "true"], [new("MODE", "task"), new("EXTRA", "1")]);
 
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(sandbox.Bundle, "config.json")))!;
         var root = (string)config["root"]!["path"]!;
-        Assert.Equal(Path.Combine(run, "root"), root);
+        Assert.Equal(Path.Combine(sandbox.Scaffold, "root"), root);
+        Assert.Equal(intermediate, Path.GetDirectoryName(sandbox.Scaffold));
+        Assert.True((bool)config["root"]!["readonly"]!, "the shared scaffold is mounted read-only");
         Assert.Equal("usr/bin", new FileInfo(Path.Combine(root, "bin")).LinkTarget);
         Assert.True(Directory.Exists(Path.Combine(root, projectTop)), "the directory holding the project is mirrored");
         var mounts = config["mounts"]!.AsArray().Select(m => $"{m!["destination"]} {m["source"]} {string.Join(',', m["options"]?.AsArray().Select(o => (string?)o) ?? [])}").ToList();

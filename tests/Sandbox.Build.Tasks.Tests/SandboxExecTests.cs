@@ -36,7 +36,10 @@ public sealed class SandboxExecTests : IDisposable
     };
 
     /// <summary>step.yaml: what a spec needs for /bin/sh (the host's /usr, its /bin link), and <paramref name="more"/>.</summary>
-    private void WriteSpec(string more) => File.WriteAllText(Path.Combine(_project, "step.yaml"), $"""
+    private void WriteSpec(string more) => File.WriteAllText(Path.Combine(_project, "step.yaml"), SpecText(more));
+
+    /// <summary>A spec with what /bin/sh needs (the host's /usr, its /bin link), and <paramref name="more"/>.</summary>
+    internal static string SpecText(string more) => $"""
         version: 1
         base: dotnet
         mounts:
@@ -46,7 +49,7 @@ public sealed class SandboxExecTests : IDisposable
           - source: /bin
             target: /bin
         {more}
-        """);
+        """;
 
     private string Read(string relative) => File.ReadAllText(Path.Combine(_project, relative));
 
@@ -123,6 +126,91 @@ public sealed class SandboxExecTests : IDisposable
         File.SetLastWriteTimeUtc(Path.Combine(_project, "obj/sandbox-exec/default.yaml"), DateTime.UtcNow.AddMinutes(1));
         Assert.True(Task("echo 3 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
         Assert.True(Built());
+    }
+
+    private string[] Scaffolds => Directory.GetDirectories(Path.Combine(_project, "obj/sandbox-exec"), "root-*");
+
+    [Fact]
+    public void Steps_with_one_declaration_share_a_root_scaffold_and_another_declaration_gets_its_own()
+    {
+        Assert.True(Task("cat input.txt > out.txt", ["out.txt"], "input.txt").Execute(), _engine.ErrorsText);
+        var scaffold = Assert.Single(Scaffolds);
+        // Kept by a reuse; a scaffold made again in its place would not have it.
+        File.WriteAllText(Path.Combine(scaffold, "reused"), "");
+
+        Assert.True(Task("cat input.txt > other.txt", ["other.txt"], "input.txt").Execute(), _engine.ErrorsText);
+        Assert.Equal([scaffold], Scaffolds);
+        Assert.True(File.Exists(Path.Combine(scaffold, "reused")), "the scaffold was made again");
+        Assert.Equal("declared input\n", Read("other.txt"));
+
+        // Another input: another scaffold, beside the first (same bundle, so not stale).
+        Assert.True(Task("cat input.txt secret.txt > both.txt", ["both.txt"], "input.txt", "secret.txt").Execute(), _engine.ErrorsText);
+        Assert.Equal(2, Scaffolds.Length);
+        Assert.Contains(scaffold, Scaffolds);
+        Assert.Equal("declared input\nnot declared\n", Read("both.txt"));
+        Assert.Empty(RunDirectories);
+    }
+
+    /// <summary>
+    /// As root inside (the spec's user 0, which owns the scaffold's directories), a step tries to write at /, in the
+    /// directories on the way to the project that `sandbox run` made in the scaffold: the read-only root refuses them
+    /// all, and the next step on the same scaffold sees none of it.
+    /// </summary>
+    [Fact]
+    public void A_step_cannot_write_into_the_shared_root_scaffold()
+    {
+        // Outside /tmp (the bundle's tmpfs), so the way to the project is made of the scaffold's own directories.
+        var project = Directory.CreateDirectory(Path.Combine("/var/tmp", "sandbox-exec-scaffold-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(project, "step.yaml"), SpecText("user: { uid: 0, gid: 0 }"));
+            SandboxExec Probe(string command) => new()
+            {
+                BuildEngine = _engine,
+                TaskEnvironment = TaskEnvironment.CreateWithProjectDirectoryAndEnvironment(project, new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }),
+                Command = command,
+                Outputs = [new TaskItem("out.txt")],
+                Spec = "step.yaml",
+                ToolsDirectory = Tools,
+            };
+            var places = "/probe /var/probe /var/tmp/probe";
+            Assert.True(Probe($$"""
+                id -u > out.txt
+                for p in {{places}}; do (echo x > $p) 2>/dev/null && echo "$p written" >> out.txt || echo "$p refused" >> out.txt; done
+                mkdir /var/tmp/probe-dir 2>/dev/null && echo "mkdir done" >> out.txt || echo "mkdir refused" >> out.txt
+                """).Execute(), _engine.ErrorsText);
+            Assert.Equal(["0", "/probe refused", "/var/probe refused", "/var/tmp/probe refused", "mkdir refused"], File.ReadAllLines(Path.Combine(project, "out.txt")));
+
+            Assert.True(Probe($"for p in {places} /var/tmp/probe-dir; do test -e $p && echo \"$p seen\"; done > out.txt; true").Execute(), _engine.ErrorsText);
+            Assert.Equal("", File.ReadAllText(Path.Combine(project, "out.txt")));
+            var scaffold = Assert.Single(Directory.GetDirectories(Path.Combine(project, "obj/sandbox-exec"), "root-*"));
+            var root = Path.Combine(scaffold, "root");
+            Assert.True(Directory.Exists(root + project), "the scaffold holds the project's mount point");
+            Assert.Equal([root + "/var/tmp/" + Path.GetFileName(project)], Directory.GetFileSystemEntries(root + "/var/tmp"));
+            Assert.False(File.Exists(Path.Combine(root, "probe")));
+        }
+        finally
+        {
+            Directory.Delete(project, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_run_directory_of_a_dead_build_is_removed_and_the_scaffolds_are_kept()
+    {
+        Assert.True(Task("echo 1 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        var scaffold = Assert.Single(Scaffolds);
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        gone.WaitForExit();
+        var intermediate = Path.Combine(_project, "obj/sandbox-exec");
+        // This version's name, and an older version's with its owner.pid file.
+        Directory.CreateDirectory(Path.Combine(intermediate, $"run-{gone.Id}-0123456789ab/0/deep"));
+        Directory.CreateDirectory(Path.Combine(intermediate, "run-ba9876543210/scratch/0"));
+        File.WriteAllText(Path.Combine(intermediate, "run-ba9876543210/owner.pid"), gone.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.True(Task("echo 2 > out.txt", ["out.txt"]).Execute(), _engine.ErrorsText);
+        Assert.Empty(RunDirectories);
+        Assert.Equal([scaffold], Scaffolds);
     }
 
     [Fact]
@@ -227,6 +315,9 @@ public sealed class SandboxExecTests : IDisposable
         Assert.False(result);
         Assert.False(File.Exists(Path.Combine(_project, "out.txt")));
         Assert.Empty(RunDirectories);
+        // Nothing but the spec, the bundle and the step's root scaffold, which the next step with its declaration reuses.
+        Assert.Equal(["bundle-", "default.yaml", "root-"],
+            Directory.GetFileSystemEntries(Path.Combine(_project, "obj/sandbox-exec")).Select(e => Path.GetFileName(e) is var n && n != "default.yaml" ? n[..(n.IndexOf('-', StringComparison.Ordinal) + 1)] : n).Order(StringComparer.Ordinal));
         Assert.False(Directory.Exists(Path.Combine("/run/sandbox", id)), "the state directory is left");
         var cgroups = Directory.EnumerateDirectories("/sys/fs/cgroup").SelectMany(h => Directory.EnumerateDirectories(h, "*" + id + "*", SearchOption.AllDirectories)).ToList();
         Assert.Empty(cgroups);
