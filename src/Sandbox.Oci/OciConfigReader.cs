@@ -231,7 +231,7 @@ internal ref struct OciConfigReader
             case "cgroupsPath": l.CgroupsPath = r.String(); break;
             case "resources": l.Resources = r.Object<OciResources>(ResourcesProperty); break;
             case "rootfsPropagation": l.RootfsPropagation = r.String(); break;
-            case "seccomp": l.Seccomp = r.Object<OciSeccomp>(SeccompProperty); break;
+            case "seccomp": l.Seccomp = r.SeccompWithSource(); break;
             case "sysctl": l.Sysctl = r.Map(StringElement); break;
             case "maskedPaths": l.MaskedPaths = r.List(StringElement); break;
             case "readonlyPaths": l.ReadonlyPaths = r.List(StringElement); break;
@@ -399,6 +399,15 @@ internal ref struct OciConfigReader
             case "syscalls": s.Syscalls = r.List(static (ref OciConfigReader r) => r.ObjectElement<OciSyscallRule>(SyscallRuleProperty)); break;
             default: r.Unknown(); break;
         }
+    }
+
+    /// <summary>linux.seccomp, keeping its exact text as <see cref="OciSeccomp.Source"/> (the compiled-filter cache's key).</summary>
+    private OciSeccomp? SeccompWithSource()
+    {
+        var start = (int)_json.TokenStartIndex;
+        var profile = Object<OciSeccomp>(SeccompProperty);
+        profile?.Source = _text[start..(int)_json.BytesConsumed].ToArray();
+        return profile;
     }
 
     private static void SyscallRuleProperty(ref OciConfigReader r, OciSyscallRule s, string name)

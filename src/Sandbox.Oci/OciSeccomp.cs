@@ -12,6 +12,15 @@ public sealed record OciSeccomp
     public string? ListenerPath { get; set; }
     public string? ListenerMetadata { get; set; }
     public List<OciSyscallRule>? Syscalls { get; set; }
+
+    /// <summary>
+    /// The bytes this profile was made from, which with the `sandbox` executable decide it entirely: the exact JSON text
+    /// of linux.seccomp (or of a profile file) as read, or for a built-in profile a NUL and its name (no JSON text
+    /// starts with a NUL). Null for a profile made or changed in code: the compiled-filter cache then passes it by.
+    /// Whoever changes a profile read from text (with `with`, or through a list) must set this to null.
+    /// </summary>
+    [JsonIgnore]
+    public byte[]? Source { get; set; }
 }
 
 public sealed record OciSyscallRule

@@ -27,7 +27,8 @@ internal static partial class ContainerPlanner
     /// own credentials, limits and the container's seccomp profile and Landlock rule, as `create` sets them up.
     /// Nothing is mounted and nothing written: the container is already set up, and is not trusted to be as it was.
     /// </summary>
-    public static SetupPlan BuildExec(OciConfig container, OciProcess proc, string bundle, int initPid, ExecOptions o, HostFacts host)
+    public static SetupPlan BuildExec(OciConfig container, OciProcess proc, string bundle, int initPid, ExecOptions o, HostFacts host,
+        SeccompFilterCache? seccompCache = null)
     {
         var linux = container.Linux ?? new OciLinux();
         var types = new HashSet<string>((linux.Namespaces ?? []).Select(n => n.Type!), StringComparer.Ordinal);
@@ -79,7 +80,7 @@ internal static partial class ContainerPlanner
             steps.Add(new RestrictExecutionStep());
         }
         // No report for an exec'd process: denials are not recorded, and the filter is the profile itself.
-        var (seccomp, _) = SeccompFilter(linux.Seccomp, new LaunchOptions { Id = o.Id, Bundle = bundle, Detached = true });
+        var (seccomp, _) = SeccompFilter(linux.Seccomp, new LaunchOptions { Id = o.Id, Bundle = bundle, Detached = true }, seccompCache);
         var seccompBeforeCredentials = seccomp is not null && !proc.NoNewPrivileges && !keepsSysAdmin;
         if (seccompBeforeCredentials)
         {

@@ -49,7 +49,8 @@ internal static partial class ContainerPlanner
 
     private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-    public static SetupPlan Build(OciConfig c, LaunchOptions o, HostFacts host)
+    /// <param name="seccompCache">Where compiled seccomp filters are kept between runs; null compiles every time.</param>
+    public static SetupPlan Build(OciConfig c, LaunchOptions o, HostFacts host, SeccompFilterCache? seccompCache = null)
     {
         var proc = c.Process!;
         var linux = c.Linux ?? new OciLinux();
@@ -248,7 +249,7 @@ internal static partial class ContainerPlanner
         {
             steps.Add(new SetPersonalityStep(domain, LinuxNames.PersonalityNumber(domain)!.Value));
         }
-        var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o);
+        var (seccomp, notRecorded) = SeccompFilter(linux.Seccomp, o, seccompCache);
         // Installing a filter takes no_new_privs or CAP_SYS_ADMIN. Without noNewPrivileges, and unless the process
         // keeps CAP_SYS_ADMIN, the filter goes in while setup still holds it (before the capabilities are dropped),
         // as runc does, rather than setting no_new_privs the config did not ask for. The new session keyring is
@@ -307,7 +308,7 @@ internal static partial class ContainerPlanner
     /// Compiles linux.seccomp. `run` with a report records denials through a listener the supervisor answers, where
     /// the kernel has user notification; a profile with NOTIFY rules gets a listener for its listenerPath instead.
     /// </summary>
-    private static (SeccompStep? Step, string? NotRecorded) SeccompFilter(OciSeccomp? profile, LaunchOptions o)
+    private static (SeccompStep? Step, string? NotRecorded) SeccompFilter(OciSeccomp? profile, LaunchOptions o, SeccompFilterCache? cache)
     {
         if (profile is null)
         {
@@ -315,7 +316,8 @@ internal static partial class ContainerPlanner
         }
         var wantRecord = o.ReportPath is not null && !o.Detached;
         var canNotify = wantRecord && SeccompHost.UserNotificationAvailable();
-        var compiled = SeccompCompiler.Compile(profile, record: canNotify);
+        const string JsonPath = "$.linux.seccomp";
+        var compiled = cache is null ? SeccompCompiler.Compile(profile, JsonPath, canNotify) : cache.Compile(profile, JsonPath, canNotify);
         // Names this machine's tables lack and architectures sandbox does not compile for are left out silently, as
         // libseccomp does: podman's default profile alone names 86 (`sandbox seccomp compile PROFILE` lists them).
         var notRecorded = !wantRecord || compiled.Profile is not null ? null

@@ -1,6 +1,4 @@
 using System.Text;
-using Sandbox.Runtime.Interop;
-using Tmds.Linux;
 
 namespace Sandbox.Runtime;
 
@@ -8,7 +6,7 @@ namespace Sandbox.Runtime;
 /// Text to a file descriptor with plain write(2). System.Console would initialise terminal and signal handling
 /// (a thread, dozens of sigactions) on first write, which `sandbox` neither needs nor can afford at start-up.
 /// </summary>
-internal sealed unsafe class FdWriter(int fd) : TextWriter
+internal sealed class FdWriter(int fd) : TextWriter
 {
     public static readonly FdWriter Out = new(1), Error = new(2);
 
@@ -22,24 +20,7 @@ internal sealed unsafe class FdWriter(int fd) : TextWriter
         {
             return;
         }
-        var bytes = Encoding.UTF8.GetBytes(value);
-        fixed (byte* p = bytes)
-        {
-            var done = 0;
-            while (done < bytes.Length)
-            {
-                var n = (nint)LibC.write(fd, p + done, bytes.Length - done);
-                if (n < 0 && LibC.errno == LibC.EINTR)
-                {
-                    continue;
-                }
-                if (n <= 0)
-                {
-                    return; // a closed stdout is not worth failing the run for
-                }
-                done += (int)n;
-            }
-        }
+        RawFiles.WriteAll(fd, Encoding.UTF8.GetBytes(value)); // a closed stdout is not worth failing the run for
     }
 
     public override void WriteLine(string? value) => Write(value + "\n");

@@ -29,7 +29,7 @@ internal sealed unsafe partial class Lifecycle
         {
             config = config with { Linux = (config.Linux ?? new OciLinux()) with { Seccomp = Sandbox.Seccomp.BuiltInProfiles.Resolve(seccomp) } };
         }
-        var plan = ContainerPlanner.BuildExec(config, process(config), record.Bundle, record.Pid, o, host);
+        var plan = ContainerPlanner.BuildExec(config, process(config), record.Bundle, record.Pid, o, host, SeccompCache);
         // The container's first process, pinned by a pidfd: if it is still alive once every namespace file is open,
         // those files are its own, not those of a process that reused its pid meanwhile.
         var pidfd = (int)Libc.Syscall(SyscallNumbers.ForCurrentArchitecture().PidfdOpen, record.Pid, 0, 0, 0, 0);

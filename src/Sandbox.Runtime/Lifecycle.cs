@@ -12,6 +12,8 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
 {
     public const int ExecNotFoundExit = 127, ExecDeniedExit = 126;
 
+    private SeccompFilterCache SeccompCache => SeccompFilterCache.In(store.Root);
+
     /// <summary>
     /// Runs the container in the foreground and returns its exit code, or 128+signal. <paramref name="configOverride"/>
     /// (a config.json's bytes) replaces the bundle's config.json (`run --spec` with a command of its own): bytes, so
@@ -93,7 +95,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             config = config with { Linux = (config.Linux ?? new OciLinux()) with { Seccomp = Sandbox.Seccomp.BuiltInProfiles.Resolve(seccomp) } };
         }
-        var plan = ContainerPlanner.Build(config, o, host);
+        var plan = ContainerPlanner.Build(config, o, host, SeccompCache);
         var record = Claim(o, config, bytes);
         var launched = false;
         TerminalProxy? terminal = null;
@@ -409,7 +411,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     {
         store.CollectStale();
         var (config, bytes) = Load(o.Bundle);
-        var plan = ContainerPlanner.Build(config, o with { Detached = true }, host);
+        var plan = ContainerPlanner.Build(config, o with { Detached = true }, host, SeccompCache);
         var record = Claim(o, config, bytes);
         var startFd = -1;
         try

@@ -81,7 +81,17 @@ internal static unsafe class RawFiles
         {
             return LibC.errno;
         }
-        var err = 0;
+        var err = WriteAll(fd, bytes);
+        if (LibC.close(fd) != 0 && err == 0)
+        {
+            err = LibC.errno;
+        }
+        return err;
+    }
+
+    /// <summary>Writes all of <paramref name="bytes"/> to <paramref name="fd"/> (retrying short writes); returns 0 or the errno.</summary>
+    public static int WriteAll(int fd, ReadOnlySpan<byte> bytes)
+    {
         fixed (byte* b = bytes)
         {
             var done = 0;
@@ -94,17 +104,12 @@ internal static unsafe class RawFiles
                 }
                 if (n <= 0)
                 {
-                    err = n < 0 ? LibC.errno : LibC.EIO;
-                    break;
+                    return n < 0 ? LibC.errno : LibC.EIO;
                 }
                 done += (int)n;
             }
         }
-        if (LibC.close(fd) != 0 && err == 0)
-        {
-            err = LibC.errno;
-        }
-        return err;
+        return 0;
     }
 
     public static int Write(string path, string text, bool create) => Write(path, Encoding.UTF8.GetBytes(text), create);

@@ -286,6 +286,10 @@ internal sealed class StateStore(string root)
         foreach (var dir in Directory.EnumerateDirectories(Root))
         {
             var id = Path.GetFileName(dir);
+            if (id == SeccompFilterCache.DirectoryName)
+            {
+                continue; // compiled filters, kept between runs (no container id starts with '.')
+            }
             if (id.StartsWith(ClaimPrefix, StringComparison.Ordinal))
             {
                 // A claim whose `sandbox` died before the rename: nothing ran from it.

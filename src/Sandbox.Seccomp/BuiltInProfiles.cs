@@ -61,6 +61,7 @@ public static class BuiltInProfiles
         {
             throw new SandboxException(ErrorCodes.SeccompInvalid, $"seccomp profile {nameOrPath}: {OciConfigReader.SerializerMessage(e)}", "fix the profile's JSON");
         }
+        profile.Source = bytes; // the whole file decides the profile
         // Checked here too, though the compiler checks again, so that the message names the file.
         var problems = NullAndNulScan.Scan(profile, "$", ErrorCodes.SeccompInvalid, ErrorCodes.SeccompInvalid);
         if (problems.Count > 0)
@@ -109,6 +110,7 @@ public static class BuiltInProfiles
             DefaultErrnoRet = SeccompAction.EPERM,
             Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
             Syscalls = rules,
+            Source = [0, .. System.Text.Encoding.ASCII.GetBytes(hermetic ? "hermetic" : "default")],
         };
     }
 }

@@ -238,7 +238,9 @@ public sealed class TestBundle : IDisposable
         return state;
     }
 
-    public IEnumerable<string> StateEntries => Directory.Exists(StateRoot) ? Directory.EnumerateFileSystemEntries(StateRoot) : [];
+    /// <summary>What the state root holds besides the compiled-filter cache, which runs keep there on purpose.</summary>
+    public IEnumerable<string> StateEntries => Directory.Exists(StateRoot)
+        ? Directory.EnumerateFileSystemEntries(StateRoot).Where(e => Path.GetFileName(e) != ".seccomp-cache") : [];
 
     public void Dispose()
     {
