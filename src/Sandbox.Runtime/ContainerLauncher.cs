@@ -105,6 +105,16 @@ internal static unsafe class ContainerLauncher
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
             return pid;
         }
+        catch (SandboxException) when (ReportedError(report[0], plan) is { } childError)
+        {
+            // The child may fail before it waits for the parent (ContainerPlanner.DeferWaitForParent): then what went
+            // wrong here (a cgroup.procs write for a dead child, the go-ahead's EPIPE) follows from its error, which it
+            // reported first.
+            LibC.kill(pid, LibC.SIGKILL);
+            int status;
+            Libc.Wait4Blocking(pid, &status, 0, null);
+            throw childError;
+        }
         catch
         {
             LibC.kill(pid, LibC.SIGKILL);
@@ -135,6 +145,18 @@ internal static unsafe class ContainerLauncher
         }
         throw got == sizeof(ChildReport) && r.Kind == ChildReport.KindError ? SetupError(plan, r)
             : new SandboxException(ErrorCodes.SetupFailed, "the container's setup ended before it entered the pid namespace", "report this as a bug");
+    }
+
+    /// <summary>The error the child has reported already, if it has (never waits for one).</summary>
+    private static SandboxException? ReportedError(int reportFd, SetupPlan plan)
+    {
+        var p = new pollfd { fd = reportFd, events = LibC.POLLIN };
+        if (LibC.poll(&p, 1, 0) != 1 || (p.revents & LibC.POLLIN) == 0)
+        {
+            return null;
+        }
+        ChildReport r = default;
+        return ReadReport(reportFd, &r) == sizeof(ChildReport) && r.Kind == ChildReport.KindError ? SetupError(plan, r) : null;
     }
 
     /// <summary>One report, or fewer bytes than one at end of file (0: the pipe closed).</summary>

@@ -289,6 +289,10 @@ internal static partial class ContainerPlanner
             steps.Add(seccomp);
         }
         steps.Add(Exec(proc, o.Reaper));
+        if (host.IsRoot && !userNs)
+        {
+            DeferWaitForParent(steps);
+        }
 
         return new SetupPlan
         {
@@ -302,6 +306,35 @@ internal static partial class ContainerPlanner
             PreserveFds = o.PreserveFds,
             SeccompNotRecorded = notRecorded,
         };
+    }
+
+    /// <summary>
+    /// As root without a user namespace the parent writes no id maps: what the child waits for is only its cgroup (the
+    /// parent puts it there after the clone, on cgroup v1) and the parent's readiness to supervise it. Both are needed
+    /// from the cgroup namespace on (rooted where the child is), and before anything of the container's own runs
+    /// (hooks, the program) or the setup could use what the cgroup limits; the mounts before pivot_root need neither.
+    /// So the child does those meanwhile, on the other CPU, instead of waiting first (measured: the parent's part after
+    /// the clone, two cgroup.procs writes and the wake-up, about 1 ms of a start). Not where a mount step depends on
+    /// the cgroup (a cgroup mount, tmpcopyup's copy charged to it, id-mapped layers the parent prepares) or a namespace
+    /// is joined (joined pid namespaces fork in the parent's sight first).
+    /// </summary>
+    private static void DeferWaitForParent(List<SetupStep> steps)
+    {
+        var wait = steps.FindIndex(s => s is WaitForParentStep);
+        if (wait < 0 || steps.Exists(s => s is JoinNamespaceStep or EnterPidNamespaceStep or CgroupMountStep or AttachIdmappedStep or SetDumpableStep
+                || s is MountStep { CopyUp: true } or MountStep { Idmapped: not null }))
+        {
+            return;
+        }
+        var moved = new List<SetupStep> { steps[wait] };
+        steps.RemoveAt(wait);
+        if (wait < steps.Count && steps[wait] is UnshareStep { Flags: CLONE_NEWCGROUP } cgroupNs)
+        {
+            moved.Add(cgroupNs);
+            steps.RemoveAt(wait);
+        }
+        var before = steps.FindIndex(wait, s => s is SyncWithParentStep or RunHookStep or PivotRootStep or MoveRootStep or ChrootStep or ExecStep);
+        steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
     }
 
     /// <summary>

@@ -54,12 +54,12 @@ internal static class RootfsPaths
                 continue;
             }
             var hostPath = Path.Combine(rootfs, string.Join('/', resolved), part);
-            FileSystemInfo info = new FileInfo(hostPath);
-            if (!info.Exists && !Directory.Exists(hostPath) && info.LinkTarget is null)
+            var (exists, target) = ReadLink(hostPath);
+            if (!exists)
             {
                 return; // The rest will be created inside the rootfs.
             }
-            if (info.LinkTarget is not { } target)
+            if (target is null)
             {
                 resolved.Add(part);
                 continue;
@@ -81,6 +81,28 @@ internal static class RootfsPaths
             {
                 pending.Push(t);
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether the path exists (as anything, a dangling symlink too) and, when it is a symlink, its target: one
+    /// readlink(2), where FileInfo and Directory took three or four calls a component (measured: 0.3 ms of a start).
+    /// </summary>
+    private static unsafe (bool Exists, string? Target) ReadLink(string path)
+    {
+        const int Size = 4096;
+        var buffer = stackalloc byte[Size];
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            var n = (long)Tmds.Linux.LibC.readlink(p, buffer, Size);
+            if (n >= 0)
+            {
+                return (true, System.Text.Encoding.UTF8.GetString(buffer, (int)n));
+            }
+            var errno = Tmds.Linux.LibC.errno;
+            // EINVAL: there, and not a symlink. ENOENT, ENOTDIR: not there. Anything else (EACCES): as if it were
+            // not there, as File.Exists and Directory.Exists said; the child's RESOLVE_IN_ROOT decides either way.
+            return (errno == Tmds.Linux.LibC.EINVAL, null);
         }
     }
 

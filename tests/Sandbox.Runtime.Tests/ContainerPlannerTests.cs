@@ -24,8 +24,29 @@ public class ContainerPlannerTests
         Assert.Null(p.UidMap);
         // The cgroup namespace is made after the parent's go-ahead, once the child is in the container's cgroup.
         Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+        Assert.Equal(IndexOf<WaitForParentStep>(p) + 2, IndexOf<PivotRootStep>(p));
         var rootless = Plan(Fixtures.Config(rootless: true), Fixtures.User());
         Assert.True(IndexOf<WaitForParentStep>(rootless) < rootless.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+    }
+
+    [Fact]
+    public void As_root_without_a_user_namespace_the_child_mounts_before_it_waits_for_its_cgroup_unless_a_mount_needs_it()
+    {
+        // Root, no user namespace: no id maps to wait for, so the mounts go on while the parent puts the child in its cgroup.
+        var p = Plan(Fixtures.Config());
+        Assert.True(IndexOf<WaitForParentStep>(p) > p.Steps.ToList().FindLastIndex(s => s is MountStep or MakeDeviceStep or SymlinkStep));
+        Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+
+        int EarlyWait(OciConfig c) => IndexOf<WaitForParentStep>(Plan(c)) is var w && w < IndexOf<BindRootfsStep>(Plan(c)) ? w : -1;
+        var cgroupMount = Fixtures.Config() with { Mounts = [.. Fixtures.Config().Mounts!, new OciMount { Destination = "/sys/fs/cgroup", Type = "cgroup", Source = "cgroup" }] };
+        Assert.True(EarlyWait(cgroupMount) >= 0);
+        var copyUp = Fixtures.Config() with { Mounts = [.. Fixtures.Config().Mounts!, new OciMount { Destination = "/etc", Type = "tmpfs", Source = "tmpfs", Options = ["tmpcopyup"] }] };
+        Assert.True(EarlyWait(copyUp) >= 0);
+        var hooked = Fixtures.Config() with { Hooks = new OciHooks { CreateContainer = [new OciHook { Path = "/bin/true" }] } };
+        Assert.True(IndexOf<WaitForParentStep>(Plan(hooked)) < IndexOf<RunHookStep>(Plan(hooked)));
+        // A user namespace's id maps are written by the parent before the child may do anything.
+        var rootless = Plan(Fixtures.Config(rootless: true), Fixtures.User());
+        Assert.True(IndexOf<WaitForParentStep>(rootless) < IndexOf<BindRootfsStep>(rootless));
     }
 
     [Fact]
@@ -34,9 +55,9 @@ public class ContainerPlannerTests
         var p = Plan(Fixtures.Config());
         var order = new[]
         {
-            IndexOf<SetParentDeathSignalStep>(p), IndexOf<WaitForParentStep>(p), IndexOf<SetSidStep>(p), IndexOf<HostnameStep>(p),
+            IndexOf<SetParentDeathSignalStep>(p), IndexOf<SetSidStep>(p), IndexOf<HostnameStep>(p),
             IndexOf<LoopbackUpStep>(p), IndexOf<RootPropagationStep>(p), IndexOf<BindRootfsStep>(p), IndexOf<MountStep>(p),
-            IndexOf<MakeDeviceStep>(p), IndexOf<SymlinkStep>(p), IndexOf<PivotRootStep>(p), IndexOf<MaskPathStep>(p),
+            IndexOf<MakeDeviceStep>(p), IndexOf<SymlinkStep>(p), IndexOf<WaitForParentStep>(p), IndexOf<PivotRootStep>(p), IndexOf<MaskPathStep>(p),
             IndexOf<ReadonlyPathStep>(p), IndexOf<RemountRootReadonlyStep>(p), IndexOf<SetRlimitStep>(p),
             IndexOf<DropBoundingSetStep>(p), IndexOf<SetUserStep>(p), IndexOf<SetCapabilitiesStep>(p), IndexOf<ChdirStep>(p),
             IndexOf<NoNewPrivilegesStep>(p), IndexOf<ExecStep>(p),
