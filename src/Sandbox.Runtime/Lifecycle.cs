@@ -130,11 +130,16 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 // joins its cgroup before it goes on (on v2 it is born there, by CLONE_INTO_CGROUP).
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, inCgroup) =>
                 {
+                    // A recording filter's supervisor starts while the container sets up (SeccompSupervisor.Prepare).
+                    if (plan.Seccomp is { Profile: not null } recording)
+                    {
+                        supervisor = SeccompSupervisor.Prepare(recording);
+                    }
                     if (!inCgroup)
                     {
                         cgroup?.AddProcess(p);
                     }
-                }, cgroupFd, (p, listener) => supervisor = TakeListener(config, plan, record, p, listener));
+                }, cgroupFd, (p, listener) => TakeListener(config, plan, record, p, listener, supervisor));
                 if (program.TakeConsoleSocket() is var console && console >= 0)
                 {
                     terminal = TerminalProxy.Start(console);
@@ -193,7 +198,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             cgroup?.KillAll();
             terminal?.Dispose(); // what the terminal still holds is written out
             // Answered until now: what the container left behind kept getting the profile's errno until it was killed.
-            var seccompSummary = supervisor?.Stop() ?? new SeccompSummary
+            var seccompSummary = supervisor is { IsAttached: true } ? supervisor.Stop() : new SeccompSummary
             {
                 Filtered = plan.Seccomp is not null,
                 // A recording filter without a supervisor: the kernel refused its listener (see TakeListener).
@@ -386,11 +391,11 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     /// listenerPath agent; a recording filter gets a supervisor that answers and counts its denials. -1: the kernel
     /// refused the listener (an enclosing filter has one) and the child installed the plain profile instead.
     /// </summary>
-    private static SeccompSupervisor? TakeListener(OciConfig config, SetupPlan plan, ContainerRecord record, int pid, int listener)
+    private static void TakeListener(OciConfig config, SetupPlan plan, ContainerRecord record, int pid, int listener, SeccompSupervisor? supervisor = null)
     {
         if (listener < 0)
         {
-            return null;
+            return;
         }
         var filter = plan.Seccomp!;
         if (filter.UsesNotify)
@@ -398,9 +403,14 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             var profile = config.Linux!.Seccomp!;
             var state = StateJson(record with { Pid = pid }, OciStatus.Creating);
             ListenerForwarder.Send(profile.ListenerPath!, listener, ListenerForwarder.ProcessState(config.OciVersion ?? "1.2.0", pid, profile.ListenerMetadata, state));
-            return null;
+            return;
         }
-        return SeccompSupervisor.Start(listener, filter);
+        if (supervisor is null)
+        {
+            LibC.close(listener);
+            throw new SandboxException(ErrorCodes.SetupFailed, "the container sent a seccomp listener that no supervisor waits for", "report this as a bug");
+        }
+        supervisor.Attach(listener);
     }
 
     private static void WriteReport(string path, RunReport report) =>

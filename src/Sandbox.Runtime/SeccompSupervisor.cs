@@ -17,7 +17,7 @@ namespace Sandbox.Runtime;
 /// </summary>
 internal sealed unsafe class SeccompSupervisor : IDisposable
 {
-    private readonly int _listener;
+    private int _listener = -1;
     private readonly CompiledFilter _filter;
     private readonly int _wakeRead, _wakeWrite;
     private readonly Thread _thread;
@@ -25,29 +25,46 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     private readonly Dictionary<(string Name, string Family, string Address), long> _addresses = [];
     private bool _stopped;
 
-    private SeccompSupervisor(int listener, CompiledFilter filter, int wakeRead, int wakeWrite)
+    private SeccompSupervisor(CompiledFilter filter, int wakeRead, int wakeWrite)
     {
-        _listener = listener;
         _filter = filter;
         _wakeRead = wakeRead;
         _wakeWrite = wakeWrite;
         _thread = new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "seccomp supervisor" };
     }
 
-    /// <summary>Takes the listener descriptor and answers on it until <see cref="Stop"/>.</summary>
-    public static SeccompSupervisor Start(int listener, CompiledFilter filter)
+    /// <summary>
+    /// Starts the thread, which waits for <see cref="Attach"/>'s listener. Started as soon as the container's first
+    /// process exists, while it sets up: a thread's start costs `sandbox run` most of a millisecond (measured), and the
+    /// container waits for the listener's hand-over, so it should not wait for the thread's start too.
+    /// </summary>
+    public static SeccompSupervisor Prepare(CompiledFilter filter)
     {
         var wake = stackalloc int[2];
         if (LibC.pipe2(wake, LibC.O_CLOEXEC) != 0)
         {
-            var errno = LibC.errno;
-            LibC.close(listener);
-            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(errno)}", "raise the open-file limit");
+            throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
-        var s = new SeccompSupervisor(listener, filter, wake[0], wake[1]);
+        var s = new SeccompSupervisor(filter, wake[0], wake[1]);
         s._thread.Start();
         return s;
     }
+
+    /// <summary>Hands the thread the listener descriptor (it owns it from here on); it answers on it until <see cref="Stop"/>.</summary>
+    public void Attach(int listener)
+    {
+        Volatile.Write(ref _listener, listener);
+        byte b = Attached;
+        if (LibC.write(_wakeWrite, &b, 1) != 1)
+        {
+            throw new SandboxException(ErrorCodes.SetupFailed, $"hand the seccomp listener to its supervisor: {Libc.Describe(LibC.errno)}", "report this as a bug");
+        }
+    }
+
+    private const byte Attached = 2, Stopping = 1;
+
+    /// <summary>Whether <see cref="Attach"/> gave it a listener: only then does its summary say what the filter denied.</summary>
+    public bool IsAttached => Volatile.Read(ref _listener) >= 0;
 
     /// <summary>Stops answering (the container is gone) and returns what was recorded.</summary>
     public SeccompSummary Stop()
@@ -55,7 +72,7 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         if (!_stopped)
         {
             _stopped = true;
-            byte b = 1;
+            byte b = Stopping;
             LibC.write(_wakeWrite, &b, 1);
             _thread.Join();
         }
@@ -90,13 +107,30 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
     public void Dispose()
     {
         Stop();
-        LibC.close(_listener);
+        if (_listener >= 0)
+        {
+            LibC.close(_listener);
+        }
         LibC.close(_wakeRead);
         LibC.close(_wakeWrite);
     }
 
     private void Loop()
     {
+        // First the listener (Attach), or the end (Stop) when setup failed before the container sent one.
+        byte first = 0;
+        while (true)
+        {
+            var n = (long)LibC.read(_wakeRead, &first, 1);
+            if (n == 1 || (n < 0 && LibC.errno != LibC.EINTR) || n == 0)
+            {
+                break;
+            }
+        }
+        if (first != Attached)
+        {
+            return;
+        }
         // A hint only: kernels before 6.6 refuse it, and answers are the same either way.
         Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Libc.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         // The kernel may know a larger seccomp_notif than this build: receive into a buffer of its size.
