@@ -289,10 +289,7 @@ internal static partial class ContainerPlanner
             steps.Add(seccomp);
         }
         steps.Add(Exec(proc, o.Reaper));
-        if (host.IsRoot && !userNs)
-        {
-            DeferWaitForParent(steps);
-        }
+        var childMountsFirst = host.IsRoot && !userNs && DeferWaitForParent(steps);
 
         return new SetupPlan
         {
@@ -305,6 +302,7 @@ internal static partial class ContainerPlanner
             OomScoreAdj = proc.OomScoreAdj,
             PreserveFds = o.PreserveFds,
             SeccompNotRecorded = notRecorded,
+            ChildMountsFirst = childMountsFirst,
         };
     }
 
@@ -318,13 +316,13 @@ internal static partial class ContainerPlanner
     /// the cgroup (a cgroup mount, tmpcopyup's copy charged to it, id-mapped layers the parent prepares) or a namespace
     /// is joined (joined pid namespaces fork in the parent's sight first).
     /// </summary>
-    private static void DeferWaitForParent(List<SetupStep> steps)
+    private static bool DeferWaitForParent(List<SetupStep> steps)
     {
         var wait = steps.FindIndex(s => s is WaitForParentStep);
         if (wait < 0 || steps.Exists(s => s is JoinNamespaceStep or EnterPidNamespaceStep or CgroupMountStep or AttachIdmappedStep or SetDumpableStep
                 || s is MountStep { CopyUp: true } or MountStep { Idmapped: not null }))
         {
-            return;
+            return false;
         }
         var moved = new List<SetupStep> { steps[wait] };
         steps.RemoveAt(wait);
@@ -335,6 +333,7 @@ internal static partial class ContainerPlanner
         }
         var before = steps.FindIndex(wait, s => s is SyncWithParentStep or RunHookStep or PivotRootStep or MoveRootStep or ChrootStep or ExecStep);
         steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
+        return true;
     }
 
     /// <summary>

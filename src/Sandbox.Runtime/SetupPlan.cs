@@ -348,4 +348,8 @@ internal sealed record SetupPlan
 
     /// <summary>Why denials are not recorded although a report was asked for (null when they are, or no report).</summary>
     public string? SeccompNotRecorded { get; init; }
+
+    /// <summary>The child mounts before it waits for the parent, which needs nothing of it before then but its cgroup
+    /// (ContainerPlanner.DeferWaitForParent): on cgroup v1 the parent may make the cgroup after the clone.</summary>
+    public bool ChildMountsFirst { get; init; }
 }
