@@ -109,10 +109,12 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         {
             // A cgroup when limits, usage figures or a timeout need one: it is what kills every process at the end.
             var unenforced = (IReadOnlyList<string>)[];
+            void MakeCgroup(ICgroupDriver? driver) =>
+                cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced, measureUsage: o.ReportPath is not null, driver: driver);
             // On cgroup v1 the child joins its cgroup after the clone anyway; when it mounts first (SetupPlan.ChildMountsFirst)
             // the cgroup is made then too, while it mounts (measured with the moved wait, against neither: 0.8 ms of a .NET
-            // hello world's start, the median of 300 paired rotating rounds). Not where a timeout
-            // without a pid namespace needs to know first that there will be a cgroup to kill with.
+            // hello world's start, the median of 300 paired rotating rounds). Not where a timeout without a pid namespace
+            // needs to know first that there will be a cgroup to kill with.
             var cgroupAfterClone = (ICgroupDriver?)null;
             if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
             {
@@ -123,7 +125,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 }
                 else
                 {
-                    cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced, measureUsage: o.ReportPath is not null, driver: driver);
+                    MakeCgroup(driver);
                 }
             }
             if (timeout is not null && cgroup is null && !NewPidNamespace(config))
@@ -144,8 +146,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 {
                     if (cgroupAfterClone is not null)
                     {
-                        cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced,
-                            measureUsage: o.ReportPath is not null, driver: cgroupAfterClone);
+                        MakeCgroup(cgroupAfterClone);
                     }
                     // A recording filter's supervisor starts while the container sets up (SeccompSupervisor.Prepare).
                     if (plan.Seccomp is { Profile: not null } recording)
