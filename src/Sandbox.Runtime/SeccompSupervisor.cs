@@ -19,24 +19,35 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
 {
     private int _listener = -1;
     private readonly CompiledFilter _filter;
-    private readonly int _wakeRead, _wakeWrite;
-    private readonly Thread _thread;
+    private readonly int _wakeRead = -1, _wakeWrite = -1;
+    private readonly Thread? _thread;
     private readonly Dictionary<(string Name, int Errno), long> _denied = [];
     private readonly Dictionary<(string Name, string Family, string Address), long> _addresses = [];
     private bool _stopped;
+    private byte* _notif, _resp;
+    private int _notifSize, _respSize;
 
-    private SeccompSupervisor(CompiledFilter filter, int wakeRead, int wakeWrite)
+    private SeccompSupervisor(CompiledFilter filter, int wakeRead, int wakeWrite, bool threaded)
     {
         _filter = filter;
         _wakeRead = wakeRead;
         _wakeWrite = wakeWrite;
-        _thread = new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "seccomp supervisor" };
+        _thread = threaded ? new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "seccomp supervisor" } : null;
     }
 
     /// <summary>
-    /// Starts the thread, which waits for <see cref="Attach"/>'s listener. Started as soon as the container's first
-    /// process exists, while it sets up: a thread's start costs `sandbox run` most of a millisecond (measured), and the
-    /// container waits for the listener's hand-over, so it should not wait for the thread's start too.
+    /// A supervisor whose notifications the caller's own wait answers (<see cref="Listener"/>, <see cref="AnswerOne"/>):
+    /// `sandbox run` polls the listener with its signalfd while it waits for the container, so no thread is started.
+    /// A thread's start cost a run with a report 0.5-1 ms (measured), most of it .NET's Thread.Start spinning with
+    /// sched_yield until the new thread runs, while the container's setup kept both cores busy.
+    /// </summary>
+    public static SeccompSupervisor Inline(CompiledFilter filter) => new(filter, -1, -1, threaded: false);
+
+    /// <summary>
+    /// Starts the thread, which waits for <see cref="Attach"/>'s listener: for a run whose main thread may block before
+    /// it waits for the container (poststart hooks, which could wait for a container that waits for an answer).
+    /// Started as soon as the container's first process exists, while it sets up, so that the container, which waits
+    /// for the listener's hand-over, does not wait for the thread's start too.
     /// </summary>
     public static SeccompSupervisor Prepare(CompiledFilter filter)
     {
@@ -45,20 +56,47 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         {
             throw new SandboxException(ErrorCodes.SetupFailed, $"pipe for the seccomp supervisor: {Libc.Describe(LibC.errno)}", "raise the open-file limit");
         }
-        var s = new SeccompSupervisor(filter, wake[0], wake[1]);
-        s._thread.Start();
+        var s = new SeccompSupervisor(filter, wake[0], wake[1], threaded: true);
+        s._thread!.Start();
         return s;
     }
 
-    /// <summary>Hands the thread the listener descriptor (it owns it from here on); it answers on it until <see cref="Stop"/>.</summary>
+    /// <summary>
+    /// Hands over the listener descriptor (the supervisor owns it from here on): a thread answers on it until
+    /// <see cref="Stop"/>; an inline one when its caller's poll finds it readable.
+    /// </summary>
     public void Attach(int listener)
     {
         Volatile.Write(ref _listener, listener);
+        if (_thread is null)
+        {
+            Begin();
+            return;
+        }
         byte b = Attached;
         if (LibC.write(_wakeWrite, &b, 1) != 1)
         {
             throw new SandboxException(ErrorCodes.SetupFailed, $"hand the seccomp listener to its supervisor: {Libc.Describe(LibC.errno)}", "report this as a bug");
         }
+    }
+
+    /// <summary>The listener to poll for an inline supervisor; -1 before <see cref="Attach"/>, or once it is stopped.</summary>
+    public int Listener => _thread is null && !_stopped ? _listener : -1;
+
+    /// <summary>Answers one notification of an inline supervisor, whose listener <see cref="Listener"/> polled readable.</summary>
+    public void AnswerOne() => Answer((SeccompNotif*)_notif, _notifSize, (SeccompNotifResp*)_resp, _respSize);
+
+    /// <summary>The buffers the answers use, and the kernel's wake-up hint; on the thread that answers.</summary>
+    private void Begin()
+    {
+        // A hint only: kernels before 6.6 refuse it, and answers are the same either way.
+        Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Libc.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+        // The kernel may know a larger seccomp_notif than this build: receive into a buffer of its size.
+        var sizes = SeccompHost.NotificationSizes();
+        _notifSize = Math.Max(sizeof(SeccompNotif), sizes?.Notif ?? 0);
+        _respSize = Math.Max(sizeof(SeccompNotifResp), sizes?.NotifResp ?? 0);
+        _notif = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)_notifSize);
+        _resp = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)_respSize);
     }
 
     private const byte Attached = 2, Stopping = 1;
@@ -72,9 +110,12 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         if (!_stopped)
         {
             _stopped = true;
-            byte b = Stopping;
-            LibC.write(_wakeWrite, &b, 1);
-            _thread.Join();
+            if (_thread is not null)
+            {
+                byte b = Stopping;
+                LibC.write(_wakeWrite, &b, 1);
+                _thread.Join();
+            }
         }
         // Most frequent first, then by name. Sorted by hand: OrderBy/ThenBy resolve generic virtual methods at run time
         // in a NativeAOT binary (measured: 0.66 ms of every run with a report).
@@ -110,9 +151,16 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         if (_listener >= 0)
         {
             LibC.close(_listener);
+            _listener = -1;
         }
-        LibC.close(_wakeRead);
-        LibC.close(_wakeWrite);
+        if (_thread is not null)
+        {
+            LibC.close(_wakeRead);
+            LibC.close(_wakeWrite);
+        }
+        System.Runtime.InteropServices.NativeMemory.Free(_notif);
+        System.Runtime.InteropServices.NativeMemory.Free(_resp);
+        _notif = _resp = null;
     }
 
     private void Loop()
@@ -131,44 +179,29 @@ internal sealed unsafe class SeccompSupervisor : IDisposable
         {
             return;
         }
-        // A hint only: kernels before 6.6 refuse it, and answers are the same either way.
-        Libc.IoctlBlocking(_listener, Libc.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Libc.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-        // The kernel may know a larger seccomp_notif than this build: receive into a buffer of its size.
-        var sizes = SeccompHost.NotificationSizes();
-        var notifSize = Math.Max(sizeof(SeccompNotif), sizes?.Notif ?? 0);
-        var respSize = Math.Max(sizeof(SeccompNotifResp), sizes?.NotifResp ?? 0);
-        var notif = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)notifSize);
-        var resp = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)respSize);
-        try
+        Begin(); // freed by Dispose, after Stop's Join
+        var fds = stackalloc pollfd[2];
+        while (true)
         {
-            var fds = stackalloc pollfd[2];
-            while (true)
+            fds[0] = new pollfd { fd = _listener, events = LibC.POLLIN };
+            fds[1] = new pollfd { fd = _wakeRead, events = LibC.POLLIN };
+            if (LibC.poll(fds, 2, -1) < 0)
             {
-                fds[0] = new pollfd { fd = _listener, events = LibC.POLLIN };
-                fds[1] = new pollfd { fd = _wakeRead, events = LibC.POLLIN };
-                if (LibC.poll(fds, 2, -1) < 0)
+                if (LibC.errno == LibC.EINTR)
                 {
-                    if (LibC.errno == LibC.EINTR)
-                    {
-                        continue;
-                    }
-                    return;
-                }
-                if ((fds[0].revents & LibC.POLLIN) != 0)
-                {
-                    Answer((SeccompNotif*)notif, notifSize, (SeccompNotifResp*)resp, respSize);
                     continue;
                 }
-                if (fds[1].revents != 0 || fds[0].revents != 0)
-                {
-                    return; // asked to stop, or every process under the filter is gone (POLLHUP)
-                }
+                return;
             }
-        }
-        finally
-        {
-            System.Runtime.InteropServices.NativeMemory.Free(notif);
-            System.Runtime.InteropServices.NativeMemory.Free(resp);
+            if ((fds[0].revents & LibC.POLLIN) != 0)
+            {
+                AnswerOne();
+                continue;
+            }
+            if (fds[1].revents != 0 || fds[0].revents != 0)
+            {
+                return; // asked to stop, or every process under the filter is gone (POLLHUP)
+            }
         }
     }
 

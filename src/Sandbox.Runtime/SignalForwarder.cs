@@ -76,48 +76,106 @@ internal sealed unsafe class SignalForwarder : IDisposable
     /// <summary>
     /// Waits for <paramref name="pid"/> (a child of this process) to end and returns its wait status and rusage (which
     /// covers the children it waited for). Meanwhile every forwarded signal is passed on to it, and a SIGWINCH resizes
-    /// <paramref name="terminal"/>'s terminal.
+    /// <paramref name="terminal"/>'s terminal. The same wait answers an inline seccomp supervisor's notifications
+    /// (<paramref name="seccomp"/>) and watches a pidfd of the process that started this one (<paramref name="parent"/>,
+    /// whose end calls <paramref name="parentGone"/> once): both without a thread of their own.
     /// </summary>
-    public (int Status, Rusage Usage) WaitFor(int pid, TerminalProxy? terminal)
+    public (int Status, Rusage Usage) WaitFor(int pid, TerminalProxy? terminal, SeccompSupervisor? seccomp = null, int parent = -1, Action? parentGone = null)
     {
         const int batch = 8;
         var infos = stackalloc SignalfdSiginfo[batch];
-        while (true)
+        var fds = stackalloc pollfd[3];
+        var listener = seccomp?.Listener ?? -1;
+        try
         {
-            int status;
-            Rusage usage;
-            var ended = Libc.Wait4Blocking(pid, &status, Libc.WNOHANG, &usage);
-            if (ended == pid)
+            while (true)
             {
-                return (status, usage);
-            }
-            if (ended < 0 && Libc.Errno != Libc.EINTR)
-            {
-                throw new SandboxException(ErrorCodes.Io, $"wait for {pid}: {Libc.Describe(Libc.Errno)}", "report this as a bug");
-            }
-            // Blocks until a signal is pending. A SIGCHLD of the child's end that came before the wait4 above is
-            // pending still (it is blocked), so the end is never missed.
-            var n = (long)LibC.read(_fd, infos, batch * sizeof(SignalfdSiginfo));
-            if (n < 0 && LibC.errno == LibC.EINTR)
-            {
-                continue;
-            }
-            if (n < 0)
-            {
-                throw new SandboxException(ErrorCodes.Io, $"read the signalfd: {Libc.Describe(LibC.errno)}", "report this as a bug");
-            }
-            for (var i = 0; i < n / sizeof(SignalfdSiginfo); i++)
-            {
-                var signal = (int)infos[i].Signo;
-                if (signal == Libc.SIGWINCH)
+                int status;
+                Rusage usage;
+                var ended = Libc.Wait4Blocking(pid, &status, Libc.WNOHANG, &usage);
+                if (ended == pid)
                 {
-                    terminal?.CopySize();
+                    return (status, usage);
                 }
-                else if (signal != Libc.SIGCHLD)
+                if (ended < 0 && Libc.Errno != Libc.EINTR)
                 {
-                    TerminationForwarded |= signal is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
-                    LibC.kill(pid, signal);
+                    throw new SandboxException(ErrorCodes.Io, $"wait for {pid}: {Libc.Describe(Libc.Errno)}", "report this as a bug");
                 }
+                if (listener >= 0 || parent >= 0)
+                {
+                    var count = 0;
+                    fds[count++] = new pollfd { fd = _fd, events = LibC.POLLIN };
+                    var listenerAt = listener >= 0 ? count++ : -1;
+                    var parentAt = parent >= 0 ? count++ : -1;
+                    if (listenerAt >= 0)
+                    {
+                        fds[listenerAt] = new pollfd { fd = listener, events = LibC.POLLIN };
+                    }
+                    if (parentAt >= 0)
+                    {
+                        fds[parentAt] = new pollfd { fd = parent, events = LibC.POLLIN };
+                    }
+                    if (LibC.poll(fds, (ulong_t)(ulong)count, -1) < 0)
+                    {
+                        if (LibC.errno == LibC.EINTR)
+                        {
+                            continue;
+                        }
+                        throw new SandboxException(ErrorCodes.Io, $"poll while waiting for {pid}: {Libc.Describe(LibC.errno)}", "report this as a bug");
+                    }
+                    if (listenerAt >= 0 && fds[listenerAt].revents != 0)
+                    {
+                        if ((fds[listenerAt].revents & LibC.POLLIN) != 0)
+                        {
+                            seccomp!.AnswerOne();
+                        }
+                        else
+                        {
+                            listener = -1; // POLLHUP: every process under the filter is gone
+                        }
+                    }
+                    if (parentAt >= 0 && fds[parentAt].revents != 0)
+                    {
+                        LibC.close(parent);
+                        parent = -1;
+                        parentGone!();
+                    }
+                    if ((fds[0].revents & LibC.POLLIN) == 0)
+                    {
+                        continue;
+                    }
+                }
+                // Blocks until a signal is pending. A SIGCHLD of the child's end that came before the wait4 above is
+                // pending still (it is blocked), so the end is never missed.
+                var n = (long)LibC.read(_fd, infos, batch * sizeof(SignalfdSiginfo));
+                if (n < 0 && LibC.errno == LibC.EINTR)
+                {
+                    continue;
+                }
+                if (n < 0)
+                {
+                    throw new SandboxException(ErrorCodes.Io, $"read the signalfd: {Libc.Describe(LibC.errno)}", "report this as a bug");
+                }
+                for (var i = 0; i < n / sizeof(SignalfdSiginfo); i++)
+                {
+                    var signal = (int)infos[i].Signo;
+                    if (signal == Libc.SIGWINCH)
+                    {
+                        terminal?.CopySize();
+                    }
+                    else if (signal != Libc.SIGCHLD)
+                    {
+                        TerminationForwarded |= signal is Libc.SIGINT or Libc.SIGTERM or Libc.SIGHUP;
+                        LibC.kill(pid, signal);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (parent >= 0)
+            {
+                LibC.close(parent);
             }
         }
     }

@@ -8,6 +8,20 @@ namespace Sandbox.EndToEnd.Tests;
 /// </summary>
 public class ParentWatchTests
 {
+    /// <summary>A shell is the caller: it starts `sandbox run` and waits, and is killed without a chance to clean up.</summary>
+    private static Process StartCaller(string run) =>
+        Process.Start(new ProcessStartInfo("sh", ["-c", $"{run} & wait"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+
+    /// <summary>Once the container runs: its pid (from the pid file) and that of the `sandbox run` supervising it.</summary>
+    private static (int Container, int Supervisor) Started(TestBundle b, string pidFile)
+    {
+        SandboxHost.WaitUntil(() => File.Exists(pidFile) && File.ReadAllText(pidFile).Length > 0, TimeSpan.FromSeconds(30), "the container to start");
+        var container = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+        var supervisor = SandboxHost.ProcessesMentioning(b.Dir)
+            .Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").StartsWith(SandboxHost.Exe + "\0", StringComparison.Ordinal));
+        return (container, supervisor);
+    }
+
     [PrivilegedTheory]
     [InlineData(true)]
     [InlineData(false)]
@@ -21,14 +35,10 @@ public class ParentWatchTests
         b.Write();
         var run = string.Join(' ', new[] { SandboxHost.Exe, "--root", b.StateRoot, "run", dieWithParent ? "--die-with-parent" : "",
             "--remove-if-orphaned", scratch, "--pid-file", pidFile, "--bundle", b.Dir, b.Id });
-        // A shell is the caller: it starts `sandbox run` and waits, and is killed without a chance to clean up.
-        using var caller = Process.Start(new ProcessStartInfo("sh", ["-c", $"{run} & wait"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var caller = StartCaller(run);
         try
         {
-            SandboxHost.WaitUntil(() => File.Exists(pidFile) && File.ReadAllText(pidFile).Length > 0, TimeSpan.FromSeconds(30), "the container to start");
-            var container = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
-            var supervisor = SandboxHost.ProcessesMentioning(b.Dir)
-                .Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").StartsWith(SandboxHost.Exe + "\0", StringComparison.Ordinal));
+            var (container, supervisor) = Started(b, pidFile);
             caller.Kill();
             caller.WaitForExit();
             if (dieWithParent)
@@ -75,6 +85,42 @@ public class ParentWatchTests
             caller.WaitForExit();
             SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(container), TimeSpan.FromSeconds(10), "the container to end with its caller");
             SandboxHost.WaitUntil(() => !b.StateEntries.Any(), TimeSpan.FromSeconds(10), "its state to go");
+            Assert.Null(SandboxHost.CgroupOf("pids", b.Id));
+        }
+        finally
+        {
+            b.Cli(["delete", "--force", b.Id]);
+        }
+    }
+
+    /// <summary>
+    /// `run --report --die-with-parent` with a recording filter (what SandboxExec runs for every build step) answers
+    /// the filter's notifications and watches its caller on its main thread, in the wait for the container: no
+    /// thread of its own for either (each cost a run's start most of a millisecond), and both still work.
+    /// </summary>
+    [PrivilegedFact]
+    public void The_recording_supervisor_and_the_parent_watch_need_no_thread_of_their_own()
+    {
+        using var b = new TestBundle();
+        b.Sh("while true; do mount -t tmpfs none /tmp 2>/dev/null; sleep 0.05; done");
+        var pidFile = Path.Combine(b.Dir, "pid");
+        var report = Path.Combine(b.Dir, "report.json");
+        b.Write();
+        var run = $"{SandboxHost.Exe} --root {b.StateRoot} run --die-with-parent --seccomp default --report {report} --pid-file {pidFile} --bundle {b.Dir} {b.Id}";
+        using var caller = StartCaller(run);
+        try
+        {
+            var (container, supervisor) = Started(b, pidFile);
+            Thread.Sleep(300); // a few denied mounts, answered meanwhile
+            var threads = Directory.GetDirectories($"/proc/{supervisor}/task").Select(t => File.ReadAllText(Path.Combine(t, "comm")).Trim()).ToList();
+            Assert.DoesNotContain(threads, t => t.StartsWith("seccomp", StringComparison.Ordinal) || t.StartsWith("parent watch", StringComparison.Ordinal));
+            caller.Kill();
+            caller.WaitForExit();
+            SandboxHost.WaitUntil(() => !SandboxHost.ProcessExists(container) && !SandboxHost.ProcessExists(supervisor), TimeSpan.FromSeconds(10), "the container and sandbox run to end");
+            var denied = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("seccomp").GetProperty("denied").EnumerateArray()
+                .Single(d => d.GetProperty("syscall").GetString() == "mount");
+            Assert.True(denied.GetProperty("count").GetInt64() >= 2, denied.ToString());
+            Assert.Empty(b.StateEntries);
             Assert.Null(SandboxHost.CgroupOf("pids", b.Id));
         }
         finally

@@ -24,7 +24,7 @@ public class ContainerPlannerTests
         Assert.Null(p.UidMap);
         // The cgroup namespace is made after the parent's go-ahead, once the child is in the container's cgroup.
         Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
-        Assert.Equal(IndexOf<WaitForParentStep>(p) + 2, IndexOf<PivotRootStep>(p));
+        Assert.True(IndexOf<WaitForParentStep>(p) < IndexOf<SetRlimitStep>(p));
         var rootless = Plan(Fixtures.Config(rootless: true), Fixtures.User());
         Assert.True(IndexOf<WaitForParentStep>(rootless) < rootless.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
     }
@@ -35,7 +35,13 @@ public class ContainerPlannerTests
         // Root, no user namespace: no id maps to wait for, so the mounts go on while the parent puts the child in its cgroup.
         var p = Plan(Fixtures.Config());
         Assert.True(IndexOf<WaitForParentStep>(p) > p.Steps.ToList().FindLastIndex(s => s is MountStep or MakeDeviceStep or SymlinkStep));
+        // pivot_root and the masked and read-only paths too: every step of the runtime's own before the limits and
+        // credentials, where the program's own setting begins.
+        Assert.True(IndexOf<WaitForParentStep>(p) > p.Steps.ToList().FindLastIndex(s => s is PivotRootStep or MaskPathStep or ReadonlyPathStep or RemountRootReadonlyStep));
         Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+        Assert.Equal(IndexOf<WaitForParentStep>(p) + 2, p.Steps.ToList().FindIndex(s => s is SetRlimitStep or SetPersonalityStep or ConsoleStep or RestrictExecutionStep or JoinSessionKeyringStep or SeccompStep or DropBoundingSetStep or SetUserStep));
+        var console = Plan(Fixtures.Config() with { Process = Fixtures.Config().Process! with { Terminal = true } });
+        Assert.True(IndexOf<WaitForParentStep>(console) < IndexOf<ConsoleStep>(console));
 
         int EarlyWait(OciConfig c) => IndexOf<WaitForParentStep>(Plan(c)) is var w && w < IndexOf<BindRootfsStep>(Plan(c)) ? w : -1;
         var cgroupMount = Fixtures.Config() with { Mounts = [.. Fixtures.Config().Mounts!, new OciMount { Destination = "/sys/fs/cgroup", Type = "cgroup", Source = "cgroup" }] };
@@ -57,8 +63,8 @@ public class ContainerPlannerTests
         {
             IndexOf<SetParentDeathSignalStep>(p), IndexOf<SetSidStep>(p), IndexOf<HostnameStep>(p),
             IndexOf<LoopbackUpStep>(p), IndexOf<RootPropagationStep>(p), IndexOf<BindRootfsStep>(p), IndexOf<MountStep>(p),
-            IndexOf<MakeDeviceStep>(p), IndexOf<SymlinkStep>(p), IndexOf<WaitForParentStep>(p), IndexOf<PivotRootStep>(p), IndexOf<MaskPathStep>(p),
-            IndexOf<ReadonlyPathStep>(p), IndexOf<RemountRootReadonlyStep>(p), IndexOf<SetRlimitStep>(p),
+            IndexOf<MakeDeviceStep>(p), IndexOf<SymlinkStep>(p), IndexOf<PivotRootStep>(p), IndexOf<MaskPathStep>(p),
+            IndexOf<ReadonlyPathStep>(p), IndexOf<RemountRootReadonlyStep>(p), IndexOf<WaitForParentStep>(p), IndexOf<SetRlimitStep>(p),
             IndexOf<DropBoundingSetStep>(p), IndexOf<SetUserStep>(p), IndexOf<SetCapabilitiesStep>(p), IndexOf<ChdirStep>(p),
             IndexOf<NoNewPrivilegesStep>(p), IndexOf<ExecStep>(p),
         };

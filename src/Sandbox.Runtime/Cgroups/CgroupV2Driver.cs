@@ -229,6 +229,8 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
             OomSource = "cgroup v2 memory.events oom_kill",
         };
 
+        public long? ReadPidsCurrent() => CgroupFiles.ParseSingle(CgroupFiles.Read(dir, "pids.current"));
+
         public CgroupStats ReadStats()
         {
             var events = CgroupFiles.ParseFlatKeyed(CgroupFiles.Read(dir, "memory.events"));
