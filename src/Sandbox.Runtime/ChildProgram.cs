@@ -423,14 +423,19 @@ internal sealed unsafe class ChildProgram : IDisposable
                 keep.Add(step.I2);
             }
         }
-        var sorted = keep.Where(fd => fd >= 0).Distinct().Order().ToArray();
-        var native = _arena.Alloc<int>(Math.Max(1, sorted.Length));
-        for (var i = 0; i < sorted.Length; i++)
+        // Sorted and without duplicates or -1, by hand (LINQ's first use costs a NativeAOT run about 0.06 ms).
+        keep.Sort();
+        var native = _arena.Alloc<int>(Math.Max(1, keep.Count));
+        var count = 0;
+        foreach (var fd in keep)
         {
-            native[i] = sorted[i];
+            if (fd >= 0 && (count == 0 || native[count - 1] != fd))
+            {
+                native[count++] = fd;
+            }
         }
         Context->KeepFds = native;
-        Context->KeepFdCount = sorted.Length;
+        Context->KeepFdCount = count;
     }
 
     /// <summary>A hook step on its own, for hooks the parent runs in the runtime namespace.</summary>

@@ -36,6 +36,8 @@ internal static class RootfsPaths
     {
         var pending = new Stack<string>(Relative(destination).Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
         var resolved = new List<string>();
+        // rootfs/resolved..., grown a component at a time rather than joined again for every component.
+        var current = rootfs;
         var links = 0;
         while (pending.Count > 0)
         {
@@ -51,9 +53,10 @@ internal static class RootfsPaths
                     throw Escape(destination, jsonPath, "climbs above the rootfs");
                 }
                 resolved.RemoveAt(resolved.Count - 1);
+                current = Path.Combine(rootfs, string.Join('/', resolved));
                 continue;
             }
-            var hostPath = Path.Combine(rootfs, string.Join('/', resolved), part);
+            var hostPath = current + "/" + part;
             var (exists, target) = ReadLink(hostPath);
             if (!exists)
             {
@@ -62,6 +65,7 @@ internal static class RootfsPaths
             if (target is null)
             {
                 resolved.Add(part);
+                current = hostPath;
                 continue;
             }
             if (++links > 40)
@@ -71,6 +75,7 @@ internal static class RootfsPaths
             if (target.StartsWith('/'))
             {
                 resolved.Clear();
+                current = rootfs;
             }
             else if (ClimbsAbove(resolved.Count, target))
             {
@@ -92,7 +97,10 @@ internal static class RootfsPaths
     {
         const int Size = 4096;
         var buffer = stackalloc byte[Size];
-        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+        // The name through the stack too, when it fits (a mount destination's every component is read).
+        var name = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) < 1024 ? stackalloc byte[1024] : new byte[System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1];
+        name[System.Text.Encoding.UTF8.GetBytes(path, name)] = 0;
+        fixed (byte* p = name)
         {
             var n = (long)Tmds.Linux.LibC.readlink(p, buffer, Size);
             if (n >= 0)

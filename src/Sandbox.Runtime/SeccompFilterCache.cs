@@ -307,7 +307,7 @@ internal sealed unsafe class SeccompFilterCache(string directory)
                 {
                     return null;
                 }
-                return RawFiles.ReadAll(fd, out _) is { Length: <= MaxEntryBytes } entry ? Decode(entry, key) : null;
+                return RawFiles.ReadAll(fd, out _, (int)size) is { Length: <= MaxEntryBytes } entry ? Decode(entry, key) : null;
             }
             finally
             {

@@ -279,6 +279,10 @@ internal sealed class StateStore(string root)
     /// </summary>
     public void CollectStale()
     {
+        if (SubdirectoryCount() is { } count && (count == 0 || (count == 1 && Directory.Exists(Path.Combine(Root, SeccompFilterCache.DirectoryName)))))
+        {
+            return; // nothing there, or nothing but the compiled filters
+        }
         if (!Directory.Exists(Root))
         {
             return;
@@ -335,7 +339,26 @@ internal sealed class StateStore(string root)
         }
     }
 
-    private static void WriteAtomically(string path, byte[] bytes) => RawFiles.WriteAtomically(path, bytes);
+    /// <summary>
+    /// How many directories the state root holds, from its link count (2 plus its subdirectories on tmpfs, ext4 and xfs,
+    /// where state roots live), so that a root with no container in it is not listed: the listing cost every run about
+    /// 0.2 ms (measured). Null when the count says nothing (1: btrfs, or ext4 past 65000 subdirectories) and the root
+    /// must be listed; 0 when there is no root.
+    /// </summary>
+    private unsafe int? SubdirectoryCount()
+    {
+        statx st;
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(Root + "\0"))
+        {
+            if (LibC.statx(LibC.AT_FDCWD, p, 0, LibC.STATX_NLINK | LibC.STATX_TYPE, &st) != 0)
+            {
+                return LibC.errno == LibC.ENOENT ? 0 : null;
+            }
+        }
+        return (st.stx_mask & LibC.STATX_NLINK) != 0 && (st.stx_mode & LibC.S_IFMT) == LibC.S_IFDIR && st.stx_nlink >= 2 ? (int)(st.stx_nlink - 2) : null;
+    }
+
+    private static void WriteAtomically(string path, byte[] bytes) => RawFiles.WriteAtomically(path, bytes, exchange: true);
 
     private static void TryRemove(string dir)
     {

@@ -11,18 +11,57 @@ internal static class CgroupFiles
         var err = RawFiles.Write(Path.Join(dir, file), value, create: false);
         if (err != 0)
         {
-            throw new SandboxException(ErrorCodes.CgroupFailed, $"write \"{value}\" to {Path.Join(dir, file)}: {Interop.Libc.Describe(err)}",
-                err == Interop.Libc.EACCES || err == Interop.Libc.EPERM
-                    ? "this user may not change that cgroup: run as root, or delegate the subtree (`sandbox doctor` shows what is delegated)"
-                    : "check that the value is valid for this kernel");
+            throw WriteFailed(dir, file, value, err);
         }
     }
 
-    public static string? Read(string dir, string file)
+    /// <summary>
+    /// Writes each value with a write(2) of its own, in order, through one descriptor per file: device rules (one rule a
+    /// write) went through eight opens and closes of two files in every start.
+    /// </summary>
+    public static unsafe void WriteEach(string dir, IReadOnlyList<(string File, string Value)> lines)
     {
-        var bytes = RawFiles.Read(Path.Join(dir, file), out _);
-        return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes);
+        var open = new List<(string File, int Fd)>(2);
+        try
+        {
+            foreach (var (file, value) in lines)
+            {
+                var at = open.FindIndex(o => o.File == file);
+                var fd = at >= 0 ? open[at].Fd : -1;
+                if (fd < 0)
+                {
+                    fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(Path.Join(dir, file) + "\0"))
+                    {
+                        fd = LibC.open(p, LibC.O_WRONLY | LibC.O_CLOEXEC, 0);
+                    }
+                    if (fd < 0)
+                    {
+                        throw WriteFailed(dir, file, value, LibC.errno);
+                    }
+                    open.Add((file, fd));
+                }
+                if (RawFiles.WriteAll(fd, System.Text.Encoding.UTF8.GetBytes(value)) is var err && err != 0)
+                {
+                    throw WriteFailed(dir, file, value, err);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var (_, fd) in open)
+            {
+                LibC.close(fd);
+            }
+        }
     }
+
+    private static SandboxException WriteFailed(string dir, string file, string value, int err) =>
+        new(ErrorCodes.CgroupFailed, $"write \"{value}\" to {Path.Join(dir, file)}: {Interop.Libc.Describe(err)}",
+            err == Interop.Libc.EACCES || err == Interop.Libc.EPERM
+                ? "this user may not change that cgroup: run as root, or delegate the subtree (`sandbox doctor` shows what is delegated)"
+                : "check that the value is valid for this kernel");
+
+    public static string? Read(string dir, string file) => RawFiles.ReadText(Path.Join(dir, file));
 
     /// <summary>A file holding one number; "max" (v2 for no limit) is null.</summary>
     public static long? ParseSingle(string? text) =>

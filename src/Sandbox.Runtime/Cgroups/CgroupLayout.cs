@@ -51,6 +51,11 @@ internal sealed record CgroupLayout(
             {
                 continue;
             }
+            // Only cgroup file systems matter: the others are not split into fields (most lines of a start's mountinfo).
+            if (!line.AsSpan(dash + 3).StartsWith("cgroup", StringComparison.Ordinal))
+            {
+                continue;
+            }
             var left = line[..dash].Split(' ');
             var right = line[(dash + 3)..].Split(' ');
             if (left.Length < 5 || right.Length < 3)

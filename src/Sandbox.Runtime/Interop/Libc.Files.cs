@@ -1,8 +1,8 @@
 // Files and descriptors for the post-clone path: open/openat, getdents64, readlinkat, mkdirat, mknodat, symlinkat,
 // fchownat, dup3, pipe2, read, write, close and the O_/AT_/RESOLVE_/S_IF constants. Ours because the post-clone path
 // needs compile-time constants and [SuppressGCTransition] imports bound at link time (Tmds.LibC's constants are
-// properties, its imports bind "libc.so.6" lazily with a GC transition). rename is ours for the parent as well:
-// Tmds.LibC lacks it. The parent's RawFiles, state root and cgroup directories use Tmds.LibC.
+// properties, its imports bind "libc.so.6" lazily with a GC transition). rename and renameat2 are ours for the parent as
+// well: Tmds.LibC lacks them. The parent's RawFiles, state root and cgroup directories use Tmds.LibC.
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Runtime.Interop;
@@ -105,6 +105,12 @@ internal static unsafe partial class Libc
     [DllImport("libc", EntryPoint = "rename", ExactSpelling = true)]
     [SuppressGCTransition]
     public static extern int Rename(byte* from, byte* to);
+
+    public const uint RENAME_EXCHANGE = 2;
+
+    [DllImport("libc", EntryPoint = "renameat2", ExactSpelling = true)]
+    [SuppressGCTransition]
+    public static extern int Renameat2(int oldDirfd, byte* from, int newDirfd, byte* to, uint flags);
 
 }
 
