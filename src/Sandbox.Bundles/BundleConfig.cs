@@ -52,7 +52,10 @@ internal static class BundleConfig
                 Options = ["nosuid", "nodev", $"mode={Convert.ToString(t.Mode, 8)}", $"size={t.SizeBytes}"],
             });
         }
-        if (dotnet is not null)
+        // The .NET installation, unless a mount of the spec's shows it at the same place already (SandboxExec's default
+        // base mounts /usr from /usr, which holds /usr/share/dotnet): mounted before that one, it would only be covered
+        // by it, two mount calls of every start for nothing.
+        if (dotnet is not null && !spec.Mounts.Any(m => ShowsAtItsOwnPath(m, dotnet.Root)))
         {
             mounts.Add(new() { Destination = dotnet.Root, Type = "bind", Source = dotnet.Root, Options = ["rbind", "ro", "nosuid", "nodev"] });
         }
@@ -127,5 +130,13 @@ internal static class BundleConfig
             Cpu = l.Cpus is double c ? new OciCpu { Quota = (long)Math.Round(c * 100000), Period = 100000 } : null,
             Pids = l.Pids is long p ? new OciPids { Limit = p } : null,
         };
+    }
+
+    /// <summary>Whether <paramref name="m"/> makes the host's <paramref name="path"/> visible at that same path.</summary>
+    internal static bool ShowsAtItsOwnPath(HostMount m, string path)
+    {
+        var target = m.ContainerPath.TrimEnd('/');
+        return (path == m.ContainerPath || path.StartsWith(target + "/", StringComparison.Ordinal))
+            && m.HostPath.TrimEnd('/') + path[target.Length..] == path;
     }
 }

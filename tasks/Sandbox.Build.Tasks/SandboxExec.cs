@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using Task = Microsoft.Build.Utilities.Task;
@@ -329,17 +328,34 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         {
             var written = results.CopyToDestinations().ToList();
             var digests = results.Digests();
-            var usage = new JsonObject
+            // Written as it goes, with no JsonObject tree and no JsonSerializerOptions made for every step.
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+            using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
             {
-                ["version"] = 1,
-                ["command"] = Command,
-                ["reproducible"] = figures.Count == 2,
-                ["outputs"] = new JsonArray([.. digests.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new JsonObject { ["path"] = d.Key, ["sha256"] = d.Value })]),
-                ["runs"] = new JsonArray([.. figures.Select(f => f.Report)]),
-            };
+                w.WriteStartObject();
+                w.WriteNumber("version", 1);
+                w.WriteString("command", Command);
+                w.WriteBoolean("reproducible", figures.Count == 2);
+                w.WriteStartArray("outputs");
+                foreach (var (path, sha256) in digests.OrderBy(d => d.Key, StringComparer.Ordinal))
+                {
+                    w.WriteStartObject();
+                    w.WriteString("path", path);
+                    w.WriteString("sha256", sha256);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("runs");
+                foreach (var f in figures)
+                {
+                    f.Report.WriteTo(w);
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
             Directory.CreateDirectory(Path.GetDirectoryName(usageFile)!);
-            File.WriteAllText(usageFile + ".tmp", usage.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            File.Move(usageFile + ".tmp", usageFile, overwrite: true);
+            File.WriteAllBytes(usageFile + ".tmp", buffer.WrittenSpan);
+            FileReplace.Into(usageFile + ".tmp", usageFile);
             written.Add(usageFile);
             FileWrites = [.. written.Select(w => new TaskItem(w))];
         }

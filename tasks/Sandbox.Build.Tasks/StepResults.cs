@@ -98,7 +98,7 @@ internal sealed record StepResults(IReadOnlyList<ProducedFile> Produced, IReadOn
             {
                 File.Copy(p.Source, tmp, overwrite: true);
             }
-            File.Move(tmp, p.Destination, overwrite: true);
+            FileReplace.Into(tmp, p.Destination);
             written.Add(p.Destination);
         }
         return written;

@@ -113,6 +113,25 @@ public sealed class BundleBuilderTests : IDisposable
     }
 
     [Fact]
+    public void The_installation_is_not_mounted_again_under_a_mount_that_shows_it_at_its_own_path()
+    {
+        // SandboxExec's default base mounts /usr from /usr: a mount of /usr/share/dotnet before it would only be covered.
+        var dotnet = DotnetInstallation.Locate()!;
+        var parent = Path.GetDirectoryName(dotnet.Root)!;
+        var loc = new SourceLocation("sandbox.yaml", 1, 1);
+        var builder = new BundleBuilder(Cache, 0, 0);
+        var covered = builder.Build(SpecIn("cov") with { Base = BaseImage.Dotnet, Mounts = [new HostMount(parent, parent, false, loc)] }, Path.Join(_dir, "cov-out"));
+        var mounts = OciConfigLoader.LoadBundle(covered.Directory).Mounts!;
+        Assert.DoesNotContain(mounts, m => m.Destination == dotnet.Root);
+        Assert.Contains(mounts, m => m.Destination == parent && m.Source == parent);
+        // Elsewhere, or from another host directory, the installation keeps its own mount.
+        var elsewhere = builder.Build(SpecIn("else") with { Base = BaseImage.Dotnet, Mounts = [new HostMount(_dir, parent, false, loc)] }, Path.Join(_dir, "else-out"));
+        Assert.Contains(OciConfigLoader.LoadBundle(elsewhere.Directory).Mounts!, m => m.Destination == dotnet.Root && m.Source == dotnet.Root);
+        Assert.True(BundleConfig.ShowsAtItsOwnPath(new HostMount("/", "/", false, loc), dotnet.Root));
+        Assert.False(BundleConfig.ShowsAtItsOwnPath(new HostMount(dotnet.Root + "-not", dotnet.Root + "-not", false, loc), dotnet.Root));
+    }
+
+    [Fact]
     public void A_time_limit_becomes_an_annotation_and_changes_the_digest()
     {
         var builder = new BundleBuilder(Cache, 0, 0);
