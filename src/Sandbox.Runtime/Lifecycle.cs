@@ -201,8 +201,9 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 }
             }
             using var timer = timeout is { } t ? new Timer(_ => KillContainer(1), null, t, System.Threading.Timeout.InfiniteTimeSpan) : null;
-            var parentFd = o.DieWithParent ? WatchParent(() => KillContainer(3)) : -1;
-            var (status, rusage) = signals.WaitFor(pid, terminal, supervisor, parentFd, () => KillContainer(3));
+            void CallerGone() => KillContainer(3);
+            var parentFd = o.DieWithParent ? WatchParent(CallerGone) : -1;
+            var (status, rusage) = signals.WaitFor(pid, terminal, supervisor, parentFd, CallerGone);
             var wall = started.Elapsed;
             lock (teardown)
             {

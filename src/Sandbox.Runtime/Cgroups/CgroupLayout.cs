@@ -33,8 +33,7 @@ internal sealed record CgroupLayout(
     /// A /proc file with one open and read (File.ReadAllText's FileStream and StreamReader cost `sandbox run` about
     /// 0.1 M instructions here); where that fails, File.ReadAllText says why, as it always did.
     /// </summary>
-    private static string ReadText(string path) =>
-        RawFiles.Read(path, out _) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : File.ReadAllText(path);
+    private static string ReadText(string path) => RawFiles.ReadText(path) ?? File.ReadAllText(path);
 
     public static CgroupLayout Parse(string mountinfo, string procSelfCgroup)
     {

@@ -300,11 +300,11 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
                     CpuSource = "cgroup v1 cpuacct.usage, split by cpuacct.usage_user/usage_sys",
                 };
             }
-            if (dirs.TryGetValue("pids", out var pids))
+            if (dirs.ContainsKey("pids"))
             {
                 stats = stats with
                 {
-                    PidsCurrent = CgroupFiles.ParseSingle(CgroupFiles.Read(pids, "pids.current")),
+                    PidsCurrent = ReadPidsCurrent(),
                     PidsSource = "cgroup v1 pids.current (v1 keeps no peak)",
                 };
             }

@@ -246,7 +246,7 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
                 CpuSystemMicros = cpu.TryGetValue("system_usec", out var s) ? s : null,
                 CpuSource = "cgroup v2 cpu.stat",
                 PidsPeak = CgroupFiles.ParseSingle(CgroupFiles.Read(dir, "pids.peak")),
-                PidsCurrent = CgroupFiles.ParseSingle(CgroupFiles.Read(dir, "pids.current")),
+                PidsCurrent = ReadPidsCurrent(),
                 PidsSource = "cgroup v2 pids.peak",
                 IoReadBytes = r,
                 IoWriteBytes = w,
