@@ -51,6 +51,7 @@ internal enum ChildOp
     EnterPidNamespace,
     SetupConsole,
     SetPersonality,
+    JoinCgroup,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -87,6 +88,10 @@ internal struct ChildReport
 internal unsafe struct ChildContext
 {
     public int SyncFd, ReportFd, RootFd, StartFd, PreserveFds;
+
+    /// <summary>The go-ahead's byte, once the child has it: GoJoin, or GoWithoutCgroup (ChildProgram.CgroupNotMade).</summary>
+    public int Go;
+    public const int GoJoin = 1, GoWithoutCgroup = 2;
 
     /// <summary>The child's end of the socket pair for the seccomp listener (-1 without one).</summary>
     public int ListenerFd;

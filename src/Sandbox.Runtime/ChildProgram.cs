@@ -19,6 +19,12 @@ internal sealed unsafe class ChildProgram : IDisposable
 
     public IReadOnlyList<SetupStep> Steps { get; }
 
+    /// <summary>
+    /// Set by the runtime when a cgroup the child was to join after the clone could not be made (usage figures only,
+    /// nothing delegated): the go-ahead then tells the child to skip its JoinCgroupStep.
+    /// </summary>
+    public bool CgroupNotMade { get; set; }
+
     /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>
     public int ListenerSocket { get; private set; } = -1;
 
@@ -160,6 +166,10 @@ internal sealed unsafe class ChildProgram : IDisposable
                 break;
             case WaitForParentStep:
                 n->Op = ChildOp.WaitForParent;
+                break;
+            case JoinCgroupStep s:
+                n->Op = ChildOp.JoinCgroup;
+                EncodeJoinCgroup(s, n);
                 break;
             case JoinNamespaceStep s:
                 n->Op = ChildOp.SetNs;
@@ -422,6 +432,13 @@ internal sealed unsafe class ChildProgram : IDisposable
             {
                 keep.Add(step.I2);
             }
+            else if (step.Op == ChildOp.JoinCgroup)
+            {
+                for (var j = 0; j < step.I1; j++)
+                {
+                    keep.Add(((int*)step.S1)[j]);
+                }
+            }
         }
         // Sorted and without duplicates or -1, by hand (LINQ's first use costs a NativeAOT run about 0.06 ms).
         keep.Sort();
@@ -468,6 +485,32 @@ internal sealed unsafe class ChildProgram : IDisposable
         }
         _parentOnlyFds.Add(fd);
         return fd;
+    }
+
+    /// <summary>
+    /// S1: the descriptors (int*), opened here: a tasks file for writing, or a hierarchy's mount point (O_PATH) with the
+    /// tasks file's path under it in V1 (null entries for the others); I1: how many.
+    /// </summary>
+    private void EncodeJoinCgroup(JoinCgroupStep s, ChildStep* n)
+    {
+        var fds = _arena.Alloc<int>(s.Files.Count);
+        var below = _arena.Alloc<nint>(s.Files.Count);
+        n->I1 = s.Files.Count;
+        n->S1 = (byte*)fds;
+        n->V1 = (byte**)below;
+        for (var i = 0; i < s.Files.Count; i++)
+        {
+            var file = s.Files[i];
+            var fd = LibC.open(_arena.Str(file.Path), file.Below is null ? LibC.O_WRONLY | LibC.O_CLOEXEC : LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw new SandboxException(ErrorCodes.CgroupFailed, $"open {file.Path}: {Libc.Describe(LibC.errno)}",
+                    "check that the cgroup v1 hierarchies under /sys/fs/cgroup are mounted and writable by root");
+            }
+            _parentOnlyFds.Add(fd);
+            fds[i] = fd;
+            below[i] = file.Below is null ? 0 : (nint)_arena.Str(file.Below);
+        }
     }
 
     /// <summary>The console socket, connected by the runtime (its path is the caller's, on the host); the child sends on it.</summary>

@@ -96,7 +96,7 @@ internal static unsafe class ContainerLauncher
                         "lowering oomScoreAdj below the current value needs CAP_SYS_RESOURCE");
                 }
             }
-            byte go = 1;
+            var go = program.CgroupNotMade ? (byte)ChildContext.GoWithoutCgroup : (byte)ChildContext.GoJoin;
             if (LibC.write(sync[1], &go, 1) != 1)
             {
                 throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",

@@ -22,7 +22,8 @@ internal static partial class ContainerPlanner
     /// <summary>
     /// The steps that put a new process where the container's first one (<paramref name="initPid"/>) is: every namespace
     /// the container has (the user namespace first, so the others are joined with its privileges; the pid namespace last,
-    /// with a fork into it), its cgroup (by the parent, while the child waits),
+    /// with a fork into it), its cgroup (on v1 as root the child moves itself in after the go-ahead, JoinCgroupStep;
+    /// otherwise the parent moves it while it waits),
     /// its root (a container without a mount namespace is chrooted, as its first process is), and then the process's
     /// own credentials, limits and the container's seccomp profile and Landlock rule, as `create` sets them up.
     /// Nothing is mounted and nothing written: the container is already set up, and is not trusted to be as it was.

@@ -308,11 +308,12 @@ internal static partial class ContainerPlanner
 
     /// <summary>
     /// As root without a user namespace the parent writes no id maps: what the child waits for is only its cgroup (the
-    /// parent puts it there after the clone, on cgroup v1) and the parent's readiness to supervise it. Both are needed
+    /// parent makes it after the clone, on cgroup v1, and the child moves itself in: JoinCgroupStep) and the parent's
+    /// readiness to supervise it. Both are needed
     /// from the cgroup namespace on (rooted where the child is), and before anything of the container's own runs
     /// (hooks, the program) or the setup could use what the cgroup limits; the mounts need neither.
     /// So the child does those meanwhile, on the other CPU, instead of waiting first (measured: the parent's part after
-    /// the clone, two cgroup.procs writes and the wake-up, about 1 ms of a start), pivot_root and the masked and
+    /// the clone, the cgroup's directories and limits and the wake-up, about 1 ms of a start), pivot_root and the masked and
     /// read-only paths included (<see cref="MayPrecedeCgroup"/>). Not where a mount step depends on
     /// the cgroup (a cgroup mount, tmpcopyup's copy charged to it, id-mapped layers the parent prepares) or a namespace
     /// is joined (joined pid namespaces fork in the parent's sight first).
@@ -342,8 +343,7 @@ internal static partial class ContainerPlanner
     /// and the masked and read-only paths after it, all the runtime's own work with the runtime's privileges. Not hooks,
     /// a sync or a terminal (the parent or something outside takes part), and nothing from the limits and credentials
     /// on (the program's own setting). A step not listed waits: a new kind of step is not moved by accident. The
-    /// masked and read-only paths after pivot_root are a dozen or more mounts, done while the parent's first write to
-    /// cgroup.procs on cgroup v1 waits for an RCU grace period (measured: about 1.5 ms of every start here).
+    /// masked and read-only paths after pivot_root are a dozen or more mounts, done while the parent makes the cgroup.
     /// </summary>
     private static bool MayPrecedeCgroup(SetupStep s) => s is SetSidStep or UmaskStep or HostnameStep or DomainnameStep or LoopbackUpStep
         or RootPropagationStep or BindRootfsStep or MountStep or MakeDeviceStep or BindDeviceStep or SymlinkStep or PivotRootStep or MoveRootStep

@@ -39,6 +39,13 @@ internal sealed unsafe partial class Lifecycle
             {
                 throw Stopped(o.Id);
             }
+            // On v1 the child moves itself in (JoinCgroupStep), as in Run: the runtime's write of its pid would wait for an
+            // RCU grace period.
+            var joins = host.IsRoot ? CgroupFiles.TasksFiles(record.Cgroups) : null;
+            if (joins is { Count: > 0 })
+            {
+                plan = plan.JoiningCgroup(joins);
+            }
             using var program = ChildProgram.Create(plan);
             if (Exited(pidfd))
             {
@@ -49,6 +56,10 @@ internal sealed unsafe partial class Lifecycle
             {
                 var pid = ContainerLauncher.Launch(plan, program, _ => [], (p, _) =>
                 {
+                    if (joins is { Count: > 0 })
+                    {
+                        return;
+                    }
                     // Every directory the container has (named v1 hierarchies such as name=systemd too), before it goes on.
                     var text = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     foreach (var dir in record.Cgroups)

@@ -86,6 +86,8 @@ internal static unsafe class PostClone
                 return 0;
             case ChildOp.WaitForParent:
                 return WaitForParent(ctx);
+            case ChildOp.JoinCgroup:
+                return JoinCgroup(ctx, s);
             case ChildOp.SetNs:
                 return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
             case ChildOp.EnterPidNamespace:
@@ -383,7 +385,39 @@ internal static unsafe class PostClone
             // The parent died or gave up: nobody is left to report to.
             Exit(SetupFailedExit);
         }
+        ctx->Go = b;
         return 0;
+    }
+
+    /// <summary>
+    /// Writes 0 (this thread, the child's only one) to each tasks file (JoinCgroupStep): no global lock, no RCU grace
+    /// period. A file under a mount point is opened here, after the go-ahead, without following a symlink at its end.
+    /// Every descriptor is closed, joined or not.
+    /// </summary>
+    private static int JoinCgroup(ChildContext* ctx, ChildStep* s)
+    {
+        var fds = (int*)s->S1;
+        var err = 0;
+        for (var i = 0; i < s->I1; i++)
+        {
+            var fd = fds[i];
+            if (err == 0 && ctx->Go != ChildContext.GoWithoutCgroup)
+            {
+                var below = s->V1[i];
+                var tasks = below == null ? fd : Openat(fd, below, O_WRONLY | O_CLOEXEC | ctx->Sys.ONoFollow, 0);
+                byte zero = (byte)'0';
+                if (tasks < 0 || Write(tasks, &zero, 1) != 1)
+                {
+                    err = Errno;
+                }
+                if (tasks >= 0 && tasks != fd)
+                {
+                    Close(tasks);
+                }
+            }
+            Close(fd);
+        }
+        return err;
     }
 
     private static int SyncWithParent(ChildContext* ctx, int step)

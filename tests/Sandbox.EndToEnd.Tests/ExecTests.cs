@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Sandbox.Oci;
@@ -70,6 +71,17 @@ public partial class ExecTests
         Assert.EndsWith(b.Config.Hostname + "\n", r.Stdout, StringComparison.Ordinal);
         var cgroupProcs = SandboxHost.CgroupsOf(b.Id);
         Assert.NotEmpty(cgroupProcs);
+        // Seen from the host, where the container's cgroup namespace hides nothing: a detached exec's process is in the
+        // container's cgroup in every hierarchy, as the first process is (both move themselves in on cgroup v1).
+        var pidFile = Path.Join(b.Dir, "exec.pid");
+        r = b.Cli(["exec", "--detach", "--pid-file", pidFile, b.Id, "sleep", "600"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var execPid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
+        var initCgroups = File.ReadAllText($"/proc/{pid}/cgroup");
+        Assert.Equal(initCgroups, File.ReadAllText($"/proc/{execPid}/cgroup"));
+        Assert.All(initCgroups.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("0::", StringComparison.Ordinal)),
+            l => Assert.EndsWith("-" + b.Id, l, StringComparison.Ordinal));
+        Assert.Contains(cgroupProcs, d => File.ReadAllText(Path.Join(d, "cgroup.procs")).Split('\n').Contains(execPid.ToString(CultureInfo.InvariantCulture)));
 
         // The exit status is the process's; a signal is 128+N, as `run` reports it.
         Assert.Equal(7, b.Cli(["exec", b.Id, "sh", "-c", "exit 7"]).ExitCode);

@@ -56,6 +56,23 @@ public class ContainerPlannerTests
     }
 
     [Fact]
+    public void A_child_that_joins_its_cgroup_itself_does_so_right_after_the_go_ahead_before_its_cgroup_namespace()
+    {
+        // cgroup v1 as root: the child writes 0 to each tasks file once the parent says go, and only then makes its
+        // cgroup namespace, rooted where it now is; rooted anywhere else, it would see the host's cgroup tree.
+        var files = new[] { new CgroupTasksFile("/sys/fs/cgroup/memory", "sandbox-t/tasks"), new CgroupTasksFile("/sys/fs/cgroup/pids/sandbox-t/tasks") };
+        foreach (var plan in new[] { Plan(Fixtures.Config()), Plan(Fixtures.Config(rootless: true), Fixtures.User()), Plan(Fixtures.Config(), detached: true) })
+        {
+            var p = plan.JoiningCgroup(files);
+            Assert.Equal(plan.Steps.Count + 1, p.Steps.Count);
+            Assert.Equal(IndexOf<WaitForParentStep>(p) + 1, IndexOf<JoinCgroupStep>(p));
+            Assert.True(IndexOf<JoinCgroupStep>(p) < p.Steps.ToList().FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+            Assert.Equal(files, ((JoinCgroupStep)p.Steps[IndexOf<JoinCgroupStep>(p)]).Files);
+            Assert.Equal([.. plan.Steps], p.Steps.Where(s => s is not JoinCgroupStep));
+        }
+    }
+
+    [Fact]
     public void Steps_follow_the_order_an_oci_runtime_must_keep()
     {
         var p = Plan(Fixtures.Config());

@@ -61,6 +61,28 @@ internal static class CgroupFiles
                 ? "this user may not change that cgroup: run as root, or delegate the subtree (`sandbox doctor` shows what is delegated)"
                 : "check that the value is valid for this kernel");
 
+    /// <summary>
+    /// The tasks file of each directory, once each (co-mounted controllers share one), for the child to join itself
+    /// (JoinCgroupStep); null when one has none (cgroup v2, where a single thread cannot move between domains).
+    /// </summary>
+    public static IReadOnlyList<CgroupTasksFile>? TasksFiles(IEnumerable<string> dirs)
+    {
+        var files = new List<CgroupTasksFile>();
+        foreach (var dir in dirs)
+        {
+            var tasks = dir + "/tasks";
+            if (!File.Exists(tasks))
+            {
+                return null;
+            }
+            if (!files.Exists(f => f.Path == tasks))
+            {
+                files.Add(new CgroupTasksFile(tasks));
+            }
+        }
+        return files;
+    }
+
     public static string? Read(string dir, string file) => RawFiles.ReadText(Path.Join(dir, file));
 
     /// <summary>A file holding one number; "max" (v2 for no limit) is null.</summary>

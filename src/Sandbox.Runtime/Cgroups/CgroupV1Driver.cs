@@ -14,7 +14,37 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
     public IReadOnlyList<string> Controllers => [.. layout.V1Mounts.Keys.Order(StringComparer.Ordinal)];
 
     public ICgroup? Create(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced,
-        Action<IReadOnlyList<string>>? beforeCreate = null)
+        Action<IReadOnlyList<string>>? beforeCreate = null) =>
+        Plan(relativePath, limits, allowUnenforced, out unenforced) is { } planned ? Make(planned, beforeCreate) : null;
+
+    /// <summary>The hierarchies Create joins and the container's directory in each, with the limits to write there.</summary>
+    /// <param name="Dirs">Per hierarchy: its controller (or name=), its mount point and the container's directory.</param>
+    internal sealed record Planned(List<(string Controller, string MountPoint, string Dir)> Dirs, CgroupLimits Limits)
+    {
+        /// <summary>
+        /// Each distinct directory's tasks file, relative to its hierarchy's mount point: what the child opens to
+        /// join a cgroup made after the clone (JoinCgroupStep).
+        /// </summary>
+        public IReadOnlyList<CgroupTasksFile> TasksFiles()
+        {
+            var files = new List<CgroupTasksFile>(Dirs.Count);
+            foreach (var (_, mount, dir) in Dirs)
+            {
+                var below = Path.GetRelativePath(mount, dir) + "/tasks";
+                if (!files.Exists(f => f.Path == mount && f.Below == below))
+                {
+                    files.Add(new CgroupTasksFile(mount, below));
+                }
+            }
+            return files;
+        }
+    }
+
+    /// <summary>
+    /// Create's first half, which touches nothing: which hierarchies, which directories, which limits (a missing
+    /// controller throws here, or is listed in <paramref name="unenforced"/>). Null when no hierarchy may be written.
+    /// </summary>
+    public Planned? Plan(string relativePath, CgroupLimits limits, bool allowUnenforced, out IReadOnlyList<string> unenforced)
     {
         // blkio.weight exists only under a proportional I/O scheduler (BFQ): without it the weight cannot be had (the
         // throttles can). A hierarchy whose directory this user cannot write (rootless, nothing delegated) is as
@@ -49,25 +79,28 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         }
 
         // Loops rather than LINQ, which cost every run's first use of it about 0.1 ms (measured with perf).
-        var planned = new List<(string Controller, string Dir)>();
+        var planned = new List<(string Controller, string MountPoint, string Dir)>();
         foreach (var c in wanted)
         {
             if (Usable(c) && !planned.Exists(p => p.Controller == c))
             {
-                planned.Add((c, CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath)));
+                planned.Add((c, layout.V1Mounts[c], CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath)));
             }
         }
         if (limits.EveryHierarchy)
         {
             // Named hierarchies carry no controller; a directory there is only a place in the tree.
             planned.AddRange(layout.Hierarchies.Where(h => h.Key.StartsWith("name=", StringComparison.Ordinal) && Writable(h.OwnDirectory))
-                .Select(h => (Controller: h.Key, Dir: CgroupPaths.Resolve(h.MountPoint, h.OwnDirectory, relativePath))));
+                .Select(h => (Controller: h.Key, h.MountPoint, Dir: CgroupPaths.Resolve(h.MountPoint, h.OwnDirectory, relativePath))));
         }
-        if (planned.Count == 0)
-        {
-            // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
-            return null;
-        }
+        // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
+        return planned.Count == 0 ? null : new Planned(planned, limits);
+    }
+
+    /// <summary>Create's second half: records the directories (<paramref name="beforeCreate"/>), makes them, writes the limits.</summary>
+    public ICgroup Make(Planned plan, Action<IReadOnlyList<string>>? beforeCreate = null)
+    {
+        var planned = plan.Dirs;
         var plannedDirs = new string[planned.Count];
         for (var i = 0; i < planned.Count; i++)
         {
@@ -78,7 +111,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         var cgroup = new V1Cgroup(dirs);
         try
         {
-            foreach (var (controller, dir) in planned)
+            foreach (var (controller, _, dir) in planned)
             {
                 var created = CgroupFiles.Claim(dir, controller);
                 dirs[controller] = dir;
@@ -87,7 +120,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
                     CgroupFiles.InheritCpuset(dir);
                 }
             }
-            Apply(dirs, limits);
+            Apply(dirs, plan.Limits);
             return cgroup;
         }
         catch
@@ -250,6 +283,8 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         public IReadOnlyList<string> Paths => [.. dirs.Values];
 
         public int OpenForClone() => -1; // CLONE_INTO_CGROUP exists for cgroup v2 only
+
+        public IReadOnlyList<CgroupTasksFile> TasksFiles() => CgroupFiles.TasksFiles(dirs.Values) ?? [];
 
         public void AddProcess(int pid)
         {
