@@ -123,11 +123,12 @@ internal sealed class StateStore(string root)
                 }
                 try
                 {
+                    // Written in place: nobody sees the claim directory's files before it is renamed to the id.
                     if (config is not null)
                     {
-                        WriteAtomically(Path.Combine(claim, ConfigName), config);
+                        WriteNew(Path.Combine(claim, ConfigName), config);
                     }
-                    WriteAtomically(Path.Combine(claim, RecordName), record.ToJson());
+                    WriteNew(Path.Combine(claim, RecordName), record.ToJson());
                     // rename(2) onto an existing directory fails unless it is empty (an empty one is nobody's state).
                     if (Rename(claim, dir) is var e && e != 0)
                     {
@@ -359,6 +360,24 @@ internal sealed class StateStore(string root)
     }
 
     private static void WriteAtomically(string path, byte[] bytes) => RawFiles.WriteAtomically(path, bytes, exchange: true);
+
+    private static void WriteNew(string path, byte[] bytes)
+    {
+        if (RawFiles.Write(path, bytes, create: true) is var e && e != 0)
+        {
+            throw new SandboxException(ErrorCodes.Io, $"write {path}: {Interop.Libc.Describe(e)}", "check --root");
+        }
+    }
+
+    /// <summary>Refuses an id that is taken or invalid, as Claim does, without claiming it (Claim still decides).</summary>
+    public void CheckFree(string id)
+    {
+        ValidateId(id);
+        if (Directory.Exists(Dir(id)))
+        {
+            throw Exists(id);
+        }
+    }
 
     private static void TryRemove(string dir)
     {
