@@ -11,11 +11,12 @@
 #                 (SANDBOX=PATH names the one measured as sandbox; default artifacts/dist/sandbox)
 # Everything runs inside one private mount namespace with /sys/fs/cgroup/unified unmounted, which crun needs on
 # this hybrid cgroup layout; runc and the others are unaffected. Needs root. Prints medians, ratios and the
-# peak RSS of the `sandbox` process.
+# peak RSS of the `sandbox` process. RUNS runs of each command (default 300), in ROUNDS rotating rounds (default 10).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 runs=${RUNS:-300}
+rounds=${ROUNDS:-10}
 bash eng/install-deps.sh --bench
 [ -n "${SANDBOX:-}" ] || [ -x artifacts/dist/sandbox ] || bash eng/build.sh
 dotnet publish eng/bench/floor/Floor.csproj -c Release -o artifacts/bench/floor -v quiet -nologo >/dev/null
@@ -58,7 +59,7 @@ F=$root/artifacts/bench/floor/floor
 rootfs=$root/artifacts/rootfs/busybox
 state=$work/state
 mkdir -p "$state/sandbox" "$state/runc" "$state/crun"
-export S B F rootfs bundle limited state runs work
+export S B F rootfs bundle limited state runs rounds work
 unshare -m bash -c '
   set -euo pipefail
   mount --make-rprivate /
@@ -67,26 +68,44 @@ unshare -m bash -c '
            "$S --root $state/sandbox run --bundle $limited l" "runc --root $state/runc run --bundle $limited l"; do
     $c || { echo "failed: $c" >&2; exit 1; }
   done
-  baseline=()
-  [ -z "$B" ] || baseline=(-n sandbox-baseline "$B --root $state/sandbox run --bundle $bundle b")
-  hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/startup.json" \
-    -n bare "/bin/true" \
-    -n sandbox "$S --root $state/sandbox run --bundle $bundle b" \
-    "${baseline[@]}" \
-    -n bwrap "bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true" \
-    -n crun "crun --root $state/crun run --bundle $bundle b" \
-    -n runc "runc --root $state/runc run --bundle $bundle b" \
-    -n sandbox-limits "$S --root $state/sandbox run --bundle $limited l" \
-    -n runc-limits "runc --root $state/runc run --bundle $limited l" \
-    -n floor "$F $rootfs" \
-    -n nativeaot-empty "$F" >/dev/null
+  names=(bare sandbox bwrap crun runc sandbox-limits runc-limits floor nativeaot-empty)
+  declare -A cmd=(
+    [bare]="/bin/true"
+    [sandbox]="$S --root $state/sandbox run --bundle $bundle b"
+    [bwrap]="bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true"
+    [crun]="crun --root $state/crun run --bundle $bundle b"
+    [runc]="runc --root $state/runc run --bundle $bundle b"
+    [sandbox-limits]="$S --root $state/sandbox run --bundle $limited l"
+    [runc-limits]="runc --root $state/runc run --bundle $limited l"
+    [floor]="$F $rootfs"
+    [nativeaot-empty]="$F"
+  )
+  if [ -n "$B" ]; then
+    names+=(sandbox-baseline)
+    cmd[sandbox-baseline]="$B --root $state/sandbox run --bundle $bundle b"
+  fi
+  # In ROUNDS rounds of RUNS/ROUNDS runs of each command, the order rotated by one every round: the speed of this machine
+  # drifts over tens of seconds (one run of this script measured the floor 10.75 ms, the next 13.94), and commands
+  # measured one after another, all runs of each at once, charged that drift to whichever came later.
+  n=${#names[@]}
+  for ((r = 0; r < rounds; r++)); do
+    for ((i = 0; i < n; i++)); do
+      name=${names[$(((i + r) % n))]}
+      hyperfine -N --warmup 5 --runs "$((runs / rounds))" --export-json "$work/round-$r-$name.json" -n "$name" "${cmd[$name]}" >/dev/null
+    done
+  done
   for i in $(seq 20); do /usr/bin/time -f %M "$S" --root "$state/sandbox" run --bundle "$bundle" b 2>>"$work/rss.txt"; done
   for i in $(seq 20); do /usr/bin/time -f %M "$F" "$rootfs" 2>>"$work/rss-floor.txt"; done
   for i in $(seq 20); do /usr/bin/time -f %M bwrap --unshare-all --ro-bind "$rootfs" / --proc /proc --dev /dev /bin/true 2>>"$work/rss-bwrap.txt"; done
 '
-python3 - "$work/startup.json" "$work/rss.txt" "$work/rss-floor.txt" "$work/rss-bwrap.txt" <<'PY'
-import json, statistics, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+python3 - "$work" "$work/rss.txt" "$work/rss-floor.txt" "$work/rss-bwrap.txt" <<'PY'
+import glob, json, statistics, sys
+times = {}
+for path in sorted(glob.glob(sys.argv[1] + "/round-*.json")):
+    for r in json.load(open(path))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
+order = ["bare", "sandbox", "sandbox-baseline", "bwrap", "crun", "runc", "sandbox-limits", "runc-limits", "floor", "nativeaot-empty"]
+res = {k: {"times": times[k], "mean": statistics.mean(times[k]), "stddev": statistics.stdev(times[k])} for k in order if k in times}
 med = {k: statistics.median(v["times"]) * 1000 for k, v in res.items()}
 print(f"{'command':<10} {'median ms':>10} {'mean ms':>9} {'stddev':>7}")
 for k, v in res.items():
