@@ -8,15 +8,16 @@
 #             with one more package reference each (Newtonsoft.Json): a project's first package reference costs NuGet's
 #             targets tens of ms in every build, whichever package it is, and most projects have one already
 # Targets: per-step sandboxed <= 1.2 x bare for a step of >= 100 ms; no-op with the package <= 1.05 x without.
-# The measured commands alternate, PAIRS (default 5) rounds of the steps and NOOP_PAIRS (default 15) of the no-op
-# builds (a tenth of a second apart in 1.5 s: five rounds did not settle them), since this machine's load drifts over
+# The measured commands alternate, PAIRS (default 5) rounds of the steps and NOOP_PAIRS (default 40) of the no-op
+# builds (a tenth of a second apart in 1.5 s: five rounds did not settle them, and with 15 the control pair, one more
+# package in both projects, still read 0.98-1.10 from run to run), since this machine's load drifts over
 # seconds; prints medians and the ratios of the medians and of the fastest runs. Needs artifacts/packages (eng/pack.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 steps=${STEPS:-50}
 pairs=${PAIRS:-5}
-noop_pairs=${NOOP_PAIRS:-15}
+noop_pairs=${NOOP_PAIRS:-40}
 version=$(sed -n 's:.*<SandboxVersion>\(.*\)</SandboxVersion>.*:\1:p' Directory.Build.props)
 [ -e "artifacts/packages/Sandbox.Build.$version.nupkg" ] || { echo "build-step.sh: run eng/pack.sh first" >&2; exit 1; }
 
