@@ -16,8 +16,11 @@ internal static unsafe class ContainerLauncher
     /// when the kernel can; -1 otherwise.</param>
     /// <param name="onListener">Given the seccomp listener descriptor (to keep) as soon as the child has sent it: its
     /// notifications must be answered from then on, even while setup goes on.</param>
+    /// <param name="onReady">Called once the child may go on to set itself up (its id maps written), before it may be in
+    /// its cgroup: where it waits twice (SetupPlan.WaitsTwice), after the first go-ahead, while it mounts; otherwise just
+    /// before the go-ahead. Makes a cgroup made after the clone (ChildProgram.CgroupNotMade says if it could not be).</param>
     public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int, bool>? onCloned = null, int cgroupFd = -1,
-        Action<int, int>? onListener = null)
+        Action<int, int>? onListener = null, Action<int>? onReady = null)
     {
         var ctx = program.Context;
         var sync = stackalloc int[2];
@@ -96,12 +99,12 @@ internal static unsafe class ContainerLauncher
                         "lowering oomScoreAdj below the current value needs CAP_SYS_RESOURCE");
                 }
             }
-            var go = program.CgroupNotMade ? (byte)ChildContext.GoWithoutCgroup : (byte)ChildContext.GoJoin;
-            if (LibC.write(sync[1], &go, 1) != 1)
+            if (plan.WaitsTwice)
             {
-                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
-                    "the container's first process died during setup");
+                GoAhead(sync[1], ChildContext.GoJoin);
             }
+            onReady?.Invoke(pid);
+            GoAhead(sync[1], program.CgroupNotMade ? ChildContext.GoWithoutCgroup : ChildContext.GoJoin);
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
             return pid;
         }
@@ -126,6 +129,16 @@ internal static unsafe class ContainerLauncher
         {
             LibC.close(sync[1]);
             LibC.close(report[0]);
+        }
+    }
+
+    private static void GoAhead(int syncFd, int what)
+    {
+        var go = (byte)what;
+        if (LibC.write(syncFd, &go, 1) != 1)
+        {
+            throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
+                "the container's first process died during setup");
         }
     }
 

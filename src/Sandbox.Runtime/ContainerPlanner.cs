@@ -289,7 +289,8 @@ internal static partial class ContainerPlanner
             steps.Add(seccomp);
         }
         steps.Add(Exec(proc, o.Reaper));
-        var childMountsFirst = host.IsRoot && !userNs && DeferWaitForParent(steps);
+        var childMountsFirst = host.IsRoot && (!userNs ? DeferWaitForParent(steps)
+            : !joinsUser && MapsRootToRoot(uidMap!) && MapsRootToRoot(gidMap!) && AddWaitForCgroup(steps));
 
         return new SetupPlan
         {
@@ -321,8 +322,7 @@ internal static partial class ContainerPlanner
     private static bool DeferWaitForParent(List<SetupStep> steps)
     {
         var wait = steps.FindIndex(s => s is WaitForParentStep);
-        if (wait < 0 || steps.Exists(s => s is JoinNamespaceStep or EnterPidNamespaceStep or CgroupMountStep or AttachIdmappedStep or SetDumpableStep
-                || s is MountStep { CopyUp: true } or MountStep { Idmapped: not null }))
+        if (wait < 0 || NeedsCgroupFirst(steps))
         {
             return false;
         }
@@ -337,6 +337,42 @@ internal static partial class ContainerPlanner
         steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
         return true;
     }
+
+    /// <summary>
+    /// A mount that depends on the cgroup (a cgroup mount, tmpcopyup's copy charged to it, id-mapped layers the parent
+    /// prepares), or a namespace joined (joined pid namespaces fork in the parent's sight first): the child is in its
+    /// cgroup before it mounts.
+    /// </summary>
+    private static bool NeedsCgroupFirst(List<SetupStep> steps) =>
+        steps.Exists(s => s is JoinNamespaceStep or EnterPidNamespaceStep or CgroupMountStep or AttachIdmappedStep or SetDumpableStep
+            || s is MountStep { CopyUp: true } or MountStep { Idmapped: not null });
+
+    /// <summary>
+    /// As root with a new user namespace the child waits first for its id maps, and then, as without one, for its
+    /// cgroup just before the cgroup namespace (<see cref="MayPrecedeCgroup"/>): the parent makes the cgroup on cgroup
+    /// v1 after the go-ahead, while the child mounts. Only where the namespace's root is the host's (container 0 is
+    /// host 0): the child opens the cgroup's tasks files itself (JoinCgroupStep), which an id mapped elsewhere may not.
+    /// </summary>
+    private static bool AddWaitForCgroup(List<SetupStep> steps)
+    {
+        var wait = steps.FindIndex(s => s is WaitForParentStep);
+        if (wait < 0 || NeedsCgroupFirst(steps))
+        {
+            return false;
+        }
+        var cgroupNs = steps.FindIndex(wait, s => s is UnshareStep { Flags: CLONE_NEWCGROUP });
+        var moved = new List<SetupStep> { new WaitForParentStep() };
+        if (cgroupNs >= 0)
+        {
+            moved.Add(steps[cgroupNs]);
+            steps.RemoveAt(cgroupNs);
+        }
+        var before = steps.FindIndex(wait + 1, s => !MayPrecedeCgroup(s) && s is not BecomeRootStep and not SetParentDeathSignalStep);
+        steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
+        return true;
+    }
+
+    private static bool MapsRootToRoot(IReadOnlyList<IdMap> map) => map.Any(m => m.ContainerId == 0 && m.HostId == 0 && m.Size > 0);
 
     /// <summary>
     /// The steps the child may take before it is in its cgroup: setting up its own namespaces and mounts, pivot_root

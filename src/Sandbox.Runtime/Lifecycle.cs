@@ -170,12 +170,6 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 // joins its cgroup before it goes on (on v2 it is born there, by CLONE_INTO_CGROUP).
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, inCgroup) =>
                 {
-                    if (cgroupAfterClone is not null)
-                    {
-                        ClaimId();
-                        cgroup = MakePlannedCgroup(v1Driver!, cgroupAfterClone, dirs => store.Write(record = record with { Cgroups = dirs }));
-                        program.CgroupNotMade = cgroup is null;
-                    }
                     // A recording filter's supervisor: answered by the wait for the container below, or, where poststart
                     // hooks may keep this thread from that wait, on a thread started while the container sets up.
                     if (plan.Seccomp is { Profile: not null } recording)
@@ -186,7 +180,16 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     {
                         cgroup?.AddProcess(p);
                     }
-                }, cgroupFd, (p, listener) => TakeListener(config, plan, record, p, listener, supervisor));
+                }, cgroupFd, (p, listener) => TakeListener(config, plan, record, p, listener, supervisor), _ =>
+                {
+                    // The child mounts meanwhile (SetupPlan.ChildMountsFirst), and joins once told to go on.
+                    if (cgroupAfterClone is not null)
+                    {
+                        ClaimId();
+                        cgroup = MakePlannedCgroup(v1Driver!, cgroupAfterClone, dirs => store.Write(record = record with { Cgroups = dirs }));
+                        program.CgroupNotMade = cgroup is null;
+                    }
+                });
                 if (program.TakeConsoleSocket() is var console && console >= 0)
                 {
                     terminal = TerminalProxy.Start(console);

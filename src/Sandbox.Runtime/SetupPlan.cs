@@ -370,22 +370,37 @@ internal sealed record SetupPlan
     /// <summary>Why denials are not recorded although a report was asked for (null when they are, or no report).</summary>
     public string? SeccompNotRecorded { get; init; }
 
-    /// <summary>The child mounts before it waits for the parent, which needs nothing of it before then but its cgroup
-    /// (ContainerPlanner.DeferWaitForParent): on cgroup v1 the parent may make the cgroup after the clone.</summary>
+    /// <summary>The child mounts before it waits for its cgroup (ContainerPlanner.DeferWaitForParent, or a second wait
+    /// after a user namespace's maps: AddWaitForCgroup): on cgroup v1 the parent may make the cgroup after the clone.</summary>
     public bool ChildMountsFirst { get; init; }
 
-    /// <summary>This plan with the child joining its cgroup v1 itself, right after the go-ahead (JoinCgroupStep).</summary>
+    /// <summary>
+    /// This plan with the child joining its cgroup v1 itself, right after the go-ahead (JoinCgroupStep); after the
+    /// last one where it waits twice (a user namespace's maps first, its cgroup later: WaitsTwice).
+    /// </summary>
     public SetupPlan JoiningCgroup(IReadOnlyList<CgroupTasksFile> files)
     {
-        var steps = new List<SetupStep>(Steps.Count + 1);
-        foreach (var step in Steps)
+        var last = -1;
+        for (var i = 0; i < Steps.Count; i++)
         {
-            steps.Add(step);
-            if (step is WaitForParentStep)
-            {
-                steps.Add(new JoinCgroupStep(files));
-            }
+            last = Steps[i] is WaitForParentStep ? i : last;
         }
+        var steps = new List<SetupStep>(Steps);
+        steps.Insert(last + 1, new JoinCgroupStep(files));
         return this with { Steps = steps };
+    }
+
+    /// <summary>The child waits for the parent twice: for its id maps, then for its cgroup (ContainerPlanner.AddWaitForCgroup).</summary>
+    public bool WaitsTwice
+    {
+        get
+        {
+            var waits = 0;
+            foreach (var step in Steps)
+            {
+                waits += step is WaitForParentStep ? 1 : 0;
+            }
+            return waits > 1;
+        }
     }
 }

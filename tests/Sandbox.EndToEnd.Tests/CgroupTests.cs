@@ -90,6 +90,32 @@ public class CgroupTests
         Assert.True(json.GetProperty("usage").GetProperty("pidsPeak").GetInt64() >= 0);
     }
 
+    /// <summary>
+    /// In a user namespace whose root is the host's, the child waits for its maps first and for its cgroup after it
+    /// has mounted, and moves itself in then: its limits hold, and the cgroup is gone afterwards.
+    /// </summary>
+    [PrivilegedFact]
+    public void In_a_user_namespace_mapped_to_host_root_the_container_joins_its_cgroup_after_it_mounts()
+    {
+        using var b = new TestBundle();
+        var map = new List<OciIdMapping> { new() { ContainerId = 0, HostId = 0, Size = 65536 } };
+        b.Config = b.Config with
+        {
+            Linux = b.Config.Linux! with
+            {
+                Namespaces = [.. b.Config.Linux!.Namespaces!.Where(n => n.Type != "user"), new OciNamespace { Type = "user" }],
+                UidMappings = map,
+                GidMappings = map,
+                Resources = new OciResources { Pids = new OciPids { Limit = 10 } },
+            },
+        };
+        b.Sh("i=0; while [ $i -lt 20 ]; do i=$((i+1)); sleep 5 & echo started $i; done");
+        RunWithReport(b, out var r);
+        Assert.Equal(Enumerable.Range(1, 9).Select(i => $"started {i}"), r.Stdout.Trim().Split('\n'));
+        Assert.Contains("can't fork", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(SandboxCgroups(), d => d.EndsWith(b.Id, StringComparison.Ordinal));
+    }
+
     [PrivilegedFact]
     public void A_fork_bomb_under_a_pids_limit_and_a_timeout_ends_with_nothing_left()
     {

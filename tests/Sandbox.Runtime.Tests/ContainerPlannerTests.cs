@@ -55,6 +55,49 @@ public class ContainerPlannerTests
         Assert.True(IndexOf<WaitForParentStep>(rootless) < IndexOf<BindRootfsStep>(rootless));
     }
 
+    /// <summary>Fixtures.Config() with a new user namespace whose container 0 is host <paramref name="rootHost"/>.</summary>
+    private static OciConfig WithUserNamespace(uint rootHost)
+    {
+        var c = Fixtures.Config();
+        var map = new List<OciIdMapping> { new() { ContainerId = 0, HostId = rootHost, Size = 65536 } };
+        return c with
+        {
+            Linux = c.Linux! with { Namespaces = [.. c.Linux!.Namespaces!, new OciNamespace { Type = "user" }], UidMappings = map, GidMappings = map },
+            Process = c.Process! with { User = new OciUser { Uid = 0, Gid = 0 } },
+        };
+    }
+
+    [Fact]
+    public void As_root_with_a_user_namespace_whose_root_is_the_hosts_the_child_waits_for_its_maps_first_and_for_its_cgroup_after_it_mounts()
+    {
+        var p = Plan(WithUserNamespace(0));
+        Assert.True(p.ChildMountsFirst);
+        Assert.True(p.WaitsTwice);
+        var steps = p.Steps.ToList();
+        var first = steps.FindIndex(s => s is WaitForParentStep);
+        var second = steps.FindLastIndex(s => s is WaitForParentStep);
+        // The maps before anything (the child becomes the namespace's root then), the cgroup after the mounts, pivot_root
+        // and the masked and read-only paths, just before the cgroup namespace and the program's own setting.
+        Assert.True(first < IndexOf<BecomeRootStep>(p) && IndexOf<BecomeRootStep>(p) < IndexOf<BindRootfsStep>(p));
+        Assert.True(second > steps.FindLastIndex(s => s is MountStep or PivotRootStep or MaskPathStep or ReadonlyPathStep or RemountRootReadonlyStep));
+        Assert.Equal(second + 1, steps.FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
+        Assert.True(second < IndexOf<SetRlimitStep>(p) && second < IndexOf<ExecStep>(p));
+        // The child joins after the second go-ahead.
+        var joining = p.JoiningCgroup([new CgroupTasksFile("/sys/fs/cgroup/pids", "sandbox-t/tasks")]);
+        Assert.Equal(second + 1, IndexOf<JoinCgroupStep>(joining));
+
+        // A root mapped elsewhere could not open the tasks files itself; a cgroup mount needs the cgroup first: one
+        // wait, before the mounts, as before.
+        foreach (var c in new[] { WithUserNamespace(100000),
+                     WithUserNamespace(0) with { Mounts = [.. Fixtures.Config().Mounts!, new OciMount { Destination = "/sys/fs/cgroup", Type = "cgroup", Source = "cgroup" }] } })
+        {
+            var one = Plan(c);
+            Assert.False(one.ChildMountsFirst);
+            Assert.False(one.WaitsTwice);
+            Assert.True(IndexOf<WaitForParentStep>(one) < IndexOf<BindRootfsStep>(one));
+        }
+    }
+
     [Fact]
     public void A_child_that_joins_its_cgroup_itself_does_so_right_after_the_go_ahead_before_its_cgroup_namespace()
     {
