@@ -22,21 +22,30 @@ internal sealed record HostFacts
 
     public static unsafe HostFacts Read()
     {
+        // capget and PR_CAPBSET_READ (its EINVAL marks the kernel's last capability) rather than /proc/self/status and
+        // /proc/sys/kernel/cap_last_cap: two files and a split of fifty lines cost every run about 0.06 ms (measured).
         ulong eff = 0, bnd = 0;
-        var status = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/self/status", out _) ?? []);
-        foreach (var line in status.Split('\n'))
+        var last = -1;
+        CapHeader header = new() { Version = Libc.LINUX_CAPABILITY_VERSION_3 };
+        var data = stackalloc CapData[2];
+        if (Libc.Syscall(SyscallNumbers.ForCurrentArchitecture().Capget, (nint)(&header), (nint)data, 0, 0, 0) == 0)
         {
-            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+            eff = data[0].Effective | ((ulong)data[1].Effective << 32);
+            for (var cap = 0; cap < 64; cap++)
             {
-                eff = Convert.ToUInt64(line[7..].Trim(), 16);
-            }
-            else if (line.StartsWith("CapBnd:", StringComparison.Ordinal))
-            {
-                bnd = Convert.ToUInt64(line[7..].Trim(), 16);
+                var r = Libc.Prctl(Libc.PR_CAPBSET_READ, (nuint)cap, 0, 0, 0);
+                if (r < 0)
+                {
+                    last = Libc.Errno == Libc.EINVAL ? cap - 1 : -1;
+                    break;
+                }
+                bnd |= r == 1 ? 1UL << cap : 0;
             }
         }
-        var lastText = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/sys/kernel/cap_last_cap", out _) ?? []);
-        var last = int.TryParse(lastText.Trim(), out var l) ? l : 40;
+        if (last < 0)
+        {
+            (eff, bnd, last) = FromProc(); // a filter that refuses these calls (a sandbox inside a sandbox)
+        }
         return new HostFacts
         {
             Uid = LibC.getuid(),
@@ -51,5 +60,24 @@ internal sealed record HostFacts
                 return Libc.Prlimit(0, resource, null, &old) == 0 ? old.Max : Libc.RLIM_INFINITY;
             },
         };
+    }
+
+    private static (ulong Eff, ulong Bnd, int Last) FromProc()
+    {
+        ulong eff = 0, bnd = 0;
+        var status = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/self/status", out _) ?? []);
+        foreach (var line in status.Split('\n'))
+        {
+            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+            {
+                eff = Convert.ToUInt64(line[7..].Trim(), 16);
+            }
+            else if (line.StartsWith("CapBnd:", StringComparison.Ordinal))
+            {
+                bnd = Convert.ToUInt64(line[7..].Trim(), 16);
+            }
+        }
+        var lastText = System.Text.Encoding.UTF8.GetString(RawFiles.Read("/proc/sys/kernel/cap_last_cap", out _) ?? []);
+        return (eff, bnd, int.TryParse(lastText.Trim(), out var l) ? l : 40);
     }
 }
