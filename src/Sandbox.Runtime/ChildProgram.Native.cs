@@ -52,6 +52,7 @@ internal enum ChildOp
     SetupConsole,
     SetPersonality,
     JoinCgroup,
+    JoinCgroupFromParent,
 }
 
 [StructLayout(LayoutKind.Sequential)]

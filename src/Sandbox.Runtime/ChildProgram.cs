@@ -21,9 +21,12 @@ internal sealed unsafe class ChildProgram : IDisposable
 
     /// <summary>
     /// Set by the runtime when a cgroup the child was to join after the clone could not be made (usage figures only,
-    /// nothing delegated): the go-ahead then tells the child to skip its JoinCgroupStep.
+    /// nothing delegated), or is not one it can join itself: the go-ahead then tells the child to skip its join.
     /// </summary>
     public bool CgroupNotMade { get; set; }
+
+    /// <summary>The tasks files of a cgroup made after the clone, sent after the go-ahead (JoinCgroupFromParentStep).</summary>
+    public IReadOnlyList<string>? CgroupTasksFiles { get; set; }
 
     /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>
     public int ListenerSocket { get; private set; } = -1;
@@ -170,6 +173,10 @@ internal sealed unsafe class ChildProgram : IDisposable
             case JoinCgroupStep s:
                 n->Op = ChildOp.JoinCgroup;
                 EncodeJoinCgroup(s, n);
+                break;
+            case JoinCgroupFromParentStep:
+                n->Op = ChildOp.JoinCgroupFromParent;
+                n->I1 = OpenHostRoot();
                 break;
             case JoinNamespaceStep s:
                 n->Op = ChildOp.SetNs;
@@ -432,6 +439,10 @@ internal sealed unsafe class ChildProgram : IDisposable
             {
                 keep.Add(step.I2);
             }
+            else if (step.Op == ChildOp.JoinCgroupFromParent)
+            {
+                keep.Add(step.I1);
+            }
             else if (step.Op == ChildOp.JoinCgroup)
             {
                 for (var j = 0; j < step.I1; j++)
@@ -487,30 +498,35 @@ internal sealed unsafe class ChildProgram : IDisposable
         return fd;
     }
 
-    /// <summary>
-    /// S1: the descriptors (int*), opened here: a tasks file for writing, or a hierarchy's mount point (O_PATH) with the
-    /// tasks file's path under it in V1 (null entries for the others); I1: how many.
-    /// </summary>
+    /// <summary>S1: the tasks files' descriptors (int*), opened here for writing; I1: how many.</summary>
     private void EncodeJoinCgroup(JoinCgroupStep s, ChildStep* n)
     {
         var fds = _arena.Alloc<int>(s.Files.Count);
-        var below = _arena.Alloc<nint>(s.Files.Count);
         n->I1 = s.Files.Count;
         n->S1 = (byte*)fds;
-        n->V1 = (byte**)below;
         for (var i = 0; i < s.Files.Count; i++)
         {
-            var file = s.Files[i];
-            var fd = LibC.open(_arena.Str(file.Path), file.Below is null ? LibC.O_WRONLY | LibC.O_CLOEXEC : LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+            var fd = LibC.open(_arena.Str(s.Files[i].Path), LibC.O_WRONLY | LibC.O_CLOEXEC, 0);
             if (fd < 0)
             {
-                throw new SandboxException(ErrorCodes.CgroupFailed, $"open {file.Path}: {Libc.Describe(LibC.errno)}",
+                throw new SandboxException(ErrorCodes.CgroupFailed, $"open {s.Files[i].Path}: {Libc.Describe(LibC.errno)}",
                     "check that the cgroup v1 hierarchies under /sys/fs/cgroup are mounted and writable by root");
             }
             _parentOnlyFds.Add(fd);
             fds[i] = fd;
-            below[i] = file.Below is null ? 0 : (nint)_arena.Str(file.Below);
         }
+    }
+
+    /// <summary>The runtime's root (O_PATH), below which the child opens the tasks files it is sent (JoinCgroupFromParentStep).</summary>
+    private int OpenHostRoot()
+    {
+        var fd = LibC.open(_arena.Str("/"), LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new SandboxException(ErrorCodes.CgroupFailed, $"open /: {Libc.Describe(LibC.errno)}", "report this as a bug");
+        }
+        _parentOnlyFds.Add(fd);
+        return fd;
     }
 
     /// <summary>The console socket, connected by the runtime (its path is the caller's, on the host); the child sends on it.</summary>

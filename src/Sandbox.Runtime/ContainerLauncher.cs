@@ -104,7 +104,8 @@ internal static unsafe class ContainerLauncher
                 GoAhead(sync[1], ChildContext.GoJoin);
             }
             onReady?.Invoke(pid);
-            GoAhead(sync[1], program.CgroupNotMade ? ChildContext.GoWithoutCgroup : ChildContext.GoJoin);
+            GoAhead(sync[1], program.CgroupNotMade ? ChildContext.GoWithoutCgroup : ChildContext.GoJoin,
+                program.CgroupNotMade ? null : program.CgroupTasksFiles);
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
             return pid;
         }
@@ -132,13 +133,34 @@ internal static unsafe class ContainerLauncher
         }
     }
 
-    private static void GoAhead(int syncFd, int what)
+    /// <summary>The go-ahead's byte, and after it the tasks files a JoinCgroupFromParentStep opens (in one write).</summary>
+    private static void GoAhead(int syncFd, int what, IReadOnlyList<string>? tasksFiles = null)
     {
-        var go = (byte)what;
-        if (LibC.write(syncFd, &go, 1) != 1)
+        var message = new List<byte> { (byte)what };
+        if (tasksFiles is not null)
         {
-            throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
-                "the container's first process died during setup");
+            var paths = new List<byte>();
+            foreach (var file in tasksFiles)
+            {
+                paths.AddRange(System.Text.Encoding.UTF8.GetBytes(file.TrimStart('/')));
+                paths.Add(0);
+            }
+            if (paths.Count > JoinCgroupFromParentStep.MaxPaths)
+            {
+                throw new SandboxException(ErrorCodes.CgroupFailed, $"the cgroup's paths are {paths.Count} bytes long, over {JoinCgroupFromParentStep.MaxPaths}",
+                    "use a shorter linux.cgroupsPath");
+            }
+            message.AddRange(BitConverter.GetBytes(paths.Count));
+            message.AddRange(paths);
+        }
+        var bytes = message.ToArray();
+        fixed (byte* b = bytes)
+        {
+            if (LibC.write(syncFd, b, bytes.Length) != bytes.Length)
+            {
+                throw new SandboxException(ErrorCodes.SetupFailed, $"signal the container to go on: {Libc.Describe(LibC.errno)}",
+                    "the container's first process died during setup");
+            }
         }
     }
 

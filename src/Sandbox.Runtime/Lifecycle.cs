@@ -119,27 +119,25 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             var unenforced = (IReadOnlyList<string>)[];
             void MakeCgroup(ICgroupDriver? driver) =>
                 cgroup = CreateCgroup(config, o, dirs => store.Write(record = record with { Cgroups = dirs }), out unenforced, measureUsage: o.ReportPath is not null, driver: driver);
-            // On cgroup v1 the child joins its cgroup after the clone anyway; when it mounts first (SetupPlan.ChildMountsFirst)
-            // the cgroup is made then too, while it mounts (measured with the moved wait, against neither: 0.8 ms of a .NET
-            // hello world's start, the median of 300 paired rotating rounds). Not where a timeout without a pid namespace
-            // needs to know first that there will be a cgroup to kill with.
-            var cgroupAfterClone = (CgroupV1Driver.Planned?)null;
-            var v1Driver = (CgroupV1Driver?)null;
+            // On cgroup v1 the child joins its cgroup itself; when it mounts first (SetupPlan.ChildMountsFirst) the cgroup is
+            // made after the clone, while it mounts, and the hierarchies are read then too (measured with the moved wait,
+            // against neither: 0.8 ms of a .NET hello world's start, the median of 300 paired rotating rounds; the
+            // hierarchies, 0.17 ms). Not where a timeout without a pid namespace needs to know first that there will be
+            // a cgroup to kill with.
+            var cgroupAfterClone = false;
             if (NeedsCgroup(config, o.ReportPath is not null || timeout is not null))
             {
-                var driver = CgroupHost.Driver();
-                if (plan.ChildMountsFirst && driver is CgroupV1Driver v1 && (timeout is null || NewPidNamespace(config)))
+                if (plan.ChildMountsFirst && CgroupHost.LooksLikeV1() && (timeout is null || NewPidNamespace(config)))
                 {
-                    v1Driver = v1;
-                    cgroupAfterClone = PlanCgroup(v1, config, o, o.ReportPath is not null, out unenforced);
+                    cgroupAfterClone = true;
                 }
                 else
                 {
                     ClaimId();
-                    MakeCgroup(driver);
+                    MakeCgroup(CgroupHost.Driver());
                 }
             }
-            if (cgroupAfterClone is null && !claimed)
+            if (!cgroupAfterClone && !claimed)
             {
                 ClaimId();
             }
@@ -159,10 +157,14 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
                 // On v1 the child moves itself in (JoinCgroupStep): the runtime's write of its pid would wait for an
                 // RCU grace period (measured: 7.7 ms on this project's CI machine, in the middle of every start).
-                var joins = cgroupAfterClone?.TasksFiles() ?? (host.IsRoot ? cgroup?.TasksFiles() : null);
+                var joins = host.IsRoot ? cgroup?.TasksFiles() : null;
                 if (joins is { Count: > 0 })
                 {
                     plan = plan.JoiningCgroup(joins);
+                }
+                else if (cgroupAfterClone)
+                {
+                    plan = plan.JoiningCgroupFromParent();
                 }
                 using var program = ChildProgram.Create(plan);
                 // The forwarded signals have been blocked since the run began: one sent to `sandbox run` before the
@@ -178,16 +180,22 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     }
                     if (!inCgroup && joins is not { Count: > 0 })
                     {
-                        cgroup?.AddProcess(p);
+                        cgroup?.AddProcess(p); // none after the clone yet
                     }
-                }, cgroupFd, (p, listener) => TakeListener(config, plan, record, p, listener, supervisor), _ =>
+                }, cgroupFd, (p, listener) => TakeListener(config, plan, record, p, listener, supervisor), p =>
                 {
                     // The child mounts meanwhile (SetupPlan.ChildMountsFirst), and joins once told to go on.
-                    if (cgroupAfterClone is not null)
+                    if (cgroupAfterClone)
                     {
                         ClaimId();
-                        cgroup = MakePlannedCgroup(v1Driver!, cgroupAfterClone, dirs => store.Write(record = record with { Cgroups = dirs }));
-                        program.CgroupNotMade = cgroup is null;
+                        MakeCgroup(CgroupHost.Driver());
+                        var files = cgroup?.TasksFiles() ?? [];
+                        program.CgroupTasksFiles = [.. files.Select(f => f.Path)];
+                        program.CgroupNotMade = files.Count == 0;
+                        if (cgroup is not null && files.Count == 0)
+                        {
+                            cgroup.AddProcess(p); // not the v1 hierarchies /sys/fs/cgroup suggested: moved in by pid
+                        }
                     }
                 });
                 if (program.TakeConsoleSocket() is var console && console >= 0)
@@ -390,36 +398,6 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             EveryHierarchy = everyHierarchy || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false),
         };
         return (limits, config.Linux?.CgroupsPath is { Length: > 0 } p ? p : store.CgroupName(o.Id));
-    }
-
-    /// <summary>
-    /// CreateCgroup in two halves on cgroup v1, for a cgroup made after the clone: the plan before it (the child is
-    /// given the directories to join), the directories and limits after it (<see cref="MakePlannedCgroup"/>).
-    /// </summary>
-    private CgroupV1Driver.Planned? PlanCgroup(CgroupV1Driver driver, OciConfig config, LaunchOptions o, bool measureUsage, out IReadOnlyList<string> unenforced)
-    {
-        var (limits, path) = CgroupRequest(config, o, measureUsage, everyHierarchy: false);
-        try
-        {
-            return driver.Plan(path, limits, o.AllowUnenforced, out unenforced);
-        }
-        catch (SandboxException e) when (limits.IsEmpty && e.Code == ErrorCodes.CgroupFailed)
-        {
-            unenforced = []; // usage figures only, as in CreateCgroup
-            return null;
-        }
-    }
-
-    private static ICgroup? MakePlannedCgroup(CgroupV1Driver driver, CgroupV1Driver.Planned planned, Action<IReadOnlyList<string>> record)
-    {
-        try
-        {
-            return driver.Make(planned, record);
-        }
-        catch (SandboxException e) when (planned.Limits.IsEmpty && e.Code == ErrorCodes.CgroupFailed)
-        {
-            return null; // usage figures only, as in CreateCgroup: the go-ahead tells the child not to join
-        }
     }
 
     private static TimeSpan? AnnotatedTimeout(OciConfig config) =>

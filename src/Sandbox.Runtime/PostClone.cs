@@ -88,6 +88,8 @@ internal static unsafe class PostClone
                 return WaitForParent(ctx);
             case ChildOp.JoinCgroup:
                 return JoinCgroup(ctx, s);
+            case ChildOp.JoinCgroupFromParent:
+                return JoinCgroupFromParent(ctx, s);
             case ChildOp.SetNs:
                 return Setns(s->I1, s->I2) == 0 ? 0 : Errno;
             case ChildOp.EnterPidNamespace:
@@ -391,8 +393,7 @@ internal static unsafe class PostClone
 
     /// <summary>
     /// Writes 0 (this thread, the child's only one) to each tasks file (JoinCgroupStep): no global lock, no RCU grace
-    /// period. A file under a mount point is opened here, after the go-ahead, without following a symlink at its end.
-    /// Every descriptor is closed, joined or not.
+    /// period. Every descriptor is closed, joined or not.
     /// </summary>
     private static int JoinCgroup(ChildContext* ctx, ChildStep* s)
     {
@@ -400,23 +401,53 @@ internal static unsafe class PostClone
         var err = 0;
         for (var i = 0; i < s->I1; i++)
         {
-            var fd = fds[i];
-            if (err == 0 && ctx->Go != ChildContext.GoWithoutCgroup)
+            byte zero = (byte)'0';
+            if (err == 0 && ctx->Go != ChildContext.GoWithoutCgroup && Write(fds[i], &zero, 1) != 1)
             {
-                var below = s->V1[i];
-                var tasks = below == null ? fd : Openat(fd, below, O_WRONLY | O_CLOEXEC | ctx->Sys.ONoFollow, 0);
+                err = Errno;
+            }
+            Close(fds[i]);
+        }
+        return err;
+    }
+
+    /// <summary>
+    /// JoinCgroupFromParentStep: the tasks files' paths follow the go-ahead on the sync pipe; each is opened below the
+    /// runtime's root (s->I1), without following a symlink at its end, and written 0 to. The root is closed either way.
+    /// </summary>
+    private static int JoinCgroupFromParent(ChildContext* ctx, ChildStep* s)
+    {
+        var err = 0;
+        if (ctx->Go != ChildContext.GoWithoutCgroup)
+        {
+            var paths = stackalloc byte[JoinCgroupFromParentStep.MaxPaths];
+            int len;
+            if (!ReadAll(ctx->SyncFd, &len, sizeof(int)) || len <= 0 || len > JoinCgroupFromParentStep.MaxPaths || !ReadAll(ctx->SyncFd, paths, len)
+                || paths[len - 1] != 0)
+            {
+                err = EINVAL;
+            }
+            var start = 0;
+            for (var i = 0; err == 0 && i < len; i++)
+            {
+                if (paths[i] != 0)
+                {
+                    continue;
+                }
+                var tasks = Openat(s->I1, paths + start, O_WRONLY | O_CLOEXEC | ctx->Sys.ONoFollow, 0);
                 byte zero = (byte)'0';
                 if (tasks < 0 || Write(tasks, &zero, 1) != 1)
                 {
                     err = Errno;
                 }
-                if (tasks >= 0 && tasks != fd)
+                if (tasks >= 0)
                 {
                     Close(tasks);
                 }
+                start = i + 1;
             }
-            Close(fd);
         }
+        Close(s->I1);
         return err;
     }
 

@@ -36,14 +36,22 @@ internal sealed record JoinCgroupStep(IReadOnlyList<CgroupTasksFile> Files) : Se
     public override string Describe() => "join the container's cgroup";
 }
 
+/// <summary>A tasks file, opened for writing by the runtime before the clone.</summary>
+internal sealed record CgroupTasksFile(string Path);
+
 /// <summary>
-/// A tasks file: with no <paramref name="Below"/>, <paramref name="Path"/> is the file, opened for writing by the runtime
-/// before the clone; otherwise <paramref name="Path"/> is the hierarchy's mount point, opened by the runtime before the
-/// clone, and <paramref name="Below"/> the file's path under it, which the child opens after the go-ahead (the runtime
-/// makes the directory after the clone, while the child mounts). A go-ahead that says the cgroup could not be made
-/// (usage figures only, none delegated) skips the step.
+/// JoinCgroupStep for a cgroup the runtime makes after the clone, while the child mounts (on cgroup v1, its hierarchies
+/// read then too): the go-ahead is followed by the tasks files' paths (a 32-bit length, then the paths, each ended by a
+/// NUL), which the child opens below the runtime's root (a descriptor of "/" opened before the clone) and writes 0 to.
+/// Opened with the child's own credentials, so only where the child is host root (ContainerPlanner.AddWaitForCgroup).
+/// A go-ahead that says the cgroup was not made (usage figures only, none delegated) comes without paths.
 /// </summary>
-internal sealed record CgroupTasksFile(string Path, string? Below = null);
+internal sealed record JoinCgroupFromParentStep : SetupStep
+{
+    public const int MaxPaths = 4096;
+
+    public override string Describe() => "join the container's cgroup";
+}
 
 /// <summary>
 /// setresgid and setresuid 0 in the container's user namespace, once the parent has written its maps: setup then acts
@@ -378,7 +386,12 @@ internal sealed record SetupPlan
     /// This plan with the child joining its cgroup v1 itself, right after the go-ahead (JoinCgroupStep); after the
     /// last one where it waits twice (a user namespace's maps first, its cgroup later: WaitsTwice).
     /// </summary>
-    public SetupPlan JoiningCgroup(IReadOnlyList<CgroupTasksFile> files)
+    public SetupPlan JoiningCgroup(IReadOnlyList<CgroupTasksFile> files) => AfterLastWait(new JoinCgroupStep(files));
+
+    /// <summary>As <see cref="JoiningCgroup"/>, for a cgroup made after the clone (JoinCgroupFromParentStep).</summary>
+    public SetupPlan JoiningCgroupFromParent() => AfterLastWait(new JoinCgroupFromParentStep());
+
+    private SetupPlan AfterLastWait(SetupStep join)
     {
         var last = -1;
         for (var i = 0; i < Steps.Count; i++)
@@ -386,7 +399,7 @@ internal sealed record SetupPlan
             last = Steps[i] is WaitForParentStep ? i : last;
         }
         var steps = new List<SetupStep>(Steps);
-        steps.Insert(last + 1, new JoinCgroupStep(files));
+        steps.Insert(last + 1, join);
         return this with { Steps = steps };
     }
 

@@ -83,8 +83,8 @@ public class ContainerPlannerTests
         Assert.Equal(second + 1, steps.FindIndex(s => s is UnshareStep { Flags: CLONE_NEWCGROUP }));
         Assert.True(second < IndexOf<SetRlimitStep>(p) && second < IndexOf<ExecStep>(p));
         // The child joins after the second go-ahead.
-        var joining = p.JoiningCgroup([new CgroupTasksFile("/sys/fs/cgroup/pids", "sandbox-t/tasks")]);
-        Assert.Equal(second + 1, IndexOf<JoinCgroupStep>(joining));
+        Assert.Equal(second + 1, IndexOf<JoinCgroupStep>(p.JoiningCgroup([new CgroupTasksFile("/sys/fs/cgroup/pids/sandbox-t/tasks")])));
+        Assert.Equal(second + 1, IndexOf<JoinCgroupFromParentStep>(p.JoiningCgroupFromParent()));
 
         // A root mapped elsewhere could not open the tasks files itself; a cgroup mount needs the cgroup first: one
         // wait, before the mounts, as before.
@@ -103,7 +103,7 @@ public class ContainerPlannerTests
     {
         // cgroup v1 as root: the child writes 0 to each tasks file once the parent says go, and only then makes its
         // cgroup namespace, rooted where it now is; rooted anywhere else, it would see the host's cgroup tree.
-        var files = new[] { new CgroupTasksFile("/sys/fs/cgroup/memory", "sandbox-t/tasks"), new CgroupTasksFile("/sys/fs/cgroup/pids/sandbox-t/tasks") };
+        var files = new[] { new CgroupTasksFile("/sys/fs/cgroup/memory/sandbox-t/tasks"), new CgroupTasksFile("/sys/fs/cgroup/pids/sandbox-t/tasks") };
         foreach (var plan in new[] { Plan(Fixtures.Config()), Plan(Fixtures.Config(rootless: true), Fixtures.User()), Plan(Fixtures.Config(), detached: true) })
         {
             var p = plan.JoiningCgroup(files);

@@ -23,6 +23,25 @@ internal static class CgroupHost
         };
     }
 
+    /// <summary>
+    /// Whether the hierarchies are likely cgroup v1's, without reading /proc/self/mountinfo: a tmpfs at /sys/fs/cgroup (v1
+    /// and hybrid; cgroup2 on v2). A guess only, for a cgroup made after the clone: Driver decides then.
+    /// </summary>
+    public static unsafe bool LooksLikeV1()
+    {
+        if (Environment.GetEnvironmentVariable("SANDBOX_CGROUP_VERSION") == "v2")
+        {
+            return false;
+        }
+        Interop.StatFs st;
+        fixed (byte* p = "/sys/fs/cgroup\0"u8)
+        {
+            return Interop.Libc.Statfs(p, &st) == 0 && st.Type == TmpfsMagic;
+        }
+    }
+
+    private const long TmpfsMagic = 0x01021994;
+
     /// <summary>The cgroup of a running container, from the directories its state recorded; null if it has none.</summary>
     public static ICgroup? Open(IReadOnlyList<string> paths)
     {

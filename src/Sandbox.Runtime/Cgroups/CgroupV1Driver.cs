@@ -19,26 +19,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
     /// <summary>The hierarchies Create joins and the container's directory in each, with the limits to write there.</summary>
     /// <param name="Dirs">Per hierarchy: its controller (or name=), its mount point and the container's directory.</param>
-    internal sealed record Planned(List<(string Controller, string MountPoint, string Dir)> Dirs, CgroupLimits Limits)
-    {
-        /// <summary>
-        /// Each distinct directory's tasks file, relative to its hierarchy's mount point: what the child opens to
-        /// join a cgroup made after the clone (JoinCgroupStep).
-        /// </summary>
-        public IReadOnlyList<CgroupTasksFile> TasksFiles()
-        {
-            var files = new List<CgroupTasksFile>(Dirs.Count);
-            foreach (var (_, mount, dir) in Dirs)
-            {
-                var below = Path.GetRelativePath(mount, dir) + "/tasks";
-                if (!files.Exists(f => f.Path == mount && f.Below == below))
-                {
-                    files.Add(new CgroupTasksFile(mount, below));
-                }
-            }
-            return files;
-        }
-    }
+    internal sealed record Planned(List<(string Controller, string MountPoint, string Dir)> Dirs, CgroupLimits Limits);
 
     /// <summary>
     /// Create's first half, which touches nothing: which hierarchies, which directories, which limits (a missing

@@ -3,9 +3,9 @@ using Sandbox.Runtime.Cgroups;
 namespace Sandbox.Runtime.Tests.Cgroups;
 
 /// <summary>
-/// The cgroup v1 plan made before the clone, for a cgroup made after it: the tasks files the child opens under each
-/// hierarchy's mount point (JoinCgroupStep). The hierarchies are directories of a temporary tree here; that the child
-/// really joins through them is what the end-to-end cgroup tests see (limits hold, figures are counted).
+/// The cgroup v1 driver's two halves (Plan touches nothing, Make records and makes) and the tasks files the child
+/// writes 0 to (JoinCgroupStep). The hierarchies are directories of a temporary tree here; that the child really joins
+/// through them is what the end-to-end cgroup tests see (limits hold, figures are counted).
 /// </summary>
 public sealed class CgroupV1PlanTests : IDisposable
 {
@@ -30,40 +30,38 @@ public sealed class CgroupV1PlanTests : IDisposable
     }
 
     [Fact]
-    public void Each_hierarchy_is_joined_once_through_its_tasks_file_below_its_mount_point()
-    {
-        var planned = Driver().Plan("sandbox-x", new CgroupLimits { CpuShares = 512, MeasureUsage = true, NeedFreezer = true }, false, out var unenforced);
-        Assert.NotNull(planned);
-        Assert.Empty(unenforced);
-        // cpu and cpuacct share one hierarchy and so one directory: one file. The memory cgroup is under this
-        // process's own (process_api/abc); blkio, wanted for usage figures, is not mounted and is left out.
-        Assert.Equal(
-            [
-                new CgroupTasksFile($"{_root}/cpu,cpuacct", "sandbox-x/tasks"),
-                new CgroupTasksFile($"{_root}/memory", "process_api/abc/sandbox-x/tasks"),
-                new CgroupTasksFile($"{_root}/pids", "sandbox-x/tasks"),
-                new CgroupTasksFile($"{_root}/freezer", "sandbox-x/tasks"),
-            ],
-            planned.TasksFiles());
-        // Planning makes nothing: the directories come with Make, after the clone.
-        Assert.False(Directory.Exists($"{_root}/pids/sandbox-x"));
-    }
-
-    [Fact]
-    public void An_absolute_cgroups_path_is_below_each_mount_point_and_nothing_is_made_until_Make()
+    public void Plan_touches_nothing_and_each_hierarchy_is_joined_once_through_its_tasks_file()
     {
         var driver = Driver();
-        var planned = driver.Plan("/pods/one", new CgroupLimits { NeedFreezer = true }, false, out _);
-        Assert.Equal([new CgroupTasksFile($"{_root}/freezer", "pods/one/tasks")], planned!.TasksFiles());
+        var planned = driver.Plan("sandbox-x", new CgroupLimits { MeasureUsage = true, NeedFreezer = true, EveryHierarchy = true }, false, out var unenforced);
+        Assert.NotNull(planned);
+        Assert.Empty(unenforced);
+        Assert.False(Directory.Exists($"{_root}/pids/sandbox-x"));
         var recorded = new List<string>();
         var cgroup = driver.Make(planned, recorded.AddRange);
         try
         {
-            Assert.Equal([$"{_root}/freezer/pods/one"], recorded);
-            Assert.True(Directory.Exists($"{_root}/freezer/pods/one"));
+            // Every hierarchy: the memory cgroup under this process's own (process_api/abc), cpu and cpuacct in the one
+            // they share; blkio, wanted for usage figures, is not mounted and is left out.
+            Assert.Equal([$"{_root}/cpu,cpuacct/sandbox-x", $"{_root}/freezer/sandbox-x", $"{_root}/memory/process_api/abc/sandbox-x", $"{_root}/pids/sandbox-x"],
+                recorded.Distinct().Order(StringComparer.Ordinal));
+            Assert.Equal(5, recorded.Count);
+            Assert.All(recorded, d => Assert.True(Directory.Exists(d)));
+            // A cgroupfs directory has a tasks file; this tree's get one here. Without them (cgroup v2) there are none.
+            Assert.Empty(cgroup.TasksFiles());
+            foreach (var dir in recorded.Distinct())
+            {
+                File.WriteAllText(Path.Join(dir, "tasks"), "");
+            }
+            // Each directory's once, cpu,cpuacct's too.
+            Assert.Equal(recorded.Distinct().Select(d => new CgroupTasksFile(d + "/tasks")), cgroup.TasksFiles());
         }
         finally
         {
+            foreach (var dir in recorded.Distinct())
+            {
+                File.Delete(Path.Join(dir, "tasks"));
+            }
             cgroup.Remove();
         }
     }
