@@ -190,7 +190,12 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                         ClaimId();
                         MakeCgroup(CgroupHost.Driver());
                         var files = cgroup?.TasksFiles() ?? [];
-                        program.CgroupTasksFiles = [.. files.Select(f => f.Path)];
+                        var paths = new string[files.Count]; // a loop, not LINQ: its first use costs a run ~0.06 ms
+                        for (var i = 0; i < paths.Length; i++)
+                        {
+                            paths[i] = files[i].Path;
+                        }
+                        program.CgroupTasksFiles = paths;
                         program.CgroupNotMade = files.Count == 0;
                         if (cgroup is not null && files.Count == 0)
                         {
