@@ -90,7 +90,7 @@ internal unsafe struct ChildContext
 {
     public int SyncFd, ReportFd, RootFd, StartFd, PreserveFds;
 
-    /// <summary>The go-ahead's byte, once the child has it: GoJoin, or GoWithoutCgroup (ChildProgram.CgroupNotMade).</summary>
+    /// <summary>The go-ahead's byte, once the child has it: GoJoin, or GoWithoutCgroup (ChildProgram.CgroupTasksFiles empty).</summary>
     public int Go;
     public const int GoJoin = 1, GoWithoutCgroup = 2;
 

@@ -20,12 +20,10 @@ internal sealed unsafe class ChildProgram : IDisposable
     public IReadOnlyList<SetupStep> Steps { get; }
 
     /// <summary>
-    /// Set by the runtime when a cgroup the child was to join after the clone could not be made (usage figures only,
-    /// nothing delegated), or is not one it can join itself: the go-ahead then tells the child to skip its join.
+    /// The tasks files of a cgroup made after the clone, sent after the go-ahead (JoinCgroupFromParentStep). Empty when
+    /// it could not be made (usage figures only, nothing delegated) or is not one the child can join itself: the
+    /// go-ahead then tells the child to skip its join.
     /// </summary>
-    public bool CgroupNotMade { get; set; }
-
-    /// <summary>The tasks files of a cgroup made after the clone, sent after the go-ahead (JoinCgroupFromParentStep).</summary>
     public IReadOnlyList<string>? CgroupTasksFiles { get; set; }
 
     /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>

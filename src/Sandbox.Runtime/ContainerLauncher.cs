@@ -18,7 +18,7 @@ internal static unsafe class ContainerLauncher
     /// notifications must be answered from then on, even while setup goes on.</param>
     /// <param name="onReady">Called once the child may go on to set itself up (its id maps written), before it may be in
     /// its cgroup: where it waits twice (SetupPlan.WaitsTwice), after the first go-ahead, while it mounts; otherwise just
-    /// before the go-ahead. Makes a cgroup made after the clone (ChildProgram.CgroupNotMade says if it could not be).</param>
+    /// before the go-ahead. Makes a cgroup made after the clone (and sets ChildProgram.CgroupTasksFiles).</param>
     public static int Launch(SetupPlan plan, ChildProgram program, Func<int, byte[]> onSync, Action<int, bool>? onCloned = null, int cgroupFd = -1,
         Action<int, int>? onListener = null, Action<int>? onReady = null)
     {
@@ -104,8 +104,8 @@ internal static unsafe class ContainerLauncher
                 GoAhead(sync[1], ChildContext.GoJoin);
             }
             onReady?.Invoke(pid);
-            GoAhead(sync[1], program.CgroupNotMade ? ChildContext.GoWithoutCgroup : ChildContext.GoJoin,
-                program.CgroupNotMade ? null : program.CgroupTasksFiles);
+            var tasks = program.CgroupTasksFiles;
+            GoAhead(sync[1], tasks is { Count: 0 } ? ChildContext.GoWithoutCgroup : ChildContext.GoJoin, tasks is { Count: > 0 } ? tasks : null);
             ReadReports(pid, report[0], sync[1], plan, onSync, program.ListenerSocket, onListener);
             return pid;
         }

@@ -326,15 +326,9 @@ internal static partial class ContainerPlanner
         {
             return false;
         }
-        var moved = new List<SetupStep> { steps[wait] };
+        var moved = steps[wait];
         steps.RemoveAt(wait);
-        if (wait < steps.Count && steps[wait] is UnshareStep { Flags: CLONE_NEWCGROUP } cgroupNs)
-        {
-            moved.Add(cgroupNs);
-            steps.RemoveAt(wait);
-        }
-        var before = steps.FindIndex(wait, s => !MayPrecedeCgroup(s));
-        steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
+        WaitForCgroupLate(steps, wait, moved);
         return true;
     }
 
@@ -360,16 +354,26 @@ internal static partial class ContainerPlanner
         {
             return false;
         }
-        var cgroupNs = steps.FindIndex(wait, s => s is UnshareStep { Flags: CLONE_NEWCGROUP });
-        var moved = new List<SetupStep> { new WaitForParentStep() };
+        WaitForCgroupLate(steps, wait + 1, new WaitForParentStep());
+        return true;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="wait"/>, with the cgroup namespace's unshare right after it, before the first step from
+    /// <paramref name="from"/> on that may not precede the cgroup (<see cref="MayPrecedeCgroup"/>; becoming the user
+    /// namespace's root and the death signal armed anew after it may).
+    /// </summary>
+    private static void WaitForCgroupLate(List<SetupStep> steps, int from, SetupStep wait)
+    {
+        var moved = new List<SetupStep> { wait };
+        var cgroupNs = steps.FindIndex(from, s => s is UnshareStep { Flags: CLONE_NEWCGROUP });
         if (cgroupNs >= 0)
         {
             moved.Add(steps[cgroupNs]);
             steps.RemoveAt(cgroupNs);
         }
-        var before = steps.FindIndex(wait + 1, s => !MayPrecedeCgroup(s) && s is not BecomeRootStep and not SetParentDeathSignalStep);
+        var before = steps.FindIndex(from, s => !MayPrecedeCgroup(s) && s is not BecomeRootStep and not SetParentDeathSignalStep);
         steps.InsertRange(before < 0 ? steps.Count - 1 : before, moved);
-        return true;
     }
 
     private static bool MapsRootToRoot(IReadOnlyList<IdMap> map) => map.Any(m => m.ContainerId == 0 && m.HostId == 0 && m.Size > 0);

@@ -39,13 +39,7 @@ internal sealed unsafe partial class Lifecycle
             {
                 throw Stopped(o.Id);
             }
-            // On v1 the child moves itself in (JoinCgroupStep), as in Run: the runtime's write of its pid would wait for an
-            // RCU grace period.
-            var joins = host.IsRoot ? CgroupFiles.TasksFiles(record.Cgroups) : null;
-            if (joins is { Count: > 0 })
-            {
-                plan = plan.JoiningCgroup(joins);
-            }
+            var childJoins = ChildJoins(ref plan, record.Cgroups);
             using var program = ChildProgram.Create(plan);
             if (Exited(pidfd))
             {
@@ -56,7 +50,7 @@ internal sealed unsafe partial class Lifecycle
             {
                 var pid = ContainerLauncher.Launch(plan, program, _ => [], (p, _) =>
                 {
-                    if (joins is { Count: > 0 })
+                    if (childJoins)
                     {
                         return;
                     }

@@ -155,14 +155,8 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             try
             {
                 plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
-                // On v1 the child moves itself in (JoinCgroupStep): the runtime's write of its pid would wait for an
-                // RCU grace period (measured: 7.7 ms on this project's CI machine, in the middle of every start).
-                var joins = host.IsRoot ? cgroup?.TasksFiles() : null;
-                if (joins is { Count: > 0 })
-                {
-                    plan = plan.JoiningCgroup(joins);
-                }
-                else if (cgroupAfterClone)
+                var childJoins = ChildJoins(ref plan, cgroup?.Paths);
+                if (!childJoins && cgroupAfterClone)
                 {
                     plan = plan.JoiningCgroupFromParent();
                 }
@@ -178,7 +172,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     {
                         supervisor = config.Hooks?.Poststart is { Count: > 0 } ? SeccompSupervisor.Prepare(recording) : SeccompSupervisor.Inline(recording);
                     }
-                    if (!inCgroup && joins is not { Count: > 0 })
+                    if (!inCgroup && !childJoins)
                     {
                         cgroup?.AddProcess(p); // none after the clone yet
                     }
@@ -189,15 +183,14 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                     {
                         ClaimId();
                         MakeCgroup(CgroupHost.Driver());
-                        var files = cgroup?.TasksFiles() ?? [];
-                        var paths = new string[files.Count]; // a loop, not LINQ: its first use costs a run ~0.06 ms
+                        var files = cgroup is null ? null : CgroupFiles.TasksFiles(cgroup.Paths);
+                        var paths = new string[files?.Count ?? 0]; // a loop, not LINQ: its first use costs a run ~0.06 ms
                         for (var i = 0; i < paths.Length; i++)
                         {
-                            paths[i] = files[i].Path;
+                            paths[i] = files![i].Path;
                         }
                         program.CgroupTasksFiles = paths;
-                        program.CgroupNotMade = files.Count == 0;
-                        if (cgroup is not null && files.Count == 0)
+                        if (cgroup is not null && paths.Length == 0)
                         {
                             cgroup.AddProcess(p); // not the v1 hierarchies /sys/fs/cgroup suggested: moved in by pid
                         }
@@ -368,7 +361,13 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
     private ICgroup? CreateCgroup(OciConfig config, LaunchOptions o, Action<IReadOnlyList<string>> record, out IReadOnlyList<string> unenforced, bool measureUsage = false,
         bool everyHierarchy = false, ICgroupDriver? driver = null)
     {
-        var (limits, path) = CgroupRequest(config, o, measureUsage, everyHierarchy);
+        var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
+        {
+            MeasureUsage = measureUsage,
+            // v1: the freezer kills what left the pid namespace's reach, and `sandbox pause` freezes.
+            NeedFreezer = true,
+            EveryHierarchy = everyHierarchy || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false),
+        };
         driver ??= CgroupHost.Driver();
         if (driver is null)
         {
@@ -376,6 +375,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             CgroupPaths.ThrowOrList(missing, o.AllowUnenforced, "mount cgroup2 at /sys/fs/cgroup", out unenforced);
             return null;
         }
+        var path = config.Linux?.CgroupsPath is { Length: > 0 } p ? p : store.CgroupName(o.Id);
         if (!limits.IsEmpty)
         {
             return driver.Create(path, limits, o.AllowUnenforced, out unenforced, record);
@@ -392,17 +392,20 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         }
     }
 
-    /// <summary>The limits and the cgroup's path CreateCgroup asks the driver for.</summary>
-    private (CgroupLimits Limits, string Path) CgroupRequest(OciConfig config, LaunchOptions o, bool measureUsage, bool everyHierarchy)
+    /// <summary>
+    /// On cgroup v1, as root, the child moves itself into the directories a cgroup made before the clone has
+    /// (JoinCgroupStep, added to <paramref name="plan"/>): the runtime's write of its pid to cgroup.procs would wait for
+    /// an RCU grace period (measured: 7.7 ms on this project's CI machine, in the middle of every start). False where
+    /// the runtime moves it by pid (v2 without CLONE_INTO_CGROUP, rootless) or there is no cgroup.
+    /// </summary>
+    private bool ChildJoins(ref SetupPlan plan, IEnumerable<string>? dirs)
     {
-        var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
+        if (!host.IsRoot || dirs is null || CgroupFiles.TasksFiles(dirs) is not { Count: > 0 } files)
         {
-            MeasureUsage = measureUsage,
-            // v1: the freezer kills what left the pid namespace's reach, and `sandbox pause` freezes.
-            NeedFreezer = true,
-            EveryHierarchy = everyHierarchy || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false),
-        };
-        return (limits, config.Linux?.CgroupsPath is { Length: > 0 } p ? p : store.CgroupName(o.Id));
+            return false;
+        }
+        plan = plan.JoiningCgroup(files);
+        return true;
     }
 
     private static TimeSpan? AnnotatedTimeout(OciConfig config) =>
@@ -507,17 +510,13 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
             ObsoleteLimits(config);
             int pid;
             plan = CgroupMounts.Expand(plan, cgroup?.Paths ?? []);
-            var joins = host.IsRoot ? cgroup?.TasksFiles() : null; // on v1 the child moves itself in, as in Run
-            if (joins is { Count: > 0 })
-            {
-                plan = plan.JoiningCgroup(joins);
-            }
+            var childJoins = ChildJoins(ref plan, cgroup?.Paths);
             using (var program = ChildProgram.Create(plan, startFd))
             {
                 // Recorded at once: if this `sandbox create` dies during setup, the next one finds and kills the child.
                 pid = ContainerLauncher.Launch(plan, program, p => CreateRuntimeHooks(config, record, p), (p, _) =>
                 {
-                    if (joins is not { Count: > 0 })
+                    if (!childJoins)
                     {
                         cgroup?.AddProcess(p);
                     }

@@ -87,7 +87,7 @@ internal static unsafe class PostClone
             case ChildOp.WaitForParent:
                 return WaitForParent(ctx);
             case ChildOp.JoinCgroup:
-                return JoinCgroup(ctx, s);
+                return JoinCgroup(s);
             case ChildOp.JoinCgroupFromParent:
                 return JoinCgroupFromParent(ctx, s);
             case ChildOp.SetNs:
@@ -395,14 +395,14 @@ internal static unsafe class PostClone
     /// Writes 0 (this thread, the child's only one) to each tasks file (JoinCgroupStep): no global lock, no RCU grace
     /// period. Every descriptor is closed, joined or not.
     /// </summary>
-    private static int JoinCgroup(ChildContext* ctx, ChildStep* s)
+    private static int JoinCgroup(ChildStep* s)
     {
         var fds = (int*)s->S1;
         var err = 0;
         for (var i = 0; i < s->I1; i++)
         {
             byte zero = (byte)'0';
-            if (err == 0 && ctx->Go != ChildContext.GoWithoutCgroup && Write(fds[i], &zero, 1) != 1)
+            if (err == 0 && Write(fds[i], &zero, 1) != 1)
             {
                 err = Errno;
             }

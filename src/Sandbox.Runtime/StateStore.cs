@@ -94,7 +94,7 @@ internal sealed class StateStore(string root)
     public void Claim(ContainerRecord record, byte[]? config)
     {
         var id = record.Id;
-        ValidateId(id);
+        CheckFree(id);
         if (!Directory.Exists(Root))
         {
             try
@@ -108,10 +108,6 @@ internal sealed class StateStore(string root)
             }
         }
         var dir = Dir(id);
-        if (Directory.Exists(dir))
-        {
-            throw Exists(id);
-        }
         var claim = ClaimPath(id);
         unsafe
         {

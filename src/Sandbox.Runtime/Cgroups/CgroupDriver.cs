@@ -134,12 +134,6 @@ internal interface ICgroup
     /// <summary>Moves a process in (writes its pid to cgroup.procs everywhere).</summary>
     void AddProcess(int pid);
 
-    /// <summary>
-    /// v1: the tasks file of each directory, for the child to move itself in (JoinCgroupStep) instead of AddProcess,
-    /// which on v1 waits for an RCU grace period. Empty on v2.
-    /// </summary>
-    IReadOnlyList<CgroupTasksFile> TasksFiles();
-
     CgroupStats ReadStats();
 
     /// <summary>pids.current alone: read when the first process ends, for a report where the kernel keeps no peak (v1).</summary>

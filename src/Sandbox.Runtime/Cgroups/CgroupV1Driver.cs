@@ -18,8 +18,8 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         Plan(relativePath, limits, allowUnenforced, out unenforced) is { } planned ? Make(planned, beforeCreate) : null;
 
     /// <summary>The hierarchies Create joins and the container's directory in each, with the limits to write there.</summary>
-    /// <param name="Dirs">Per hierarchy: its controller (or name=), its mount point and the container's directory.</param>
-    internal sealed record Planned(List<(string Controller, string MountPoint, string Dir)> Dirs, CgroupLimits Limits);
+    /// <param name="Dirs">Per hierarchy: its controller (or name=) and the container's directory.</param>
+    internal sealed record Planned(List<(string Controller, string Dir)> Dirs, CgroupLimits Limits);
 
     /// <summary>
     /// Create's first half, which touches nothing: which hierarchies, which directories, which limits (a missing
@@ -60,19 +60,19 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         }
 
         // Loops rather than LINQ, which cost every run's first use of it about 0.1 ms (measured with perf).
-        var planned = new List<(string Controller, string MountPoint, string Dir)>();
+        var planned = new List<(string Controller, string Dir)>();
         foreach (var c in wanted)
         {
             if (Usable(c) && !planned.Exists(p => p.Controller == c))
             {
-                planned.Add((c, layout.V1Mounts[c], CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath)));
+                planned.Add((c, CgroupPaths.Resolve(layout.V1Mounts[c], layout.OwnDirectory(c)!, relativePath)));
             }
         }
         if (limits.EveryHierarchy)
         {
             // Named hierarchies carry no controller; a directory there is only a place in the tree.
             planned.AddRange(layout.Hierarchies.Where(h => h.Key.StartsWith("name=", StringComparison.Ordinal) && Writable(h.OwnDirectory))
-                .Select(h => (Controller: h.Key, h.MountPoint, Dir: CgroupPaths.Resolve(h.MountPoint, h.OwnDirectory, relativePath))));
+                .Select(h => (Controller: h.Key, Dir: CgroupPaths.Resolve(h.MountPoint, h.OwnDirectory, relativePath))));
         }
         // No hierarchy this user may write (the needed ones are among the usable): no cgroup, as with none mounted.
         return planned.Count == 0 ? null : new Planned(planned, limits);
@@ -92,7 +92,7 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         var cgroup = new V1Cgroup(dirs);
         try
         {
-            foreach (var (controller, _, dir) in planned)
+            foreach (var (controller, dir) in planned)
             {
                 var created = CgroupFiles.Claim(dir, controller);
                 dirs[controller] = dir;
@@ -265,7 +265,6 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 
         public int OpenForClone() => -1; // CLONE_INTO_CGROUP exists for cgroup v2 only
 
-        public IReadOnlyList<CgroupTasksFile> TasksFiles() => CgroupFiles.TasksFiles(dirs.Values) ?? [];
 
         public void AddProcess(int pid)
         {

@@ -221,8 +221,6 @@ internal sealed class CgroupV2Driver(CgroupLayout layout) : ICgroupDriver
             }
         }
 
-        public IReadOnlyList<CgroupTasksFile> TasksFiles() => []; // v2 has no tasks file; CLONE_INTO_CGROUP, or AddProcess
-
         public void AddProcess(int pid) => CgroupFiles.Write(dir, "cgroup.procs", pid.ToString(CultureInfo.InvariantCulture));
 
         public CgroupStats ReadOom() => new()

@@ -48,13 +48,13 @@ public sealed class CgroupV1PlanTests : IDisposable
             Assert.Equal(5, recorded.Count);
             Assert.All(recorded, d => Assert.True(Directory.Exists(d)));
             // A cgroupfs directory has a tasks file; this tree's get one here. Without them (cgroup v2) there are none.
-            Assert.Empty(cgroup.TasksFiles());
+            Assert.Null(CgroupFiles.TasksFiles(cgroup.Paths));
             foreach (var dir in recorded.Distinct())
             {
                 File.WriteAllText(Path.Join(dir, "tasks"), "");
             }
             // Each directory's once, cpu,cpuacct's too.
-            Assert.Equal(recorded.Distinct().Select(d => new CgroupTasksFile(d + "/tasks")), cgroup.TasksFiles());
+            Assert.Equal(recorded.Distinct().Select(d => new CgroupTasksFile(d + "/tasks")), CgroupFiles.TasksFiles(cgroup.Paths));
         }
         finally
         {
