@@ -6,6 +6,8 @@
 //   - no lazily bound code: only DllImports with [SuppressGCTransition] into libc, which the `sandbox`
 //     executable links directly (DirectPInvoke), and no static fields of types with static constructors;
 //   - only data prepared by the parent before the clone (ChildContext, ChildStep) and stack buffers.
+//     Managed objects are not merely off limits: the heap's allocation block is not even mapped here
+//     (ContainerLauncher.KeepHeapFromChild), so a read of one is a SIGSEGV.
 // tests/Sandbox.Runtime.Tests/PostCloneRulesTests.cs checks this file for the constructs above.
 // ============================================================================================================
 using System.Runtime.CompilerServices;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Sandbox.Oci;
 
@@ -275,6 +276,54 @@ public class LifecycleTests
             Assert.Equal(b.Dir, state.GetProperty("bundle").GetString());
         }
         Assert.Equal("main\n", File.ReadAllText(Path.Combine(outDir, "main.txt")));
+    }
+
+    [PrivilegedFact]
+    public void The_child_gets_no_copy_of_the_runtimes_managed_heap()
+    {
+        // While the child waits for its go-ahead, a createRuntime hook (the runtime's child too: $PPID is the runtime)
+        // copies the runtime's smaps and the child's maps. The heap block the runtime marked "do not copy" (VmFlags dc,
+        // ContainerLauncher.KeepHeapFromChild) must be missing from the child.
+        using var b = new TestBundle();
+        var outDir = Directory.CreateDirectory(Path.Combine(b.Dir, "maps")).FullName;
+        const string script = "pid=$(tr ',' '\\n' | sed -n 's/^ *\"pid\": *//p'); " +
+                              "cat /proc/$PPID/smaps > {0}/runtime.smaps; cat /proc/$pid/maps > {0}/child.maps";
+        b.Config = b.Config with
+        {
+            Hooks = new OciHooks { CreateRuntime = [new OciHook { Path = "/bin/sh", Args = ["sh", "-c", string.Format(CultureInfo.InvariantCulture, script, outDir)] }] },
+        };
+        b.Sh("true");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+
+        static (ulong Start, ulong End) Range(string line)
+        {
+            var dash = line.IndexOf('-');
+            var space = line.IndexOf(' ');
+            return (ulong.Parse(line[..dash], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                ulong.Parse(line[(dash + 1)..space], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+        }
+        var notCopied = new List<(ulong Start, ulong End)>();
+        (ulong Start, ulong End) current = default;
+        foreach (var line in File.ReadLines(Path.Combine(outDir, "runtime.smaps")))
+        {
+            if (line.Length > 0 && Uri.IsHexDigit(line[0]) && line.Contains('-'))
+            {
+                current = Range(line);
+            }
+            else if (line.StartsWith("VmFlags:", StringComparison.Ordinal) && line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("dc"))
+            {
+                notCopied.Add(current);
+            }
+        }
+        var childMaps = File.ReadAllLines(Path.Combine(outDir, "child.maps"));
+        Assert.NotEmpty(childMaps);
+        Assert.NotEmpty(notCopied);
+        Assert.Equal(1024UL * 1024, notCopied.Aggregate(0UL, (sum, n) => sum + (n.End - n.Start)));
+        foreach (var (start, end) in childMaps.Select(Range))
+        {
+            Assert.DoesNotContain(notCopied, n => n.Start < end && start < n.End);
+        }
     }
 
     [PrivilegedFact]
