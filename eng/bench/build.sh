@@ -8,7 +8,8 @@
 #      bundle's mounts (.NET, the app, /tmp, /sys, /dev/shm, /dev/mqueue) and environment (issue 11's target:
 #      sandbox's overhead <= 1.5x this),
 #      and on /bin/true in the busybox rootfs. The lower bound of any C# sandbox's overhead.
-# Needs root. Prints medians and ratios.
+# Needs root. Prints medians and ratios; for the hello world also the ratio by round (each command minus the same
+# round's bare run, the median over rounds), which the bare run's own spread moves less.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -86,6 +87,14 @@ so, bo, fh = (h[k] - h['bare'] for k in ("sandbox", "bwrap", "floor-hello"))
 print(f"overhead: sandbox {so:.1f} ms, bwrap {bo:.1f} ms, ratio {so / bo:.2f} (target <= 0.70)")
 print(f"floor overhead on the same program (C# lower bound: the bundle's rootfs, mounts and environment): {fh:.1f} ms;"
       f" sandbox's / the floor's = {so / fh:.2f} (target <= 1.5, issue 11)")
+# The same from each round's own runs (the rounds are what the rotation pairs): the median over rounds of a command's
+# time minus that round's bare run. The bare run's spread (a few ms each way) cancels instead of landing on the ratio.
+rounds = {r["command"]: r["times"] for r in json.load(open(f"{w}/hello.json"))["results"]}
+def paired(k, base="bare"):
+    return statistics.median(x - y for x, y in zip(rounds[k], rounds[base])) * 1000
+ps, pf = paired("sandbox"), paired("floor-hello")
+print(f"paired by round: sandbox's overhead {ps:.1f} ms, the floor's {pf:.1f} ms, ratio {ps / pf:.2f}"
+      f" (sandbox - floor {paired('sandbox', 'floor-hello'):.1f} ms)")
 fo = t['floor'] - t['true']
 print(f"floor overhead (C# lower bound, /bin/true in the same namespaces): {fo:.1f} ms = {fo / bo:.2f} of bwrap's; the target leaves {0.7 * bo - fo:.1f} ms for everything else")
 PY

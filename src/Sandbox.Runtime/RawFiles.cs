@@ -35,13 +35,14 @@ internal static unsafe class RawFiles
     }
 
     /// <summary>
-    /// A small file's text (cgroup and /proc files of a few hundred bytes), or null when it cannot be read: the name and
-    /// the first kilobyte go through the stack, so such a read allocates only its string. A run's teardown reads a dozen
-    /// such files, and each 4 KiB buffer of <see cref="Read"/> was fresh memory the GC cleared and the kernel faulted in.
+    /// A small file's text (cgroup and /proc files of a few hundred bytes, /proc/self/mountinfo of one or two
+    /// kilobytes), or null when it cannot be read: the name and the first 4 KiB go through the stack, so such a read
+    /// allocates only its string. A run's teardown reads a dozen such files, and each 4 KiB buffer of <see cref="Read"/>
+    /// was fresh memory the GC cleared and the kernel faulted in (mountinfo, over the first kilobyte, took three arrays).
     /// </summary>
     public static string? ReadText(string path)
     {
-        const int Small = 1024;
+        const int Small = 4096;
         if (Encoding.UTF8.GetMaxByteCount(path.Length) >= 512)
         {
             return Read(path, out _) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;

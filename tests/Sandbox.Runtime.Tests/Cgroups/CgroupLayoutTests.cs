@@ -39,6 +39,24 @@ public class CgroupLayoutTests
     }
 
     [Fact]
+    public void Escaped_mount_points_joint_hierarchies_and_colons_in_a_cgroup_path_parse()
+    {
+        // mountinfo escapes a space as \040; a hierarchy can carry two controllers; /proc/self/cgroup's path is all that
+        // follows the second colon; short and foreign lines are skipped.
+        var l = CgroupLayout.Parse(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\nbroken line\n" +
+            "30 25 0:26 / /sys/fs/cgroup/cpu\\040acct rw - cgroup cgroup rw,cpu,cpuacct\n" +
+            "31 25 0:27 /sub /sys/fs/cgroup/mem rw - cgroup cgroup rw,memory,clone_children\n",
+            "3:cpu,cpuacct:/a:b\n2:memory:/sub/c\n\n1:x\n");
+        Assert.Equal("v1", l.Version);
+        Assert.Equal("/sys/fs/cgroup/cpu acct", l.V1Mounts["cpuacct"]);
+        Assert.Equal("/sys/fs/cgroup/cpu acct/a:b", l.OwnDirectory("cpu"));
+        Assert.Equal("/sys/fs/cgroup/mem/c", l.OwnDirectory("memory"));
+        Assert.Equal(["cpu", "memory"], l.Hierarchies.Select(h => h.Key));
+        Assert.Equal("/sys/fs/cgroup/cpu acct/a:b", l.Hierarchies[0].OwnDirectory);
+    }
+
+    [Fact]
     public void The_file_formats_of_both_versions_parse()
     {
         Assert.Null(CgroupFiles.ParseSingle("max\n"));
