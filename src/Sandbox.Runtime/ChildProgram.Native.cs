@@ -108,4 +108,11 @@ internal unsafe struct ChildContext
 
     /// <summary>Where the runtime's argv and environment strings lie (from /proc/self/stat), for the reaper to wipe.</summary>
     public nuint ArgStart, ArgEnd, EnvStart, EnvEnd;
+
+    /// <summary>
+    /// The directory consecutive MakeDevice and Symlink steps write into, kept open between them (PostClone.DeviceDir):
+    /// DevDirRel is its rootfs-relative path, null when none is open (so a context left zeroed holds none).
+    /// </summary>
+    public byte* DevDirRel;
+    public int DevDirFd;
 }

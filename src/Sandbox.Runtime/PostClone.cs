@@ -32,6 +32,10 @@ internal static unsafe class PostClone
         for (var i = 0; i < ctx->StepCount; i++)
         {
             var step = ctx->Steps + i;
+            if (step->Op != ChildOp.MakeDevice && step->Op != ChildOp.Symlink)
+            {
+                ForgetDeviceDir(ctx);
+            }
             var err = RunStep(ctx, step);
             if (err != 0)
             {
@@ -923,50 +927,82 @@ internal static unsafe class PostClone
     /// <summary>S1 parent dir (rootfs-relative), S2 name; I1 mode with type bits, I2 uid, I3 gid; L1 device number.</summary>
     private static int MakeDevice(ChildContext* ctx, ChildStep* s)
     {
-        var dir = OpenInRoot(ctx, s->S1, CreateDir);
+        var dir = DeviceDir(ctx, s->S1);
         if (dir < 0)
         {
             return Errno;
         }
-        // O_PATH descriptors cannot be used with mknodat; reopen the directory for real.
-        var buf = stackalloc byte[64];
-        var real = Open(FdPath(buf, dir), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0);
-        Close(dir);
-        if (real < 0)
+        if (Mknodat(dir, s->S2, (uint)s->I1, s->L1) != 0 && Errno != EEXIST)
         {
             return Errno;
         }
-        var err = 0;
-        if (Mknodat(real, s->S2, (uint)s->I1, s->L1) != 0 && Errno != EEXIST)
-        {
-            err = Errno;
-        }
-        else if (Fchownat(real, s->S2, (uint)s->I2, (uint)s->I3, AT_SYMLINK_NOFOLLOW) != 0)
-        {
-            err = Errno;
-        }
-        Close(real);
-        return err;
+        return Fchownat(dir, s->S2, (uint)s->I2, (uint)s->I3, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : Errno;
     }
 
     /// <summary>S1 link target, S2 parent dir (rootfs-relative), S3 name.</summary>
     private static int MakeSymlink(ChildContext* ctx, ChildStep* s)
     {
-        var dir = OpenInRoot(ctx, s->S2, CreateDir);
+        var dir = DeviceDir(ctx, s->S2);
         if (dir < 0)
         {
             return Errno;
         }
+        return Symlinkat(s->S1, dir, s->S3) == 0 || Errno == EEXIST ? 0 : Errno;
+    }
+
+    /// <summary>
+    /// The directory <paramref name="rel"/> (rootfs-relative, made if missing) for mknodat and symlinkat, or -1 with the
+    /// errno: resolved within the root once, then kept open while the steps that follow write into the same one (the
+    /// dozen entries of a /dev took four calls each to open and close it again). Any other step closes it first.
+    /// </summary>
+    private static int DeviceDir(ChildContext* ctx, byte* rel)
+    {
+        if (ctx->DevDirRel != null && SameString(ctx->DevDirRel, rel))
+        {
+            return ctx->DevDirFd;
+        }
+        ForgetDeviceDir(ctx);
+        var dir = OpenInRoot(ctx, rel, CreateDir);
+        if (dir < 0)
+        {
+            return -1;
+        }
+        // O_PATH descriptors cannot be used with mknodat; reopen the directory for real.
         var buf = stackalloc byte[64];
         var real = Open(FdPath(buf, dir), O_RDONLY | ctx->Sys.ODirectory | O_CLOEXEC, 0);
+        var err = Errno;
         Close(dir);
         if (real < 0)
         {
-            return Errno;
+            *ErrnoLocation() = err; // the close must not hide why the open failed
+            return -1;
         }
-        var err = Symlinkat(s->S1, real, s->S3) == 0 || Errno == EEXIST ? 0 : Errno;
-        Close(real);
-        return err;
+        ctx->DevDirFd = real;
+        ctx->DevDirRel = rel;
+        return real;
+    }
+
+    private static void ForgetDeviceDir(ChildContext* ctx)
+    {
+        if (ctx->DevDirRel != null)
+        {
+            Close(ctx->DevDirFd);
+            ctx->DevDirRel = null;
+        }
+    }
+
+    private static bool SameString(byte* a, byte* b)
+    {
+        while (*a == *b)
+        {
+            if (*a == 0)
+            {
+                return true;
+            }
+            a++;
+            b++;
+        }
+        return false;
     }
 
     private static int PivotRoot(ChildContext* ctx)

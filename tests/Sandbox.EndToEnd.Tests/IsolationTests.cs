@@ -25,6 +25,41 @@ public class IsolationTests
     }
 
     [PrivilegedFact]
+    public void Devices_in_several_directories_are_made_where_the_config_says_with_their_owners()
+    {
+        // The child keeps a directory open across device steps (PostClone.DeviceDir): entries of /dev, /dev/net and
+        // /dev/a/b follow one another here, so it must change directory between them and never write into the last.
+        using var b = new TestBundle();
+        b.Config = b.Config with
+        {
+            Linux = b.Config.Linux! with
+            {
+                Devices =
+                [
+                    new OciDevice { Type = "c", Path = "/dev/net/tun", Major = 10, Minor = 200, FileMode = 438, Uid = 5, Gid = 6 },
+                    new OciDevice { Type = "c", Path = "/dev/kmsg2", Major = 1, Minor = 11, FileMode = 384 },
+                    new OciDevice { Type = "c", Path = "/dev/a/b/null2", Major = 1, Minor = 3, FileMode = 438 },
+                    new OciDevice { Type = "c", Path = "/dev/net/tun2", Major = 10, Minor = 200, FileMode = 438 },
+                ],
+            },
+        };
+        b.Sh("for f in /dev/net/tun /dev/kmsg2 /dev/a/b/null2 /dev/net/tun2 /dev/null /dev/zero; do " +
+             "stat -c '%n %F %t:%T %a %u:%g' $f; done; ls /dev/net /dev/a/b | tr '\\n' ' '; test -L /dev/stdout && echo links");
+        var r = b.Run();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(
+        [
+            "/dev/net/tun character special file a:c8 666 5:6",
+            "/dev/kmsg2 character special file 1:b 600 0:0",
+            "/dev/a/b/null2 character special file 1:3 666 0:0",
+            "/dev/net/tun2 character special file a:c8 666 0:0",
+            "/dev/null character special file 1:3 666 0:0",
+            "/dev/zero character special file 1:5 666 0:0",
+            "/dev/a/b: null2  /dev/net: tun tun2 links",
+        ], r.Stdout.Trim().Split('\n'));
+    }
+
+    [PrivilegedFact]
     public void Masked_paths_read_as_nothing_and_read_only_paths_refuse_writes()
     {
         using var b = new TestBundle();
