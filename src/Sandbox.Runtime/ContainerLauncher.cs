@@ -429,11 +429,11 @@ internal static unsafe class ContainerLauncher
     /// Leaves the first MiB of the .NET heap's allocation region out of the child (MADV_DONTFORK). The child never
     /// touches managed memory (the post-clone rules: only ChildContext, in native memory, and its stack), so a copy of
     /// it is pure cost: the clone copies its page tables, and each page of it this process writes again before the
-    /// child's execve is copied first (about ten pages a run, 22 us each measured on the CI machine; 0.27 ms a run
-    /// in all, paired A/B on the .NET hello world's bundle). The block is the one holding a fresh object, aligned down
-    /// to the least region size: regions are aligned to their size inside the GC's own reservation, so the block is
-    /// all heap, never the stack, libc's data or the native memory the child reads. Skipped when DOTNET_GCRegionSize
-    /// sets a size this cannot know to be at least that.
+    /// child's execve is copied first (about ten pages a run, 22 us each measured on the CI machine; 0.27 and 0.52 ms a
+    /// run in all, in two paired A/B runs on the .NET hello world's bundle). The block is the one holding a fresh
+    /// object, aligned down to the least region size: regions are aligned to their size inside the GC's own
+    /// reservation, so the block is all heap, never the stack, libc's data or the native memory the child reads.
+    /// Skipped when DOTNET_GCRegionSize sets a size this cannot know to be at least that.
     /// </summary>
     private static void KeepHeapFromChild()
     {
