@@ -248,8 +248,9 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 Interlocked.CompareExchange(ref timedOut, 2, 0); // from here on the timer does nothing
             }
             // The first process is gone; whatever it left behind (daemons, double forks) goes with the cgroup.
-            // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics.
-            var pidsAtExit = o.ReportPath is not null ? cgroup?.ReadPidsCurrent() : null;
+            // Figures are read only for a report: a run with limits alone pays for the limits, not for statistics. In a
+            // pid namespace of its own nothing is left to count (CgroupLimits.OwnPidNamespace).
+            var pidsAtExit = o.ReportPath is not null && !NewPidNamespace(config) ? cgroup?.ReadPidsCurrent() : null;
             cgroup?.KillAll();
             terminal?.Dispose(); // what the terminal still holds is written out
             // Answered until now: what the container left behind kept getting the profile's errno until it was killed.
@@ -364,6 +365,7 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
         var limits = CgroupHost.Limits(config.Linux, host.IsRoot) with
         {
             MeasureUsage = measureUsage,
+            OwnPidNamespace = NewPidNamespace(config),
             // v1: the freezer kills what left the pid namespace's reach, and `sandbox pause` freezes.
             NeedFreezer = true,
             EveryHierarchy = everyHierarchy || (config.Mounts?.Exists(m => m.Type == "cgroup") ?? false),
@@ -433,7 +435,8 @@ internal sealed unsafe partial class Lifecycle(StateStore store, HostFacts host,
                 CpuSystemMs = stats.CpuSystemMicros / 1000.0,
                 CpuSource = stats.CpuSource,
                 PidsPeak = stats.PidsPeak ?? pidsAtExit,
-                PidsSource = stats.PidsPeak is not null ? stats.PidsSource : "cgroup v1 pids.current when the first process exited (v1 keeps no peak)",
+                PidsSource = stats.PidsPeak is not null ? stats.PidsSource
+                    : pidsAtExit is not null ? "cgroup v1 pids.current when the first process exited (v1 keeps no peak)" : null,
                 IoReadBytes = stats.IoReadBytes,
                 IoWriteBytes = stats.IoWriteBytes,
                 IoSource = stats.IoSource,

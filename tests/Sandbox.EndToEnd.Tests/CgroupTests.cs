@@ -88,7 +88,24 @@ public class CgroupTests
         Assert.Equal(Enumerable.Range(1, 9).Select(i => $"started {i}"), r.Stdout.Trim().Split('\n'));
         Assert.Contains("can't fork", r.Stderr, StringComparison.Ordinal);
         Assert.NotEqual(0, r.ExitCode);
-        Assert.True(json.GetProperty("usage").GetProperty("pidsPeak").GetInt64() >= 0);
+        // v1 keeps no peak, and in the container's own pid namespace nothing is left to count at its first process's exit.
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("usage").GetProperty("pidsPeak").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("usage").GetProperty("pidsSource").ValueKind);
+    }
+
+    [PrivilegedFact]
+    public void In_the_hosts_pid_namespace_a_report_counts_the_processes_left_when_the_first_one_exits()
+    {
+        // Without a pid namespace of its own, what the first process leaves behind is still running when it exits:
+        // v1's pids.current counts it (the one pids figure v1 has), before the cgroup ends it.
+        using var b = new TestBundle();
+        b.Config = b.Config with { Linux = b.Config.Linux! with { Namespaces = [.. b.Config.Linux!.Namespaces!.Where(n => n.Type != "pid")] } };
+        b.Sh("sleep 30 & sleep 30 & echo started");
+        var json = RunWithReport(b, out var r);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(2, json.GetProperty("usage").GetProperty("pidsPeak").GetInt64());
+        Assert.Equal("cgroup v1 pids.current when the first process exited (v1 keeps no peak)", json.GetProperty("usage").GetProperty("pidsSource").GetString());
+        Assert.DoesNotContain(SandboxCgroups(), d => d.EndsWith(b.Id, StringComparison.Ordinal));
     }
 
     /// <summary>

@@ -47,6 +47,13 @@ internal sealed record CgroupLimits
     /// <summary>Not a limit: usage figures are wanted (v1 then joins memory, cpuacct, pids and blkio too).</summary>
     public bool MeasureUsage { get; init; }
 
+    /// <summary>
+    /// Not a limit: the container has a pid namespace of its own, which the kernel empties before its first process's
+    /// exit is reported. Then v1, which keeps no peak, has no pids figure to give (pids.current reads 0), and joins the
+    /// pids hierarchy only for a pids limit.
+    /// </summary>
+    public bool OwnPidNamespace { get; init; }
+
     /// <summary>Not a limit: killing must catch processes that left the pid namespace's reach (v1 uses the freezer).</summary>
     public bool NeedFreezer { get; init; }
 
@@ -54,7 +61,7 @@ internal sealed record CgroupLimits
     /// hierarchy (as runc makes one in each), named ones such as name=systemd too.</summary>
     public bool EveryHierarchy { get; init; }
 
-    public bool IsEmpty => this with { MeasureUsage = false, NeedFreezer = false, EveryHierarchy = false } == new CgroupLimits();
+    public bool IsEmpty => this with { MeasureUsage = false, OwnPidNamespace = false, NeedFreezer = false, EveryHierarchy = false } == new CgroupLimits();
 }
 
 /// <summary>

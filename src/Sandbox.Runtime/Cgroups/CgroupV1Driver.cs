@@ -4,8 +4,9 @@ using Tmds.Linux;
 namespace Sandbox.Runtime.Cgroups;
 
 /// <summary>
-/// cgroup v1 (legacy and hybrid layouts): a directory per controller hierarchy. Memory, cpuacct, pids and freezer
-/// are always used (usage figures and killing everything); cpu, cpuset and blkio when a limit needs them.
+/// cgroup v1 (legacy and hybrid layouts): a directory per controller hierarchy, in those a run needs: its limits'
+/// hierarchies, a report's (memory, cpuacct, blkio, and pids outside a pid namespace of the container's own), the
+/// freezer (killing everything) and devices (device rules).
 /// </summary>
 internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 {
@@ -38,11 +39,12 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
             (Available("devices") ? needed : missing).Add(Available("devices") ? "devices" : "device rules (needs the devices controller)");
         }
         // Each hierarchy joined costs a mkdir and an rmdir (the memory one an RCU grace period): only what the run
-        // needs. Usage figures want memory, cpuacct, pids and blkio; a kill without a new pid namespace, the freezer.
+        // needs. Usage figures want memory, cpuacct, blkio and, outside a pid namespace of the container's own, pids;
+        // a kill without a new pid namespace, the freezer.
         var wanted = new List<string>(needed);
         if (limits.MeasureUsage)
         {
-            wanted.AddRange(["memory", "cpuacct", "pids", "blkio"]);
+            wanted.AddRange(limits.OwnPidNamespace ? ["memory", "cpuacct", "blkio"] : ["memory", "cpuacct", "pids", "blkio"]);
         }
         if (limits.NeedFreezer)
         {

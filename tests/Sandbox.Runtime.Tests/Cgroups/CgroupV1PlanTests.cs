@@ -29,6 +29,20 @@ public sealed class CgroupV1PlanTests : IDisposable
         return new CgroupV1Driver(CgroupLayout.Parse(mountinfo, "8:pids:/\n6:freezer:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n"));
     }
 
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void A_reports_pids_hierarchy_is_joined_only_outside_a_pid_namespace_of_the_containers_own(bool ownPidNamespace, bool joinsPids)
+    {
+        var planned = Driver().Plan("sandbox-x", new CgroupLimits { MeasureUsage = true, OwnPidNamespace = ownPidNamespace }, false, out _);
+        Assert.NotNull(planned);
+        Assert.Equal(joinsPids, planned.Dirs.Exists(d => d.Controller == "pids"));
+        Assert.Contains(planned.Dirs, d => d.Controller == "memory");
+        // A pids limit joins it in any case.
+        var limited = Driver().Plan("sandbox-x", new CgroupLimits { MeasureUsage = true, OwnPidNamespace = ownPidNamespace, PidsLimit = 10 }, false, out _);
+        Assert.Contains(limited!.Dirs, d => d.Controller == "pids");
+    }
+
     [Fact]
     public void Plan_touches_nothing_and_each_hierarchy_is_joined_once_through_its_tasks_file()
     {
