@@ -44,7 +44,7 @@ internal sealed record CgroupLimits
     /// <summary>The device rules (DeviceRules.For), in order; null for no device cgroup (rootless without rules).</summary>
     public IReadOnlyList<DeviceRule>? Devices { get; init; }
 
-    /// <summary>Not a limit: usage figures are wanted (v1 then joins memory, cpuacct, pids and blkio too).</summary>
+    /// <summary>Not a limit: usage figures are wanted (v1 then joins memory, cpuacct and blkio too, and pids unless <see cref="OwnPidNamespace"/>).</summary>
     public bool MeasureUsage { get; init; }
 
     /// <summary>

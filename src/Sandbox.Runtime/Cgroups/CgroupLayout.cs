@@ -59,18 +59,19 @@ internal sealed record CgroupLayout(
                 continue;
             }
             var left = line[..dash];
-            if (Field(left, 4) is not { } mountField || Field(right, 2) is not { } superOptions || Field(right, 0) is not { } fsType)
+            if (Field(left, 3) is not { } rootField || Field(left, 4) is not { } mountField
+                || Field(right, 0) is not { } fsType || Field(right, 2) is not { } superOptions)
             {
                 continue;
             }
-            var root = Unescape(left[Field(left, 3)!.Value]);
+            var root = Unescape(left[rootField]);
             var mountPoint = Unescape(left[mountField]);
-            if (right[fsType].SequenceEqual("cgroup2"))
+            if (right[fsType] is "cgroup2")
             {
                 v2 ??= mountPoint;
                 v2Root = root;
             }
-            else if (right[fsType].SequenceEqual("cgroup"))
+            else if (right[fsType] is "cgroup")
             {
                 string? key = null;
                 foreach (var range in right[superOptions].Split(','))

@@ -4,9 +4,9 @@ using Tmds.Linux;
 namespace Sandbox.Runtime.Cgroups;
 
 /// <summary>
-/// cgroup v1 (legacy and hybrid layouts): a directory per controller hierarchy, in those a run needs: its limits'
-/// hierarchies, a report's (memory, cpuacct, blkio, and pids outside a pid namespace of the container's own), the
-/// freezer (killing everything) and devices (device rules).
+/// cgroup v1 (legacy and hybrid layouts): a directory in each controller hierarchy a run needs: those of its limits,
+/// those of a report (memory, cpuacct, blkio, and pids outside a pid namespace of the container's own), the freezer
+/// (killing everything) and devices (device rules).
 /// </summary>
 internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
 {
