@@ -29,6 +29,9 @@ internal sealed unsafe class ChildProgram : IDisposable
     /// <summary>The supervisor's end of the socket pair the child sends its seccomp listener over; -1 without one.</summary>
     public int ListenerSocket { get; private set; } = -1;
 
+    /// <summary>Whether the child waits on <see cref="ListenerSocket"/> for a go-ahead once it has sent the listener.</summary>
+    public bool ListenerGoAhead { get; private set; }
+
     /// <summary>The runtime's end of the socket pair a terminal's master comes over (ConsoleStep.OwnTerminal); -1 without one.</summary>
     private int _consoleSocket = -1;
 
@@ -370,6 +373,10 @@ internal sealed unsafe class ChildProgram : IDisposable
                     if (s.Listener)
                     {
                         PrepareListenerTransfer(n);
+                        // Only a listener that leaves the runtime (the profile's listenerPath agent) holds the container
+                        // until it is there; the runtime's own supervisor answers whatever was held up meanwhile.
+                        ListenerGoAhead = s.Filter.UsesNotify;
+                        n->I2 = ListenerGoAhead ? 1 : 0;
                     }
                     n->S1 = (byte*)Fprog(s.Filter.Program);
                     n->S4 = s.Filter.Profile is null ? null : (byte*)Fprog(s.Filter.Profile);

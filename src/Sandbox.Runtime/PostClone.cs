@@ -1502,8 +1502,9 @@ internal static unsafe class PostClone
 
     /// <summary>
     /// seccomp(SECCOMP_SET_MODE_FILTER, flags, &amp;prog). With a listener (S2 set), the call returns its descriptor,
-    /// which goes to the supervisor over the listener socket in the prepared message, and is closed here; then the
-    /// child waits on the same socket until the supervisor has passed the listener on.
+    /// which goes to the runtime over the listener socket in the prepared message, and is closed here; then, where the
+    /// listener goes on to the profile's agent (I2 set), the child waits on the same socket until it is there. The
+    /// runtime's own supervisor needs no wait: what the filter holds up waits in the kernel for its answer.
     /// </summary>
     private static int InstallSeccomp(ChildContext* ctx, ChildStep* s)
     {
@@ -1530,10 +1531,10 @@ internal static unsafe class PostClone
         var sent = Sendmsg(ctx->ListenerFd, (MsgHdr*)s->S2, MSG_NOSIGNAL);
         var err = sent < 0 ? Errno : 0;
         Close(listener);
-        if (err == 0)
+        if (err == 0 && s->I2 != 0)
         {
-            // Nothing of the container's runs before the runtime has the listener where it goes (its supervisor,
-            // or the agent at listenerPath): wait for its one-byte go-ahead, which a failure never sends.
+            // Nothing of the container's runs before the runtime has passed the listener on to the agent at
+            // listenerPath: wait for its one-byte go-ahead, which a failure never sends.
             var got = Recvmsg(ctx->ListenerFd, (MsgHdr*)s->S2, 0);
             err = got == 1 ? 0 : got < 0 ? Errno : EPIPE;
         }

@@ -515,6 +515,48 @@ public class ContainerPlannerTests
         Assert.True(IndexOf<JoinSessionKeyringStep>(p) < IndexOf<SeccompStep>(p));
     }
 
+    /// <summary>
+    /// The seccomp listener goes to the runtime over a socket pair. Only one that goes on to the profile's agent
+    /// (listenerPath) holds the container until it is there; the runtime's own recording supervisor does not make the
+    /// child wait for a go-ahead (what its filter holds up meanwhile waits in the kernel for the answer).
+    /// </summary>
+    [Fact]
+    public void Only_a_listener_for_the_profiles_agent_holds_the_container_until_it_is_there()
+    {
+        Assert.True(SeccompHost.UserNotificationAvailable(), "this test needs seccomp user notification (Linux 5.0)");
+        using var bundle = new Fixtures.TempBundle();
+        SetupPlan PlanWith(OciSeccomp? profile, string? report)
+        {
+            var c = Fixtures.Config();
+            return ContainerPlanner.Build(c with { Linux = c.Linux! with { Seccomp = profile } },
+                new LaunchOptions { Id = "t", Bundle = bundle.Dir, ReportPath = report }, Fixtures.Root());
+        }
+        var recorded = PlanWith(Sandbox.Seccomp.BuiltInProfiles.Get("default"), Path.Combine(bundle.Dir, "report.json"));
+        using (var program = ChildProgram.Create(recorded))
+        {
+            Assert.True(recorded.Seccomp!.NeedsListener);
+            Assert.True(program.ListenerSocket >= 0);
+            Assert.False(program.ListenerGoAhead);
+        }
+        var agent = PlanWith(new OciSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            ListenerPath = "/run/agent.sock",
+            Syscalls = [new OciSyscallRule { Names = ["mkdirat"], Action = "SCMP_ACT_NOTIFY" }],
+        }, null);
+        using (var program = ChildProgram.Create(agent))
+        {
+            Assert.True(agent.Seccomp!.UsesNotify);
+            Assert.True(program.ListenerSocket >= 0);
+            Assert.True(program.ListenerGoAhead);
+        }
+        using (var program = ChildProgram.Create(PlanWith(Sandbox.Seccomp.BuiltInProfiles.Get("default"), null)))
+        {
+            Assert.Equal(-1, program.ListenerSocket);
+            Assert.False(program.ListenerGoAhead);
+        }
+    }
+
     [Fact]
     public void The_execution_domain_is_set_before_any_seccomp_filter()
     {
