@@ -44,7 +44,11 @@ internal sealed class CgroupV1Driver(CgroupLayout layout) : ICgroupDriver
         var wanted = new List<string>(needed);
         if (limits.MeasureUsage)
         {
-            wanted.AddRange(limits.OwnPidNamespace ? ["memory", "cpuacct", "blkio"] : ["memory", "cpuacct", "pids", "blkio"]);
+            wanted.AddRange(["memory", "cpuacct", "blkio"]);
+            if (!limits.OwnPidNamespace)
+            {
+                wanted.Add("pids");
+            }
         }
         if (limits.NeedFreezer)
         {
