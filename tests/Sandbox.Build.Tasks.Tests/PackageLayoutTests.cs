@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.Reflection.PortableExecutable;
 using System.Runtime.InteropServices;
 
 namespace Sandbox.Build.Tasks.Tests;
@@ -60,6 +61,34 @@ public sealed class PackageLayoutTests : IDisposable
         var doctor = Qemu(exe, "doctor");
         Assert.Contains("cgroups:", doctor.Output, StringComparison.Ordinal);
         Assert.Contains("seccomp:                     ok", doctor.Output, StringComparison.Ordinal);
+    }
+
+    // eng/pack.sh compiles the managed assemblies ahead of time (ReadyToRun) for this machine's architecture: a build
+    // node or a testhost runs their native code instead of JIT-compiling the IL at every start. A ReadyToRun image
+    // has a managed native header and code for the machine; the IL is still there for the others.
+    [Theory]
+    [InlineData("Sandbox.Build", "tools/net/Sandbox.Build.Tasks.dll")]
+    [InlineData("Sandbox.TestAdapter", "build/sandbox/Sandbox.TestAdapter.dll")]
+    [InlineData("Sandbox.TestAdapter", "build/sandbox/Sandbox.TestAgent.dll")]
+    [InlineData("Sandbox.TestAdapter", "build/sandbox/Sandbox.TestAdapter.Mtp.dll")]
+    public void The_managed_assemblies_are_compiled_ahead_of_time_for_this_machine(string package, string path)
+    {
+        var nupkg = Assert.Single(Directory.GetFiles(Path.Combine(PackageFixture.RepoRoot, "artifacts/packages"), package + ".*.nupkg"),
+            f => char.IsAsciiDigit(Path.GetFileName(f)[package.Length + 1]));
+        using var zip = ZipFile.OpenRead(nupkg);
+        var entry = zip.GetEntry(path);
+        Assert.True(entry is not null, $"{package} has no {path}");
+        using var image = new MemoryStream();
+        using (var s = entry!.Open())
+        {
+            s.CopyTo(image);
+        }
+        image.Position = 0;
+        using var pe = new PEReader(image);
+        Assert.True(pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0, $"{package}'s {path} is IL only: eng/pack.sh publishes it with PublishReadyToRun=true");
+        var machine = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? Machine.Arm64 : Machine.Amd64;
+        // A ReadyToRun image for Linux marks its machine with the OS's value (xor 0x7B79 for Linux).
+        Assert.Equal((ushort)machine ^ 0x7B79, (int)pe.PEHeaders.CoffHeader.Machine);
     }
 
     private static string Instructions(string compileOutput) =>
