@@ -17,8 +17,10 @@ public sealed class PackageLayoutTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static string PackagePath() =>
-        Assert.Single(Directory.GetFiles(Path.Combine(PackageFixture.RepoRoot, "artifacts/packages"), "Sandbox.Build.*.nupkg"));
+    /// <summary>artifacts/packages/PACKAGE.VERSION.nupkg (the version starts with a digit, which a longer id does not).</summary>
+    private static string PackagePath(string package = "Sandbox.Build") =>
+        Assert.Single(Directory.GetFiles(Path.Combine(PackageFixture.RepoRoot, "artifacts/packages"), package + ".*.nupkg"),
+            f => char.IsAsciiDigit(Path.GetFileName(f)[package.Length + 1]));
 
     [Theory]
     [InlineData("linux-x64", X64)]
@@ -73,9 +75,7 @@ public sealed class PackageLayoutTests : IDisposable
     [InlineData("Sandbox.TestAdapter", "build/sandbox/Sandbox.TestAdapter.Mtp.dll")]
     public void The_managed_assemblies_are_compiled_ahead_of_time_for_this_machine(string package, string path)
     {
-        var nupkg = Assert.Single(Directory.GetFiles(Path.Combine(PackageFixture.RepoRoot, "artifacts/packages"), package + ".*.nupkg"),
-            f => char.IsAsciiDigit(Path.GetFileName(f)[package.Length + 1]));
-        using var zip = ZipFile.OpenRead(nupkg);
+        using var zip = ZipFile.OpenRead(PackagePath(package));
         var entry = zip.GetEntry(path);
         Assert.True(entry is not null, $"{package} has no {path}");
         using var image = new MemoryStream();
