@@ -10,6 +10,10 @@
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
+# `sandbox` is linked statically (src/Sandbox.Cli/Sandbox.Cli.csproj): glibc's static archives, and binutils' objcopy
+# to strip it.
+[ -e "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || need+=(libc6-dev)
+command -v objcopy >/dev/null || need+=(binutils)
 command -v busybox >/dev/null && busybox --list >/dev/null 2>&1 && file -L "$(command -v busybox)" 2>/dev/null | grep -q static || need+=(busybox-static)
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
 [ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
@@ -27,6 +31,7 @@ if [ "$(uname -m)" = x86_64 ]; then
   command -v ld.lld >/dev/null || need+=(lld)
   command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
   [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || need+=(libc6-dev-arm64-cross)
+  command -v aarch64-linux-gnu-objcopy >/dev/null || need+=(binutils-aarch64-linux-gnu)
   command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 fi
 command -v file >/dev/null || need+=(file)
