@@ -348,7 +348,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
                 w.WriteStartArray("runs");
                 foreach (var f in figures)
                 {
-                    f.Report.WriteTo(w);
+                    w.WriteRawValue(f.Report, skipInputValidation: true); // parsed once already, by RunFigures.Read
                 }
                 w.WriteEndArray();
                 w.WriteEndObject();
