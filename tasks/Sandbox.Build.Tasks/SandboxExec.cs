@@ -11,7 +11,7 @@ namespace Sandbox.Build.Tasks;
 
 /// <summary>
 /// Runs a build step in a sandbox that shows it only what it declares (docs/msbuild.md#sandboxexec): its Inputs
-/// read-only at their own paths, its Outputs writable in scratch directories copied to their places only when the step
+/// read-only at their own paths, its Outputs writable in scratch directories moved to their places only when the step
 /// succeeds, a private /tmp as HOME, the base's system directories, no network and no host environment unless the
 /// spec or the task grants them. What it writes anywhere else in the project is an error naming the path. The
 /// bundle comes from `sandbox-build build` (the Spec, or the default base), the run from `sandbox run --bundle` with a
@@ -69,7 +69,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
     [Output]
     public ITaskItem[] ConsoleOutput { get; private set; } = [];
 
-    /// <summary>Every file the task wrote (the outputs copied into place and the usage file), for FileWrites.</summary>
+    /// <summary>Every file the task wrote (the outputs moved into place and the usage file), for FileWrites.</summary>
     [Output]
     public ITaskItem[] FileWrites { get; private set; } = [];
 
@@ -320,14 +320,14 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         }
     }
 
-    /// <summary>Copies the outputs into place, writes the usage file and logs the usage line.</summary>
+    /// <summary>Moves the outputs into place, writes the usage file and logs the usage line.</summary>
     private bool Finish(StepResults results, IReadOnlyList<RunFigures> figures)
     {
         var usageFile = Absolute(string.IsNullOrEmpty(UsageFile) ? DefaultUsageFile() : UsageFile);
         try
         {
-            var written = results.CopyToDestinations().ToList();
-            var digests = results.Digests();
+            var digests = results.Digests(); // first: moving the outputs out of the scratch directory takes them from there
+            var written = results.MoveToDestinations().ToList();
             // Written as it goes, with no JsonObject tree and no JsonSerializerOptions made for every step.
             var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
             using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -361,7 +361,7 @@ public sealed class SandboxExec : Task, IMultiThreadableTask, ICancelableTask
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Report(new ToolDiagnostic(TaskErrorCodes.WriteFailed, $"copying the step's outputs into place failed: {e.Message} (hint: check that the output directories are writable)"));
+            Report(new ToolDiagnostic(TaskErrorCodes.WriteFailed, $"moving the step's outputs into place failed: {e.Message} (hint: check that the output directories are writable)"));
             return false;
         }
         Log.LogMessage(MessageImportance.Normal, "SandboxExec: {0}: {1}{2}; {3} outputs; figures in {4}", Command, figures[0],

@@ -79,26 +79,33 @@ internal sealed record StepResults(IReadOnlyList<ProducedFile> Produced, IReadOn
             .Where(k => !first.TryGetValue(k, out var a) || !second.TryGetValue(k, out var b) || a != b)];
 
     /// <summary>
-    /// Puts every produced file at its destination, each through a temporary file renamed into place, so a reader
-    /// never sees half a file. Returns the destinations written.
+    /// Puts every produced file at its destination by renaming it out of the run's scratch directory (in the project's
+    /// obj/, so on the destination's file system as a rule; across file systems File.Move copies), over the previous
+    /// file in one step (FileReplace), so a reader never sees half a file; no data is copied. Each is made the build's
+    /// as a copy made by the build was: as root, where the sandbox's user (uid 1000) owned it, it is given to the
+    /// build's user, and set-user-ID, set-group-ID and sticky bits are dropped. The scratch directory no longer holds
+    /// the files afterwards: <see cref="Digests"/> comes first.
+    /// Returns the destinations written.
     /// </summary>
-    public IReadOnlyList<string> CopyToDestinations()
+    public IReadOnlyList<string> MoveToDestinations()
     {
+        const UnixFileMode Permissions = (UnixFileMode)0x1ff; // 0777
+        var euid = Interop.Libc.Geteuid();
+        var egid = Interop.Libc.Getegid();
         var written = new List<string>();
         foreach (var p in Produced)
         {
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(p.Destination)!);
-            var tmp = p.Destination + ".sandbox-tmp";
-            File.Delete(tmp);
-            if (new FileInfo(p.Source).LinkTarget is { } link)
+            var info = new FileInfo(p.Source);
+            if (euid == 0 && Interop.Libc.Lchown(p.Source, euid, egid) != 0)
             {
-                File.CreateSymbolicLink(tmp, link);
+                throw new IOException($"chown {p.Source}: {new System.ComponentModel.Win32Exception(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()).Message}");
             }
-            else
+            if (info.LinkTarget is null && (info.UnixFileMode & ~Permissions) != 0)
             {
-                File.Copy(p.Source, tmp, overwrite: true);
+                File.SetUnixFileMode(p.Source, info.UnixFileMode & Permissions);
             }
-            FileReplace.Into(tmp, p.Destination);
+            FileReplace.Into(p.Source, p.Destination);
             written.Add(p.Destination);
         }
         return written;

@@ -135,17 +135,22 @@ public sealed class SandboxExecPlanTests : IDisposable
     }
 
     [Fact]
-    public void Copying_puts_each_output_in_place_and_digests_compare_runs()
+    public void Moving_puts_each_output_in_place_over_the_previous_one_and_digests_compare_runs()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "scratch"));
         File.WriteAllText(Path.Combine(_dir, "scratch/a"), "one");
-        var results = new StepResults([new ProducedFile(P("out/deep/a"), Path.Combine(_dir, "scratch/a"))], [], []);
-
-        Assert.Equal([P("out/deep/a")], results.CopyToDestinations());
-        Assert.Equal("one", File.ReadAllText(P("out/deep/a")));
-        Assert.Empty(Directory.GetFiles(P("out/deep"), "*.sandbox-tmp"));
-
+        File.WriteAllText(Path.Combine(_dir, "scratch/b"), "two");
+        Directory.CreateDirectory(P("out/deep"));
+        File.WriteAllText(P("out/deep/b"), "previous");
+        var results = new StepResults([new ProducedFile(P("out/deep/a"), Path.Combine(_dir, "scratch/a")), new ProducedFile(P("out/deep/b"), Path.Combine(_dir, "scratch/b"))], [], []);
         var first = results.Digests();
+
+        Assert.Equal([P("out/deep/a"), P("out/deep/b")], results.MoveToDestinations());
+        Assert.Equal(("one", "two"), (File.ReadAllText(P("out/deep/a")), File.ReadAllText(P("out/deep/b"))));
+        Assert.Equal(["a", "b"], Directory.GetFileSystemEntries(P("out/deep")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // Moved, not copied; and the previous output, exchanged into the scratch directory, is removed there.
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_dir, "scratch")));
+
         Assert.Empty(StepResults.Differences(first, first));
         var changed = new Dictionary<string, string>(first) { [P("out/deep/a")] = "other", [P("only-second")] = "x" };
         Assert.Equal([P("only-second"), P("out/deep/a")], StepResults.Differences(first, changed));

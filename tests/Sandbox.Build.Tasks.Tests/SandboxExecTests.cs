@@ -91,6 +91,33 @@ public sealed class SandboxExecTests : IDisposable
     }
 
     [Fact]
+    public void An_output_moved_into_place_belongs_to_the_build_and_keeps_no_set_id_bit()
+    {
+        // As root the step runs as uid 1000, which owns what it writes: moved into the project, the files are root's, as
+        // a copy made by the build would be, and the set-user-ID bit the step gave one is gone. The previous output is replaced.
+        Directory.CreateDirectory(Path.Combine(_project, "gen"));
+        File.WriteAllText(Path.Combine(_project, "gen/tool"), "previous\n");
+        var task = Task("echo '#!/bin/sh' > gen/tool && chmod 4755 gen/tool && ln -s tool gen/link && test -u gen/tool", ["gen/"]);
+        Assert.True(task.Execute(), _engine.ErrorsText);
+
+        Assert.Equal("#!/bin/sh\n", Read("gen/tool"));
+        Assert.Equal((UnixFileMode)0x1ed, File.GetUnixFileMode(Path.Combine(_project, "gen/tool"))); // 0755
+        Assert.Equal("tool", new FileInfo(Path.Combine(_project, "gen/link")).LinkTarget);
+        Assert.Equal("0:0\n0:0\n", Owners(Path.Combine(_project, "gen/tool"), Path.Combine(_project, "gen/link")));
+        Assert.Empty(RunDirectories);
+    }
+
+    /// <summary>uid:gid of each path, not following a symlink.</summary>
+    private static string Owners(params string[] paths)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%u:%g", .. paths]) { RedirectStandardOutput = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return text;
+    }
+
+    [Fact]
     public void A_failing_step_leaves_the_previous_outputs_untouched_and_says_how_it_ended()
     {
         Directory.CreateDirectory(Path.Combine(_project, "gen"));
