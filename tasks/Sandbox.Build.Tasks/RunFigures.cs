@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using static Sandbox.Build.Tasks.JsonElements;
 
 namespace Sandbox.Build.Tasks;
 
@@ -52,20 +53,14 @@ internal sealed record RunFigures(int ExitCode, double WallMs, double? CpuUserMs
         }
     }
 
-    private static JsonElement Child(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var c) ? c : default;
+    private static double? Real(JsonElement e, string name) => Number(e, name)?.GetDouble();
+
+    private static long? Integer(JsonElement e, string name) => Number(e, name)?.GetInt64(); // FormatException for a fraction or one beyond 64 bits
 
     /// <summary>A number, null when absent or null; a value of another kind is not a report's (FormatException).</summary>
-    private static double? Real(JsonElement e, string name) => Child(e, name) switch
+    private static JsonElement? Number(JsonElement e, string name) => Child(e, name) switch
     {
-        { ValueKind: JsonValueKind.Number } n => n.GetDouble(),
-        { ValueKind: JsonValueKind.Undefined or JsonValueKind.Null } => null,
-        _ => throw new FormatException($"{name} is not a number"),
-    };
-
-    private static long? Integer(JsonElement e, string name) => Child(e, name) switch
-    {
-        { ValueKind: JsonValueKind.Number } n => n.GetInt64(), // FormatException for a fraction or one beyond 64 bits
+        { ValueKind: JsonValueKind.Number } n => n,
         { ValueKind: JsonValueKind.Undefined or JsonValueKind.Null } => null,
         _ => throw new FormatException($"{name} is not a number"),
     };

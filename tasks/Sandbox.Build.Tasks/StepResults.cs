@@ -99,7 +99,7 @@ internal sealed record StepResults(IReadOnlyList<ProducedFile> Produced, IReadOn
             var info = new FileInfo(p.Source);
             if (euid == 0 && Interop.Libc.Lchown(p.Source, euid, egid) != 0)
             {
-                throw new IOException($"chown {p.Source}: {new System.ComponentModel.Win32Exception(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()).Message}");
+                throw new IOException($"chown {p.Source}: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
             }
             if (info.LinkTarget is null && (info.UnixFileMode & ~Permissions) != 0)
             {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using static Sandbox.Build.Tasks.JsonElements;
 
 namespace Sandbox.Build.Tasks;
 
@@ -255,9 +256,6 @@ internal sealed class StepSandbox
             }
             return id;
         }
-
-        static JsonElement Child(JsonElement e, string name) =>
-            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var c) ? c : default;
 
         static uint? Number(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetUInt32(out var n) ? n : null;
     }
